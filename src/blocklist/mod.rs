@@ -1,0 +1,437 @@
+//! The field-matching blocklist: flags, their indexes, durable changes and hot reload.
+//!
+//! Reads (matching, listing) take a shared lock on the in-memory [`FlagIndex`]. A write
+//! changes memory and enqueues one change-log record under the exclusive lock, then waits
+//! for the group-committed `fsync` after releasing it — so concurrent writes share a sync
+//! and the cost of one add does not grow with the number of flags. The change log is folded
+//! into `blocklist-config.json` in the background ([`Blocklist::compact`]), when idle, and
+//! at shutdown.
+
+pub mod bulk;
+pub mod flag;
+pub mod index;
+pub mod persist;
+pub mod query;
+pub mod watch;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::Value;
+
+pub use flag::{Flag, FlagError, FlagRecord};
+pub use index::{FlagIndex, LeadMatch};
+
+use crate::clock::SharedClock;
+use crate::health::{ComponentReport, HealthSource, HealthStatus};
+use crate::metrics::{Metrics, OpLabels};
+use crate::store::appender::{Appender, Pending};
+use persist::{ChangeOut, CHANGES_COMPACTING, CHANGES_FILE, CONFIG_FILE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlocklistError {
+    #[error(transparent)]
+    Invalid(#[from] FlagError),
+    #[error("blocklist flag `{0}` not found")]
+    NotFound(String),
+    #[error("another flag (`{0}`) already has this field and value")]
+    Conflict(String),
+    #[error("could not store the change: {0}")]
+    Storage(#[from] io::Error),
+}
+
+/// Changes to a flag; `None` leaves a part as it is, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct FlagPatch {
+    pub reason: Option<Option<String>>,
+    pub expires_at: Option<Option<String>>,
+    pub value: Option<Value>,
+}
+
+/// What `add` did.
+#[derive(Debug)]
+pub struct Added {
+    pub flag: Flag,
+    pub already_existed: bool,
+}
+
+/// (length, modification time, inode) — tells our own writes from a person's edits.
+type FileId = (u64, std::time::SystemTime, u64);
+
+#[derive(Default)]
+struct FileState {
+    /// The document as we last wrote it or last applied it.
+    known: Option<FileId>,
+    /// A hand edit that was refused, and why.
+    refused: Option<(FileId, String)>,
+}
+
+pub struct Blocklist {
+    index: RwLock<FlagIndex>,
+    log: Appender,
+    dir: PathBuf,
+    country: String,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+    /// Records in the change log since the last compaction.
+    pending: AtomicUsize,
+    compact_after: usize,
+    compacting: Mutex<()>,
+    file: Mutex<FileState>,
+    pub(crate) compact_wanted: tokio::sync::Notify,
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn file_id(path: &Path) -> io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.len(), meta.modified()?, meta.ino()))
+}
+
+impl Blocklist {
+    /// Loads `DATA_DIR/blocklist-config.json` (creating the default document if there is
+    /// none), replays the change log, and folds it in. A corrupt document is an error that
+    /// names the file and the problem: the service must not start without its blocklist.
+    pub fn open(
+        dir: &Path,
+        country: &str,
+        compact_after: usize,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, persist::LoadError> {
+        let config = dir.join(CONFIG_FILE);
+        let live = dir.join(CHANGES_FILE);
+        let compacting = dir.join(CHANGES_COMPACTING);
+        let now = clock.now().timestamp_millis();
+        let io_err = |file: &Path, e: io::Error| persist::LoadError {
+            file: file.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut index = match std::fs::read(&config) {
+            Ok(bytes) => persist::parse_config(&bytes, &config, country, now)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if live.exists() || compacting.exists() {
+                    return Err(persist::LoadError {
+                        file: config,
+                        message: "is missing but the change log beside it exists; restore the \
+                                  file (the change log only holds recent changes)"
+                            .into(),
+                    });
+                }
+                FlagIndex::new(true)
+            }
+            Err(e) => return Err(io_err(&config, e)),
+        };
+        let mut torn = 0;
+        let mut replayed = 0;
+        for path in [&compacting, &live] {
+            let stats = persist::replay(path, &mut index, country, now)?;
+            torn += stats.torn;
+            replayed += stats.applied;
+        }
+        if torn > 0 {
+            tracing::warn!(torn, "skipped a torn last line in the blocklist change log (crash mid-write)");
+        }
+        let needs_write = replayed > 0 || torn > 0 || !config.exists();
+        if needs_write {
+            persist::write_config(&config, &index).map_err(|e| io_err(&config, e))?;
+        }
+        for path in [&compacting, &live] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(path, e)),
+            }
+        }
+        let log = Appender::open(&live).map_err(|e| io_err(&live, e))?;
+        metrics.blocklist_flags.set(index.len() as i64);
+        let known = file_id(&config).ok();
+        tracing::info!(flags = index.len(), enabled = index.enabled, replayed, "blocklist loaded");
+        Ok(Self {
+            index: RwLock::new(index),
+            log,
+            dir: dir.to_path_buf(),
+            country: country.to_string(),
+            clock,
+            metrics,
+            pending: AtomicUsize::new(0),
+            compact_after,
+            compacting: Mutex::new(()),
+            file: Mutex::new(FileState { known, refused: None }),
+            compact_wanted: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    pub fn country(&self) -> &str {
+        &self.country
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    /// Runs `f` with shared access to the flags.
+    pub fn read<R>(&self, f: impl FnOnce(&FlagIndex) -> R) -> R {
+        f(&read(&self.index))
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        read(&self.index).enabled
+    }
+
+    pub fn len(&self) -> usize {
+        read(&self.index).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, id: &str) -> Option<Flag> {
+        read(&self.index).get(id).cloned()
+    }
+
+    /// The first live flag matching a field of `lead` (phone fields first).
+    pub fn match_lead(&self, lead: &serde_json::Map<String, Value>, now_ms: i64) -> Option<LeadMatch> {
+        read(&self.index).match_lead(lead, &self.country, now_ms)
+    }
+
+    /// The live flag for one field and raw value, normalised like matching.
+    pub fn lookup(&self, field: &str, raw: &str) -> Result<Option<Flag>, FlagError> {
+        let field = flag::canonical_field(field);
+        if field.is_empty() {
+            return Err(FlagError::MissingField);
+        }
+        let value = flag::normalize_value(field, raw, &self.country)?;
+        let now = self.now_ms();
+        Ok(read(&self.index).live_with_value(field, &value, now).cloned())
+    }
+
+    fn after_write(&self, op: &'static str, records: usize) {
+        self.metrics.blocklist_writes.get_or_create(&OpLabels { op }).inc();
+        self.metrics.blocklist_flags.set(self.len() as i64);
+        let pending = self.pending.fetch_add(records, Ordering::Relaxed) + records;
+        if pending >= self.compact_after {
+            self.compact_wanted.notify_one();
+        }
+    }
+
+    fn enqueue(&self, change: ChangeOut<'_>) -> Pending {
+        self.log.append(change.to_line())
+    }
+
+    /// Adds a flag, or returns the live flag that already has this field and value.
+    pub async fn add(&self, mut record: FlagRecord) -> Result<Added, BlocklistError> {
+        let now = self.now_ms();
+        record.id = None;
+        record.added_at = None;
+        record.updated_at = None;
+        let mut flag = record.into_flag(&self.country, now, || flag::new_flag_id(now))?;
+        let pending = {
+            let mut index = write(&self.index);
+            if let Some(existing) = index.live_with_value(&flag.field, &flag.value, now) {
+                return Ok(Added { flag: existing.clone(), already_existed: true });
+            }
+            while index.contains_id(&flag.id) {
+                flag.id = flag::new_flag_id(now).into_boxed_str();
+            }
+            let pending = self.enqueue(ChangeOut::Put { flag: &flag });
+            index.insert(flag.clone());
+            pending
+        };
+        if let Err(e) = pending.wait().await {
+            write(&self.index).remove(&flag.id);
+            return Err(e.into());
+        }
+        tracing::info!(id = %flag.id, field = %flag.field, value = %flag.value,
+            reason = flag.reason.as_deref().unwrap_or(""), "blocklist flag added");
+        self.after_write("add", 1);
+        Ok(Added { flag, already_existed: false })
+    }
+
+    /// Removes a flag by id.
+    pub async fn remove(&self, id: &str) -> Result<Flag, BlocklistError> {
+        let (flag, pending) = {
+            let mut index = write(&self.index);
+            let flag = index.remove(id).ok_or_else(|| BlocklistError::NotFound(id.to_string()))?;
+            (flag, self.enqueue(ChangeOut::Delete { id }))
+        };
+        if let Err(e) = pending.wait().await {
+            write(&self.index).insert(flag);
+            return Err(e.into());
+        }
+        tracing::info!(id = %flag.id, field = %flag.field, value = %flag.value,
+            reason = flag.reason.as_deref().unwrap_or(""), "blocklist flag removed");
+        self.after_write("remove", 1);
+        Ok(flag)
+    }
+
+    /// Changes a flag's reason, expiry or value (re-normalised; a clash is a conflict).
+    pub async fn update(&self, id: &str, patch: FlagPatch) -> Result<Flag, BlocklistError> {
+        let now = self.now_ms();
+        let (updated, pending) = {
+            let mut index = write(&self.index);
+            let current = index.get(id).ok_or_else(|| BlocklistError::NotFound(id.to_string()))?;
+            let mut next = current.clone();
+            if let Some(reason) = patch.reason {
+                next.reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).map(Into::into);
+            }
+            if let Some(expires) = patch.expires_at {
+                next.expires_at = match expires.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(at) => Some(flag::parse_time("expires_at", at)?),
+                };
+            }
+            if let Some(raw) = &patch.value {
+                let text = flag::value_string(raw).ok_or(FlagError::ValueType)?;
+                let value = flag::normalize_value(&next.field, &text, &self.country)?;
+                if let Some(other) = index.with_value(&next.field, &value).find(|f| f.id != next.id) {
+                    return Err(BlocklistError::Conflict(other.id.to_string()));
+                }
+                next.value = value.into_boxed_str();
+            }
+            next.updated_at = Some(now);
+            let pending = self.enqueue(ChangeOut::Put { flag: &next });
+            index.remove(id);
+            index.insert(next.clone());
+            (next, pending)
+        };
+        pending.wait().await?;
+        tracing::info!(id = %updated.id, field = %updated.field, value = %updated.value,
+            reason = updated.reason.as_deref().unwrap_or(""), "blocklist flag updated");
+        self.after_write("update", 1);
+        Ok(updated)
+    }
+
+    /// Turns all matching on or off; persisted like any other change.
+    pub async fn set_enabled(&self, enabled: bool) -> Result<(), BlocklistError> {
+        let pending = {
+            let mut index = write(&self.index);
+            index.enabled = enabled;
+            self.enqueue(ChangeOut::Enabled { enabled })
+        };
+        pending.wait().await?;
+        tracing::info!(enabled, "blocklist enabled flag changed");
+        self.after_write("enabled", 1);
+        Ok(())
+    }
+
+    /// Adds many flags as durable batches: returns how many were added and which already
+    /// existed (by field and value, including repeats within the batch).
+    pub async fn add_many(&self, records: Vec<FlagRecord>) -> Result<(Vec<Flag>, Vec<Flag>), BlocklistError> {
+        const CHUNK: usize = 10_000;
+        let now = self.now_ms();
+        let mut added = Vec::new();
+        let mut existing = Vec::new();
+        let mut waits = Vec::new();
+        let mut flags = Vec::with_capacity(records.len());
+        for mut record in records {
+            record.id = None;
+            record.updated_at = None;
+            if record.added_at.is_none() {
+                record.added_at = None;
+            }
+            flags.push(record.into_flag(&self.country, now, || flag::new_flag_id(now))?);
+        }
+        for chunk in flags.chunks(CHUNK) {
+            let mut fresh = Vec::with_capacity(chunk.len());
+            let mut index = write(&self.index);
+            for flag in chunk {
+                if let Some(found) = index.live_with_value(&flag.field, &flag.value, now) {
+                    existing.push(found.clone());
+                    continue;
+                }
+                let mut flag = flag.clone();
+                while index.contains_id(&flag.id) {
+                    flag.id = flag::new_flag_id(now).into_boxed_str();
+                }
+                index.insert(flag.clone());
+                fresh.push(flag);
+            }
+            if !fresh.is_empty() {
+                waits.push(self.enqueue(ChangeOut::PutMany { flags: &fresh }));
+            }
+            drop(index);
+            added.extend(fresh);
+        }
+        for wait in waits {
+            wait.wait().await?;
+        }
+        tracing::info!(added = added.len(), existing = existing.len(), "blocklist bulk import");
+        if !added.is_empty() {
+            self.after_write("bulk", added.len());
+        }
+        Ok((added, existing))
+    }
+
+    /// Folds the change log into `blocklist-config.json`. Blocking; skipped while the
+    /// document on disk is a refused hand edit (the person's file is left as it is).
+    pub fn compact(&self) -> io::Result<bool> {
+        let _one = lock(&self.compacting);
+        let config = self.config_path();
+        if let Some((bad, _)) = &lock(&self.file).refused {
+            if file_id(&config).ok().as_ref() == Some(bad) {
+                return Ok(false);
+            }
+        }
+        let index = read(&self.index);
+        let pending = self.pending.load(Ordering::Relaxed);
+        if pending == 0 && config.exists() {
+            return Ok(false);
+        }
+        let aside = self.dir.join(CHANGES_COMPACTING);
+        self.log.rotate(aside.clone()).wait_blocking()?;
+        self.pending.fetch_sub(pending, Ordering::Relaxed);
+        persist::write_config(&config, &index)?;
+        let mut file = lock(&self.file);
+        file.known = file_id(&config).ok();
+        file.refused = None;
+        drop(file);
+        drop(index);
+        std::fs::remove_file(&aside)?;
+        crate::store::atomic::sync_dir(&self.dir)?;
+        tracing::debug!(pending, "blocklist change log folded into {}", CONFIG_FILE);
+        Ok(true)
+    }
+
+    pub fn pending_changes(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+}
+
+impl HealthSource for Blocklist {
+    fn name(&self) -> &'static str {
+        "blocklist"
+    }
+
+    fn report(&self) -> ComponentReport {
+        let (flags, enabled) = self.read(|i| (i.len(), i.enabled));
+        let refused = lock(&self.file).refused.as_ref().map(|(_, why)| why.clone());
+        let status = if refused.is_some() { HealthStatus::Degraded } else { HealthStatus::Ok };
+        let mut report = ComponentReport::new(status)
+            .with("flags", flags)
+            .with("enabled", enabled)
+            .with("pending_changes", self.pending_changes());
+        if let Some(why) = refused {
+            report = report.with("error", format!("hand edit refused, last good state in force: {why}"));
+        }
+        report
+    }
+}

@@ -1,0 +1,146 @@
+//! Hot reload: a person's edit of `blocklist-config.json` is applied within about a second
+//! (notify, debounced). The edited document becomes the base and the change log is
+//! replayed on top, so API changes not yet folded into the file are kept. An invalid edit
+//! is refused: the last good state stays in force, the error is logged and shown in
+//! `/health`, and the file is left exactly as the person wrote it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use super::persist::{self, CHANGES_COMPACTING, CHANGES_FILE, CONFIG_FILE};
+use super::{file_id, lock, write, Blocklist};
+
+/// Quiet time after the last event before the file is read.
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// The file is the one we wrote or already applied.
+    Unchanged,
+    Applied { flags: usize },
+    Refused(String),
+}
+
+impl Blocklist {
+    /// Reads the document if someone else changed it and applies it. Blocking.
+    pub fn reload_from_disk(&self) -> Reload {
+        let path = self.config_path();
+        let id = match file_id(&path) {
+            Ok(id) => id,
+            Err(e) => return self.refuse(None, format!("{CONFIG_FILE} cannot be read: {e}")),
+        };
+        {
+            let file = lock(&self.file);
+            if file.known == Some(id) || file.refused.as_ref().is_some_and(|(bad, _)| *bad == id) {
+                return Reload::Unchanged;
+            }
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => return self.refuse(Some(id), format!("{CONFIG_FILE} cannot be read: {e}")),
+        };
+        let now = self.now_ms();
+        let mut fresh = match persist::parse_config(&bytes, &path, &self.country, now) {
+            Ok(index) => index,
+            Err(e) => return self.refuse(Some(id), e.to_string()),
+        };
+        let mut index = write(&self.index);
+        if let Err(e) = self.log.flush().wait_blocking() {
+            return self.refuse(Some(id), format!("change log: {e}"));
+        }
+        for log in [CHANGES_COMPACTING, CHANGES_FILE] {
+            if let Err(e) = persist::replay(&self.dir.join(log), &mut fresh, &self.country, now) {
+                return self.refuse(Some(id), e.to_string());
+            }
+        }
+        let flags = fresh.len();
+        *index = fresh;
+        drop(index);
+        let mut file = lock(&self.file);
+        file.known = Some(id);
+        file.refused = None;
+        self.metrics.blocklist_flags.set(flags as i64);
+        tracing::info!(flags, "blocklist reloaded after a hand edit of {CONFIG_FILE}");
+        Reload::Applied { flags }
+    }
+
+    fn refuse(&self, id: Option<super::FileId>, why: String) -> Reload {
+        tracing::error!(error = %why, "refused an edit of {CONFIG_FILE}; the last good blocklist stays in force");
+        self.metrics.blocklist_reload_failures.inc();
+        if let Some(id) = id {
+            lock(&self.file).refused = Some((id, why.clone()));
+        }
+        Reload::Refused(why)
+    }
+}
+
+/// Watches the data directory and reloads on edits until `shutdown` resolves.
+pub async fn watch(blocklist: Arc<Blocklist>, dir: PathBuf, shutdown: impl std::future::Future<Output = ()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handler = move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if event.paths.iter().any(|p| p.file_name().is_some_and(|n| n == CONFIG_FILE)) {
+                let _ = tx.send(());
+            }
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch the data directory; hand edits need a restart");
+            return;
+        }
+    };
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        tracing::error!(error = %e, "cannot watch the data directory; hand edits need a restart");
+        return;
+    }
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            got = rx.recv() => {
+                if got.is_none() { break; }
+                // Debounce: wait until events stop for a moment.
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(DEBOUNCE) => break,
+                        more = rx.recv() => if more.is_none() { break },
+                    }
+                }
+                let bl = blocklist.clone();
+                let _ = tokio::task::spawn_blocking(move || bl.reload_from_disk()).await;
+            }
+        }
+    }
+}
+
+/// Folds the change log into the document when enough records pile up, or when writes
+/// have been idle for one `idle` period, until `shutdown` resolves.
+pub async fn maintain(blocklist: Arc<Blocklist>, idle: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut seen = usize::MAX;
+    loop {
+        let run = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = blocklist.compact_wanted.notified() => true,
+            _ = tokio::time::sleep(idle) => {
+                let now = blocklist.pending_changes();
+                let idle_with_work = now > 0 && now == seen;
+                seen = now;
+                idle_with_work
+            }
+        };
+        if run {
+            let bl = blocklist.clone();
+            match tokio::task::spawn_blocking(move || bl.compact()).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "blocklist compaction failed; the change log keeps every change"),
+                Err(e) => tracing::error!(error = %e, "blocklist compaction task failed"),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Settings: built-in defaults → optional TOML file → environment, then validated.
+//!
+//! Every scalar setting has one TOML key and one environment variable (see [`SETTINGS`]);
+//! an invalid value is reported with the name the operator used (the env var, or the TOML
+//! key and file). Secrets are wrapped in [`Secret`] so they never reach a log or a `Debug`.
+//! This module reads the environment only through the `env` function it is given.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+
+/// Default request body limit: 256 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// (TOML key, environment variable) for every scalar setting.
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("host", "HOST"),
+    ("port", "PORT"),
+    ("data_dir", "DATA_DIR"),
+    ("admin_api_key", "ADMIN_API_KEY"),
+    ("timezone", "TIMEZONE"),
+    ("default_country", "DEFAULT_COUNTRY"),
+    ("log_format", "LOG_FORMAT"),
+    ("log_level", "RUST_LOG"),
+    ("max_body_bytes", "MAX_BODY_BYTES"),
+    ("shutdown_timeout_secs", "SHUTDOWN_TIMEOUT_SECS"),
+    ("workers", "WORKERS"),
+    ("blocklist.compact_after", "BLOCKLIST_COMPACT_AFTER"),
+    ("bland.api_key", "BLAND_API_KEY"),
+    ("bland.api_url", "BLAND_API_URL"),
+];
+
+/// A configuration problem, naming the setting as the operator wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { setting: setting.into(), message: message.into() }
+    }
+}
+
+/// A secret string: never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlandSettings {
+    /// `None` means dry-run: calls are logged, never sent.
+    pub api_key: Option<Secret>,
+    pub api_url: String,
+}
+
+/// Validated settings for one server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// Accepted admin keys; several allow rotation without downtime. Empty = admin API off.
+    pub admin_api_keys: Vec<Secret>,
+    /// The business timezone: daily files, statistics and "today" use its dates.
+    pub timezone: Tz,
+    /// ISO 3166 country for phone numbers written without a country code.
+    pub default_country: String,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Fold the blocklist change log into the JSON file after this many records.
+    pub blocklist_compact_after: usize,
+    pub bland: BlandSettings,
+    /// Where the values came from (for the startup log line).
+    pub config_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Defaults, suitable for tests: every field then overridden as needed.
+    pub fn defaults() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 3000,
+            data_dir: PathBuf::from("./data"),
+            admin_api_keys: Vec::new(),
+            timezone: chrono_tz::America::New_York,
+            default_country: "US".into(),
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shutdown_timeout_secs: 30,
+            workers: 0,
+            blocklist_compact_after: 10_000,
+            bland: BlandSettings { api_key: None, api_url: "https://api.bland.ai".into() },
+            config_file: None,
+        }
+    }
+
+    /// Loads settings. `config_path` is `--config`; when `None`, `CALLGATE_CONFIG` (from
+    /// `env`) or else `./callgate.toml` if it exists. `env` reads one environment variable.
+    pub fn load(
+        config_path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let explicit = config_path
+            .map(Path::to_path_buf)
+            .or_else(|| non_empty(env("CALLGATE_CONFIG")).map(PathBuf::from));
+        let file = match explicit {
+            Some(path) => Some(path),
+            None => Some(PathBuf::from("callgate.toml")).filter(|p| p.is_file()),
+        };
+        let mut raw: HashMap<&'static str, (String, String)> = HashMap::new();
+        if let Some(path) = &file {
+            read_file(path, &mut raw)?;
+        }
+        for (_, var) in SETTINGS {
+            if let Some(value) = non_empty(env(var)) {
+                raw.insert(var, (value, (*var).to_string()));
+            }
+        }
+        let mut settings = Self::from_raw(&raw)?;
+        settings.config_file = file;
+        Ok(settings)
+    }
+
+    fn from_raw(raw: &HashMap<&'static str, (String, String)>) -> Result<Self, ConfigError> {
+        let mut s = Self::defaults();
+        let get = |var: &str| raw.get(var).map(|(v, origin)| (v.trim(), origin.as_str()));
+        if let Some((v, _)) = get("HOST") {
+            s.host = v.to_string();
+        }
+        if let Some((v, origin)) = get("PORT") {
+            s.port = v
+                .parse()
+                .map_err(|_| ConfigError::new(origin, format!("`{v}` is not a port (0-65535)")))?;
+        }
+        if let Some((v, _)) = get("DATA_DIR") {
+            s.data_dir = PathBuf::from(v);
+        }
+        if let Some((v, _)) = get("ADMIN_API_KEY") {
+            s.admin_api_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(Secret::new)
+                .collect();
+        }
+        if let Some((v, origin)) = get("TIMEZONE") {
+            s.timezone = Tz::from_str(v).map_err(|_| {
+                ConfigError::new(origin, format!("unknown timezone `{v}` (use an IANA name such as America/New_York)"))
+            })?;
+        }
+        if let Some((v, origin)) = get("DEFAULT_COUNTRY") {
+            let upper = v.to_ascii_uppercase();
+            if upper.len() != 2 || !upper.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ConfigError::new(origin, format!("`{v}` is not a two-letter country code")));
+            }
+            if crate::domain::phone::country_calling_code(&upper).is_none() {
+                return Err(ConfigError::new(origin, format!("unknown country `{v}`")));
+            }
+            s.default_country = upper;
+        }
+        if let Some((v, origin)) = get("LOG_FORMAT") {
+            s.log_format = match v.to_ascii_lowercase().as_str() {
+                "pretty" | "text" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                _ => return Err(ConfigError::new(origin, format!("`{v}` is not `pretty` or `json`"))),
+            };
+        }
+        if let Some((v, origin)) = get("RUST_LOG") {
+            tracing_subscriber::EnvFilter::try_new(v)
+                .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a log filter: {e}")))?;
+            s.log_level = v.to_string();
+        }
+        if let Some((v, origin)) = get("MAX_BODY_BYTES") {
+            s.max_body_bytes = parse_positive(v, origin)? as usize;
+        }
+        if let Some((v, origin)) = get("SHUTDOWN_TIMEOUT_SECS") {
+            s.shutdown_timeout_secs = v
+                .parse()
+                .map_err(|_| ConfigError::new(origin, format!("`{v}` is not a number of seconds")))?;
+        }
+        if let Some((v, origin)) = get("WORKERS") {
+            s.workers = v
+                .parse()
+                .map_err(|_| ConfigError::new(origin, format!("`{v}` is not a number of workers")))?;
+        }
+        if let Some((v, origin)) = get("BLOCKLIST_COMPACT_AFTER") {
+            s.blocklist_compact_after = parse_positive(v, origin)? as usize;
+        }
+        if let Some((v, _)) = get("BLAND_API_KEY") {
+            s.bland.api_key = Some(Secret::new(v));
+        }
+        if let Some((v, origin)) = get("BLAND_API_URL") {
+            let url = reqwest::Url::parse(v)
+                .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::new(origin, "must be an http:// or https:// URL"));
+            }
+            s.bland.api_url = v.trim_end_matches('/').to_string();
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks that do not depend on the source of a value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.host.is_empty() {
+            return Err(ConfigError::new("HOST", "must not be empty"));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("DATA_DIR", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// `true` when no Bland key is configured: calls are logged, not placed.
+    pub fn dry_run(&self) -> bool {
+        self.bland.api_key.is_none()
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError::new(origin, format!("`{v}` is not a positive whole number"))),
+    }
+}
+
+/// Tables that later parts of the configuration own; their contents are read by those parts.
+const STRUCTURED_KEYS: &[&str] = &[];
+
+fn read_file(
+    path: &Path,
+    raw: &mut HashMap<&'static str, (String, String)>,
+) -> Result<(), ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("--config / CALLGATE_CONFIG", format!("cannot read {shown}: {e}")))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| ConfigError::new(format!("config file {shown}"), format!("not valid TOML: {e}")))?;
+    flatten(&table, "", &shown, raw)
+}
+
+fn flatten(
+    table: &toml::Table,
+    prefix: &str,
+    file: &str,
+    raw: &mut HashMap<&'static str, (String, String)>,
+) -> Result<(), ConfigError> {
+    for (key, value) in table {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if STRUCTURED_KEYS.contains(&path.as_str()) {
+            continue;
+        }
+        let origin = format!("{path} (in {file})");
+        let text = match value {
+            toml::Value::Table(inner) => {
+                flatten(inner, &path, file, raw)?;
+                continue;
+            }
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(n) => n.to_string(),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            toml::Value::Datetime(d) => d.to_string(),
+        };
+        let Some((_, var)) = SETTINGS.iter().find(|(k, _)| *k == path) else {
+            return Err(ConfigError::new(origin, "unknown setting"));
+        };
+        raw.insert(var, (text, origin));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::load(Some(Path::new("/dev/null")), &move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = load(&[]).expect("defaults are valid");
+        assert_eq!(s.port, 3000);
+        assert_eq!(s.host, "0.0.0.0");
+        assert_eq!(s.timezone, chrono_tz::America::New_York);
+        assert!(s.admin_api_keys.is_empty());
+        assert!(s.dry_run());
+        assert_eq!(s.bland.api_url, "https://api.bland.ai");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (var, value) in [
+            ("PORT", "70000"),
+            ("PORT", "abc"),
+            ("TIMEZONE", "Mars/Olympus"),
+            ("LOG_FORMAT", "xml"),
+            ("BLAND_API_URL", "ftp://x"),
+            ("MAX_BODY_BYTES", "0"),
+            ("DEFAULT_COUNTRY", "ZZ"),
+        ] {
+            let err = load(&[(var, value)]).expect_err(var);
+            assert_eq!(err.setting, var, "{err}");
+        }
+    }
+
+    #[test]
+    fn several_admin_keys_are_split_on_commas() {
+        let s = load(&[("ADMIN_API_KEY", " one, two ,,three")]).expect("valid");
+        let keys: Vec<_> = s.admin_api_keys.iter().map(Secret::expose).collect();
+        assert_eq!(keys, ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn env_overrides_file_and_file_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "port = 4000\ntimezone = \"America/Chicago\"\n[bland]\napi_url = \"http://localhost:1\"\n")
+            .expect("write");
+        let env = |k: &str| (k == "PORT").then(|| "5000".to_string());
+        let s = Settings::load(Some(&path), &env).expect("valid");
+        assert_eq!(s.port, 5000);
+        assert_eq!(s.timezone, chrono_tz::America::Chicago);
+        assert_eq!(s.bland.api_url, "http://localhost:1");
+    }
+
+    #[test]
+    fn file_errors_name_key_and_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "port = \"x\"\n").expect("write");
+        let err = Settings::load(Some(&path), &|_| None).expect_err("bad port");
+        assert!(err.setting.starts_with("port (in "), "{err}");
+        std::fs::write(&path, "prot = 1\n").expect("write");
+        let err = Settings::load(Some(&path), &|_| None).expect_err("unknown key");
+        assert!(err.to_string().contains("unknown setting"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = load(&[("ADMIN_API_KEY", "topsecret"), ("BLAND_API_KEY", "bland-secret")]).expect("valid");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("topsecret") && !shown.contains("bland-secret"));
+    }
+}

@@ -1,0 +1,187 @@
+//! E.164 phone numbers. A hand-written NANP fast path handles the US/Canada spellings a
+//! dialer sends (`305-555-1234`, `(305) 555-1234`, `13055551234`, `+1 305 555 1234`);
+//! every other country goes through the `phonenumber` crate (a libphonenumber port).
+//!
+//! "Possible" here means libphonenumber's notion: a known country code and a national
+//! number of a length that country uses. Whether a NANP area code or exchange is assigned
+//! is a protection rule, not a parse error.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+/// A phone number in E.164 form (`+13055551234`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneNumber(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("phone number is empty")]
+    Empty,
+    #[error("`{0}` contains characters that are not part of a phone number")]
+    BadCharacters(String),
+    #[error("`{0}` is not a possible phone number ({1})")]
+    NotPossible(String, &'static str),
+}
+
+/// Characters a human puts between digits.
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}' | '\t')
+}
+
+impl PhoneNumber {
+    /// Parses any common spelling; numbers without a country code take `default_country`
+    /// (ISO 3166 alpha-2, e.g. `US`).
+    pub fn parse(input: &str, default_country: &str) -> Result<Self, PhoneError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneError::Empty);
+        }
+        let (plus, digits) = match compact_digits(trimmed) {
+            Some(parts) => parts,
+            None => return parse_international(trimmed, default_country),
+        };
+        let nanp_default = country_calling_code(default_country) == Some(1);
+        let national = match (plus, digits.len()) {
+            (true, 11) if digits.starts_with('1') => &digits[1..],
+            (false, 10) if nanp_default => &digits[..],
+            (false, 11) if nanp_default && digits.starts_with('1') => &digits[1..],
+            (false, n) if nanp_default && n < 10 => {
+                return Err(PhoneError::NotPossible(trimmed.into(), "too short"))
+            }
+            (true, _) if digits.starts_with('1') => {
+                return Err(PhoneError::NotPossible(trimmed.into(), "NANP numbers have 10 digits after +1"))
+            }
+            _ => return parse_international(trimmed, default_country),
+        };
+        Ok(Self(format!("+1{national}")))
+    }
+
+    /// The E.164 string, `+` and digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True for +1 numbers (US, Canada and the other NANP countries).
+    pub fn is_nanp(&self) -> bool {
+        self.0.starts_with("+1") && self.0.len() == 12
+    }
+
+    /// The three-digit NANP area code, if this is a NANP number.
+    pub fn area_code(&self) -> Option<&str> {
+        self.is_nanp().then(|| &self.0[2..5])
+    }
+
+    /// Wraps a string already known to be E.164 (e.g. read back from our own files).
+    pub fn from_e164_unchecked(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for PhoneNumber {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// `Some((had_plus, digits))` when the input is digits and separators only.
+fn compact_digits(input: &str) -> Option<(bool, String)> {
+    let (plus, rest) = match input.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, input),
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if !is_separator(c) {
+            return None;
+        }
+    }
+    Some((plus, digits))
+}
+
+fn parse_international(input: &str, default_country: &str) -> Result<PhoneNumber, PhoneError> {
+    if input.chars().any(|c| c.is_alphabetic() && !matches!(c, 'x' | 'X' | 'e' | 't')) {
+        return Err(PhoneError::BadCharacters(input.into()));
+    }
+    let country = phonenumber::country::Id::from_str(default_country).ok();
+    let number = phonenumber::parse(country, input)
+        .map_err(|_| PhoneError::NotPossible(input.into(), "not a number"))?;
+    let code = number.code().value();
+    let national = number.national().to_string();
+    let meta = number
+        .metadata(&phonenumber::metadata::DATABASE)
+        .ok_or(PhoneError::NotPossible(input.into(), "unknown country code"))?;
+    let lengths = meta.descriptors().general().possible_length();
+    if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
+        return Err(PhoneError::NotPossible(input.into(), "wrong length for its country"));
+    }
+    if code == 1 && national.len() != 10 {
+        return Err(PhoneError::NotPossible(input.into(), "NANP numbers have 10 digits after +1"));
+    }
+    Ok(PhoneNumber(format!("+{code}{national}")))
+}
+
+/// The calling code of an ISO country (`US` → 1), or `None` if unknown.
+pub fn country_calling_code(country: &str) -> Option<u16> {
+    let id = phonenumber::country::Id::from_str(country).ok()?;
+    phonenumber::metadata::DATABASE
+        .by_id(id.as_ref())
+        .map(|m| m.country_code())
+}
+
+/// Decodes the phone metadata now, so the first request does not pay for it.
+pub fn warm_up() {
+    let _ = PhoneNumber::parse("+44 20 7946 0958", "US");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_us_spelling_is_one_number() {
+        for s in [
+            "305-555-1234",
+            "(305) 555-1234",
+            "305.555.1234",
+            "3055551234",
+            "13055551234",
+            "+1 305 555 1234",
+            "+13055551234",
+            " 1-305-555-1234 ",
+        ] {
+            assert_eq!(PhoneNumber::parse(s, "US").map(|p| p.0), Ok("+13055551234".into()), "{s}");
+        }
+    }
+
+    #[test]
+    fn international_numbers_normalise() {
+        let p = PhoneNumber::parse("+44 20 7946 0958", "US").expect("UK number");
+        assert_eq!(p.as_str(), "+442079460958");
+        assert!(!p.is_nanp());
+        let p = PhoneNumber::parse("020 7946 0958", "GB").expect("UK national");
+        assert_eq!(p.as_str(), "+442079460958");
+    }
+
+    #[test]
+    fn impossible_numbers_are_refused() {
+        for s in ["", "12345", "555-1234", "abc", "+1 305 555 12345", "30555512345678", "+999 1234"] {
+            assert!(PhoneNumber::parse(s, "US").is_err(), "{s} should be refused");
+        }
+    }
+
+    #[test]
+    fn area_code_of_nanp_numbers() {
+        let p = PhoneNumber::parse("(915) 555-0100", "US").expect("valid");
+        assert_eq!(p.area_code(), Some("915"));
+    }
+}

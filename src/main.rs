@@ -1,0 +1,149 @@
+//! The `callgate` command line: `serve` (the default) and the offline admin commands.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use callgate::cli::{self, Target};
+use callgate::config::Settings;
+use callgate::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "callgate", version, about = "Outbound-call gateway between Convoso and Bland AI")]
+struct Cli {
+    /// TOML settings file (else CALLGATE_CONFIG, else ./callgate.toml if present).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Import or export blocklist flags.
+    Blocklist {
+        #[command(subcommand)]
+        action: BlocklistAction,
+    },
+}
+
+#[derive(clap::Args)]
+struct Remote {
+    /// Go through a running server's admin API instead of the data directory.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Admin key for --url (defaults to the first key in ADMIN_API_KEY).
+    #[arg(long, value_name = "KEY")]
+    api_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum BlocklistAction {
+    /// Import flags from a CSV (field,value,reason or bare numbers) or JSON file.
+    Import {
+        file: PathBuf,
+        /// csv or json (default: by file extension).
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Export every flag as JSON (the config document) or CSV.
+    Export {
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+fn target(remote: Remote, settings: &Settings) -> anyhow::Result<Target> {
+    match remote.url {
+        None => Ok(Target::DataDir),
+        Some(url) => {
+            let api_key = remote
+                .api_key
+                .or_else(|| settings.admin_api_keys.first().map(|k| k.expose().to_string()))
+                .ok_or_else(|| anyhow::anyhow!("--url needs --api-key or ADMIN_API_KEY"))?;
+            Ok(Target::Api { url, api_key })
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let handle = app.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref(), &|name| std::env::var(name).ok())?;
+    callgate::telemetry::init(settings.log_format, &settings.log_level);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Blocklist { action } => match action {
+            BlocklistAction::Import { file, format, remote } => {
+                let target = target(remote, &settings)?;
+                cli::import(&settings, &file, format.as_deref(), target).await
+            }
+            BlocklistAction::Export { format, output, remote } => {
+                let target = target(remote, &settings)?;
+                cli::export(&settings, &format, output.as_deref(), target).await
+            }
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

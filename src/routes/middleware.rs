@@ -1,0 +1,104 @@
+//! The outermost middleware: gives every request an id (from `X-Request-Id` when sane),
+//! runs it inside a `request` span and the [`REQUEST_ID`] task-local, turns any non-JSON
+//! error response (router 404/405, actix defaults) into the JSON error body, sets the
+//! `X-Request-Id` response header and records the request in the metrics.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage, ResponseError};
+use tracing::Instrument;
+
+use super::error::{ApiError, REQUEST_ID};
+use super::AppState;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of the request, available to handlers through the request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Accepts a caller's id only if it is short and plain (it ends up in logs and files).
+fn sane(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+pub fn new_request_id() -> String {
+    format!("req_{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| sane(v))
+        .map(str::to_string)
+        .unwrap_or_else(new_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let http_req = req.request().clone();
+    let method = req.method().to_string();
+    let quiet = req.path().starts_with("/health") || req.path() == "/metrics";
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+
+    let handled = async move {
+        let mut res = match next.call(req).await {
+            Ok(res) => res.map_into_boxed_body(),
+            Err(e) => ServiceResponse::new(http_req, e.error_response()),
+        };
+        let status = res.status();
+        let is_json = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if (status.is_client_error() || status.is_server_error()) && !is_json {
+            let replacement = ApiError::for_status(status).error_response();
+            res = res.into_response(replacement.map_into_boxed_body());
+        }
+        if let Ok(value) = HeaderValue::from_str(&current_id()) {
+            res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        }
+        let elapsed = started.elapsed();
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+        if let Some(state) = &state {
+            state.metrics.observe_http(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+        }
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        if quiet {
+            tracing::debug!(status = status.as_u16(), duration_ms, "request finished");
+        } else {
+            tracing::info!(status = status.as_u16(), duration_ms, "request finished");
+        }
+        Ok(res)
+    };
+    REQUEST_ID.scope(id, handled).instrument(span).await
+}
+
+fn current_id() -> String {
+    super::error::current_request_id()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_short_ids_are_taken_from_callers() {
+        assert!(sane("abc-123_x.y:z"));
+        assert!(!sane(""));
+        assert!(!sane("has space"));
+        assert!(!sane("inject\nline"));
+        assert!(!sane(&"a".repeat(129)));
+        assert!(new_request_id().starts_with("req_"));
+    }
+}

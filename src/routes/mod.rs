@@ -1,0 +1,54 @@
+//! HTTP routes (actix lives here and in `startup`). Each module owns its routes; handlers
+//! parse input, call one service method and shape the response — no file I/O here.
+
+pub mod auth;
+pub mod blocklist;
+pub mod error;
+pub mod middleware;
+pub mod system;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::web;
+
+pub use error::ApiError;
+
+use crate::blocklist::Blocklist;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::health::HealthSource;
+use crate::metrics::Metrics;
+
+/// Everything a handler may use, built once in `startup` and shared by every worker.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+    pub metrics: Arc<Metrics>,
+    pub health: Vec<Arc<dyn HealthSource>>,
+    pub started: Instant,
+    pub admin_keys: auth::AdminKeys,
+    pub blocklist: Arc<Blocklist>,
+}
+
+/// Registers every route: operational ones open, everything under `/api/admin` behind the
+/// admin key, and a JSON 404 for the rest.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(system::configure).service(
+        web::scope("/api/admin")
+            .wrap(actix_web::middleware::from_fn(auth::require_admin_key))
+            .configure(blocklist::configure)
+            .default_service(web::to(not_found)),
+    );
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+impl actix_web::Responder for ApiError {
+    type Body = actix_web::body::BoxBody;
+    fn respond_to(self, _: &actix_web::HttpRequest) -> actix_web::HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}

@@ -1,0 +1,55 @@
+//! Unauthenticated operational routes: `/health`, `/health/live` and `/metrics`.
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use super::AppState;
+use crate::health::HealthStatus;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/health").route(web::get().to(health)))
+        .service(web::resource("/health/live").route(web::get().to(live)))
+        .service(web::resource("/metrics").route(web::get().to(metrics)));
+}
+
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let data_dir_writable = probe_writable(&state.settings.data_dir);
+    let mut status = if data_dir_writable { HealthStatus::Ok } else { HealthStatus::Unhealthy };
+    let mut components = Map::new();
+    for source in &state.health {
+        let report = source.report();
+        status = status.max(report.status);
+        components.insert(source.name().to_string(), json!(report));
+    }
+    let body = json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+        "data_dir_writable": data_dir_writable,
+        "mode": if state.settings.dry_run() { "dry_run" } else { "live" },
+        "timezone": state.settings.timezone.name(),
+        "components": Value::Object(components),
+    });
+    if status == HealthStatus::Unhealthy {
+        HttpResponse::ServiceUnavailable().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
+fn probe_writable(dir: &std::path::Path) -> bool {
+    let probe = dir.join(".health-probe");
+    let ok = std::fs::write(&probe, b"ok").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+async fn live() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,141 @@
+//! Builds every component once from [`Settings`], binds (port 0 works), runs, and shuts
+//! down gracefully: stop accepting, let in-flight requests finish (bounded by
+//! `SHUTDOWN_TIMEOUT_SECS`), stop background tasks, fold the blocklist change log into its
+//! document, release the data-directory lock.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::blocklist::{watch as bl_watch, Blocklist};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
+use crate::store::DataDirLock;
+
+/// How long writes must be idle before the change log is folded into the document.
+pub const COMPACT_IDLE: Duration = Duration::from_secs(30);
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+    stop_tasks: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _lock: DataDirLock,
+}
+
+async fn until_stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the application with an injected clock (tests pin time with it).
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let lock = DataDirLock::acquire(&settings.data_dir)?;
+        crate::domain::phone::warm_up();
+        let metrics = Arc::new(Metrics::new());
+        let blocklist = Arc::new(
+            Blocklist::open(
+                &settings.data_dir,
+                &settings.default_country,
+                settings.blocklist_compact_after,
+                clock.clone(),
+                metrics.clone(),
+            )
+            .context("cannot load the blocklist; refusing to start without it")?,
+        );
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
+            format!("HOST/PORT: cannot listen on {}:{}", settings.host, settings.port)
+        })?;
+        let addr = listener.local_addr().context("HOST/PORT: no local address")?;
+        let state = web::Data::new(AppState {
+            admin_keys: AdminKeys::new(&settings.admin_api_keys),
+            settings: Arc::new(settings.clone()),
+            clock,
+            metrics,
+            health: vec![blocklist.clone()],
+            started: Instant::now(),
+            blocklist: blocklist.clone(),
+        });
+        let max_body = settings.max_body_bytes;
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            let (json, payload, form, query, path) = extractor_configs(max_body);
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(json)
+                .app_data(payload)
+                .app_data(form)
+                .app_data(query)
+                .app_data(path)
+                .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(routes::middleware::observe))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout_secs);
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        let server = server.listen(listener).context("HOST/PORT: cannot listen")?.run();
+
+        let (stop_tasks, stopped) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(bl_watch::watch(
+                blocklist.clone(),
+                settings.data_dir.clone(),
+                until_stopped(stopped.clone()),
+            )),
+            tokio::spawn(bl_watch::maintain(blocklist, COMPACT_IDLE, until_stopped(stopped))),
+        ];
+        tracing::info!(
+            %addr,
+            data_dir = %settings.data_dir.display(),
+            timezone = settings.timezone.name(),
+            mode = if settings.dry_run() { "dry_run" } else { "live" },
+            admin_api = settings.admin_api_keys.len() > 0,
+            "callgate listening on {addr}"
+        );
+        Ok(Self { server, port: addr.port(), state, stop_tasks, tasks, _lock: lock })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server gracefully when `stop(true)` is awaited on it.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped, then shuts every component down in order.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self { server, state, stop_tasks, tasks, _lock, .. } = self;
+        server.await.context("HTTP server failed")?;
+        let _ = stop_tasks.send(true);
+        for task in tasks {
+            let _ = task.await;
+        }
+        let blocklist = state.blocklist.clone();
+        match tokio::task::spawn_blocking(move || blocklist.compact()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not fold the blocklist change log at shutdown; it is replayed at the next start"),
+            Err(e) => tracing::error!(error = %e, "shutdown compaction task failed"),
+        }
+        tracing::info!("callgate stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! Group-commit append log: one thread owns the file; callers enqueue records in order and
+//! await durability. Every record that arrived while the previous `fsync` ran is written
+//! and synced together, so N concurrent writers cost one sync, not N.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+/// Most records written under one sync.
+const MAX_BATCH: usize = 8192;
+
+type Reply = oneshot::Sender<io::Result<()>>;
+
+enum Cmd {
+    Append(Vec<u8>, Option<Reply>),
+    /// Sync, rename the live file to the given path, and start a new empty live file.
+    Rotate(PathBuf, Reply),
+    Flush(Reply),
+}
+
+/// Handle to the writer thread. Dropping it flushes and stops the thread.
+pub struct Appender {
+    tx: Option<mpsc::Sender<Cmd>>,
+    thread: Option<JoinHandle<()>>,
+    path: PathBuf,
+}
+
+/// A record's durability, to be awaited after the caller has released its locks.
+pub struct Pending(oneshot::Receiver<io::Result<()>>);
+
+impl Pending {
+    pub async fn wait(self) -> io::Result<()> {
+        self.0.await.unwrap_or_else(|_| Err(io::Error::other("journal writer stopped")))
+    }
+
+    /// Blocking wait, for code outside the async runtime.
+    pub fn wait_blocking(self) -> io::Result<()> {
+        self.0
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(io::Error::other("journal writer stopped")))
+    }
+}
+
+impl Appender {
+    /// Opens (creating) `path` for appending and starts the writer thread.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = open_append(path)?;
+        let (tx, rx) = mpsc::channel();
+        let live = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("callgate-journal".into())
+            .spawn(move || writer_loop(file, live, rx))?;
+        Ok(Self { tx: Some(tx), thread: Some(thread), path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Enqueues one record (a trailing newline is added). Order of calls is file order.
+    pub fn append(&self, mut record: Vec<u8>) -> Pending {
+        record.push(b'\n');
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Append(record, Some(reply)));
+        Pending(rx)
+    }
+
+    /// Syncs everything enqueued so far, renames the live file to `to`, starts a new one.
+    pub fn rotate(&self, to: PathBuf) -> Pending {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Rotate(to, reply));
+        Pending(rx)
+    }
+
+    /// Resolves once everything enqueued before it is on disk.
+    pub fn flush(&self) -> Pending {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Flush(reply));
+        Pending(rx)
+    }
+
+    fn send(&self, cmd: Cmd) {
+        if let Some(tx) = &self.tx {
+            // A send error means the thread is gone; the dropped reply reports it.
+            let _ = tx.send(cmd);
+        }
+    }
+}
+
+impl Drop for Appender {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+fn writer_loop(mut file: File, live: PathBuf, rx: mpsc::Receiver<Cmd>) {
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut waiting: Vec<Reply> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        for cmd in batch {
+            match cmd {
+                Cmd::Append(bytes, reply) => {
+                    buf.extend_from_slice(&bytes);
+                    waiting.extend(reply);
+                }
+                Cmd::Flush(reply) => {
+                    commit(&mut file, &mut buf, &mut waiting);
+                    let _ = reply.send(Ok(()));
+                }
+                Cmd::Rotate(to, reply) => {
+                    commit(&mut file, &mut buf, &mut waiting);
+                    let result = rotate(&live, &to).and_then(|()| open_append(&live));
+                    let _ = reply.send(result.map(|new| file = new));
+                }
+            }
+        }
+        commit(&mut file, &mut buf, &mut waiting);
+    }
+    commit(&mut file, &mut buf, &mut waiting);
+}
+
+fn commit(file: &mut File, buf: &mut Vec<u8>, waiting: &mut Vec<Reply>) {
+    if buf.is_empty() && waiting.is_empty() {
+        return;
+    }
+    let result = file.write_all(buf).and_then(|()| file.sync_data());
+    buf.clear();
+    for reply in waiting.drain(..) {
+        let _ = reply.send(match &result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        });
+    }
+}
+
+fn rotate(live: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(live, to)?;
+    if let Some(dir) = live.parent().filter(|p| !p.as_os_str().is_empty()) {
+        super::atomic::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_appends_all_land_in_order_of_enqueueing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.jsonl");
+        let log = std::sync::Arc::new(Appender::open(&path).expect("open"));
+        let pending: Vec<_> = (0..500).map(|i| log.append(format!("{i}").into_bytes())).collect();
+        for p in pending {
+            p.wait().await.expect("durable");
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<usize> = text.lines().map(|l| l.parse().expect("number")).collect();
+        assert_eq!(lines, (0..500).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn rotate_moves_the_live_file_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.jsonl");
+        let old = dir.path().join("log.old.jsonl");
+        let log = Appender::open(&path).expect("open");
+        let _ = log.append(b"a".to_vec());
+        log.rotate(old.clone()).wait().await.expect("rotate");
+        log.append(b"b".to_vec()).wait().await.expect("append");
+        assert_eq!(std::fs::read_to_string(&old).expect("old"), "a\n");
+        assert_eq!(std::fs::read_to_string(&path).expect("live"), "b\n");
+    }
+}
