@@ -35,24 +35,39 @@ fn open_offline(settings: &Settings) -> anyhow::Result<(DataDirLock, Blocklist)>
 fn is_json(path: &Path, format: Option<&str>) -> bool {
     match format {
         Some(f) => f.eq_ignore_ascii_case("json"),
-        None => path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")),
+        None => path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json")),
     }
 }
 
 fn http_client() -> anyhow::Result<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().context("cannot build the HTTP client")
+    reqwest::Client::builder()
+        .build()
+        .context("cannot build the HTTP client")
 }
 
 /// `callgate blocklist import FILE`.
-pub async fn import(settings: &Settings, file: &Path, format: Option<&str>, target: Target) -> anyhow::Result<()> {
+pub async fn import(
+    settings: &Settings,
+    file: &Path,
+    format: Option<&str>,
+    target: Target,
+) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let json = is_json(file, format);
     if let Target::Api { url, api_key } = target {
         let response = http_client()?
-            .post(format!("{}/api/admin/blocklist/bulk", url.trim_end_matches('/')))
+            .post(format!(
+                "{}/api/admin/blocklist/bulk",
+                url.trim_end_matches('/')
+            ))
             .header("X-API-Key", api_key)
-            .header("Content-Type", if json { "application/json" } else { "text/csv" })
+            .header(
+                "Content-Type",
+                if json { "application/json" } else { "text/csv" },
+            )
             .body(bytes)
             .send()
             .await
@@ -66,6 +81,7 @@ pub async fn import(settings: &Settings, file: &Path, format: Option<&str>, targ
         return Ok(());
     }
     let (_lock, blocklist) = open_offline(settings)?;
+    let blocklist = Arc::new(blocklist);
     let country = settings.default_country.clone();
     let parsed = if json {
         bulk::parse_json(&bytes, &country).map_err(anyhow::Error::msg)?
@@ -89,7 +105,10 @@ pub async fn import(settings: &Settings, file: &Path, format: Option<&str>, targ
         bar.inc(n);
     }
     bar.finish_and_clear();
-    blocklist.compact().context("cannot write blocklist-config.json")?;
+    let folding = blocklist.clone();
+    tokio::task::spawn_blocking(move || folding.compact())
+        .await?
+        .context("cannot write blocklist-config.json")?;
     println!(
         "imported {} into {}: {added} added, {existing} already present, {} invalid",
         file.display(),
@@ -103,7 +122,12 @@ pub async fn import(settings: &Settings, file: &Path, format: Option<&str>, targ
 }
 
 /// `callgate blocklist export`.
-pub async fn export(settings: &Settings, format: &str, output: Option<&Path>, target: Target) -> anyhow::Result<()> {
+pub async fn export(
+    settings: &Settings,
+    format: &str,
+    output: Option<&Path>,
+    target: Target,
+) -> anyhow::Result<()> {
     let csv = match format.to_ascii_lowercase().as_str() {
         "csv" => true,
         "json" => false,
@@ -122,9 +146,15 @@ pub async fn export(settings: &Settings, format: &str, output: Option<&Path>, ta
                 .await
                 .context("request to the server failed")?;
             let status = response.status();
-            let body = response.bytes().await.context("reading the server's answer")?;
+            let body = response
+                .bytes()
+                .await
+                .context("reading the server's answer")?;
             if !status.is_success() {
-                bail!("server answered {status}: {}", String::from_utf8_lossy(&body));
+                bail!(
+                    "server answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
             }
             body.to_vec()
         }
@@ -134,14 +164,16 @@ pub async fn export(settings: &Settings, format: &str, output: Option<&Path>, ta
                 if csv {
                     Ok(bulk::to_csv(&index.sorted())?)
                 } else {
-                    let doc = serde_json::json!({"enabled": index.enabled, "flags": index.sorted()});
+                    let doc =
+                        serde_json::json!({"enabled": index.enabled, "flags": index.sorted()});
                     Ok(serde_json::to_vec_pretty(&doc)?)
                 }
             })?
         }
     };
     match output {
-        Some(path) => std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(())

@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn business_date_follows_the_zone_not_utc() {
         let at: DateTime<Utc> = "2026-11-24T04:30:00Z".parse().expect("valid");
-        assert_eq!(business_date(at, chrono_tz::America::New_York).to_string(), "2026-11-23");
+        assert_eq!(
+            business_date(at, chrono_tz::America::New_York).to_string(),
+            "2026-11-23"
+        );
         assert_eq!(business_date(at, chrono_tz::UTC).to_string(), "2026-11-24");
     }
 

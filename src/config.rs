@@ -43,7 +43,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { setting: setting.into(), message: message.into() }
+        Self {
+            setting: setting.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -120,7 +123,10 @@ impl Settings {
             shutdown_timeout_secs: 30,
             workers: 0,
             blocklist_compact_after: 10_000,
-            bland: BlandSettings { api_key: None, api_url: "https://api.bland.ai".into() },
+            bland: BlandSettings {
+                api_key: None,
+                api_url: "https://api.bland.ai".into(),
+            },
             config_file: None,
         }
     }
@@ -176,13 +182,19 @@ impl Settings {
         }
         if let Some((v, origin)) = get("TIMEZONE") {
             s.timezone = Tz::from_str(v).map_err(|_| {
-                ConfigError::new(origin, format!("unknown timezone `{v}` (use an IANA name such as America/New_York)"))
+                ConfigError::new(
+                    origin,
+                    format!("unknown timezone `{v}` (use an IANA name such as America/New_York)"),
+                )
             })?;
         }
         if let Some((v, origin)) = get("DEFAULT_COUNTRY") {
             let upper = v.to_ascii_uppercase();
             if upper.len() != 2 || !upper.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ConfigError::new(origin, format!("`{v}` is not a two-letter country code")));
+                return Err(ConfigError::new(
+                    origin,
+                    format!("`{v}` is not a two-letter country code"),
+                ));
             }
             if crate::domain::phone::country_calling_code(&upper).is_none() {
                 return Err(ConfigError::new(origin, format!("unknown country `{v}`")));
@@ -193,7 +205,12 @@ impl Settings {
             s.log_format = match v.to_ascii_lowercase().as_str() {
                 "pretty" | "text" => LogFormat::Pretty,
                 "json" => LogFormat::Json,
-                _ => return Err(ConfigError::new(origin, format!("`{v}` is not `pretty` or `json`"))),
+                _ => {
+                    return Err(ConfigError::new(
+                        origin,
+                        format!("`{v}` is not `pretty` or `json`"),
+                    ))
+                }
             };
         }
         if let Some((v, origin)) = get("RUST_LOG") {
@@ -205,14 +222,14 @@ impl Settings {
             s.max_body_bytes = parse_positive(v, origin)? as usize;
         }
         if let Some((v, origin)) = get("SHUTDOWN_TIMEOUT_SECS") {
-            s.shutdown_timeout_secs = v
-                .parse()
-                .map_err(|_| ConfigError::new(origin, format!("`{v}` is not a number of seconds")))?;
+            s.shutdown_timeout_secs = v.parse().map_err(|_| {
+                ConfigError::new(origin, format!("`{v}` is not a number of seconds"))
+            })?;
         }
         if let Some((v, origin)) = get("WORKERS") {
-            s.workers = v
-                .parse()
-                .map_err(|_| ConfigError::new(origin, format!("`{v}` is not a number of workers")))?;
+            s.workers = v.parse().map_err(|_| {
+                ConfigError::new(origin, format!("`{v}` is not a number of workers"))
+            })?;
         }
         if let Some((v, origin)) = get("BLOCKLIST_COMPACT_AFTER") {
             s.blocklist_compact_after = parse_positive(v, origin)? as usize;
@@ -224,7 +241,10 @@ impl Settings {
             let url = reqwest::Url::parse(v)
                 .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a URL: {e}")))?;
             if !matches!(url.scheme(), "http" | "https") {
-                return Err(ConfigError::new(origin, "must be an http:// or https:// URL"));
+                return Err(ConfigError::new(
+                    origin,
+                    "must be an http:// or https:// URL",
+                ));
             }
             s.bland.api_url = v.trim_end_matches('/').to_string();
         }
@@ -256,7 +276,10 @@ fn non_empty(value: Option<String>) -> Option<String> {
 fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
     match v.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(ConfigError::new(origin, format!("`{v}` is not a positive whole number"))),
+        _ => Err(ConfigError::new(
+            origin,
+            format!("`{v}` is not a positive whole number"),
+        )),
     }
 }
 
@@ -268,11 +291,18 @@ fn read_file(
     raw: &mut HashMap<&'static str, (String, String)>,
 ) -> Result<(), ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new("--config / CALLGATE_CONFIG", format!("cannot read {shown}: {e}")))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| ConfigError::new(format!("config file {shown}"), format!("not valid TOML: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            "--config / CALLGATE_CONFIG",
+            format!("cannot read {shown}: {e}"),
+        )
+    })?;
+    let table: toml::Table = text.parse().map_err(|e| {
+        ConfigError::new(
+            format!("config file {shown}"),
+            format!("not valid TOML: {e}"),
+        )
+    })?;
     flatten(&table, "", &shown, raw)
 }
 
@@ -283,7 +313,11 @@ fn flatten(
     raw: &mut HashMap<&'static str, (String, String)>,
 ) -> Result<(), ConfigError> {
     for (key, value) in table {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         if STRUCTURED_KEYS.contains(&path.as_str()) {
             continue;
         }
@@ -321,8 +355,10 @@ mod tests {
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::load(Some(Path::new("/dev/null")), &move |k| map.get(k).cloned())
     }
 
@@ -387,7 +423,11 @@ mod tests {
 
     #[test]
     fn secrets_do_not_debug_print() {
-        let s = load(&[("ADMIN_API_KEY", "topsecret"), ("BLAND_API_KEY", "bland-secret")]).expect("valid");
+        let s = load(&[
+            ("ADMIN_API_KEY", "topsecret"),
+            ("BLAND_API_KEY", "bland-secret"),
+        ])
+        .expect("valid");
         let shown = format!("{s:?}");
         assert!(!shown.contains("topsecret") && !shown.contains("bland-secret"));
     }

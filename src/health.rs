@@ -20,7 +20,10 @@ pub struct ComponentReport {
 
 impl ComponentReport {
     pub fn new(status: HealthStatus) -> Self {
-        Self { status, details: serde_json::Map::new() }
+        Self {
+            status,
+            details: serde_json::Map::new(),
+        }
     }
 
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {

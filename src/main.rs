@@ -12,7 +12,11 @@ use callgate::config::Settings;
 use callgate::startup::Application;
 
 #[derive(Parser)]
-#[command(name = "callgate", version, about = "Outbound-call gateway between Convoso and Bland AI")]
+#[command(
+    name = "callgate",
+    version,
+    about = "Outbound-call gateway between Convoso and Bland AI"
+)]
 struct Cli {
     /// TOML settings file (else CALLGATE_CONFIG, else ./callgate.toml if present).
     #[arg(long, global = true, value_name = "PATH")]
@@ -71,7 +75,12 @@ fn target(remote: Remote, settings: &Settings) -> anyhow::Result<Target> {
         Some(url) => {
             let api_key = remote
                 .api_key
-                .or_else(|| settings.admin_api_keys.first().map(|k| k.expose().to_string()))
+                .or_else(|| {
+                    settings
+                        .admin_api_keys
+                        .first()
+                        .map(|k| k.expose().to_string())
+                })
                 .ok_or_else(|| anyhow::anyhow!("--url needs --api-key or ADMIN_API_KEY"))?;
             Ok(Target::Api { url, api_key })
         }
@@ -118,11 +127,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Blocklist { action } => match action {
-            BlocklistAction::Import { file, format, remote } => {
+            BlocklistAction::Import {
+                file,
+                format,
+                remote,
+            } => {
                 let target = target(remote, &settings)?;
                 cli::import(&settings, &file, format.as_deref(), target).await
             }
-            BlocklistAction::Export { format, output, remote } => {
+            BlocklistAction::Export {
+                format,
+                output,
+                remote,
+            } => {
                 let target = target(remote, &settings)?;
                 cli::export(&settings, &format, output.as_deref(), target).await
             }
@@ -132,7 +149,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

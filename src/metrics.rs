@@ -44,14 +44,26 @@ impl Metrics {
         let blocklist_flags = Gauge::default();
         let blocklist_writes = Family::<OpLabels, Counter>::default();
         let blocklist_reload_failures = Counter::default();
-        registry.register("http_requests", "HTTP requests by method, route and status", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            http_requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by method, route and status",
             http_duration.clone(),
         );
-        registry.register("blocklist_flags", "Flags currently in the blocklist", blocklist_flags.clone());
-        registry.register("blocklist_writes", "Durable blocklist changes by operation", blocklist_writes.clone());
+        registry.register(
+            "blocklist_flags",
+            "Flags currently in the blocklist",
+            blocklist_flags.clone(),
+        );
+        registry.register(
+            "blocklist_writes",
+            "Durable blocklist changes by operation",
+            blocklist_writes.clone(),
+        );
         registry.register(
             "blocklist_reload_failures",
             "Hand edits of blocklist-config.json refused as invalid",
@@ -69,7 +81,11 @@ impl Metrics {
 
     /// Records one finished HTTP request.
     pub fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let labels = HttpLabels { method: method.to_string(), route: route.to_string(), status };
+        let labels = HttpLabels {
+            method: method.to_string(),
+            route: route.to_string(),
+            status,
+        };
         self.http_requests.get_or_create(&labels).inc();
         self.http_duration.get_or_create(&labels).observe(seconds);
     }
@@ -99,9 +115,14 @@ mod tests {
         m.observe_http("GET", "/health", 200, 0.001);
         let text = m.render();
         assert!(
-            text.contains(r#"callgate_http_requests_total{method="GET",route="/health",status="200"} 1"#),
+            text.contains(
+                r#"callgate_http_requests_total{method="GET",route="/health",status="200"} 1"#
+            ),
             "{text}"
         );
-        assert!(text.contains("callgate_http_request_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("callgate_http_request_duration_seconds_bucket"),
+            "{text}"
+        );
     }
 }

@@ -56,10 +56,16 @@ impl Application {
             )
             .context("cannot load the blocklist; refusing to start without it")?,
         );
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
-            format!("HOST/PORT: cannot listen on {}:{}", settings.host, settings.port)
-        })?;
-        let addr = listener.local_addr().context("HOST/PORT: no local address")?;
+        let listener =
+            TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
+                format!(
+                    "HOST/PORT: cannot listen on {}:{}",
+                    settings.host, settings.port
+                )
+            })?;
+        let addr = listener
+            .local_addr()
+            .context("HOST/PORT: no local address")?;
         let state = web::Data::new(AppState {
             admin_keys: AdminKeys::new(&settings.admin_api_keys),
             settings: Arc::new(settings.clone()),
@@ -90,7 +96,10 @@ impl Application {
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
-        let server = server.listen(listener).context("HOST/PORT: cannot listen")?.run();
+        let server = server
+            .listen(listener)
+            .context("HOST/PORT: cannot listen")?
+            .run();
 
         let (stop_tasks, stopped) = watch::channel(false);
         let tasks = vec![
@@ -99,17 +108,28 @@ impl Application {
                 settings.data_dir.clone(),
                 until_stopped(stopped.clone()),
             )),
-            tokio::spawn(bl_watch::maintain(blocklist, COMPACT_IDLE, until_stopped(stopped))),
+            tokio::spawn(bl_watch::maintain(
+                blocklist,
+                COMPACT_IDLE,
+                until_stopped(stopped),
+            )),
         ];
         tracing::info!(
             %addr,
             data_dir = %settings.data_dir.display(),
             timezone = settings.timezone.name(),
             mode = if settings.dry_run() { "dry_run" } else { "live" },
-            admin_api = settings.admin_api_keys.len() > 0,
+            admin_api = !settings.admin_api_keys.is_empty(),
             "callgate listening on {addr}"
         );
-        Ok(Self { server, port: addr.port(), state, stop_tasks, tasks, _lock: lock })
+        Ok(Self {
+            server,
+            port: addr.port(),
+            state,
+            stop_tasks,
+            tasks,
+            _lock: lock,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -123,7 +143,14 @@ impl Application {
 
     /// Serves until the server is stopped, then shuts every component down in order.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Self { server, state, stop_tasks, tasks, _lock, .. } = self;
+        let Self {
+            server,
+            state,
+            stop_tasks,
+            tasks,
+            _lock,
+            ..
+        } = self;
         server.await.context("HTTP server failed")?;
         let _ = stop_tasks.send(true);
         for task in tasks {
@@ -132,7 +159,9 @@ impl Application {
         let blocklist = state.blocklist.clone();
         match tokio::task::spawn_blocking(move || blocklist.compact()).await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "could not fold the blocklist change log at shutdown; it is replayed at the next start"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not fold the blocklist change log at shutdown; it is replayed at the next start")
+            }
             Err(e) => tracing::error!(error = %e, "shutdown compaction task failed"),
         }
         tracing::info!("callgate stopped");

@@ -56,7 +56,11 @@ pub fn parse_json(bytes: &[u8], country: &str) -> Result<Parsed, String> {
         Value::Array(items) => items,
         Value::Object(mut doc) => match doc.remove("flags") {
             Some(Value::Array(items)) => items,
-            _ => return Err("expected a JSON array of flags or an object with a `flags` array".into()),
+            _ => {
+                return Err(
+                    "expected a JSON array of flags or an object with a `flags` array".into(),
+                )
+            }
         },
         _ => return Err("expected a JSON array of flags".into()),
     };
@@ -69,7 +73,11 @@ pub fn parse_json(bytes: &[u8], country: &str) -> Result<Parsed, String> {
                 parsed.records.push(record);
                 lines.push(n + 1);
             }
-            Err(e) => parsed.invalid.push(InvalidLine { line: n + 1, value: shown, error: e.to_string() }),
+            Err(e) => parsed.invalid.push(InvalidLine {
+                line: n + 1,
+                value: shown,
+                error: e.to_string(),
+            }),
         }
     }
     Ok(parsed.validate(country, &lines))
@@ -92,7 +100,11 @@ pub fn parse_csv(bytes: &[u8], country: &str) -> Parsed {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(n + 1, |p| p.line() as usize);
-                parsed.invalid.push(InvalidLine { line, value: String::new(), error: e.to_string() });
+                parsed.invalid.push(InvalidLine {
+                    line,
+                    value: String::new(),
+                    error: e.to_string(),
+                });
                 continue;
             }
         };
@@ -112,7 +124,11 @@ pub fn parse_csv(bytes: &[u8], country: &str) -> Parsed {
             row.get(at).map(str::to_string).filter(|s| !s.is_empty())
         };
         let record = if columns.is_none() && row.len() == 1 {
-            FlagRecord { field: Some("phone".into()), value: row.get(0).map(|v| Value::String(v.into())), ..Default::default() }
+            FlagRecord {
+                field: Some("phone".into()),
+                value: row.get(0).map(|v| Value::String(v.into())),
+                ..Default::default()
+            }
         } else {
             FlagRecord {
                 field: cell("field", 0).or_else(|| columns.as_ref().map(|_| "phone".to_string())),
@@ -132,7 +148,16 @@ pub fn parse_csv(bytes: &[u8], country: &str) -> Parsed {
 /// CSV export: a header row, then one flag per row, oldest first.
 pub fn to_csv(flags: &[&Flag]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(flags.len() * 80));
-    w.write_record(["id", "field", "value", "reason", "added_by", "expires_at", "added_at", "updated_at"])?;
+    w.write_record([
+        "id",
+        "field",
+        "value",
+        "reason",
+        "added_by",
+        "expires_at",
+        "added_at",
+        "updated_at",
+    ])?;
     for f in flags {
         w.write_record([
             &*f.id,
@@ -166,14 +191,25 @@ mod tests {
     fn bare_numbers_mean_phone() {
         let p = parse_csv(b"3055551234\n(305) 555-0000\n", "US");
         assert_eq!(p.records.len(), 2);
-        assert!(p.records.iter().all(|r| r.field.as_deref() == Some("phone")));
+        assert!(p
+            .records
+            .iter()
+            .all(|r| r.field.as_deref() == Some("phone")));
     }
 
     #[test]
     fn json_array_or_document() {
-        let p = parse_json(br#"[{"field":"lead_id","value":1},{"field":"phone"}]"#, "US").expect("json");
+        let p = parse_json(
+            br#"[{"field":"lead_id","value":1},{"field":"phone"}]"#,
+            "US",
+        )
+        .expect("json");
         assert_eq!((p.records.len(), p.invalid.len()), (1, 1));
-        let p = parse_json(br#"{"enabled":true,"flags":[{"field":"x","value":"y"}]}"#, "US").expect("doc");
+        let p = parse_json(
+            br#"{"enabled":true,"flags":[{"field":"x","value":"y"}]}"#,
+            "US",
+        )
+        .expect("doc");
         assert_eq!(p.records.len(), 1);
         assert!(parse_json(b"{", "US").is_err());
     }

@@ -40,9 +40,16 @@ pub struct Flag {
     pub added_at: i64,
     pub expires_at: Option<i64>,
     pub updated_at: Option<i64>,
+    /// Insertion order, so flags added in the same millisecond keep their order. Not stored.
+    pub seq: u64,
 }
 
 impl Flag {
+    /// The order flags are listed and written in: oldest first, then as inserted.
+    pub fn age_key(&self) -> (i64, u64) {
+        (self.added_at, self.seq)
+    }
+
     /// Live flags match; a flag whose `expires_at` has passed never does.
     pub fn is_live(&self, now_ms: i64) -> bool {
         self.expires_at.is_none_or(|at| at > now_ms)
@@ -105,7 +112,11 @@ pub fn value_string(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match value {
         Value::String(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
         Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+            "true"
+        } else {
+            "false"
+        })),
         _ => None,
     }
 }
@@ -126,7 +137,10 @@ pub fn normalize_value(field: &str, raw: &str, country: &str) -> Result<String, 
 pub fn parse_time(field: &'static str, value: &str) -> Result<i64, FlagError> {
     DateTime::parse_from_rfc3339(value.trim())
         .map(|t| t.with_timezone(&Utc).timestamp_millis())
-        .map_err(|_| FlagError::Timestamp { field, value: value.to_string() })
+        .map_err(|_| FlagError::Timestamp {
+            field,
+            value: value.to_string(),
+        })
 }
 
 fn optional_time(field: &'static str, value: &Option<String>) -> Result<Option<i64>, FlagError> {
@@ -137,7 +151,10 @@ fn optional_time(field: &'static str, value: &Option<String>) -> Result<Option<i
 }
 
 fn optional_text(value: Option<String>) -> Option<Box<str>> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).map(String::into_boxed_str)
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(String::into_boxed_str)
 }
 
 impl FlagRecord {
@@ -161,7 +178,11 @@ impl FlagRecord {
         let added_at = optional_time("added_at", &self.added_at)?.unwrap_or(now_ms);
         let expires_at = optional_time("expires_at", &self.expires_at)?;
         let updated_at = optional_time("updated_at", &self.updated_at)?;
-        let id = self.id.map(|i| i.trim().to_string()).filter(|i| !i.is_empty()).unwrap_or_else(new_id);
+        let id = self
+            .id
+            .map(|i| i.trim().to_string())
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(new_id);
         Ok(Flag {
             id: id.into_boxed_str(),
             field: Arc::from(field),
@@ -171,6 +192,7 @@ impl FlagRecord {
             added_at,
             expires_at,
             updated_at,
+            seq: 0,
         })
     }
 }
@@ -180,8 +202,9 @@ pub fn new_flag_id(now_ms: i64) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
-    let suffix: String =
-        (0..9).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let suffix: String = (0..9)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("flag_{now_ms}_{suffix}")
 }
 
@@ -218,14 +241,27 @@ mod tests {
 
     #[test]
     fn missing_and_bad_parts_are_named() {
-        let err = |v| record(v).into_flag("US", 1, || "id".into()).expect_err("invalid");
+        let err = |v| {
+            record(v)
+                .into_flag("US", 1, || "id".into())
+                .expect_err("invalid")
+        };
         assert_eq!(err(json!({"value": "1"})), FlagError::MissingField);
         assert_eq!(err(json!({"field": "x"})), FlagError::MissingValue);
-        assert_eq!(err(json!({"field": "x", "value": "  "})), FlagError::MissingValue);
-        assert!(matches!(err(json!({"field": "phone", "value": "123"})), FlagError::Phone(_)));
+        assert_eq!(
+            err(json!({"field": "x", "value": "  "})),
+            FlagError::MissingValue
+        );
+        assert!(matches!(
+            err(json!({"field": "phone", "value": "123"})),
+            FlagError::Phone(_)
+        ));
         assert!(matches!(
             err(json!({"field": "x", "value": "1", "expires_at": "tomorrow"})),
-            FlagError::Timestamp { field: "expires_at", .. }
+            FlagError::Timestamp {
+                field: "expires_at",
+                ..
+            }
         ));
     }
 
@@ -238,8 +274,10 @@ mod tests {
 
     #[test]
     fn serialises_in_the_seed_shape() {
-        let flag = record(json!({"id": "flag_1", "field": "phone", "value": "3055551234",
-            "reason": "r", "added_at": "2024-12-24T15:30:00.000Z"}))
+        let flag = record(
+            json!({"id": "flag_1", "field": "phone", "value": "3055551234",
+            "reason": "r", "added_at": "2024-12-24T15:30:00.000Z"}),
+        )
         .into_flag("US", 0, || unreachable!())
         .expect("valid");
         assert_eq!(

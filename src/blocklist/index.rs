@@ -21,6 +21,7 @@ pub struct FlagIndex {
     fields: HashMap<Arc<str>, usize>,
     hasher: DefaultHashBuilder,
     len: usize,
+    next_seq: u64,
     pub enabled: bool,
 }
 
@@ -36,7 +37,10 @@ pub struct LeadMatch {
 
 impl FlagIndex {
     pub fn new(enabled: bool) -> Self {
-        Self { enabled, ..Self::default() }
+        Self {
+            enabled,
+            ..Self::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -70,6 +74,12 @@ impl FlagIndex {
     /// Inserts a flag. The caller has checked that its id is not taken.
     pub fn insert(&mut self, mut flag: Flag) {
         flag.field = self.intern(&flag.field);
+        if flag.seq == 0 {
+            self.next_seq += 1;
+            flag.seq = self.next_seq;
+        } else {
+            self.next_seq = self.next_seq.max(flag.seq);
+        }
         *self.fields.entry(flag.field.clone()).or_insert(0) += 1;
         let id_hash = self.id_hash(&flag.id);
         let value_hash = self.value_hash(&flag.field, &flag.value);
@@ -85,11 +95,15 @@ impl FlagIndex {
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
         let rehash_id = |s: &u32| {
-            slots[*s as usize].as_ref().map_or(0, |f| hasher.hash_one(&*f.id))
+            slots[*s as usize]
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one(&*f.id))
         };
         self.by_id.insert_unique(id_hash, slot, rehash_id);
         let rehash_value = |s: &u32| {
-            slots[*s as usize].as_ref().map_or(0, |f| hasher.hash_one((&*f.field, &*f.value)))
+            slots[*s as usize]
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one((&*f.field, &*f.value)))
         };
         self.by_value.insert_unique(value_hash, slot, rehash_value);
         self.len += 1;
@@ -98,7 +112,9 @@ impl FlagIndex {
     fn slot_of(&self, id: &str) -> Option<u32> {
         let slots = &self.slots;
         self.by_id
-            .find(self.id_hash(id), |s| slots[*s as usize].as_ref().is_some_and(|f| &*f.id == id))
+            .find(self.id_hash(id), |s| {
+                slots[*s as usize].as_ref().is_some_and(|f| &*f.id == id)
+            })
             .copied()
     }
 
@@ -133,7 +149,11 @@ impl FlagIndex {
     }
 
     /// Every flag (live or not) with this canonical field and normalised value.
-    pub fn with_value<'a>(&'a self, field: &'a str, value: &'a str) -> impl Iterator<Item = &'a Flag> + 'a {
+    pub fn with_value<'a>(
+        &'a self,
+        field: &'a str,
+        value: &'a str,
+    ) -> impl Iterator<Item = &'a Flag> + 'a {
         self.by_value
             .iter_hash(self.value_hash(field, value))
             .filter_map(|s| self.flag(*s))
@@ -148,7 +168,7 @@ impl FlagIndex {
             if &*f.field != field || &*f.value != value || !f.is_live(now_ms) {
                 continue;
             }
-            if best.is_none_or(|b| (f.added_at, &f.id) < (b.added_at, &b.id)) {
+            if best.is_none_or(|b| f.age_key() < b.age_key()) {
                 best = Some(f);
             }
         }
@@ -166,13 +186,18 @@ impl FlagIndex {
     /// Flags in file order: oldest first, ties by id.
     pub fn sorted(&self) -> Vec<&Flag> {
         let mut all: Vec<&Flag> = self.iter().collect();
-        all.sort_unstable_by(|a, b| (a.added_at, &a.id).cmp(&(b.added_at, &b.id)));
+        all.sort_unstable_by_key(|f| f.age_key());
         all
     }
 
     /// The first live flag matching any field of `lead`, phone fields first. Returns
     /// `None` when the blocklist is disabled.
-    pub fn match_lead(&self, lead: &Map<String, Value>, country: &str, now_ms: i64) -> Option<LeadMatch> {
+    pub fn match_lead(
+        &self,
+        lead: &Map<String, Value>,
+        country: &str,
+        now_ms: i64,
+    ) -> Option<LeadMatch> {
         if !self.enabled || self.len == 0 {
             return None;
         }
@@ -185,16 +210,23 @@ impl FlagIndex {
             if !self.has_field(field) {
                 continue;
             }
-            let Some(text) = value_string(raw) else { continue };
-            let Ok(value) = normalize_value(field, &text, country) else { continue };
+            let Some(text) = value_string(raw) else {
+                continue;
+            };
+            let Ok(value) = normalize_value(field, &text, country) else {
+                continue;
+            };
             if let Some(flag) = self.live_with_value(field, &value, now_ms) {
-                return Some(LeadMatch { flag: flag.clone(), lead_field: key.clone(), value });
+                return Some(LeadMatch {
+                    flag: flag.clone(),
+                    lead_field: key.clone(),
+                    value,
+                });
             }
         }
         None
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -211,6 +243,7 @@ mod tests {
             added_at: 0,
             expires_at,
             updated_at: None,
+            seq: 0,
         }
     }
 
@@ -237,12 +270,18 @@ mod tests {
         let mut idx = FlagIndex::new(true);
         idx.insert(flag("p", "phone", "+13055551234", None));
         idx.insert(flag("l", "lead_id", "12345", None));
-        let m = idx.match_lead(&lead(json!({"phone_number": "305.555.1234"})), "US", 0).expect("match");
+        let m = idx
+            .match_lead(&lead(json!({"phone_number": "305.555.1234"})), "US", 0)
+            .expect("match");
         assert_eq!(&*m.flag.id, "p");
         assert_eq!(m.lead_field, "phone_number");
-        let m = idx.match_lead(&lead(json!({"lead_id": 12345})), "US", 0).expect("match");
+        let m = idx
+            .match_lead(&lead(json!({"lead_id": 12345})), "US", 0)
+            .expect("match");
         assert_eq!(&*m.flag.id, "l");
-        assert!(idx.match_lead(&lead(json!({"lead_id": "123456"})), "US", 0).is_none());
+        assert!(idx
+            .match_lead(&lead(json!({"lead_id": "123456"})), "US", 0)
+            .is_none());
     }
 
     #[test]

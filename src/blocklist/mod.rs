@@ -143,7 +143,10 @@ impl Blocklist {
             replayed += stats.applied;
         }
         if torn > 0 {
-            tracing::warn!(torn, "skipped a torn last line in the blocklist change log (crash mid-write)");
+            tracing::warn!(
+                torn,
+                "skipped a torn last line in the blocklist change log (crash mid-write)"
+            );
         }
         let needs_write = replayed > 0 || torn > 0 || !config.exists();
         if needs_write {
@@ -159,7 +162,12 @@ impl Blocklist {
         let log = Appender::open(&live).map_err(|e| io_err(&live, e))?;
         metrics.blocklist_flags.set(index.len() as i64);
         let known = file_id(&config).ok();
-        tracing::info!(flags = index.len(), enabled = index.enabled, replayed, "blocklist loaded");
+        tracing::info!(
+            flags = index.len(),
+            enabled = index.enabled,
+            replayed,
+            "blocklist loaded"
+        );
         Ok(Self {
             index: RwLock::new(index),
             log,
@@ -170,7 +178,10 @@ impl Blocklist {
             pending: AtomicUsize::new(0),
             compact_after,
             compacting: Mutex::new(()),
-            file: Mutex::new(FileState { known, refused: None }),
+            file: Mutex::new(FileState {
+                known,
+                refused: None,
+            }),
             compact_wanted: tokio::sync::Notify::new(),
         })
     }
@@ -209,7 +220,11 @@ impl Blocklist {
     }
 
     /// The first live flag matching a field of `lead` (phone fields first).
-    pub fn match_lead(&self, lead: &serde_json::Map<String, Value>, now_ms: i64) -> Option<LeadMatch> {
+    pub fn match_lead(
+        &self,
+        lead: &serde_json::Map<String, Value>,
+        now_ms: i64,
+    ) -> Option<LeadMatch> {
         read(&self.index).match_lead(lead, &self.country, now_ms)
     }
 
@@ -221,11 +236,16 @@ impl Blocklist {
         }
         let value = flag::normalize_value(field, raw, &self.country)?;
         let now = self.now_ms();
-        Ok(read(&self.index).live_with_value(field, &value, now).cloned())
+        Ok(read(&self.index)
+            .live_with_value(field, &value, now)
+            .cloned())
     }
 
     fn after_write(&self, op: &'static str, records: usize) {
-        self.metrics.blocklist_writes.get_or_create(&OpLabels { op }).inc();
+        self.metrics
+            .blocklist_writes
+            .get_or_create(&OpLabels { op })
+            .inc();
         self.metrics.blocklist_flags.set(self.len() as i64);
         let pending = self.pending.fetch_add(records, Ordering::Relaxed) + records;
         if pending >= self.compact_after {
@@ -247,7 +267,10 @@ impl Blocklist {
         let pending = {
             let mut index = write(&self.index);
             if let Some(existing) = index.live_with_value(&flag.field, &flag.value, now) {
-                return Ok(Added { flag: existing.clone(), already_existed: true });
+                return Ok(Added {
+                    flag: existing.clone(),
+                    already_existed: true,
+                });
             }
             while index.contains_id(&flag.id) {
                 flag.id = flag::new_flag_id(now).into_boxed_str();
@@ -263,14 +286,19 @@ impl Blocklist {
         tracing::info!(id = %flag.id, field = %flag.field, value = %flag.value,
             reason = flag.reason.as_deref().unwrap_or(""), "blocklist flag added");
         self.after_write("add", 1);
-        Ok(Added { flag, already_existed: false })
+        Ok(Added {
+            flag,
+            already_existed: false,
+        })
     }
 
     /// Removes a flag by id.
     pub async fn remove(&self, id: &str) -> Result<Flag, BlocklistError> {
         let (flag, pending) = {
             let mut index = write(&self.index);
-            let flag = index.remove(id).ok_or_else(|| BlocklistError::NotFound(id.to_string()))?;
+            let flag = index
+                .remove(id)
+                .ok_or_else(|| BlocklistError::NotFound(id.to_string()))?;
             (flag, self.enqueue(ChangeOut::Delete { id }))
         };
         if let Err(e) = pending.wait().await {
@@ -288,10 +316,15 @@ impl Blocklist {
         let now = self.now_ms();
         let (updated, pending) = {
             let mut index = write(&self.index);
-            let current = index.get(id).ok_or_else(|| BlocklistError::NotFound(id.to_string()))?;
+            let current = index
+                .get(id)
+                .ok_or_else(|| BlocklistError::NotFound(id.to_string()))?;
             let mut next = current.clone();
             if let Some(reason) = patch.reason {
-                next.reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).map(Into::into);
+                next.reason = reason
+                    .map(|r| r.trim().to_string())
+                    .filter(|r| !r.is_empty())
+                    .map(Into::into);
             }
             if let Some(expires) = patch.expires_at {
                 next.expires_at = match expires.as_deref().map(str::trim) {
@@ -302,7 +335,10 @@ impl Blocklist {
             if let Some(raw) = &patch.value {
                 let text = flag::value_string(raw).ok_or(FlagError::ValueType)?;
                 let value = flag::normalize_value(&next.field, &text, &self.country)?;
-                if let Some(other) = index.with_value(&next.field, &value).find(|f| f.id != next.id) {
+                if let Some(other) = index
+                    .with_value(&next.field, &value)
+                    .find(|f| f.id != next.id)
+                {
                     return Err(BlocklistError::Conflict(other.id.to_string()));
                 }
                 next.value = value.into_boxed_str();
@@ -335,7 +371,10 @@ impl Blocklist {
 
     /// Adds many flags as durable batches: returns how many were added and which already
     /// existed (by field and value, including repeats within the batch).
-    pub async fn add_many(&self, records: Vec<FlagRecord>) -> Result<(Vec<Flag>, Vec<Flag>), BlocklistError> {
+    pub async fn add_many(
+        &self,
+        records: Vec<FlagRecord>,
+    ) -> Result<(Vec<Flag>, Vec<Flag>), BlocklistError> {
         const CHUNK: usize = 10_000;
         let now = self.now_ms();
         let mut added = Vec::new();
@@ -374,7 +413,11 @@ impl Blocklist {
         for wait in waits {
             wait.wait().await?;
         }
-        tracing::info!(added = added.len(), existing = existing.len(), "blocklist bulk import");
+        tracing::info!(
+            added = added.len(),
+            existing = existing.len(),
+            "blocklist bulk import"
+        );
         if !added.is_empty() {
             self.after_write("bulk", added.len());
         }
@@ -423,14 +466,24 @@ impl HealthSource for Blocklist {
 
     fn report(&self) -> ComponentReport {
         let (flags, enabled) = self.read(|i| (i.len(), i.enabled));
-        let refused = lock(&self.file).refused.as_ref().map(|(_, why)| why.clone());
-        let status = if refused.is_some() { HealthStatus::Degraded } else { HealthStatus::Ok };
+        let refused = lock(&self.file)
+            .refused
+            .as_ref()
+            .map(|(_, why)| why.clone());
+        let status = if refused.is_some() {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Ok
+        };
         let mut report = ComponentReport::new(status)
             .with("flags", flags)
             .with("enabled", enabled)
             .with("pending_changes", self.pending_changes());
         if let Some(why) = refused {
-            report = report.with("error", format!("hand edit refused, last good state in force: {why}"));
+            report = report.with(
+                "error",
+                format!("hand edit refused, last good state in force: {why}"),
+            );
         }
         report
     }

@@ -71,8 +71,16 @@ impl ChangeOut<'_> {
 }
 
 /// Parses and checks a config document: valid JSON, every flag valid, ids unique.
-pub fn parse_config(bytes: &[u8], file: &Path, country: &str, now_ms: i64) -> Result<FlagIndex, LoadError> {
-    let err = |message: String| LoadError { file: file.to_path_buf(), message };
+pub fn parse_config(
+    bytes: &[u8],
+    file: &Path,
+    country: &str,
+    now_ms: i64,
+) -> Result<FlagIndex, LoadError> {
+    let err = |message: String| LoadError {
+        file: file.to_path_buf(),
+        message,
+    };
     let doc: ConfigDoc = serde_json::from_slice(bytes).map_err(|e| {
         err(format!("not a valid blocklist document ({e}); expected {{\"enabled\": true, \"flags\": [...]}}"))
     })?;
@@ -92,7 +100,10 @@ pub fn parse_config(bytes: &[u8], file: &Path, country: &str, now_ms: i64) -> Re
 
 /// Writes the full document atomically, flags oldest first, pretty-printed like the seed.
 pub fn write_config(path: &Path, index: &FlagIndex) -> io::Result<()> {
-    let doc = ConfigDocOut { enabled: index.enabled, flags: index.sorted() };
+    let doc = ConfigDocOut {
+        enabled: index.enabled,
+        flags: index.sorted(),
+    };
     write_atomic_with(path, |w| {
         serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;
         w.write_all(b"\n")
@@ -108,8 +119,16 @@ pub struct ReplayStats {
 
 /// Applies a change log to `index`. A torn last line (a crash mid-append) is skipped and
 /// counted; a bad line anywhere else is an error.
-pub fn replay(path: &Path, index: &mut FlagIndex, country: &str, now_ms: i64) -> Result<ReplayStats, LoadError> {
-    let err = |message: String| LoadError { file: path.to_path_buf(), message };
+pub fn replay(
+    path: &Path,
+    index: &mut FlagIndex,
+    country: &str,
+    now_ms: i64,
+) -> Result<ReplayStats, LoadError> {
+    let err = |message: String| LoadError {
+        file: path.to_path_buf(),
+        message,
+    };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReplayStats::default()),
@@ -136,9 +155,16 @@ pub fn replay(path: &Path, index: &mut FlagIndex, country: &str, now_ms: i64) ->
     Ok(stats)
 }
 
-fn apply(change: ChangeIn, index: &mut FlagIndex, country: &str, now_ms: i64) -> Result<(), String> {
+fn apply(
+    change: ChangeIn,
+    index: &mut FlagIndex,
+    country: &str,
+    now_ms: i64,
+) -> Result<(), String> {
     let mut put = |record: FlagRecord| -> Result<(), String> {
-        let flag = record.into_flag(country, now_ms, || new_flag_id(now_ms)).map_err(|e| e.to_string())?;
+        let flag = record
+            .into_flag(country, now_ms, || new_flag_id(now_ms))
+            .map_err(|e| e.to_string())?;
         index.remove(&flag.id);
         index.insert(flag);
         Ok(())
@@ -165,12 +191,19 @@ mod tests {
     #[test]
     fn corrupt_documents_say_what_and_where() {
         let file = Path::new("blocklist-config.json");
-        let e = parse_config(b"{\"flags\": [", file, "US", 0).err().expect("bad json");
-        assert!(e.to_string().starts_with("blocklist-config.json: not a valid blocklist document"), "{e}");
+        let e = parse_config(b"{\"flags\": [", file, "US", 0)
+            .err()
+            .expect("bad json");
+        assert!(
+            e.to_string()
+                .starts_with("blocklist-config.json: not a valid blocklist document"),
+            "{e}"
+        );
         let doc = br#"{"enabled":true,"flags":[{"id":"a","field":"phone","value":"123"}]}"#;
         let e = parse_config(doc, file, "US", 0).err().expect("bad phone");
         assert!(e.to_string().contains("flag #1 (id `a`)"), "{e}");
-        let doc = br#"{"flags":[{"id":"a","field":"x","value":"1"},{"id":"a","field":"y","value":"2"}]}"#;
+        let doc =
+            br#"{"flags":[{"id":"a","field":"x","value":"1"},{"id":"a","field":"y","value":"2"}]}"#;
         let e = parse_config(doc, file, "US", 0).err().expect("dup id");
         assert!(e.to_string().contains("duplicate id `a`"), "{e}");
     }
@@ -192,7 +225,13 @@ mod tests {
         .expect("write");
         let mut index = FlagIndex::new(true);
         let stats = replay(&path, &mut index, "US", 0).expect("replay");
-        assert_eq!(stats, ReplayStats { applied: 4, torn: 1 });
+        assert_eq!(
+            stats,
+            ReplayStats {
+                applied: 4,
+                torn: 1
+            }
+        );
         assert!(index.get("a").is_none() && index.get("b").is_some() && !index.enabled);
         // Replaying again changes nothing.
         replay(&path, &mut index, "US", 0).expect("replay twice");

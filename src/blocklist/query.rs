@@ -27,13 +27,21 @@ impl Blocklist {
     /// Flags matching `q` (all of them when `q` is empty) and how many matched in total.
     pub fn list(&self, q: &ListQuery) -> Result<(usize, Vec<Flag>), FlagError> {
         let now = self.now_ms();
-        let field = q.field.as_deref().map(canonical_field).filter(|f| !f.is_empty());
+        let field = q
+            .field
+            .as_deref()
+            .map(canonical_field)
+            .filter(|f| !f.is_empty());
         let value = match (&q.value, field) {
             (Some(v), Some(f)) => Some(normalize_value(f, v, self.country())?),
             (Some(v), None) => Some(v.trim().to_string()),
             (None, _) => None,
         };
-        let needle = q.search.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
+        let needle = q
+            .search
+            .as_deref()
+            .map(str::to_lowercase)
+            .filter(|s| !s.is_empty());
         self.read(|index| {
             let keep = |f: &&Flag| {
                 field.is_none_or(|want| &*f.field == want)
@@ -42,7 +50,8 @@ impl Blocklist {
                         // Without a field, a value is compared in each flag's own normal form.
                         &*f.value == want
                             || (field.is_none()
-                                && normalize_value(&f.field, want, self.country()).is_ok_and(|n| *f.value == *n))
+                                && normalize_value(&f.field, want, self.country())
+                                    .is_ok_and(|n| *f.value == *n))
                     })
                     && needle.as_deref().is_none_or(|n| {
                         [Some(&*f.value), f.reason.as_deref(), f.added_by.as_deref()]
@@ -56,9 +65,11 @@ impl Blocklist {
                 _ => index.iter().filter(keep).collect(),
             };
             match q.order {
-                Order::AddedAt => hits.sort_unstable_by(|a, b| (a.added_at, &a.id).cmp(&(b.added_at, &b.id))),
-                Order::Field => hits.sort_unstable_by(|a, b| (&a.field, a.added_at, &a.id).cmp(&(&b.field, b.added_at, &b.id))),
-                Order::Value => hits.sort_unstable_by(|a, b| (&a.value, a.added_at, &a.id).cmp(&(&b.value, b.added_at, &b.id))),
+                Order::AddedAt => hits.sort_unstable_by_key(|f| f.age_key()),
+                Order::Field => hits
+                    .sort_unstable_by(|a, b| (&a.field, a.age_key()).cmp(&(&b.field, b.age_key()))),
+                Order::Value => hits
+                    .sort_unstable_by(|a, b| (&a.value, a.age_key()).cmp(&(&b.value, b.age_key()))),
             }
             if q.descending {
                 hits.reverse();

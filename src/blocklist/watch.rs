@@ -20,7 +20,9 @@ pub const DEBOUNCE: Duration = Duration::from_millis(300);
 pub enum Reload {
     /// The file is the one we wrote or already applied.
     Unchanged,
-    Applied { flags: usize },
+    Applied {
+        flags: usize,
+    },
     Refused(String),
 }
 
@@ -63,7 +65,10 @@ impl Blocklist {
         file.known = Some(id);
         file.refused = None;
         self.metrics.blocklist_flags.set(flags as i64);
-        tracing::info!(flags, "blocklist reloaded after a hand edit of {CONFIG_FILE}");
+        tracing::info!(
+            flags,
+            "blocklist reloaded after a hand edit of {CONFIG_FILE}"
+        );
         Reload::Applied { flags }
     }
 
@@ -78,11 +83,19 @@ impl Blocklist {
 }
 
 /// Watches the data directory and reloads on edits until `shutdown` resolves.
-pub async fn watch(blocklist: Arc<Blocklist>, dir: PathBuf, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn watch(
+    blocklist: Arc<Blocklist>,
+    dir: PathBuf,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handler = move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if event.paths.iter().any(|p| p.file_name().is_some_and(|n| n == CONFIG_FILE)) {
+            if event
+                .paths
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == CONFIG_FILE))
+            {
                 let _ = tx.send(());
             }
         }
@@ -120,7 +133,11 @@ pub async fn watch(blocklist: Arc<Blocklist>, dir: PathBuf, shutdown: impl std::
 
 /// Folds the change log into the document when enough records pile up, or when writes
 /// have been idle for one `idle` period, until `shutdown` resolves.
-pub async fn maintain(blocklist: Arc<Blocklist>, idle: Duration, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn maintain(
+    blocklist: Arc<Blocklist>,
+    idle: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut seen = usize::MAX;
     loop {
@@ -137,7 +154,9 @@ pub async fn maintain(blocklist: Arc<Blocklist>, idle: Duration, shutdown: impl 
         if run {
             let bl = blocklist.clone();
             match tokio::task::spawn_blocking(move || bl.compact()).await {
-                Ok(Err(e)) => tracing::error!(error = %e, "blocklist compaction failed; the change log keeps every change"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "blocklist compaction failed; the change log keeps every change")
+                }
                 Err(e) => tracing::error!(error = %e, "blocklist compaction task failed"),
                 Ok(Ok(_)) => {}
             }

@@ -51,7 +51,10 @@ impl PhoneNumber {
                 return Err(PhoneError::NotPossible(trimmed.into(), "too short"))
             }
             (true, _) if digits.starts_with('1') => {
-                return Err(PhoneError::NotPossible(trimmed.into(), "NANP numbers have 10 digits after +1"))
+                return Err(PhoneError::NotPossible(
+                    trimmed.into(),
+                    "NANP numbers have 10 digits after +1",
+                ))
             }
             _ => return parse_international(trimmed, default_country),
         };
@@ -109,7 +112,10 @@ fn compact_digits(input: &str) -> Option<(bool, String)> {
 }
 
 fn parse_international(input: &str, default_country: &str) -> Result<PhoneNumber, PhoneError> {
-    if input.chars().any(|c| c.is_alphabetic() && !matches!(c, 'x' | 'X' | 'e' | 't')) {
+    if input
+        .chars()
+        .any(|c| c.is_alphabetic() && !matches!(c, 'x' | 'X' | 'e' | 't'))
+    {
         return Err(PhoneError::BadCharacters(input.into()));
     }
     let country = phonenumber::country::Id::from_str(default_country).ok();
@@ -119,13 +125,22 @@ fn parse_international(input: &str, default_country: &str) -> Result<PhoneNumber
     let national = number.national().to_string();
     let meta = number
         .metadata(&phonenumber::metadata::DATABASE)
-        .ok_or(PhoneError::NotPossible(input.into(), "unknown country code"))?;
+        .ok_or(PhoneError::NotPossible(
+            input.into(),
+            "unknown country code",
+        ))?;
     let lengths = meta.descriptors().general().possible_length();
     if !lengths.is_empty() && !lengths.contains(&(national.len() as u16)) {
-        return Err(PhoneError::NotPossible(input.into(), "wrong length for its country"));
+        return Err(PhoneError::NotPossible(
+            input.into(),
+            "wrong length for its country",
+        ));
     }
     if code == 1 && national.len() != 10 {
-        return Err(PhoneError::NotPossible(input.into(), "NANP numbers have 10 digits after +1"));
+        return Err(PhoneError::NotPossible(
+            input.into(),
+            "NANP numbers have 10 digits after +1",
+        ));
     }
     Ok(PhoneNumber(format!("+{code}{national}")))
 }
@@ -159,7 +174,11 @@ mod tests {
             "+13055551234",
             " 1-305-555-1234 ",
         ] {
-            assert_eq!(PhoneNumber::parse(s, "US").map(|p| p.0), Ok("+13055551234".into()), "{s}");
+            assert_eq!(
+                PhoneNumber::parse(s, "US").map(|p| p.0),
+                Ok("+13055551234".into()),
+                "{s}"
+            );
         }
     }
 
@@ -174,8 +193,19 @@ mod tests {
 
     #[test]
     fn impossible_numbers_are_refused() {
-        for s in ["", "12345", "555-1234", "abc", "+1 305 555 12345", "30555512345678", "+999 1234"] {
-            assert!(PhoneNumber::parse(s, "US").is_err(), "{s} should be refused");
+        for s in [
+            "",
+            "12345",
+            "555-1234",
+            "abc",
+            "+1 305 555 12345",
+            "30555512345678",
+            "+999 1234",
+        ] {
+            assert!(
+                PhoneNumber::parse(s, "US").is_err(),
+                "{s} should be refused"
+            );
         }
     }
 

@@ -31,7 +31,10 @@ impl AdminKeys {
     /// True when `candidate` equals one of the keys; every key is compared every time.
     pub fn verify(&self, candidate: &[u8]) -> bool {
         let probe = digest(candidate);
-        self.0.iter().fold(subtle::Choice::from(0), |acc, k| acc | k.ct_eq(&probe)).into()
+        self.0
+            .iter()
+            .fold(subtle::Choice::from(0), |acc, k| acc | k.ct_eq(&probe))
+            .into()
     }
 }
 
@@ -51,7 +54,10 @@ fn check(req: &ServiceRequest) -> Result<(), ApiError> {
     let query = req.query_string();
     if query.split('&').any(|pair| {
         let name = pair.split('=').next().unwrap_or("");
-        matches!(name.to_ascii_lowercase().as_str(), "api_key" | "apikey" | "key" | "x-api-key")
+        matches!(
+            name.to_ascii_lowercase().as_str(),
+            "api_key" | "apikey" | "key" | "x-api-key"
+        )
     }) {
         return Err(ApiError::Unauthorized(
             "API keys are not accepted in the query string; send the X-API-Key header".into(),

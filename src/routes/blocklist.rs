@@ -57,9 +57,9 @@ type Query = web::Query<HashMap<String, String>>;
 fn param_usize(q: &HashMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
     q.get(name)
         .map(|v| {
-            v.trim()
-                .parse()
-                .map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative whole number")))
+            v.trim().parse().map_err(|_| {
+                ApiError::BadRequest(format!("`{name}` must be a non-negative whole number"))
+            })
         })
         .transpose()
 }
@@ -69,7 +69,9 @@ fn param_bool(q: &HashMap<String, String>, name: &str) -> Result<Option<bool>, A
         .map(|v| match v.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
-            _ => Err(ApiError::BadRequest(format!("`{name}` must be true or false"))),
+            _ => Err(ApiError::BadRequest(format!(
+                "`{name}` must be true or false"
+            ))),
         })
         .transpose()
 }
@@ -85,10 +87,18 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
             )))
         }
     };
-    let descending = match q.get("direction").map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+    let descending = match q
+        .get("direction")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("") | Some("asc") => false,
         Some("desc") => true,
-        Some(_) => return Err(ApiError::BadRequest("`direction` must be asc or desc".into())),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "`direction` must be asc or desc".into(),
+            ))
+        }
     };
     let query = ListQuery {
         field: q.get("field").cloned(),
@@ -114,7 +124,9 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
 fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     match body {
         Value::Object(map) => Ok(map),
-        _ => Err(ApiError::BadRequest("request body must be a JSON object".into())),
+        _ => Err(ApiError::BadRequest(
+            "request body must be a JSON object".into(),
+        )),
     }
 }
 
@@ -122,7 +134,10 @@ async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpR
     let body = object(body.into_inner())?;
     let missing: Vec<&str> = ["field", "value"]
         .into_iter()
-        .filter(|k| body.get(*k).is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty())))
+        .filter(|k| {
+            body.get(*k)
+                .is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()))
+        })
         .collect();
     if !missing.is_empty() {
         return Err(ApiError::BadRequest(format!(
@@ -150,7 +165,10 @@ async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpR
     }
 }
 
-async fn get_one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_one(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let flag = state
         .blocklist
         .get(&id)
@@ -158,7 +176,10 @@ async fn get_one(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
     Ok(HttpResponse::Ok().json(json!({"success": true, "flag": flag})))
 }
 
-async fn remove(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn remove(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let flag = state.blocklist.remove(&id).await?;
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
@@ -167,12 +188,17 @@ async fn remove(state: web::Data<AppState>, id: web::Path<String>) -> Result<Htt
     })))
 }
 
-fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<Option<String>>, ApiError> {
+fn optional_string(
+    body: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<Option<String>>, ApiError> {
     match body.get(key) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-        Some(_) => Err(ApiError::BadRequest(format!("`{key}` must be a string or null"))),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "`{key}` must be a string or null"
+        ))),
     }
 }
 
@@ -182,7 +208,10 @@ async fn update(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body = object(body.into_inner())?;
-    if let Some(key) = body.keys().find(|k| !matches!(k.as_str(), "reason" | "expires_at" | "value")) {
+    if let Some(key) = body
+        .keys()
+        .find(|k| !matches!(k.as_str(), "reason" | "expires_at" | "value"))
+    {
         return Err(ApiError::BadRequest(format!(
             "`{key}` cannot be changed; a flag's reason, expires_at and value can"
         )));
@@ -200,9 +229,14 @@ async fn update(
     })))
 }
 
-async fn set_enabled(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+async fn set_enabled(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let Some(enabled) = body.get("enabled").and_then(Value::as_bool) else {
-        return Err(ApiError::BadRequest("`enabled` must be a boolean (true or false)".into()));
+        return Err(ApiError::BadRequest(
+            "`enabled` must be a boolean (true or false)".into(),
+        ));
     };
     state.blocklist.set_enabled(enabled).await?;
     let word = if enabled { "enabled" } else { "disabled" };
@@ -241,7 +275,9 @@ async fn bulk_import(
     let country = state.blocklist.country().to_string();
     let parsed = if content_type.starts_with("application/json") {
         bulk::parse_json(&body, &country).map_err(ApiError::BadRequest)?
-    } else if content_type.starts_with("text/") || content_type.starts_with("application/octet-stream") {
+    } else if content_type.starts_with("text/")
+        || content_type.starts_with("application/octet-stream")
+    {
         bulk::parse_csv(&body, &country)
     } else {
         return Err(ApiError::UnsupportedMediaType(
@@ -259,7 +295,11 @@ async fn bulk_import(
 }
 
 async fn export(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
-    match q.get("format").map(|f| f.trim().to_ascii_lowercase()).as_deref() {
+    match q
+        .get("format")
+        .map(|f| f.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("") | Some("json") => {
             let body = state.blocklist.read(|index| {
                 serde_json::to_vec(&json!({"enabled": index.enabled, "flags": index.sorted()}))
@@ -267,7 +307,10 @@ async fn export(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
             let body = body.map_err(ApiError::internal)?;
             Ok(HttpResponse::Ok()
                 .content_type("application/json")
-                .insert_header(("Content-Disposition", "attachment; filename=\"blocklist.json\""))
+                .insert_header((
+                    "Content-Disposition",
+                    "attachment; filename=\"blocklist.json\"",
+                ))
                 .body(body))
         }
         Some("csv") => {
@@ -277,9 +320,14 @@ async fn export(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
                 .map_err(ApiError::internal)?;
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
-                .insert_header(("Content-Disposition", "attachment; filename=\"blocklist.csv\""))
+                .insert_header((
+                    "Content-Disposition",
+                    "attachment; filename=\"blocklist.csv\"",
+                ))
                 .body(body))
         }
-        Some(other) => Err(ApiError::BadRequest(format!("`format` must be csv or json, not `{other}`"))),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "`format` must be csv or json, not `{other}`"
+        ))),
     }
 }

@@ -22,7 +22,10 @@ pub enum ApiError {
     BadRequest(String),
     /// 400 with every problem listed in `errors`.
     #[error("{message}")]
-    Invalid { message: String, errors: Vec<serde_json::Value> },
+    Invalid {
+        message: String,
+        errors: Vec<serde_json::Value>,
+    },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -83,7 +86,8 @@ impl ResponseError for ApiError {
         if let Self::Internal(cause) = self {
             tracing::error!(%cause, "internal error");
         }
-        let mut body = json!({"success": false, "error": self.to_string(), "request_id": request_id});
+        let mut body =
+            json!({"success": false, "error": self.to_string(), "request_id": request_id});
         if let Self::Invalid { errors, .. } = self {
             body["errors"] = json!(errors);
         }
@@ -104,7 +108,9 @@ impl From<actix_web::error::JsonPayloadError> for ApiError {
             J::ContentType => {
                 Self::UnsupportedMediaType("expected Content-Type: application/json".into())
             }
-            J::Deserialize(e) if e.is_data() => Self::BadRequest(format!("invalid request body: {e}")),
+            J::Deserialize(e) if e.is_data() => {
+                Self::BadRequest(format!("invalid request body: {e}"))
+            }
             J::Deserialize(e) => Self::BadRequest(format!("malformed JSON: {e}")),
             J::Payload(actix_web::error::PayloadError::Overflow) => {
                 Self::PayloadTooLarge("request body is over the limit".into())
@@ -152,19 +158,21 @@ pub fn extractor_configs(
         .limit(max_body_bytes)
         .error_handler(|e, _| ApiError::from(e).into());
     let payload = web::PayloadConfig::new(max_body_bytes);
-    let form = web::FormConfig::default().limit(max_body_bytes).error_handler(|e, _| {
-        use actix_web::error::UrlencodedError as U;
-        match e {
-            U::Overflow { .. } | U::UnknownLength => {
-                ApiError::PayloadTooLarge("request body is over the limit".into()).into()
+    let form = web::FormConfig::default()
+        .limit(max_body_bytes)
+        .error_handler(|e, _| {
+            use actix_web::error::UrlencodedError as U;
+            match e {
+                U::Overflow { .. } | U::UnknownLength => {
+                    ApiError::PayloadTooLarge("request body is over the limit".into()).into()
+                }
+                U::ContentType => ApiError::UnsupportedMediaType(
+                    "expected Content-Type: application/x-www-form-urlencoded".into(),
+                )
+                .into(),
+                other => ApiError::BadRequest(format!("invalid form body: {other}")).into(),
             }
-            U::ContentType => ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/x-www-form-urlencoded".into(),
-            )
-            .into(),
-            other => ApiError::BadRequest(format!("invalid form body: {other}")).into(),
-        }
-    });
+        });
     let query = web::QueryConfig::default().error_handler(|e, _| ApiError::from(e).into());
     let path = web::PathConfig::default().error_handler(|e, _| ApiError::from(e).into());
     (json, payload, form, query, path)

@@ -24,7 +24,9 @@ pub struct RequestId(pub String);
 /// Accepts a caller's id only if it is short and plain (it ends up in logs and files).
 fn sane(id: &str) -> bool {
     (1..=128).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 pub fn new_request_id() -> String {
@@ -45,16 +47,15 @@ pub async fn observe(
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let http_req = req.request().clone();
     let method = req.method().to_string();
     let quiet = req.path().starts_with("/health") || req.path() == "/metrics";
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
 
     let handled = async move {
-        let mut res = match next.call(req).await {
-            Ok(res) => res.map_into_boxed_body(),
-            Err(e) => ServiceResponse::new(http_req, e.error_response()),
-        };
+        // Our handlers and middleware answer errors as responses; an `Err` here can only
+        // come from actix itself and is passed on for it to answer.
+        let mut res = next.call(req).await?.map_into_boxed_body();
         let status = res.status();
         let is_json = res
             .headers()
@@ -66,12 +67,18 @@ pub async fn observe(
             res = res.into_response(replacement.map_into_boxed_body());
         }
         if let Ok(value) = HeaderValue::from_str(&current_id()) {
-            res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+            res.headers_mut()
+                .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
         }
         let elapsed = started.elapsed();
-        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_string());
         if let Some(state) = &state {
-            state.metrics.observe_http(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+            state
+                .metrics
+                .observe_http(&method, &route, status.as_u16(), elapsed.as_secs_f64());
         }
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         if quiet {

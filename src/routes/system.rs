@@ -14,7 +14,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let data_dir_writable = probe_writable(&state.settings.data_dir);
-    let mut status = if data_dir_writable { HealthStatus::Ok } else { HealthStatus::Unhealthy };
+    let mut status = if data_dir_writable {
+        HealthStatus::Ok
+    } else {
+        HealthStatus::Unhealthy
+    };
     let mut components = Map::new();
     for source in &state.health {
         let report = source.report();

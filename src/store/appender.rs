@@ -34,7 +34,9 @@ pub struct Pending(oneshot::Receiver<io::Result<()>>);
 
 impl Pending {
     pub async fn wait(self) -> io::Result<()> {
-        self.0.await.unwrap_or_else(|_| Err(io::Error::other("journal writer stopped")))
+        self.0
+            .await
+            .unwrap_or_else(|_| Err(io::Error::other("journal writer stopped")))
     }
 
     /// Blocking wait, for code outside the async runtime.
@@ -54,7 +56,11 @@ impl Appender {
         let thread = std::thread::Builder::new()
             .name("callgate-journal".into())
             .spawn(move || writer_loop(file, live, rx))?;
-        Ok(Self { tx: Some(tx), thread: Some(thread), path: path.to_path_buf() })
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -168,7 +174,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("log.jsonl");
         let log = std::sync::Arc::new(Appender::open(&path).expect("open"));
-        let pending: Vec<_> = (0..500).map(|i| log.append(format!("{i}").into_bytes())).collect();
+        let pending: Vec<_> = (0..500)
+            .map(|i| log.append(format!("{i}").into_bytes()))
+            .collect();
         for p in pending {
             p.wait().await.expect("durable");
         }

@@ -11,7 +11,10 @@ pub const LOCK_FILE: &str = ".callgate.lock";
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("DATA_DIR {dir}: {source}")]
-    Io { dir: PathBuf, source: std::io::Error },
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "DATA_DIR {dir} is in use by another callgate process{holder}; stop it first, or use \
          --url to go through its API"
@@ -29,7 +32,10 @@ pub struct DataDirLock {
 impl DataDirLock {
     /// Creates `dir` if missing, checks it is writable and takes the lock.
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {
-        let io_err = |source| LockError::Io { dir: dir.to_path_buf(), source };
+        let io_err = |source| LockError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(io_err)?;
         let mut file = OpenOptions::new()
             .read(true)
@@ -47,7 +53,10 @@ impl DataDirLock {
                     "" => String::new(),
                     pid => format!(" (pid {pid})"),
                 };
-                return Err(LockError::Held { dir: dir.to_path_buf(), holder });
+                return Err(LockError::Held {
+                    dir: dir.to_path_buf(),
+                    holder,
+                });
             }
             Err(TryLockError::Error(e)) => return Err(io_err(e)),
         }
@@ -55,7 +64,10 @@ impl DataDirLock {
         file.rewind().map_err(io_err)?;
         write!(file, "{}", std::process::id()).map_err(io_err)?;
         file.sync_all().map_err(io_err)?;
-        Ok(Self { _file: file, dir: dir.to_path_buf() })
+        Ok(Self {
+            _file: file,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -73,7 +85,11 @@ mod tests {
         let data = dir.path().join("nested/data");
         let first = DataDirLock::acquire(&data).expect("first lock");
         let err = DataDirLock::acquire(&data).expect_err("second lock");
-        assert!(err.to_string().contains("in use by another callgate process"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("in use by another callgate process"),
+            "{err}"
+        );
         drop(first);
         DataDirLock::acquire(&data).expect("lock after release");
     }

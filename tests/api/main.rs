@@ -1,1 +1,7 @@
-fn main(){}
+//! One test binary for every API test (see `helpers.rs` for the harness).
+
+mod blocklist;
+mod blocklist_files;
+mod helpers;
+mod process;
+mod system;

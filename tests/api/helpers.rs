@@ -1,0 +1,277 @@
+//! Test harness: the real server on port 0 with a temporary data directory, a known admin
+//! key, a fixed clock and a wiremock server standing in for Bland; plus helpers that run
+//! the real binary as a child process (signals, `kill -9`, startup failures).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use callgate::clock::ManualClock;
+use callgate::config::{Secret, Settings};
+use callgate::startup::Application;
+use chrono::{DateTime, Utc};
+use tempfile::TempDir;
+use wiremock::MockServer;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// 2026-11-23 10:00 Eastern.
+pub fn fixed_now() -> DateTime<Utc> {
+    "2026-11-23T15:00:00Z".parse().expect("valid instant")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub bland: MockServer,
+    pub settings: Settings,
+    pub dir: Arc<TempDir>,
+    handle: ServerHandle,
+    join: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after `tweak` has adjusted the test settings.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let bland = MockServer::start().await;
+    let mut settings = Settings::defaults();
+    settings.host = "127.0.0.1".into();
+    settings.port = 0;
+    settings.data_dir = dir.path().join("data");
+    settings.admin_api_keys = vec![Secret::new(ADMIN_KEY)];
+    settings.workers = 2;
+    settings.shutdown_timeout_secs = 5;
+    settings.bland.api_url = bland.uri();
+    tweak(&mut settings);
+    let clock = Arc::new(ManualClock::new(fixed_now()));
+    start(settings, dir, bland, clock).await
+}
+
+async fn start(
+    settings: Settings,
+    dir: Arc<TempDir>,
+    bland: MockServer,
+    clock: Arc<ManualClock>,
+) -> TestApp {
+    let app = Application::build_with_clock(settings.clone(), clock.clone())
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: client(),
+        clock,
+        bland,
+        settings,
+        dir,
+        handle,
+        join,
+    }
+}
+
+impl TestApp {
+    pub fn data_dir(&self) -> &Path {
+        &self.settings.data_dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request with the admin key.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("X-API-Key", ADMIN_KEY)
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let res = self
+            .admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
+        assert!(res.status().is_success(), "GET {path}: {}", res.status());
+        res.json().await.expect("json body")
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.admin(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Graceful stop: in-flight requests finish, the change log is folded in.
+    pub async fn stop(self) -> (Settings, Arc<TempDir>, MockServer, Arc<ManualClock>) {
+        self.handle.stop(true).await;
+        self.join.await.expect("server task").expect("server ran");
+        (self.settings, self.dir, self.bland, self.clock)
+    }
+
+    /// Stops and starts again on the same data directory, settings and clock.
+    pub async fn restart(self) -> TestApp {
+        let (settings, dir, bland, clock) = self.stop().await;
+        start(settings, dir, bland, clock).await
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The real `callgate` binary running as a child process.
+pub struct Process {
+    pub child: Child,
+    pub address: String,
+    /// Keeps the log reader's channel open.
+    _logs: mpsc::Receiver<String>,
+}
+
+pub fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_callgate"))
+}
+
+/// Starts `callgate serve` on `data_dir` with JSON logs and waits for it to listen.
+// The child is handed to `Process`, whose `Drop` kills and waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn spawn_process(data_dir: &Path, extra_env: &[(&str, &str)]) -> Process {
+    let mut cmd = binary();
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("DATA_DIR", data_dir)
+        .env("ADMIN_API_KEY", ADMIN_KEY)
+        .env("LOG_FORMAT", "json")
+        .env("WORKERS", "2")
+        .env("CALLGATE_CONFIG", "/dev/null")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn callgate");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if let Some(addr) = v.get("addr").and_then(|a| a.as_str()) {
+                    return Process {
+                        child,
+                        address: format!("http://{addr}"),
+                        _logs: rx,
+                    };
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("callgate exited early: {status}");
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("callgate closed stderr before listening")
+            }
+        }
+    }
+    let _ = child.kill();
+    panic!("callgate did not start listening in time");
+}
+
+impl Process {
+    /// Sends a signal with the system `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("callgate did not exit in time");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion with `args` and env, returning (success, stderr).
+pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (std::process::Output, String) {
+    let mut cmd = binary();
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CALLGATE_CONFIG", "/dev/null");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run callgate");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out, stderr)
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_string_lossy().to_string()
+}

@@ -1,0 +1,192 @@
+//! The real binary: startup errors, the data-dir lock, SIGTERM, `kill -9`, the CLI.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{client, path_str, run_binary, spawn_process, ADMIN_KEY};
+
+#[test]
+fn invalid_settings_stop_startup_naming_the_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = path_str(dir.path());
+    for (var, value) in [
+        ("PORT", "abc"),
+        ("TIMEZONE", "Mars/Base"),
+        ("LOG_FORMAT", "xml"),
+    ] {
+        let (out, stderr) = run_binary(&["serve"], &[("DATA_DIR", &data), (var, value)]);
+        assert!(!out.status.success(), "{var}={value} should fail");
+        assert!(stderr.contains(var), "{var}: {stderr}");
+    }
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    let (out, stderr) = run_binary(&["serve"], &[("DATA_DIR", &path_str(&file)), ("PORT", "0")]);
+    assert!(!out.status.success());
+    assert!(stderr.contains("DATA_DIR"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sigterm_stops_gracefully_with_exit_0_and_releases_the_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut proc = spawn_process(dir.path(), &[]);
+    let res = client()
+        .get(format!("{}/health", proc.address))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), 200);
+    let res = client()
+        .post(format!("{}/api/admin/blocklist", proc.address))
+        .header("X-API-Key", ADMIN_KEY)
+        .json(&json!({"field": "phone", "value": "3055551234"}))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), 201);
+    proc.signal("TERM");
+    let status = proc.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0));
+    // The document is complete after a clean shutdown.
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("blocklist-config.json")).expect("doc"),
+    )
+    .expect("json");
+    assert_eq!(doc["flags"][0]["value"], "+13055551234");
+    // The lock is released: a new server starts on the same directory.
+    let mut again = spawn_process(dir.path(), &[]);
+    again.signal("INT");
+    assert_eq!(again.wait_exit(Duration::from_secs(15)).code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_second_server_or_offline_writer_on_the_same_dir_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _running = spawn_process(dir.path(), &[]);
+    let data = path_str(dir.path());
+    let (out, stderr) = run_binary(
+        &["serve"],
+        &[("DATA_DIR", &data), ("PORT", "0"), ("HOST", "127.0.0.1")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("in use by another callgate process"),
+        "{stderr}"
+    );
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "3055551234\n").expect("write");
+    let (out, stderr) = run_binary(
+        &["blocklist", "import", &path_str(&csv)],
+        &[("DATA_DIR", &data)],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("in use by another callgate process"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn kill_9_right_after_a_201_keeps_the_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut proc = spawn_process(dir.path(), &[]);
+    let http = client();
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let res = http
+            .post(format!("{}/api/admin/blocklist", proc.address))
+            .header("X-API-Key", ADMIN_KEY)
+            .json(&json!({"field": "lead_id", "value": format!("lead-{n}")}))
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(res.status(), 201);
+        ids.push(
+            res.json::<Value>().await.expect("json")["flag"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    proc.child.kill().expect("kill -9");
+    let _ = proc.child.wait();
+    let proc = spawn_process(dir.path(), &[]);
+    let all: Value = http
+        .get(format!("{}/api/admin/blocklist", proc.address))
+        .header("X-API-Key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    let got: Vec<&str> = all["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .map(|f| f["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(got.len(), 20);
+    for id in &ids {
+        assert!(got.contains(&id.as_str()), "{id} lost");
+    }
+}
+
+#[test]
+fn offline_import_and_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = path_str(&dir.path().join("data"));
+    let csv = dir.path().join("numbers.csv");
+    std::fs::write(
+        &csv,
+        "field,value,reason\nphone,305-555-1234,asked\nphone,999,bad\nlead_id,7,dup\n",
+    )
+    .expect("write");
+    let (out, stderr) = run_binary(
+        &["blocklist", "import", &path_str(&csv)],
+        &[("DATA_DIR", &data)],
+    );
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("2 added") && stdout.contains("1 invalid") && stdout.contains("line 3"),
+        "{stdout}"
+    );
+    let (out, stderr) = run_binary(
+        &["blocklist", "export", "--format", "csv"],
+        &[("DATA_DIR", &data)],
+    );
+    assert!(out.status.success(), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains("+13055551234"));
+    // Importing again adds nothing.
+    let (out, _) = run_binary(
+        &["blocklist", "import", &path_str(&csv)],
+        &[("DATA_DIR", &data)],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 2 already present"));
+}
+
+#[tokio::test]
+async fn remote_import_goes_through_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc = spawn_process(dir.path(), &[]);
+    let csv = dir.path().join("numbers.txt");
+    std::fs::write(&csv, "3055551234\n3055550000\n").expect("write");
+    let (out, stderr) = run_binary(
+        &[
+            "blocklist",
+            "import",
+            &path_str(&csv),
+            "--url",
+            &proc.address,
+            "--api-key",
+            ADMIN_KEY,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{stderr}");
+    let body: Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(body["added"], 2);
+}
