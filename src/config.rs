@@ -422,6 +422,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_file_is_valid() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/callgate.example.toml"
+        ));
+        let s = Settings::load(Some(path), &|_| None).expect("example config loads");
+        assert_eq!(s.port, 3000);
+        assert_eq!(s.blocklist_compact_after, 10000);
+    }
+
+    #[test]
     fn secrets_do_not_debug_print() {
         let s = load(&[
             ("ADMIN_API_KEY", "topsecret"),

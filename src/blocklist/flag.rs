@@ -35,8 +35,9 @@ pub struct Flag {
     pub id: Box<str>,
     pub field: Arc<str>,
     pub value: Box<str>,
-    pub reason: Option<Box<str>>,
-    pub added_by: Option<Box<str>>,
+    /// Shared with every flag of the same reason (bulk lists repeat them).
+    pub reason: Option<Arc<str>>,
+    pub added_by: Option<Arc<str>>,
     pub added_at: i64,
     pub expires_at: Option<i64>,
     pub updated_at: Option<i64>,
@@ -150,11 +151,11 @@ fn optional_time(field: &'static str, value: &Option<String>) -> Result<Option<i
     }
 }
 
-fn optional_text(value: Option<String>) -> Option<Box<str>> {
+fn optional_text(value: Option<String>) -> Option<Arc<str>> {
     value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .map(String::into_boxed_str)
+        .map(Arc::from)
 }
 
 impl FlagRecord {

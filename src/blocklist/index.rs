@@ -19,6 +19,8 @@ pub struct FlagIndex {
     by_value: HashTable<u32>,
     /// Interned field names and how many flags use each.
     fields: HashMap<Arc<str>, usize>,
+    /// Interned reasons and `added_by` names.
+    texts: hashbrown::HashSet<Arc<str>>,
     hasher: DefaultHashBuilder,
     len: usize,
     next_seq: u64,
@@ -71,9 +73,49 @@ impl FlagIndex {
         }
     }
 
+    fn share(&mut self, text: &mut Option<Arc<str>>) {
+        if let Some(t) = text {
+            match self.texts.get(&**t) {
+                Some(existing) => *t = existing.clone(),
+                None => {
+                    self.texts.insert(t.clone());
+                }
+            }
+        }
+    }
+
+    /// Called for a flag leaving the index: drops the pooled string if no other flag uses it.
+    fn unshare(&mut self, text: &Option<Arc<str>>) {
+        if let Some(t) = text {
+            // The pool and the departing flag are the only holders.
+            if Arc::strong_count(t) == 2 {
+                self.texts.remove(&**t);
+            }
+        }
+    }
+
+    /// Releases the spare capacity left by growth (after a bulk load).
+    pub fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_id.shrink_to_fit(|s| {
+            slots[*s as usize]
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one(&*f.id))
+        });
+        self.by_value.shrink_to_fit(|s| {
+            slots[*s as usize]
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one((&*f.field, &*f.value)))
+        });
+        self.texts.shrink_to_fit();
+    }
+
     /// Inserts a flag. The caller has checked that its id is not taken.
     pub fn insert(&mut self, mut flag: Flag) {
         flag.field = self.intern(&flag.field);
+        self.share(&mut flag.reason);
+        self.share(&mut flag.added_by);
         if flag.seq == 0 {
             self.next_seq += 1;
             flag.seq = self.next_seq;
@@ -145,6 +187,8 @@ impl FlagIndex {
         }
         self.free.push(slot);
         self.len -= 1;
+        self.unshare(&flag.reason);
+        self.unshare(&flag.added_by);
         Some(flag)
     }
 

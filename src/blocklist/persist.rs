@@ -8,6 +8,11 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use std::fmt;
+
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde::{Deserialize, Serialize};
 
 use super::flag::{new_flag_id, Flag, FlagRecord};
@@ -24,18 +29,6 @@ pub const CHANGES_COMPACTING: &str = "blocklist-changes.compacting.jsonl";
 pub struct LoadError {
     pub file: PathBuf,
     pub message: String,
-}
-
-#[derive(Deserialize)]
-struct ConfigDoc {
-    #[serde(default = "default_enabled")]
-    enabled: bool,
-    #[serde(default)]
-    flags: Vec<FlagRecord>,
-}
-
-fn default_enabled() -> bool {
-    true
 }
 
 #[derive(Serialize)]
@@ -70,32 +63,111 @@ impl ChangeOut<'_> {
     }
 }
 
-/// Parses and checks a config document: valid JSON, every flag valid, ids unique.
+/// Parses and checks a config document: valid JSON, every flag valid, ids unique. Flags
+/// are checked and indexed one at a time as they stream in, so loading a million flags
+/// never holds a second copy of them.
 pub fn parse_config(
     bytes: &[u8],
     file: &Path,
     country: &str,
     now_ms: i64,
 ) -> Result<FlagIndex, LoadError> {
-    let err = |message: String| LoadError {
-        file: file.to_path_buf(),
-        message,
+    let mut index = FlagIndex::new(true);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let seed = DocSeed {
+        index: &mut index,
+        country,
+        now_ms,
     };
-    let doc: ConfigDoc = serde_json::from_slice(bytes).map_err(|e| {
-        err(format!("not a valid blocklist document ({e}); expected {{\"enabled\": true, \"flags\": [...]}}"))
-    })?;
-    let mut index = FlagIndex::new(doc.enabled);
-    for (n, record) in doc.flags.into_iter().enumerate() {
-        let shown_id = record.id.clone().unwrap_or_default();
-        let flag = record
-            .into_flag(country, now_ms, || new_flag_id(now_ms))
-            .map_err(|e| err(format!("flag #{} (id `{shown_id}`): {e}", n + 1)))?;
-        if index.contains_id(&flag.id) {
-            return Err(err(format!("flag #{}: duplicate id `{}`", n + 1, flag.id)));
-        }
-        index.insert(flag);
+    let result = seed.deserialize(&mut de).and_then(|()| de.end());
+    if let Err(e) = result {
+        let message = if e.is_data() {
+            e.to_string()
+        } else {
+            format!("not a valid blocklist document ({e}); expected {{\"enabled\": true, \"flags\": [...]}}")
+        };
+        return Err(LoadError {
+            file: file.to_path_buf(),
+            message,
+        });
     }
+    index.shrink();
     Ok(index)
+}
+
+struct DocSeed<'a> {
+    index: &'a mut FlagIndex,
+    country: &'a str,
+    now_ms: i64,
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object {\"enabled\": bool, \"flags\": [...]}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "enabled" => self.index.enabled = map.next_value()?,
+                "flags" => map.next_value_seed(FlagsSeed {
+                    index: &mut *self.index,
+                    country: self.country,
+                    now_ms: self.now_ms,
+                })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct FlagsSeed<'a> {
+    index: &'a mut FlagIndex,
+    country: &'a str,
+    now_ms: i64,
+}
+
+impl<'de> DeserializeSeed<'de> for FlagsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FlagsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of flags")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut n = 0;
+        while let Some(record) = seq.next_element::<FlagRecord>()? {
+            n += 1;
+            let shown_id = record.id.clone().unwrap_or_default();
+            let now = self.now_ms;
+            let flag = record
+                .into_flag(self.country, now, || new_flag_id(now))
+                .map_err(|e| A::Error::custom(format!("flag #{n} (id `{shown_id}`): {e}")))?;
+            if self.index.contains_id(&flag.id) {
+                return Err(A::Error::custom(format!(
+                    "flag #{n}: duplicate id `{}`",
+                    flag.id
+                )));
+            }
+            self.index.insert(flag);
+        }
+        Ok(())
+    }
 }
 
 /// Writes the full document atomically, flags oldest first, pretty-printed like the seed.

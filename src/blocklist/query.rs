@@ -24,8 +24,13 @@ pub struct ListQuery {
 }
 
 impl Blocklist {
-    /// Flags matching `q` (all of them when `q` is empty) and how many matched in total.
-    pub fn list(&self, q: &ListQuery) -> Result<(usize, Vec<Flag>), FlagError> {
+    /// Calls `page` with how many flags match `q` (all of them when `q` is empty) and the
+    /// requested page of them, borrowed under the read lock (nothing is copied).
+    pub fn list_with<R>(
+        &self,
+        q: &ListQuery,
+        page: impl FnOnce(usize, &[&Flag]) -> R,
+    ) -> Result<R, FlagError> {
         let now = self.now_ms();
         let field = q
             .field
@@ -75,13 +80,11 @@ impl Blocklist {
                 hits.reverse();
             }
             let total = hits.len();
-            let page = hits
-                .into_iter()
-                .skip(q.offset)
-                .take(q.limit.unwrap_or(usize::MAX))
-                .cloned()
-                .collect();
-            Ok((total, page))
+            let start = q.offset.min(total);
+            let end = start
+                .saturating_add(q.limit.unwrap_or(usize::MAX))
+                .min(total);
+            Ok(page(total, &hits[start..end]))
         })
     }
 }

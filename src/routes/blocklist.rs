@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::blocklist::bulk::{self, InvalidLine};
 use crate::blocklist::query::{ListQuery, Order};
-use crate::blocklist::{BlocklistError, FlagPatch, FlagRecord};
+use crate::blocklist::{BlocklistError, Flag, FlagPatch, FlagRecord};
 
 /// Bulk bodies may be far larger than ordinary requests.
 pub const BULK_MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -53,6 +53,21 @@ impl From<BlocklistError> for ApiError {
 }
 
 type Query = web::Query<HashMap<String, String>>;
+
+/// The seed's listing shape, serialised straight from the index.
+#[derive(serde::Serialize)]
+struct FlagList<'a> {
+    enabled: bool,
+    flags_count: usize,
+    flags: &'a [&'a Flag],
+}
+
+/// The export document (the config file's shape).
+#[derive(serde::Serialize)]
+struct Document<'a> {
+    enabled: bool,
+    flags: &'a [&'a Flag],
+}
 
 fn param_usize(q: &HashMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
     q.get(name)
@@ -110,15 +125,21 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
         order,
         descending,
     };
-    let (count, flags) = state
+    let enabled = state.blocklist.is_enabled();
+    let body = state
         .blocklist
-        .list(&query)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "enabled": state.blocklist.is_enabled(),
-        "flags_count": count,
-        "flags": flags,
-    })))
+        .list_with(&query, |flags_count, flags| {
+            serde_json::to_vec(&FlagList {
+                enabled,
+                flags_count,
+                flags,
+            })
+        })
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
@@ -302,7 +323,10 @@ async fn export(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
     {
         None | Some("") | Some("json") => {
             let body = state.blocklist.read(|index| {
-                serde_json::to_vec(&json!({"enabled": index.enabled, "flags": index.sorted()}))
+                serde_json::to_vec(&Document {
+                    enabled: index.enabled,
+                    flags: &index.sorted(),
+                })
             });
             let body = body.map_err(ApiError::internal)?;
             Ok(HttpResponse::Ok()

@@ -158,8 +158,8 @@ where
 pub struct Process {
     pub child: Child,
     pub address: String,
-    /// Keeps the log reader's channel open.
-    _logs: mpsc::Receiver<String>,
+    /// Log lines (stderr) as they arrive.
+    pub logs: mpsc::Receiver<String>,
 }
 
 pub fn binary() -> Command {
@@ -205,7 +205,7 @@ pub fn spawn_process(data_dir: &Path, extra_env: &[(&str, &str)]) -> Process {
                     return Process {
                         child,
                         address: format!("http://{addr}"),
-                        _logs: rx,
+                        logs: rx,
                     };
                 }
             }

@@ -39,6 +39,7 @@ async fn sigterm_stops_gracefully_with_exit_0_and_releases_the_lock() {
     let res = client()
         .post(format!("{}/api/admin/blocklist", proc.address))
         .header("X-API-Key", ADMIN_KEY)
+        .header("X-Request-Id", "trace-me-123")
         .json(&json!({"field": "phone", "value": "3055551234"}))
         .send()
         .await
@@ -47,6 +48,18 @@ async fn sigterm_stops_gracefully_with_exit_0_and_releases_the_lock() {
     proc.signal("TERM");
     let status = proc.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0));
+    // Every line logged while handling the request names it; the key is never logged.
+    let logs: Vec<String> = proc.logs.try_iter().collect();
+    let added = logs
+        .iter()
+        .find(|l| l.contains("blocklist flag added"))
+        .expect("flag-added log line");
+    assert!(added.contains("trace-me-123"), "{added}");
+    let finished = logs
+        .iter()
+        .find(|l| l.contains("request finished") && l.contains("trace-me-123"));
+    assert!(finished.is_some(), "{logs:?}");
+    assert!(logs.iter().all(|l| !l.contains(ADMIN_KEY)));
     // The document is complete after a clean shutdown.
     let doc: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("blocklist-config.json")).expect("doc"),
