@@ -12,6 +12,17 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 
 /// A phone number in E.164 form (`+13055551234`).
+///
+/// ```
+/// use callgate::domain::PhoneNumber;
+///
+/// let a = PhoneNumber::parse("(305) 555-1234", "US").unwrap();
+/// let b = PhoneNumber::parse("+1 305 555 1234", "US").unwrap();
+/// assert_eq!(a, b);
+/// assert_eq!(a.as_str(), "+13055551234");
+/// assert_eq!(a.area_code(), Some("305"));
+/// assert!(PhoneNumber::parse("555-1234", "US").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PhoneNumber(String);
 
