@@ -28,6 +28,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("max_body_bytes", "MAX_BODY_BYTES"),
     ("shutdown_timeout_secs", "SHUTDOWN_TIMEOUT_SECS"),
     ("workers", "WORKERS"),
+    ("retention_days", "RETENTION_DAYS"),
     ("blocklist.compact_after", "BLOCKLIST_COMPACT_AFTER"),
     ("bland.api_key", "BLAND_API_KEY"),
     ("bland.api_url", "BLAND_API_URL"),
@@ -100,6 +101,8 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// Daily journal files older than this many days are removed; 0 keeps everything.
+    pub retention_days: u32,
     /// Fold the blocklist change log into the JSON file after this many records.
     pub blocklist_compact_after: usize,
     pub bland: BlandSettings,
@@ -122,6 +125,7 @@ impl Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_timeout_secs: 30,
             workers: 0,
+            retention_days: 365,
             blocklist_compact_after: 10_000,
             bland: BlandSettings {
                 api_key: None,
@@ -229,6 +233,14 @@ impl Settings {
         if let Some((v, origin)) = get("WORKERS") {
             s.workers = v.parse().map_err(|_| {
                 ConfigError::new(origin, format!("`{v}` is not a number of workers"))
+            })?;
+        }
+        if let Some((v, origin)) = get("RETENTION_DAYS") {
+            s.retention_days = v.parse().map_err(|_| {
+                ConfigError::new(
+                    origin,
+                    format!("`{v}` is not a number of days (0 keeps everything)"),
+                )
             })?;
         }
         if let Some((v, origin)) = get("BLOCKLIST_COMPACT_AFTER") {

@@ -34,6 +34,24 @@ enum Command {
         #[command(subcommand)]
         action: BlocklistAction,
     },
+    /// Pipeline statistics per business day, read from the data directory.
+    Stats {
+        /// First day, YYYY-MM-DD (default: 6 days before --end).
+        #[arg(long)]
+        start: Option<String>,
+        /// Last day, YYYY-MM-DD, included (default: today in TIMEZONE).
+        #[arg(long)]
+        end: Option<String>,
+        /// CSV (one row per day, then a total row) instead of JSON.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Import a Node orchestrator's data directory (flags and attempts files).
+    Migrate {
+        /// The Node version's data directory.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -126,6 +144,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     callgate::telemetry::init(settings.log_format, &settings.log_level);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Stats { start, end, csv } => {
+            let today = callgate::clock::business_date(chrono::Utc::now(), settings.timezone);
+            let range = callgate::stats::parse_range(start.as_deref(), end.as_deref(), today)
+                .map_err(anyhow::Error::msg)?;
+            let stats = callgate::stats::Statistics::new(&settings.data_dir)
+                .pipeline(range, settings.timezone.name())?;
+            let out = if csv {
+                callgate::stats::calls::to_csv(&stats)?
+            } else {
+                let mut v = serde_json::to_vec_pretty(&stats)?;
+                v.push(b'\n');
+                v
+            };
+            std::io::Write::write_all(&mut std::io::stdout(), &out)?;
+            Ok(())
+        }
+        Command::Migrate { from } => {
+            let report = callgate::migrate::migrate(&settings, &from).await?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Blocklist { action } => match action {
             BlocklistAction::Import {
                 file,

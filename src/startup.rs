@@ -16,12 +16,18 @@ use tokio::task::JoinHandle;
 use crate::blocklist::{watch as bl_watch, Blocklist};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
+use crate::journal::retention::purge;
+use crate::journal::Journals;
 use crate::metrics::Metrics;
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
+use crate::stats::Statistics;
 use crate::store::DataDirLock;
 
 /// How long writes must be idle before the change log is folded into the document.
 pub const COMPACT_IDLE: Duration = Duration::from_secs(30);
+
+/// How often journal retention runs.
+pub const RETENTION_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub struct Application {
     server: Server,
@@ -30,6 +36,30 @@ pub struct Application {
     stop_tasks: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _lock: DataDirLock,
+}
+
+/// Removes journal files past `RETENTION_DAYS` at startup and then once a day.
+async fn retention_task(
+    state: web::Data<AppState>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let today = crate::clock::business_date(state.clock.now(), state.settings.timezone);
+        let (dir, days) = (
+            state.settings.data_dir.clone(),
+            state.settings.retention_days,
+        );
+        match tokio::task::spawn_blocking(move || purge(&dir, today, days)).await {
+            Ok(Err(e)) => tracing::error!(error = %e, "journal retention failed"),
+            Err(e) => tracing::error!(error = %e, "journal retention task failed"),
+            Ok(Ok(_)) => {}
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(RETENTION_EVERY) => {}
+        }
+    }
 }
 
 async fn until_stopped(mut rx: watch::Receiver<bool>) {
@@ -56,6 +86,11 @@ impl Application {
             )
             .context("cannot load the blocklist; refusing to start without it")?,
         );
+        let journals = Arc::new(
+            Journals::open(&settings.data_dir, settings.timezone)
+                .context("DATA_DIR: cannot open the journals")?,
+        );
+        let stats = Arc::new(Statistics::new(&settings.data_dir));
         let listener =
             TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
                 format!(
@@ -74,6 +109,8 @@ impl Application {
             health: vec![blocklist.clone()],
             started: Instant::now(),
             blocklist: blocklist.clone(),
+            journals,
+            stats,
         });
         let max_body = settings.max_body_bytes;
         let app_state = state.clone();
@@ -111,8 +148,9 @@ impl Application {
             tokio::spawn(bl_watch::maintain(
                 blocklist,
                 COMPACT_IDLE,
-                until_stopped(stopped),
+                until_stopped(stopped.clone()),
             )),
+            tokio::spawn(retention_task(state.clone(), until_stopped(stopped))),
         ];
         tracing::info!(
             %addr,
@@ -155,6 +193,9 @@ impl Application {
         let _ = stop_tasks.send(true);
         for task in tasks {
             let _ = task.await;
+        }
+        if let Err(e) = state.journals.flush().wait().await {
+            tracing::error!(error = %e, "could not flush the journals at shutdown");
         }
         let blocklist = state.blocklist.clone();
         match tokio::task::spawn_blocking(move || blocklist.compact()).await {

@@ -424,6 +424,37 @@ impl Blocklist {
         Ok((added, existing))
     }
 
+    /// Imports flags from another system keeping their ids and timestamps (migration).
+    /// Returns (added, already here by id, merged into a flag with the same field and value).
+    pub async fn import_kept(
+        &self,
+        flags: Vec<Flag>,
+    ) -> Result<(usize, usize, usize), BlocklistError> {
+        let (mut same_id, mut merged) = (0, 0);
+        let fresh: Vec<Flag> = {
+            let mut index = write(&self.index);
+            let mut fresh = Vec::new();
+            for flag in flags {
+                if index.contains_id(&flag.id) {
+                    same_id += 1;
+                } else if index.with_value(&flag.field, &flag.value).next().is_some() {
+                    merged += 1;
+                } else {
+                    index.insert(flag.clone());
+                    fresh.push(flag);
+                }
+            }
+            fresh
+        };
+        if !fresh.is_empty() {
+            self.enqueue(ChangeOut::PutMany { flags: &fresh })
+                .wait()
+                .await?;
+            self.after_write("import", fresh.len());
+        }
+        Ok((fresh.len(), same_id, merged))
+    }
+
     /// Folds the change log into `blocklist-config.json`. Blocking; skipped while the
     /// document on disk is a refused hand edit (the person's file is left as it is).
     pub fn compact(&self) -> io::Result<bool> {

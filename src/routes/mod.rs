@@ -5,6 +5,7 @@ pub mod auth;
 pub mod blocklist;
 pub mod error;
 pub mod middleware;
+pub mod stats;
 pub mod system;
 
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::health::HealthSource;
+use crate::journal::Journals;
 use crate::metrics::Metrics;
+use crate::stats::Statistics;
 
 /// Everything a handler may use, built once in `startup` and shared by every worker.
 pub struct AppState {
@@ -29,6 +32,8 @@ pub struct AppState {
     pub started: Instant,
     pub admin_keys: auth::AdminKeys,
     pub blocklist: Arc<Blocklist>,
+    pub journals: Arc<Journals>,
+    pub stats: Arc<Statistics>,
 }
 
 /// Registers every route: operational ones open, everything under `/api/admin` behind the
@@ -37,6 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(system::configure).service(
         web::scope("/api/admin")
             .wrap(actix_web::middleware::from_fn(auth::require_admin_key))
+            // Fixed paths first: `/blocklist/statistics` must not be taken for a flag id.
+            .configure(stats::configure)
             .configure(blocklist::configure)
             .default_service(web::to(not_found)),
     );

@@ -1,7 +1,9 @@
-//! Group-commit append log: one thread owns the file; callers enqueue records in order and
+//! Group-commit append log: one thread owns the files; callers enqueue records in order and
 //! await durability. Every record that arrived while the previous `fsync` ran is written
-//! and synced together, so N concurrent writers cost one sync, not N.
+//! and synced together, so N concurrent writers cost one sync, not N. One writer can serve
+//! several files (the daily journals write to the current day's file).
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -15,8 +17,11 @@ const MAX_BATCH: usize = 8192;
 
 type Reply = oneshot::Sender<io::Result<()>>;
 
+/// Most files kept open at once (today's, and yesterday's for records near midnight).
+const MAX_OPEN: usize = 4;
+
 enum Cmd {
-    Append(Vec<u8>, Option<Reply>),
+    Append(PathBuf, Vec<u8>, Option<Reply>),
     /// Sync, rename the live file to the given path, and start a new empty live file.
     Rotate(PathBuf, Reply),
     Flush(Reply),
@@ -52,14 +57,28 @@ impl Appender {
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = open_append(path)?;
         let (tx, rx) = mpsc::channel();
-        let live = path.to_path_buf();
+        let mut files = HashMap::new();
+        files.insert(path.to_path_buf(), file);
         let thread = std::thread::Builder::new()
             .name("callgate-journal".into())
-            .spawn(move || writer_loop(file, live, rx))?;
+            .spawn(move || writer_loop(files, rx))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
             path: path.to_path_buf(),
+        })
+    }
+
+    /// A writer with no main file: every record names its file (`append_to`).
+    pub fn detached() -> io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("callgate-journal".into())
+            .spawn(move || writer_loop(HashMap::new(), rx))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+            path: PathBuf::new(),
         })
     }
 
@@ -68,14 +87,19 @@ impl Appender {
     }
 
     /// Enqueues one record (a trailing newline is added). Order of calls is file order.
-    pub fn append(&self, mut record: Vec<u8>) -> Pending {
+    pub fn append(&self, record: Vec<u8>) -> Pending {
+        self.append_to(self.path.clone(), record)
+    }
+
+    /// Enqueues one record for another file (created if missing).
+    pub fn append_to(&self, path: PathBuf, mut record: Vec<u8>) -> Pending {
         record.push(b'\n');
         let (reply, rx) = oneshot::channel();
-        self.send(Cmd::Append(record, Some(reply)));
+        self.send(Cmd::Append(path, record, Some(reply)));
         Pending(rx)
     }
 
-    /// Syncs everything enqueued so far, renames the live file to `to`, starts a new one.
+    /// Syncs everything enqueued so far, renames the main file to `to`, starts a new one.
     pub fn rotate(&self, to: PathBuf) -> Pending {
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::Rotate(to, reply));
@@ -110,8 +134,12 @@ fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-fn writer_loop(mut file: File, live: PathBuf, rx: mpsc::Receiver<Cmd>) {
-    let mut buf = Vec::with_capacity(1 << 16);
+/// Bytes waiting for each file, in arrival order per file.
+type Buffers = Vec<(PathBuf, Vec<u8>)>;
+
+fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
+    let main = files.keys().next().cloned().unwrap_or_default();
+    let mut bufs: Buffers = Vec::new();
     let mut waiting: Vec<Reply> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -123,32 +151,61 @@ fn writer_loop(mut file: File, live: PathBuf, rx: mpsc::Receiver<Cmd>) {
         }
         for cmd in batch {
             match cmd {
-                Cmd::Append(bytes, reply) => {
-                    buf.extend_from_slice(&bytes);
+                Cmd::Append(path, bytes, reply) => {
+                    match bufs.iter_mut().find(|(p, _)| *p == path) {
+                        Some((_, buf)) => buf.extend_from_slice(&bytes),
+                        None => bufs.push((path, bytes)),
+                    }
                     waiting.extend(reply);
                 }
                 Cmd::Flush(reply) => {
-                    commit(&mut file, &mut buf, &mut waiting);
+                    commit(&mut files, &mut bufs, &mut waiting);
                     let _ = reply.send(Ok(()));
                 }
                 Cmd::Rotate(to, reply) => {
-                    commit(&mut file, &mut buf, &mut waiting);
-                    let result = rotate(&live, &to).and_then(|()| open_append(&live));
-                    let _ = reply.send(result.map(|new| file = new));
+                    commit(&mut files, &mut bufs, &mut waiting);
+                    files.remove(&main);
+                    let result = rotate(&main, &to).and_then(|()| open_append(&main));
+                    let _ = reply.send(result.map(|new| {
+                        files.insert(main.clone(), new);
+                    }));
                 }
             }
         }
-        commit(&mut file, &mut buf, &mut waiting);
+        commit(&mut files, &mut bufs, &mut waiting);
     }
-    commit(&mut file, &mut buf, &mut waiting);
+    commit(&mut files, &mut bufs, &mut waiting);
 }
 
-fn commit(file: &mut File, buf: &mut Vec<u8>, waiting: &mut Vec<Reply>) {
-    if buf.is_empty() && waiting.is_empty() {
+fn write_one(files: &mut HashMap<PathBuf, File>, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if !files.contains_key(path) {
+        if files.len() >= MAX_OPEN {
+            files.retain(|_, _| false);
+        }
+        let new = open_append(path)?;
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            super::atomic::sync_dir(dir)?;
+        }
+        files.insert(path.to_path_buf(), new);
+    }
+    let file = files
+        .get_mut(path)
+        .ok_or_else(|| io::Error::other("file not open"))?;
+    file.write_all(bytes)?;
+    file.sync_data()
+}
+
+fn commit(files: &mut HashMap<PathBuf, File>, bufs: &mut Buffers, waiting: &mut Vec<Reply>) {
+    if bufs.is_empty() && waiting.is_empty() {
         return;
     }
-    let result = file.write_all(buf).and_then(|()| file.sync_data());
-    buf.clear();
+    let mut result = Ok(());
+    for (path, bytes) in bufs.drain(..) {
+        if let Err(e) = write_one(files, &path, &bytes) {
+            files.remove(&path);
+            result = Err(e);
+        }
+    }
     for reply in waiting.drain(..) {
         let _ = reply.send(match &result {
             Ok(()) => Ok(()),
@@ -183,6 +240,23 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read");
         let lines: Vec<usize> = text.lines().map(|l| l.parse().expect("number")).collect();
         assert_eq!(lines, (0..500).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn records_for_other_files_go_to_those_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("main.jsonl");
+        let other = dir.path().join("sub").join("other.jsonl");
+        std::fs::create_dir_all(other.parent().expect("parent")).expect("mkdir");
+        let log = Appender::open(&main).expect("open");
+        let a = log.append(b"m".to_vec());
+        let b = log.append_to(other.clone(), b"o1".to_vec());
+        let c = log.append_to(other.clone(), b"o2".to_vec());
+        for p in [a, b, c] {
+            p.wait().await.expect("durable");
+        }
+        assert_eq!(std::fs::read_to_string(&main).expect("main"), "m\n");
+        assert_eq!(std::fs::read_to_string(&other).expect("other"), "o1\no2\n");
     }
 
     #[tokio::test]

@@ -3,5 +3,6 @@
 mod blocklist;
 mod blocklist_files;
 mod helpers;
+mod journals;
 mod process;
 mod system;

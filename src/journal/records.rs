@@ -1,0 +1,174 @@
+//! Journal record shapes. Attempt lines keep the seed's fields (`timestamp`, `field`,
+//! `value`, `lead_id`, `phone`, `blocked`, `reason`, `flag_id`) and add `request_id`,
+//! `stage` and `source`. Call-journal lines are tagged by `event`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `timestamp` fields: UTC, RFC 3339 with milliseconds (`2024-12-24T15:35:12.000Z`).
+pub mod millis {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A blocked attempt (one line of `attempts_YYYY-MM-DD.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    #[serde(with = "millis")]
+    pub timestamp: DateTime<Utc>,
+    pub field: String,
+    pub value: String,
+    pub lead_id: Option<String>,
+    pub phone: Option<String>,
+    pub blocked: bool,
+    pub reason: String,
+    pub flag_id: Option<String>,
+    pub request_id: Option<String>,
+    /// The pipeline stage that blocked (`blocklist` for flag, feed and content blocks).
+    pub stage: String,
+    /// `flag`, `feed` or `content`.
+    pub source: String,
+    /// The flag's own reason at the time, so statistics can show a flag removed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_reason: Option<String>,
+}
+
+impl Attempt {
+    pub fn at(&self) -> DateTime<Utc> {
+        self.timestamp
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Accepted,
+    Deferred,
+    Blocked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchStatus {
+    /// Bland accepted the call.
+    Sent,
+    /// No Bland key: logged, not sent.
+    DryRun,
+    /// Bland refused it (final).
+    Failed,
+    /// The request may or may not have reached Bland (timeout after sending).
+    Unconfirmed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Human,
+    Voicemail,
+    NoAnswer,
+    Busy,
+    Transferred,
+    Failed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Self::Human,
+        Self::Voicemail,
+        Self::NoAnswer,
+        Self::Busy,
+        Self::Transferred,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::Voicemail => "voicemail",
+            Self::NoAnswer => "no_answer",
+            Self::Busy => "busy",
+            Self::Transferred => "transferred",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One line of `calls_YYYY-MM-DD.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CallEvent {
+    /// The pipeline decided about a lead. `release` is true when a deferred lead was
+    /// re-run; such decisions are not counted as newly received leads.
+    Decision {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: String,
+        lead_id: Option<String>,
+        phone: Option<String>,
+        decision: Decision,
+        stage: Option<String>,
+        reason: Option<String>,
+        #[serde(default)]
+        release: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<Value>,
+    },
+    /// A webhook refused as invalid input.
+    Rejected {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: String,
+        errors: Vec<String>,
+    },
+    /// A dispatch attempt's result.
+    Dispatch {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: String,
+        status: DispatchStatus,
+        #[serde(default)]
+        call_id: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
+    },
+    /// Bland's completion webhook, mapped to one outcome. `duration_s` is in seconds.
+    Outcome {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: Option<String>,
+        call_id: String,
+        outcome: Outcome,
+        #[serde(default)]
+        duration_s: Option<f64>,
+        /// False when the call id was unknown (journaled, but no tracker changes).
+        #[serde(default = "yes")]
+        matched: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl CallEvent {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Decision { timestamp, .. }
+            | Self::Rejected { timestamp, .. }
+            | Self::Dispatch { timestamp, .. }
+            | Self::Outcome { timestamp, .. } => *timestamp,
+        }
+    }
+}

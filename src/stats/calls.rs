@@ -1,0 +1,254 @@
+//! Pipeline statistics per business day from `calls_YYYY-MM-DD.jsonl`: leads received,
+//! decisions, blocks by stage, dispatches and call outcomes.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::DaySummary;
+use crate::journal::Outcome;
+
+/// The pipeline's stages, in order; every day reports each of them.
+pub const STAGES: [&str; 4] = ["schedule", "answering_machine", "protection", "blocklist"];
+
+/// A human conversation of at least this many seconds counts as `answered`.
+pub const ANSWERED_MIN_SECONDS: f64 = 20.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallsDay {
+    /// New leads (webhooks decided for the first time; re-runs of deferred leads excluded).
+    pub leads_received: u64,
+    /// Decisions of each kind, re-runs of deferred leads included.
+    pub accepted: u64,
+    pub deferred: u64,
+    pub blocked: BTreeMap<String, u64>,
+    pub blocked_total: u64,
+    /// Webhooks refused as invalid input.
+    pub rejected: u64,
+    /// Calls Bland accepted.
+    pub dispatched: u64,
+    /// Calls logged but not sent (no Bland key).
+    pub dry_run: u64,
+    pub dispatch_failures: u64,
+    pub unconfirmed: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    /// `human` outcomes of at least 20 s.
+    pub answered: u64,
+}
+
+impl Default for CallsDay {
+    fn default() -> Self {
+        Self {
+            leads_received: 0,
+            accepted: 0,
+            deferred: 0,
+            blocked: STAGES.iter().map(|s| (s.to_string(), 0)).collect(),
+            blocked_total: 0,
+            rejected: 0,
+            dispatched: 0,
+            dry_run: 0,
+            dispatch_failures: 0,
+            unconfirmed: 0,
+            outcomes: Outcome::ALL
+                .iter()
+                .map(|o| (o.as_str().to_string(), 0))
+                .collect(),
+            answered: 0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Row<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(borrow, default)]
+    decision: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stage: Option<Cow<'a, str>>,
+    #[serde(default)]
+    release: bool,
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    outcome: Option<Cow<'a, str>>,
+    #[serde(default)]
+    duration_s: Option<f64>,
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
+impl DaySummary for CallsDay {
+    fn fold(&mut self, line: &[u8]) -> bool {
+        let Ok(row) = serde_json::from_slice::<Row<'_>>(line) else {
+            return false;
+        };
+        match row.event.as_ref() {
+            "decision" => {
+                if !row.release {
+                    self.leads_received += 1;
+                }
+                match row.decision.as_deref() {
+                    Some("accepted") => self.accepted += 1,
+                    Some("deferred") => self.deferred += 1,
+                    Some("blocked") => {
+                        self.blocked_total += 1;
+                        bump(&mut self.blocked, row.stage.as_deref().unwrap_or("unknown"));
+                    }
+                    _ => return false,
+                }
+            }
+            "rejected" => self.rejected += 1,
+            "dispatch" => match row.status.as_deref() {
+                Some("sent") => self.dispatched += 1,
+                Some("dry_run") => self.dry_run += 1,
+                Some("failed") => self.dispatch_failures += 1,
+                Some("unconfirmed") => self.unconfirmed += 1,
+                _ => return false,
+            },
+            "outcome" => {
+                let Some(outcome) = row.outcome.as_deref() else {
+                    return false;
+                };
+                bump(&mut self.outcomes, outcome);
+                if outcome == "human" && row.duration_s.unwrap_or(0.0) >= ANSWERED_MIN_SECONDS {
+                    self.answered += 1;
+                }
+            }
+            // Later event kinds are journaled without counting here.
+            _ => {}
+        }
+        true
+    }
+}
+
+impl CallsDay {
+    pub fn add(&mut self, other: &CallsDay) {
+        self.leads_received += other.leads_received;
+        self.accepted += other.accepted;
+        self.deferred += other.deferred;
+        self.blocked_total += other.blocked_total;
+        self.rejected += other.rejected;
+        self.dispatched += other.dispatched;
+        self.dry_run += other.dry_run;
+        self.dispatch_failures += other.dispatch_failures;
+        self.unconfirmed += other.unconfirmed;
+        self.answered += other.answered;
+        for (k, v) in &other.blocked {
+            *self.blocked.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in &other.outcomes {
+            *self.outcomes.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct DayRow {
+    pub date: String,
+    #[serde(flatten)]
+    pub counts: CallsDay,
+}
+
+#[derive(Serialize)]
+pub struct PipelineStatistics {
+    pub date_range: serde_json::Value,
+    pub timezone: String,
+    pub days: Vec<DayRow>,
+    pub total: CallsDay,
+}
+
+pub fn merge(
+    range: super::DateRange,
+    tz: &str,
+    days: &[(NaiveDate, Arc<CallsDay>)],
+) -> PipelineStatistics {
+    let mut total = CallsDay::default();
+    let rows = days
+        .iter()
+        .map(|(date, day)| {
+            total.add(day);
+            DayRow {
+                date: date.to_string(),
+                counts: (**day).clone(),
+            }
+        })
+        .collect();
+    PipelineStatistics {
+        date_range: serde_json::json!({"start": range.start.to_string(), "end": range.end.to_string()}),
+        timezone: tz.to_string(),
+        days: rows,
+        total,
+    }
+}
+
+const CSV_HEADER: [&str; 20] = [
+    "date",
+    "leads_received",
+    "accepted",
+    "deferred",
+    "blocked_schedule",
+    "blocked_answering_machine",
+    "blocked_protection",
+    "blocked_blocklist",
+    "rejected",
+    "dispatched",
+    "dry_run",
+    "dispatch_failures",
+    "unconfirmed",
+    "human",
+    "voicemail",
+    "no_answer",
+    "busy",
+    "transferred",
+    "failed",
+    "answered",
+];
+
+fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
+    let b = |s: &str| d.blocked.get(s).copied().unwrap_or(0).to_string();
+    let o = |s: &str| d.outcomes.get(s).copied().unwrap_or(0).to_string();
+    vec![
+        label.to_string(),
+        d.leads_received.to_string(),
+        d.accepted.to_string(),
+        d.deferred.to_string(),
+        b("schedule"),
+        b("answering_machine"),
+        b("protection"),
+        b("blocklist"),
+        d.rejected.to_string(),
+        d.dispatched.to_string(),
+        d.dry_run.to_string(),
+        d.dispatch_failures.to_string(),
+        d.unconfirmed.to_string(),
+        o("human"),
+        o("voicemail"),
+        o("no_answer"),
+        o("busy"),
+        o("transferred"),
+        o("failed"),
+        d.answered.to_string(),
+    ]
+}
+
+/// One header row, one row per day, then a `total` row.
+pub fn to_csv(stats: &PipelineStatistics) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CSV_HEADER)?;
+    for row in &stats.days {
+        w.write_record(csv_row(&row.date, &row.counts))?;
+    }
+    w.write_record(csv_row("total", &stats.total))?;
+    w.into_inner().map_err(|e| e.into_error().into())
+}

@@ -1,0 +1,184 @@
+//! Statistics over the daily journals. Each day's summary is cached with the number of
+//! bytes of its file it covers: a past day is read once and never again (its file no longer
+//! changes), today's file is read only from where the previous request stopped, and a file
+//! that shrank (rewritten by a migration) is summarised afresh. Days missing from the cache
+//! are summarised in parallel.
+
+pub mod attempts;
+pub mod calls;
+pub mod range;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::NaiveDate;
+
+pub use attempts::AttemptsDay;
+pub use calls::CallsDay;
+pub use range::{parse_range, DateRange};
+
+use crate::journal::complete_lines;
+
+/// A summary built line by line from one journal file.
+pub trait DaySummary: Default + Clone + Send + Sync + 'static {
+    /// Folds one complete line; returns false if the line is not a record (torn).
+    fn fold(&mut self, line: &[u8]) -> bool;
+}
+
+#[derive(Clone)]
+struct Cached<T> {
+    consumed: u64,
+    summary: Arc<T>,
+}
+
+/// Summaries for one journal kind, keyed by business date.
+pub struct DayCache<T: DaySummary> {
+    entries: Mutex<HashMap<NaiveDate, Cached<T>>>,
+    path_of: fn(&Path, NaiveDate) -> PathBuf,
+    data_dir: PathBuf,
+}
+
+impl<T: DaySummary> DayCache<T> {
+    pub fn new(data_dir: &Path, path_of: fn(&Path, NaiveDate) -> PathBuf) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            path_of,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// The summary of every day in `range`, oldest first, each brought up to date.
+    pub fn days(&self, range: DateRange) -> io::Result<Vec<(NaiveDate, Arc<T>)>> {
+        let dates: Vec<NaiveDate> = range.dates().collect();
+        let known: Vec<Option<Cached<T>>> = {
+            let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            dates.iter().map(|d| entries.get(d).cloned()).collect()
+        };
+        let jobs: Vec<(NaiveDate, Option<Cached<T>>)> = dates.iter().copied().zip(known).collect();
+        let results = run_parallel(jobs, |(date, cached)| {
+            let path = (self.path_of)(&self.data_dir, date);
+            update(&path, cached).map(|c| (date, c))
+        })?;
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(results
+            .into_iter()
+            .map(|(date, cached)| {
+                let summary = cached.summary.clone();
+                entries.insert(date, cached);
+                (date, summary)
+            })
+            .collect())
+    }
+}
+
+/// Runs `f` over `jobs` on up to two threads, keeping the order of `jobs`.
+fn run_parallel<J: Send, R: Send>(
+    jobs: Vec<J>,
+    f: impl Fn(J) -> io::Result<R> + Sync,
+) -> io::Result<Vec<R>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 2);
+    if jobs.len() < 2 || threads == 1 {
+        return jobs.into_iter().map(&f).collect();
+    }
+    let mut slots: Vec<(usize, J)> = jobs.into_iter().enumerate().collect();
+    let half = slots.len() / 2;
+    let second = slots.split_off(half);
+    let f = &f;
+    let (a, b) = std::thread::scope(|s| {
+        let handle = s.spawn(move || {
+            second
+                .into_iter()
+                .map(|(i, j)| f(j).map(|r| (i, r)))
+                .collect::<io::Result<Vec<_>>>()
+        });
+        let a = slots
+            .into_iter()
+            .map(|(i, j)| f(j).map(|r| (i, r)))
+            .collect::<io::Result<Vec<_>>>();
+        let b = handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("statistics worker panicked")));
+        (a, b)
+    });
+    let mut all = a?;
+    all.extend(b?);
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Brings one day's summary up to the end of its file (complete lines only).
+fn update<T: DaySummary>(path: &Path, cached: Option<Cached<T>>) -> io::Result<Cached<T>> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    let (mut consumed, summary) = match cached {
+        Some(c) if c.consumed == len => return Ok(c),
+        Some(c) if c.consumed < len => (c.consumed, c.summary),
+        _ => (0, Arc::new(T::default())),
+    };
+    if len == 0 {
+        return Ok(Cached {
+            consumed: 0,
+            summary,
+        });
+    }
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(consumed))?;
+    let mut bytes = Vec::with_capacity((len - consumed) as usize);
+    file.take(len - consumed).read_to_end(&mut bytes)?;
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let mut summary = Arc::unwrap_or_clone(summary);
+    let (lines, torn_tail) = complete_lines(&bytes);
+    let mut torn = 0;
+    for line in lines {
+        if !summary.fold(line) {
+            torn += 1;
+        }
+    }
+    if torn + torn_tail > 0 {
+        tracing::warn!(file = %path.display(), torn = torn + torn_tail, "skipped torn journal lines");
+    }
+    consumed += complete as u64;
+    Ok(Cached {
+        consumed,
+        summary: Arc::new(summary),
+    })
+}
+
+/// Both journals' summaries.
+pub struct Statistics {
+    pub attempts: DayCache<AttemptsDay>,
+    pub calls: DayCache<CallsDay>,
+}
+
+impl Statistics {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            attempts: DayCache::new(data_dir, crate::journal::attempts_path),
+            calls: DayCache::new(data_dir, crate::journal::calls_path),
+        }
+    }
+
+    /// The seed's blocklist statistics for `range`.
+    pub fn blocklist(
+        &self,
+        range: DateRange,
+        current: attempts::CurrentFlag<'_>,
+    ) -> io::Result<attempts::BlocklistStatistics> {
+        let days = self.attempts.days(range)?;
+        Ok(attempts::merge(range, &days, current))
+    }
+
+    /// Pipeline statistics per day and in total for `range`.
+    pub fn pipeline(&self, range: DateRange, tz: &str) -> io::Result<calls::PipelineStatistics> {
+        let days = self.calls.days(range)?;
+        Ok(calls::merge(range, tz, &days))
+    }
+}

@@ -1,0 +1,102 @@
+//! Inclusive date ranges from `start`/`end` query parameters.
+
+use chrono::{Days, NaiveDate};
+
+/// The longest range a statistics request may cover.
+pub const MAX_DAYS: i64 = 366;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl DateRange {
+    /// Every date from `start` to `end`, both included.
+    pub fn dates(self) -> impl Iterator<Item = NaiveDate> {
+        self.start.iter_days().take_while(move |d| *d <= self.end)
+    }
+}
+
+pub fn parse_date(name: &str, value: &str) -> Result<NaiveDate, String> {
+    let v = value.trim();
+    if v.len() != 10 {
+        return Err(format!(
+            "`{name}` must be a date written YYYY-MM-DD, not `{value}`"
+        ));
+    }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("`{name}` must be a real date written YYYY-MM-DD, not `{value}`"))
+}
+
+/// Both ends inclusive. Default: the 7 days ending `today`; with only `start`, up to
+/// `today`; with only `end`, the 7 days ending then.
+pub fn parse_range(
+    start: Option<&str>,
+    end: Option<&str>,
+    today: NaiveDate,
+) -> Result<DateRange, String> {
+    let end = match end.filter(|s| !s.trim().is_empty()) {
+        Some(e) => parse_date("end", e)?,
+        None => today,
+    };
+    let start = match start.filter(|s| !s.trim().is_empty()) {
+        Some(s) => parse_date("start", s)?,
+        None => end.checked_sub_days(Days::new(6)).unwrap_or(end),
+    };
+    if start > end {
+        return Err(format!("`start` ({start}) is after `end` ({end})"));
+    }
+    let days = (end - start).num_days() + 1;
+    if days > MAX_DAYS {
+        return Err(format!(
+            "the range covers {days} days; at most {MAX_DAYS} are allowed"
+        ));
+    }
+    Ok(DateRange { start, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    #[test]
+    fn ranges_are_inclusive_with_a_seven_day_default() {
+        let today = d("2026-11-23");
+        let r = parse_range(None, None, today).expect("default");
+        assert_eq!((r.start, r.end), (d("2026-11-17"), today));
+        assert_eq!(r.dates().count(), 7);
+        let r = parse_range(Some("2026-01-20"), Some("2026-01-22"), today).expect("explicit");
+        let dates: Vec<String> = r.dates().map(|d| d.to_string()).collect();
+        assert_eq!(dates, ["2026-01-20", "2026-01-21", "2026-01-22"]);
+        assert_eq!(
+            parse_range(Some("2026-11-23"), None, today)
+                .expect("start only")
+                .dates()
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn bad_ranges_are_refused() {
+        let today = d("2026-11-23");
+        for (s, e) in [
+            (Some("2026-02-30"), None),
+            (Some("2026-1-5"), None),
+            (None, Some("yesterday")),
+            (Some("2026-11-24"), Some("2026-11-23")),
+            (Some("2025-01-01"), Some("2026-11-23")),
+        ] {
+            assert!(parse_range(s, e, today).is_err(), "{s:?} {e:?}");
+        }
+        assert!(
+            parse_range(Some("2025-11-23"), Some("2026-11-23"), today).is_ok(),
+            "366 days"
+        );
+    }
+}
