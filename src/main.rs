@@ -148,8 +148,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let today = callgate::clock::business_date(chrono::Utc::now(), settings.timezone);
             let range = callgate::stats::parse_range(start.as_deref(), end.as_deref(), today)
                 .map_err(anyhow::Error::msg)?;
-            let stats = callgate::stats::Statistics::new(&settings.data_dir)
-                .pipeline(range, settings.timezone.name())?;
+            let stats = callgate::stats::Statistics::new(&settings.data_dir).pipeline(
+                range,
+                today,
+                settings.timezone.name(),
+            )?;
             let out = if csv {
                 callgate::stats::calls::to_csv(&stats)?
             } else {

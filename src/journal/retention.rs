@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use super::{ATTEMPTS_DIR, CALLS_DIR};
 
 /// The date in a daily file name such as `attempts_2026-11-23.jsonl`.
+/// Day summaries (`….jsonl.summary`) carry their journal's date.
 pub fn file_date(name: &str) -> Option<NaiveDate> {
+    let name = name.strip_suffix(".summary").unwrap_or(name);
     let stem = name
         .strip_suffix(".jsonl")
         .or_else(|| name.strip_suffix(".json"))?;

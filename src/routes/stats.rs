@@ -89,7 +89,7 @@ async fn blocklist_statistics(
                 json!({"id": &*f.id, "field": &*f.field, "value": &*f.value, "reason": f.reason.as_deref()})
             })
         };
-        st.stats.blocklist(range, &current).and_then(|s| serde_json::to_vec(&s).map_err(std::io::Error::other))
+        st.stats.blocklist(range, today(&st), &current).and_then(|s| serde_json::to_vec(&s).map_err(std::io::Error::other))
     })
     .await
     .map_err(ApiError::internal)?
@@ -123,10 +123,13 @@ async fn pipeline_statistics(
         }
     };
     let st = state.clone();
-    let stats = web::block(move || st.stats.pipeline(range, st.settings.timezone.name()))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let stats = web::block(move || {
+        st.stats
+            .pipeline(range, today(&st), st.settings.timezone.name())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
     if csv {
         let body = calls::to_csv(&stats).map_err(ApiError::internal)?;
         Ok(HttpResponse::Ok()

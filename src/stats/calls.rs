@@ -17,7 +17,7 @@ pub const STAGES: [&str; 4] = ["schedule", "answering_machine", "protection", "b
 /// A human conversation of at least this many seconds counts as `answered`.
 pub const ANSWERED_MIN_SECONDS: f64 = 20.0;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallsDay {
     /// New leads (webhooks decided for the first time; re-runs of deferred leads excluded).
     pub leads_received: u64,

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDate;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 pub use attempts::AttemptsDay;
 pub use calls::CallsDay;
@@ -23,7 +25,9 @@ pub use range::{parse_range, DateRange};
 use crate::journal::complete_lines;
 
 /// A summary built line by line from one journal file.
-pub trait DaySummary: Default + Clone + Send + Sync + 'static {
+pub trait DaySummary:
+    Default + Clone + Send + Sync + Serialize + DeserializeOwned + 'static
+{
     /// Folds one complete line; returns false if the line is not a record (torn).
     fn fold(&mut self, line: &[u8]) -> bool;
 }
@@ -50,8 +54,9 @@ impl<T: DaySummary> DayCache<T> {
         }
     }
 
-    /// The summary of every day in `range`, oldest first, each brought up to date.
-    pub fn days(&self, range: DateRange) -> io::Result<Vec<(NaiveDate, Arc<T>)>> {
+    /// The summary of every day in `range`, oldest first, each brought up to date. Days
+    /// before `today` are closed: their summaries are also kept on disk beside the journal.
+    pub fn days(&self, range: DateRange, today: NaiveDate) -> io::Result<Vec<(NaiveDate, Arc<T>)>> {
         let dates: Vec<NaiveDate> = range.dates().collect();
         let known: Vec<Option<Cached<T>>> = {
             let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
@@ -60,7 +65,17 @@ impl<T: DaySummary> DayCache<T> {
         let jobs: Vec<(NaiveDate, Option<Cached<T>>)> = dates.iter().copied().zip(known).collect();
         let results = run_parallel(jobs, |(date, cached)| {
             let path = (self.path_of)(&self.data_dir, date);
-            update(&path, cached).map(|c| (date, c))
+            let closed = date < today;
+            let cached = match cached {
+                None if closed => load_sidecar(&path),
+                other => other,
+            };
+            let before = cached.as_ref().map(|c| c.consumed);
+            let fresh = update(&path, cached)?;
+            if closed && before != Some(fresh.consumed) && fresh.consumed > 0 {
+                store_sidecar(&path, &fresh);
+            }
+            Ok((date, fresh))
         })?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(results
@@ -71,6 +86,42 @@ impl<T: DaySummary> DayCache<T> {
                 (date, summary)
             })
             .collect())
+    }
+}
+
+/// A closed day's summary on disk, valid while its journal keeps the length it had.
+#[derive(Serialize, Deserialize)]
+struct Sidecar<T> {
+    file_len: u64,
+    summary: T,
+}
+
+pub fn sidecar_path(journal: &Path) -> PathBuf {
+    let mut name = journal.file_name().unwrap_or_default().to_os_string();
+    name.push(".summary");
+    journal.with_file_name(name)
+}
+
+fn load_sidecar<T: DaySummary>(journal: &Path) -> Option<Cached<T>> {
+    let len = std::fs::metadata(journal).ok()?.len();
+    let bytes = std::fs::read(sidecar_path(journal)).ok()?;
+    let sidecar: Sidecar<T> = serde_json::from_slice(&bytes).ok()?;
+    (sidecar.file_len == len).then(|| Cached {
+        consumed: len,
+        summary: Arc::new(sidecar.summary),
+    })
+}
+
+fn store_sidecar<T: DaySummary>(journal: &Path, cached: &Cached<T>) {
+    let sidecar = Sidecar {
+        file_len: cached.consumed,
+        summary: &*cached.summary,
+    };
+    let written = serde_json::to_vec(&sidecar)
+        .map_err(io::Error::other)
+        .and_then(|bytes| crate::store::write_atomic(&sidecar_path(journal), &bytes));
+    if let Err(e) = written {
+        tracing::warn!(file = %journal.display(), error = %e, "could not keep a day summary on disk");
     }
 }
 
@@ -166,19 +217,97 @@ impl Statistics {
         }
     }
 
-    /// The seed's blocklist statistics for `range`.
+    /// The seed's blocklist statistics for `range` (`today` = the current business date).
     pub fn blocklist(
         &self,
         range: DateRange,
+        today: NaiveDate,
         current: attempts::CurrentFlag<'_>,
     ) -> io::Result<attempts::BlocklistStatistics> {
-        let days = self.attempts.days(range)?;
+        let days = self.attempts.days(range, today)?;
         Ok(attempts::merge(range, &days, current))
     }
 
     /// Pipeline statistics per day and in total for `range`.
-    pub fn pipeline(&self, range: DateRange, tz: &str) -> io::Result<calls::PipelineStatistics> {
-        let days = self.calls.days(range)?;
+    pub fn pipeline(
+        &self,
+        range: DateRange,
+        today: NaiveDate,
+        tz: &str,
+    ) -> io::Result<calls::PipelineStatistics> {
+        let days = self.calls.days(range, today)?;
         Ok(calls::merge(range, tz, &days))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(flag: &str) -> String {
+        format!(
+            r#"{{"timestamp":"2026-11-20T15:00:00.000Z","field":"phone","value":"+13055551234","blocked":true,"reason":"r","flag_id":"{flag}","stage":"blocklist","source":"flag"}}"#
+        ) + "\n"
+    }
+
+    #[test]
+    fn closed_days_keep_their_summary_on_disk_until_the_journal_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let day: NaiveDate = "2026-11-20".parse().expect("date");
+        let today: NaiveDate = "2026-11-23".parse().expect("date");
+        let journal = crate::journal::attempts_path(dir.path(), day);
+        std::fs::create_dir_all(journal.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&journal, line("a") + &line("a")).expect("write");
+        let range = DateRange {
+            start: day,
+            end: day,
+        };
+        let none = |_: &str| None;
+
+        // Today's file is open: no summary on disk for it.
+        let open_range = DateRange {
+            start: today,
+            end: today,
+        };
+        Statistics::new(dir.path())
+            .blocklist(open_range, today, &none)
+            .expect("stats");
+        assert!(!sidecar_path(&crate::journal::attempts_path(dir.path(), today)).exists());
+
+        let first = Statistics::new(dir.path())
+            .blocklist(range, today, &none)
+            .expect("stats");
+        assert_eq!(first.total_attempts, 2);
+        let sidecar = sidecar_path(&journal);
+        assert!(sidecar.exists());
+
+        // A new process uses the summary (proved by planting a different count in it).
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&sidecar).expect("read")).expect("json");
+        doc["summary"]["total"] = 99.into();
+        std::fs::write(&sidecar, serde_json::to_vec(&doc).expect("json")).expect("write");
+        let again = Statistics::new(dir.path())
+            .blocklist(range, today, &none)
+            .expect("stats");
+        assert_eq!(again.total_attempts, 99);
+
+        // Once the journal grows (a migration appended), the summary is rebuilt.
+        let mut text = std::fs::read_to_string(&journal).expect("read");
+        text.push_str(&line("b"));
+        std::fs::write(&journal, text).expect("append");
+        let rebuilt = Statistics::new(dir.path())
+            .blocklist(range, today, &none)
+            .expect("stats");
+        assert_eq!(rebuilt.total_attempts, 3);
+        assert_eq!(rebuilt.by_flag["b"].count, 1);
+    }
+
+    #[test]
+    fn summary_files_expire_with_their_journal() {
+        let name = "attempts_2024-01-01.jsonl.summary";
+        assert_eq!(
+            crate::journal::retention::file_date(name),
+            "2024-01-01".parse().ok()
+        );
     }
 }
