@@ -181,6 +181,9 @@ pub struct BlocklistStatistics {
     pub by_field: BTreeMap<String, FieldEntry>,
 }
 
+/// One flag's total, its per-date counts and the latest thing known about it.
+type FlagTally<'a> = (u64, Vec<(NaiveDate, u64)>, &'a FlagSeen);
+
 /// Merges day summaries. A flag removed since is shown with what the attempts recorded.
 /// Counting uses hash maps keyed by strings borrowed from the summaries; only the output
 /// allocates.
@@ -191,7 +194,7 @@ pub fn merge(
 ) -> BlocklistStatistics {
     let mut total_attempts = 0;
     let mut blocked_attempts = 0;
-    let mut flags: HashMap<&str, (u64, Vec<(NaiveDate, u64)>, &FlagSeen)> = HashMap::new();
+    let mut flags: HashMap<&str, FlagTally<'_>> = HashMap::new();
     let mut fields: HashMap<&str, (u64, HashMap<&str, u64>)> = HashMap::new();
     for (date, day) in days {
         total_attempts += day.total;
