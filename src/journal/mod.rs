@@ -106,10 +106,16 @@ fn to_line(record: &impl serde::Serialize) -> Vec<u8> {
 /// Splits a journal into complete lines. A last line without its newline, or a line that
 /// is not JSON, is torn (a crash mid-append) and is counted, not returned.
 pub fn complete_lines(bytes: &[u8]) -> (impl Iterator<Item = &[u8]>, usize) {
-    let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let end = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
     let torn_tail = usize::from(bytes[end..].iter().any(|b| !b.is_ascii_whitespace()));
-    let lines = bytes[..end]
-        .split(|b| *b == b'\n')
+    let body = &bytes[..end];
+    let mut start = 0;
+    let lines = memchr::memchr_iter(b'\n', body)
+        .map(move |newline| {
+            let line = &body[start..newline];
+            start = newline + 1;
+            line
+        })
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
     (lines, torn_tail)
 }

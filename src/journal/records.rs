@@ -41,7 +41,8 @@ pub struct Attempt {
     /// `flag`, `feed` or `content`.
     pub source: String,
     /// The flag's own reason at the time, so statistics can show a flag removed since.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Always written (null when there is none): statistics read these lines in key order.
+    #[serde(default)]
     pub flag_reason: Option<String>,
 }
 

@@ -43,62 +43,73 @@ struct Row<'a> {
     flag_reason: Option<Cow<'a, str>>,
 }
 
-/// Finds `"key":"` and returns the plain string after it; `None` if the key is absent or
-/// its value is not a plain (escape-free) string.
-fn plain_string<'a>(line: &'a [u8], key: &memmem::Finder<'_>) -> Option<&'a str> {
-    let start = key.find(line)? + key.needle().len();
-    let len = memchr::memchr(b'"', &line[start..])?;
-    let text = &line[start..start + len];
+/// A JSON string or `null` after `"key":`, searched from `from`. Returns the value and
+/// where the search may continue; `None` when the key is not there or its value is not a
+/// plain (escape-free) string or null.
+fn value_after<'a>(
+    line: &'a [u8],
+    from: usize,
+    key: &memmem::Finder<'_>,
+) -> Option<(Option<&'a str>, usize)> {
+    let start = from + key.find(&line[from..])? + key.needle().len();
+    let rest = &line[start..];
+    if rest.starts_with(b"null") {
+        return Some((None, start + 4));
+    }
+    let body = rest.strip_prefix(b"\"")?;
+    let len = memchr::memchr(b'"', body)?;
+    let text = &body[..len];
     if memchr::memchr(b'\\', text).is_some() {
         return None;
     }
-    std::str::from_utf8(text).ok()
+    Some((Some(std::str::from_utf8(text).ok()?), start + 1 + len + 1))
 }
 
 struct Keys {
     field: memmem::Finder<'static>,
     value: memmem::Finder<'static>,
+    blocked: memmem::Finder<'static>,
     flag_id: memmem::Finder<'static>,
     flag_reason: memmem::Finder<'static>,
-    blocked_true: memmem::Finder<'static>,
-    blocked_false: memmem::Finder<'static>,
-    opens_object: memmem::Finder<'static>,
 }
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
-    field: memmem::Finder::new(b"\"field\":\""),
-    value: memmem::Finder::new(b"\"value\":\""),
-    flag_id: memmem::Finder::new(b"\"flag_id\":\""),
-    flag_reason: memmem::Finder::new(b"\"flag_reason\":\""),
-    blocked_true: memmem::Finder::new(b"\"blocked\":true"),
-    blocked_false: memmem::Finder::new(b"\"blocked\":false"),
-    opens_object: memmem::Finder::new(b":{"),
+    field: memmem::Finder::new(b"\"field\":"),
+    value: memmem::Finder::new(b"\"value\":"),
+    blocked: memmem::Finder::new(b"\"blocked\":"),
+    flag_id: memmem::Finder::new(b"\"flag_id\":"),
+    flag_reason: memmem::Finder::new(b"\"flag_reason\":"),
 });
 
-/// The fast path for the flat lines we write ourselves: a few substring searches instead
-/// of a full parse. Anything unusual (nested objects, escapes, a key missing) returns
-/// `None` and the line goes through serde instead, so both paths agree.
+/// The fast path for the flat lines we write ourselves, whose keys come in a fixed order
+/// (`field`, `value`, …, `blocked`, …, `flag_id`, …, `flag_reason`): one forward pass of
+/// substring searches instead of a full parse. Anything else (another order, a missing
+/// key, escapes, nested objects) returns `None` and the line goes through serde, so both
+/// paths agree.
 fn fast_row(line: &[u8]) -> Option<Row<'_>> {
     let k = &*KEYS;
     if line.first() != Some(&b'{')
         || line.last() != Some(&b'}')
-        || k.opens_object.find(line).is_some()
+        || memchr::memchr(b'{', &line[1..]).is_some()
     {
         return None;
     }
-    let blocked = if k.blocked_true.find(line).is_some() {
-        true
-    } else if k.blocked_false.find(line).is_some() {
-        false
-    } else {
-        return None;
+    let (field, pos) = value_after(line, 0, &k.field)?;
+    let (value, pos) = value_after(line, pos, &k.value)?;
+    let at = pos + k.blocked.find(&line[pos..])? + k.blocked.needle().len();
+    let (blocked, pos) = match &line[at..] {
+        rest if rest.starts_with(b"true") => (true, at + 4),
+        rest if rest.starts_with(b"false") => (false, at + 5),
+        _ => return None,
     };
+    let (flag_id, pos) = value_after(line, pos, &k.flag_id)?;
+    let (flag_reason, _) = value_after(line, pos, &k.flag_reason)?;
     Some(Row {
-        field: Some(Cow::Borrowed(plain_string(line, &k.field)?)),
-        value: Some(Cow::Borrowed(plain_string(line, &k.value)?)),
-        flag_id: plain_string(line, &k.flag_id).map(Cow::Borrowed),
+        field: Some(Cow::Borrowed(field?)),
+        value: Some(Cow::Borrowed(value?)),
+        flag_id: flag_id.map(Cow::Borrowed),
         blocked: Some(blocked),
-        flag_reason: plain_string(line, &k.flag_reason).map(Cow::Borrowed),
+        flag_reason: flag_reason.map(Cow::Borrowed),
     })
 }
 
@@ -255,13 +266,15 @@ mod tests {
 
     #[test]
     fn fast_path_agrees_with_serde_or_steps_aside() {
-        let lines: [&[u8]; 6] = [
+        let lines: [&[u8]; 8] = [
             br#"{"timestamp":"2026-11-23T15:00:00.000Z","field":"phone","value":"+13055551234","lead_id":"1","phone":"+13055551234","blocked":true,"reason":"Blocked by flag: phone=+13055551234","flag_id":"flag_1","request_id":"r","stage":"blocklist","source":"flag","flag_reason":"asked"}"#,
-            br#"{"timestamp":"2026-11-23T15:00:00.000Z","field":"lead_id","value":"7","lead_id":null,"phone":null,"blocked":false,"reason":"x","flag_id":null,"request_id":null,"stage":"blocklist","source":"flag"}"#,
+            br#"{"timestamp":"2026-11-23T15:00:00.000Z","field":"lead_id","value":"7","lead_id":null,"phone":null,"blocked":false,"reason":"x","flag_id":null,"request_id":null,"stage":"blocklist","source":"flag","flag_reason":null}"#,
             br#"{"field":"note","value":"say \"hi\"","blocked":true,"flag_id":"f"}"#,
             br#"{"value":"v","field":"f","blocked":true}"#,
             br#"{"field":"f","value":"v","blocked":true,"extra":{"field":"g"}}"#,
             br#"{"field":"f","value":"v"}"#,
+            br#"{"flag_id":"x","field":"f","value":"v","blocked":true,"flag_reason":null}"#,
+            br#"{"field":"f","value":"v","blocked":true,"flag_id":"x"}"#,
         ];
         for line in lines {
             let slow = serde_json::from_slice::<Row<'_>>(line).ok();

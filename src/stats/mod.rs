@@ -184,7 +184,7 @@ fn update<T: DaySummary>(path: &Path, cached: Option<Cached<T>>) -> io::Result<C
     file.seek(SeekFrom::Start(consumed))?;
     let mut bytes = Vec::with_capacity((len - consumed) as usize);
     file.take(len - consumed).read_to_end(&mut bytes)?;
-    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let complete = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
     let mut summary = Arc::unwrap_or_clone(summary);
     let (lines, torn_tail) = complete_lines(&bytes);
     let mut torn = 0;
