@@ -11,14 +11,17 @@
 //! - [`clock`] — the injectable clock and business-date helpers.
 //! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`]).
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
+//! - [`journal`] — the daily attempts and call journals (business-date files), retention.
+//! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
+//!   closed days), the seed's blocklist statistics and pipeline statistics.
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log.
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
 //! - [`routes`] — actix handlers, the JSON error body, request ids, admin auth.
-//! - [`cli`] — offline/remote admin commands.
+//! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version.
 //!
 //! ## Dependency rule
-//! `routes`, `startup`, `cli` → `blocklist` → `store`, `domain`, `clock`. Imports go down
-//! only; actix lives in `routes` and `startup`, reqwest in `cli` (and later the Bland
+//! `routes`, `startup`, `cli`, `migrate` → `blocklist`, `journal`, `stats` → `store`,
+//! `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `cli` (and later the Bland
 //! client).
 //!
 //! ## Deviations from STYLE.md, and why

@@ -1,8 +1,10 @@
 //! One test binary for every API test (see `helpers.rs` for the harness).
 
 mod blocklist;
+mod blocklist_bulk;
 mod blocklist_files;
 mod helpers;
 mod journals;
+mod pipeline_stats;
 mod process;
 mod system;
