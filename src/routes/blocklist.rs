@@ -1,12 +1,11 @@
 //! `/api/admin/blocklist…`: the seed's flag API plus lookup, search, update, bulk and export.
 
-use std::collections::HashMap;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
+use super::params::{boolean, number, Query};
 use super::AppState;
 use crate::blocklist::bulk::{self, InvalidLine};
 use crate::blocklist::query::{ListQuery, Order};
@@ -52,8 +51,6 @@ impl From<BlocklistError> for ApiError {
     }
 }
 
-type Query = web::Query<HashMap<String, String>>;
-
 /// The seed's listing shape, serialised straight from the index.
 #[derive(serde::Serialize)]
 struct FlagList<'a> {
@@ -67,28 +64,6 @@ struct FlagList<'a> {
 struct Document<'a> {
     enabled: bool,
     flags: &'a [&'a Flag],
-}
-
-fn param_usize(q: &HashMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
-    q.get(name)
-        .map(|v| {
-            v.trim().parse().map_err(|_| {
-                ApiError::BadRequest(format!("`{name}` must be a non-negative whole number"))
-            })
-        })
-        .transpose()
-}
-
-fn param_bool(q: &HashMap<String, String>, name: &str) -> Result<Option<bool>, ApiError> {
-    q.get(name)
-        .map(|v| match v.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err(ApiError::BadRequest(format!(
-                "`{name}` must be true or false"
-            ))),
-        })
-        .transpose()
 }
 
 async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
@@ -119,9 +94,9 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
         field: q.get("field").cloned(),
         value: q.get("value").cloned(),
         search: q.get("search").cloned(),
-        active: param_bool(&q, "active")?,
-        limit: param_usize(&q, "limit")?,
-        offset: param_usize(&q, "offset")?.unwrap_or(0),
+        active: boolean(&q, "active")?,
+        limit: number(&q, "limit")?,
+        offset: number(&q, "offset")?.unwrap_or(0),
         order,
         descending,
     };

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod blocklist;
 pub mod error;
 pub mod middleware;
+pub mod params;
 pub mod stats;
 pub mod system;
 

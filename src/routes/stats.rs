@@ -2,16 +2,15 @@
 //! `/api/admin/blocklist/statistics` and `/api/admin/statistics`. File reading and
 //! aggregation run on the blocking pool.
 
-use std::collections::HashMap;
-
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::params::{blocking, date_range, number, Query};
 use super::AppState;
 use crate::journal::read_day;
+use crate::stats::calls;
 use crate::stats::range::parse_date;
-use crate::stats::{calls, parse_range};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/blocklist/attempts/{date}").route(web::get().to(attempts)))
@@ -19,20 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/statistics").route(web::get().to(pipeline_statistics)));
 }
 
-type Query = web::Query<HashMap<String, String>>;
-
 fn today(state: &AppState) -> chrono::NaiveDate {
     crate::clock::business_date(state.clock.now(), state.settings.timezone)
-}
-
-fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
-    q.get(name)
-        .map(|v| {
-            v.trim().parse().map_err(|_| {
-                ApiError::BadRequest(format!("`{name}` must be a non-negative whole number"))
-            })
-        })
-        .transpose()
 }
 
 async fn attempts(
@@ -47,10 +34,7 @@ async fn attempts(
     let limit = number(&q, "limit")?;
     let offset = number(&q, "offset")?.unwrap_or(0);
     let path = crate::journal::attempts_path(&state.settings.data_dir, date);
-    let day = web::block(move || read_day(&path))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let day = blocking(move || read_day(&path)).await?;
     let blocked = day
         .records
         .iter()
@@ -75,25 +59,18 @@ async fn blocklist_statistics(
     state: web::Data<AppState>,
     q: Query,
 ) -> Result<HttpResponse, ApiError> {
-    let range = parse_range(
-        q.get("start").map(String::as_str),
-        q.get("end").map(String::as_str),
-        today(&state),
-    )
-    .map_err(ApiError::BadRequest)?;
-    let st = state.clone();
-    let body = web::block(move || {
-        let blocklist = st.blocklist.clone();
-        let current = move |id: &str| {
-            blocklist.get(id).map(|f| {
+    let today = today(&state);
+    let range = date_range(&q, today)?;
+    let body = blocking(move || {
+        let current = |id: &str| {
+            state.blocklist.get(id).map(|f| {
                 json!({"id": &*f.id, "field": &*f.field, "value": &*f.value, "reason": f.reason.as_deref()})
             })
         };
-        st.stats.blocklist(range, today(&st), &current).and_then(|s| serde_json::to_vec(&s).map_err(std::io::Error::other))
+        let stats = state.stats.blocklist(range, today, &current)?;
+        serde_json::to_vec(&stats).map_err(std::io::Error::other)
     })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
@@ -103,12 +80,8 @@ async fn pipeline_statistics(
     state: web::Data<AppState>,
     q: Query,
 ) -> Result<HttpResponse, ApiError> {
-    let range = parse_range(
-        q.get("start").map(String::as_str),
-        q.get("end").map(String::as_str),
-        today(&state),
-    )
-    .map_err(ApiError::BadRequest)?;
+    let today = today(&state);
+    let range = date_range(&q, today)?;
     let csv = match q
         .get("format")
         .map(|f| f.trim().to_ascii_lowercase())
@@ -122,14 +95,12 @@ async fn pipeline_statistics(
             )))
         }
     };
-    let st = state.clone();
-    let stats = web::block(move || {
-        st.stats
-            .pipeline(range, today(&st), st.settings.timezone.name())
+    let stats = blocking(move || {
+        state
+            .stats
+            .pipeline(range, today, state.settings.timezone.name())
     })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    .await?;
     if csv {
         let body = calls::to_csv(&stats).map_err(ApiError::internal)?;
         Ok(HttpResponse::Ok()

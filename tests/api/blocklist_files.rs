@@ -127,12 +127,7 @@ async fn an_invalid_hand_edit_is_refused_and_the_file_left_as_written() {
         r#"{"flags": [{"id": "a", "field": "x", "value": "1"}, {"id": "a", "field": "y", "value": "2"}]}"#.to_string(),
     ] {
         std::fs::write(&path, &bad).expect("bad edit");
-        let health = eventually(Duration::from_secs(3), || async {
-            let h: Value = app.client.get(app.url("/health")).send().await.ok()?.json().await.ok()?;
-            (h["status"] == "degraded").then_some(h)
-        })
-        .await
-        .expect("health shows degraded");
+        let health = app.wait_for_health("degraded").await;
         assert!(health["components"]["blocklist"]["error"].as_str().expect("error").contains("blocklist-config.json"));
         // The last good state is still in force.
         let res = app
@@ -144,29 +139,11 @@ async fn an_invalid_hand_edit_is_refused_and_the_file_left_as_written() {
         assert_eq!(std::fs::read_to_string(&path).expect("read"), bad);
         // A fix clears the refusal.
         std::fs::write(&path, r#"{"enabled": true, "flags": []}"#).expect("fix");
-        eventually(Duration::from_secs(3), || async {
-            let h: Value = app.client.get(app.url("/health")).send().await.ok()?.json().await.ok()?;
-            (h["status"] == "ok").then_some(())
-        })
-        .await
-        .expect("health back to ok");
+        app.wait_for_health("ok").await;
     }
     // A bad edit left in place survives shutdown untouched (no compaction over it).
     std::fs::write(&path, "{oops").expect("bad edit");
-    eventually(Duration::from_secs(3), || async {
-        let h: Value = app
-            .client
-            .get(app.url("/health"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (h["status"] == "degraded").then_some(())
-    })
-    .await
-    .expect("degraded");
+    app.wait_for_health("degraded").await;
     let res = app
         .post_json(
             "/api/admin/blocklist",

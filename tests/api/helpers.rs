@@ -136,6 +136,26 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Waits (at most 3 s) until `/health` reports `status`; returns the health body.
+    pub async fn wait_for_health(&self, status: &str) -> serde_json::Value {
+        eventually(Duration::from_secs(3), || async {
+            let h: serde_json::Value = self
+                .client
+                .get(self.url("/health"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (h["status"] == status).then_some(h)
+        })
+        .await
+        .unwrap_or_else(|| panic!("/health did not become {status}"))
+    }
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, for at most `limit`.
 pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
 where
