@@ -34,15 +34,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bland;
 pub mod blocklist;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod health;
 pub mod journal;
 pub mod metrics;
 pub mod migrate;
+pub mod pipeline;
 pub mod routes;
 pub mod startup;
 pub mod stats;

@@ -20,6 +20,12 @@ pub struct OpLabels {
     pub op: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub decision: &'static str,
+    pub stage: &'static str,
+}
+
 type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -34,6 +40,7 @@ pub struct Metrics {
     pub blocklist_flags: Gauge,
     pub blocklist_writes: Family<OpLabels, Counter>,
     pub blocklist_reload_failures: Counter,
+    pub leads: Family<DecisionLabels, Counter>,
 }
 
 impl Metrics {
@@ -69,7 +76,14 @@ impl Metrics {
             "Hand edits of blocklist-config.json refused as invalid",
             blocklist_reload_failures.clone(),
         );
+        let leads = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "leads",
+            "Lead webhooks by decision and deciding stage",
+            leads.clone(),
+        );
         Self {
+            leads,
             registry,
             http_requests,
             http_duration,

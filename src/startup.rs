@@ -13,12 +13,15 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::bland::BlandClient;
 use crate::blocklist::{watch as bl_watch, Blocklist};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
+use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, Gateway};
 use crate::journal::retention::purge;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
+use crate::pipeline::{blocklist::BlocklistCheck, Pipeline};
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
 use crate::stats::Statistics;
 use crate::store::DataDirLock;
@@ -35,6 +38,7 @@ pub struct Application {
     state: web::Data<AppState>,
     stop_tasks: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    dispatcher: JoinHandle<()>,
     _lock: DataDirLock,
 }
 
@@ -60,6 +64,50 @@ async fn retention_task(
             _ = tokio::time::sleep(RETENTION_EVERY) => {}
         }
     }
+}
+
+type Built = (
+    Arc<Gateway>,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+    Vec<String>,
+);
+
+/// The pipeline, outbox, call index and Bland client behind the webhooks.
+fn build_gateway(
+    settings: &Arc<Settings>,
+    blocklist: &Arc<Blocklist>,
+    journals: &Arc<Journals>,
+    clock: &SharedClock,
+) -> anyhow::Result<Built> {
+    let pipeline = Pipeline::new(vec![Arc::new(BlocklistCheck::new(blocklist.clone()))]);
+    let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now())
+        .context("DATA_DIR: cannot open the outbox")?;
+    let today = crate::clock::business_date(clock.now(), settings.timezone);
+    let calls = Arc::new(CallIndex::rebuild(&settings.data_dir, today));
+    let bland = match &settings.bland.api_key {
+        None => {
+            tracing::warn!("no BLAND_API_KEY: dry-run mode, calls are logged and never placed");
+            None
+        }
+        Some(key) => Some(
+            BlandClient::new(
+                &settings.bland.api_url,
+                key.clone(),
+                Duration::from_secs(settings.bland.timeout_secs),
+            )
+            .context("cannot build the Bland client")?,
+        ),
+    };
+    let (gateway, queue) = Gateway::new(
+        pipeline,
+        journals.clone(),
+        Arc::new(outbox),
+        calls,
+        bland,
+        clock.clone(),
+        settings.clone(),
+    );
+    Ok((Arc::new(gateway), queue, ready))
 }
 
 async fn until_stopped(mut rx: watch::Receiver<bool>) {
@@ -91,6 +139,9 @@ impl Application {
                 .context("DATA_DIR: cannot open the journals")?,
         );
         let stats = Arc::new(Statistics::new(&settings.data_dir));
+        let shared_settings = Arc::new(settings.clone());
+        let (gateway, queue, ready) =
+            build_gateway(&shared_settings, &blocklist, &journals, &clock)?;
         let listener =
             TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
                 format!(
@@ -103,14 +154,15 @@ impl Application {
             .context("HOST/PORT: no local address")?;
         let state = web::Data::new(AppState {
             admin_keys: AdminKeys::new(&settings.admin_api_keys),
-            settings: Arc::new(settings.clone()),
+            settings: shared_settings,
             clock,
             metrics,
-            health: vec![blocklist.clone()],
+            health: vec![blocklist.clone(), gateway.clone()],
             started: Instant::now(),
             blocklist: blocklist.clone(),
             journals,
             stats,
+            gateway: gateway.clone(),
         });
         let max_body = settings.max_body_bytes;
         let app_state = state.clone();
@@ -150,8 +202,23 @@ impl Application {
                 COMPACT_IDLE,
                 until_stopped(stopped.clone()),
             )),
-            tokio::spawn(retention_task(state.clone(), until_stopped(stopped))),
+            tokio::spawn(retention_task(
+                state.clone(),
+                until_stopped(stopped.clone()),
+            )),
         ];
+        let dispatcher = tokio::spawn(dispatch::worker::run(
+            gateway.clone(),
+            queue,
+            until_stopped(stopped),
+        ));
+        if !ready.is_empty() {
+            tracing::info!(
+                count = ready.len(),
+                "sending calls left in the outbox by the previous run"
+            );
+        }
+        gateway.enqueue(ready);
         tracing::info!(
             %addr,
             data_dir = %settings.data_dir.display(),
@@ -166,6 +233,7 @@ impl Application {
             state,
             stop_tasks,
             tasks,
+            dispatcher,
             _lock: lock,
         })
     }
@@ -186,13 +254,19 @@ impl Application {
             state,
             stop_tasks,
             tasks,
+            dispatcher,
             _lock,
             ..
         } = self;
         server.await.context("HTTP server failed")?;
+        // No new intake now; let sends in flight finish, then stop the background tasks.
         let _ = stop_tasks.send(true);
+        let _ = dispatcher.await;
         for task in tasks {
             let _ = task.await;
+        }
+        if let Err(e) = state.gateway.outbox.flush().wait().await {
+            tracing::error!(error = %e, "could not flush the outbox at shutdown");
         }
         if let Err(e) = state.journals.flush().wait().await {
             tracing::error!(error = %e, "could not flush the journals at shutdown");

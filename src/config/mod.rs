@@ -32,6 +32,26 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("blocklist.compact_after", "BLOCKLIST_COMPACT_AFTER"),
     ("bland.api_key", "BLAND_API_KEY"),
     ("bland.api_url", "BLAND_API_URL"),
+    ("webhook_token", "WEBHOOK_TOKEN"),
+    ("public_base_url", "PUBLIC_BASE_URL"),
+    ("lead.phone_fields", "LEAD_PHONE_FIELDS"),
+    ("lead.id_fields", "LEAD_ID_FIELDS"),
+    ("bland.webhook_secret", "BLAND_WEBHOOK_SECRET"),
+    ("bland.pathway_id", "BLAND_PATHWAY_ID"),
+    ("bland.task", "BLAND_TASK"),
+    ("bland.from", "BLAND_FROM"),
+    ("bland.voice", "BLAND_VOICE"),
+    ("bland.first_sentence", "BLAND_FIRST_SENTENCE"),
+    ("bland.max_duration", "BLAND_MAX_DURATION"),
+    ("bland.record", "BLAND_RECORD"),
+    ("bland.wait_for_greeting", "BLAND_WAIT_FOR_GREETING"),
+    ("bland.voicemail_message", "BLAND_VOICEMAIL_MESSAGE"),
+    ("bland.voicemail_action", "BLAND_VOICEMAIL_ACTION"),
+    ("bland.max_calls_per_second", "BLAND_MAX_CALLS_PER_SECOND"),
+    ("bland.max_concurrent", "BLAND_MAX_CONCURRENT"),
+    ("bland.timeout_secs", "BLAND_TIMEOUT_SECS"),
+    ("bland.max_attempts", "BLAND_MAX_ATTEMPTS"),
+    ("bland.retry_base_ms", "BLAND_RETRY_BASE_MS"),
 ];
 
 /// A configuration problem, naming the setting as the operator wrote it.
@@ -81,6 +101,28 @@ pub struct BlandSettings {
     /// `None` means dry-run: calls are logged, never sent.
     pub api_key: Option<Secret>,
     pub api_url: String,
+    /// Secrets for `X-Webhook-Signature` on completion webhooks (two during rotation).
+    pub webhook_secrets: Vec<Secret>,
+    pub pathway_id: Option<String>,
+    pub task: Option<String>,
+    /// Caller ids, used round-robin.
+    pub from: Vec<String>,
+    pub voice: Option<String>,
+    pub first_sentence: Option<String>,
+    /// Minutes.
+    pub max_duration: u32,
+    pub record: bool,
+    pub wait_for_greeting: bool,
+    pub voicemail_message: Option<String>,
+    pub voicemail_action: String,
+    pub max_calls_per_second: f64,
+    pub max_concurrent: usize,
+    pub timeout_secs: u64,
+    /// Tries per call, counting the first, for failures Bland certainly did not take.
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    /// Extra body fields from the config file's `[bland.call]` table.
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Validated settings for one server.
@@ -106,6 +148,11 @@ pub struct Settings {
     /// Fold the blocklist change log into the JSON file after this many records.
     pub blocklist_compact_after: usize,
     pub bland: BlandSettings,
+    /// Required on lead webhooks when set (`X-Webhook-Token` or `?token=`).
+    pub webhook_token: Option<Secret>,
+    /// Our public URL; when set, Bland is told to post completions to `…/webhooks/bland`.
+    pub public_base_url: Option<String>,
+    pub lead_fields: crate::domain::LeadFieldNames,
     /// Where the values came from (for the startup log line).
     pub config_file: Option<PathBuf>,
 }
@@ -130,7 +177,27 @@ impl Settings {
             bland: BlandSettings {
                 api_key: None,
                 api_url: "https://api.bland.ai".into(),
+                webhook_secrets: Vec::new(),
+                pathway_id: None,
+                task: None,
+                from: Vec::new(),
+                voice: None,
+                first_sentence: None,
+                max_duration: 30,
+                record: false,
+                wait_for_greeting: false,
+                voicemail_message: None,
+                voicemail_action: "leave_message".into(),
+                max_calls_per_second: 5.0,
+                max_concurrent: 10,
+                timeout_secs: 30,
+                max_attempts: 4,
+                retry_base_ms: 500,
+                extra: serde_json::Map::new(),
             },
+            webhook_token: None,
+            public_base_url: None,
+            lead_fields: crate::domain::LeadFieldNames::default(),
             config_file: None,
         }
     }
@@ -149,8 +216,9 @@ impl Settings {
             None => Some(PathBuf::from("callgate.toml")).filter(|p| p.is_file()),
         };
         let mut raw: HashMap<&'static str, (String, String)> = HashMap::new();
+        let mut extra = serde_json::Map::new();
         if let Some(path) = &file {
-            read_file(path, &mut raw)?;
+            extra = read_file(path, &mut raw)?;
         }
         for (_, var) in SETTINGS {
             if let Some(value) = non_empty(env(var)) {
@@ -158,6 +226,7 @@ impl Settings {
             }
         }
         let mut settings = Self::from_raw(&raw)?;
+        settings.bland.extra = extra;
         settings.config_file = file;
         Ok(settings)
     }
@@ -260,8 +329,114 @@ impl Settings {
             }
             s.bland.api_url = v.trim_end_matches('/').to_string();
         }
+        s.read_integration(&get)?;
         s.validate()?;
         Ok(s)
+    }
+
+    /// Webhook, lead-field and Bland call settings.
+    fn read_integration<'a>(
+        &mut self,
+        get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
+    ) -> Result<(), ConfigError> {
+        let list = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let text = |var: &str| {
+            get(var)
+                .map(|(v, _)| v.to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let flag = |var: &str, default: bool| -> Result<bool, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some((v, origin)) => match v.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "on" => Ok(true),
+                    "false" | "0" | "no" | "off" => Ok(false),
+                    _ => Err(ConfigError::new(
+                        origin,
+                        format!("`{v}` is not true or false"),
+                    )),
+                },
+            }
+        };
+        let number = |var: &str| -> Result<Option<u64>, ConfigError> {
+            get(var)
+                .map(|(v, origin)| parse_positive(v, origin))
+                .transpose()
+        };
+        self.webhook_token = text("WEBHOOK_TOKEN").map(Secret::new);
+        if let Some((v, origin)) = get("PUBLIC_BASE_URL") {
+            reqwest::Url::parse(v)
+                .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a URL: {e}")))?;
+            self.public_base_url = Some(v.trim_end_matches('/').to_string());
+        }
+        if let Some((v, origin)) = get("LEAD_PHONE_FIELDS") {
+            self.lead_fields.phone = list(v);
+            if self.lead_fields.phone.is_empty() {
+                return Err(ConfigError::new(origin, "name at least one field"));
+            }
+        }
+        if let Some((v, origin)) = get("LEAD_ID_FIELDS") {
+            self.lead_fields.lead_id = list(v);
+            if self.lead_fields.lead_id.is_empty() {
+                return Err(ConfigError::new(origin, "name at least one field"));
+            }
+        }
+        let b = &mut self.bland;
+        if let Some((v, _)) = get("BLAND_WEBHOOK_SECRET") {
+            b.webhook_secrets = list(v).into_iter().map(Secret::new).collect();
+        }
+        b.pathway_id = text("BLAND_PATHWAY_ID");
+        b.task = text("BLAND_TASK");
+        if let Some((v, _)) = get("BLAND_FROM") {
+            b.from = list(v);
+        }
+        b.voice = text("BLAND_VOICE");
+        b.first_sentence = text("BLAND_FIRST_SENTENCE");
+        if let Some(n) = number("BLAND_MAX_DURATION")? {
+            b.max_duration = n.min(u64::from(u32::MAX)) as u32;
+        }
+        b.record = flag("BLAND_RECORD", false)?;
+        b.wait_for_greeting = flag("BLAND_WAIT_FOR_GREETING", false)?;
+        b.voicemail_message = text("BLAND_VOICEMAIL_MESSAGE");
+        if let Some((v, origin)) = get("BLAND_VOICEMAIL_ACTION") {
+            if !matches!(v, "leave_message" | "hangup") {
+                return Err(ConfigError::new(
+                    origin,
+                    format!("`{v}` is not leave_message or hangup"),
+                ));
+            }
+            b.voicemail_action = v.to_string();
+        }
+        if let Some((v, origin)) = get("BLAND_MAX_CALLS_PER_SECOND") {
+            b.max_calls_per_second = match v.parse::<f64>() {
+                Ok(n) if n > 0.0 && n.is_finite() => n,
+                _ => {
+                    return Err(ConfigError::new(
+                        origin,
+                        format!("`{v}` is not a positive number"),
+                    ))
+                }
+            };
+        }
+        if let Some(n) = number("BLAND_MAX_CONCURRENT")? {
+            b.max_concurrent = n as usize;
+        }
+        if let Some(n) = number("BLAND_TIMEOUT_SECS")? {
+            b.timeout_secs = n;
+        }
+        if let Some(n) = number("BLAND_MAX_ATTEMPTS")? {
+            b.max_attempts = n.min(20) as u32;
+        }
+        if let Some(n) = number("BLAND_RETRY_BASE_MS")? {
+            b.retry_base_ms = n;
+        }
+        Ok(())
     }
 
     /// Checks that do not depend on the source of a value.
@@ -295,13 +470,14 @@ fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
     }
 }
 
-/// Tables that later parts of the configuration own; their contents are read by those parts.
-const STRUCTURED_KEYS: &[&str] = &[];
+/// Tables read as a whole rather than as scalar settings.
+const STRUCTURED_KEYS: &[&str] = &["bland.call"];
 
+/// Reads the scalar settings into `raw`; returns the `[bland.call]` table as JSON.
 fn read_file(
     path: &Path,
     raw: &mut HashMap<&'static str, (String, String)>,
-) -> Result<(), ConfigError> {
+) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::new(
@@ -315,7 +491,23 @@ fn read_file(
             format!("not valid TOML: {e}"),
         )
     })?;
-    flatten(&table, "", &shown, raw)
+    flatten(&table, "", &shown, raw)?;
+    let call = table
+        .get("bland")
+        .and_then(|b| b.get("call"))
+        .map(|c| {
+            serde_json::to_value(c)
+                .map_err(|e| ConfigError::new(format!("bland.call (in {shown})"), e.to_string()))
+        })
+        .transpose()?;
+    match call {
+        None => Ok(serde_json::Map::new()),
+        Some(serde_json::Value::Object(map)) => Ok(map),
+        Some(_) => Err(ConfigError::new(
+            format!("bland.call (in {shown})"),
+            "must be a table",
+        )),
+    }
 }
 
 fn flatten(

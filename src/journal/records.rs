@@ -140,6 +140,10 @@ pub enum CallEvent {
         request_id: String,
         status: DispatchStatus,
         #[serde(default)]
+        lead_id: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
+        #[serde(default)]
         call_id: Option<String>,
         #[serde(default)]
         error: Option<String>,

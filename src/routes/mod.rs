@@ -3,11 +3,13 @@
 
 pub mod auth;
 pub mod blocklist;
+pub mod calls;
 pub mod error;
 pub mod middleware;
 pub mod params;
 pub mod stats;
 pub mod system;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +21,7 @@ pub use error::ApiError;
 use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::dispatch::Gateway;
 use crate::health::HealthSource;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
@@ -35,19 +38,23 @@ pub struct AppState {
     pub blocklist: Arc<Blocklist>,
     pub journals: Arc<Journals>,
     pub stats: Arc<Statistics>,
+    pub gateway: Arc<Gateway>,
 }
 
 /// Registers every route: operational ones open, everything under `/api/admin` behind the
 /// admin key, and a JSON 404 for the rest.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(system::configure).service(
-        web::scope("/api/admin")
-            .wrap(actix_web::middleware::from_fn(auth::require_admin_key))
-            // Fixed paths first: `/blocklist/statistics` must not be taken for a flag id.
-            .configure(stats::configure)
-            .configure(blocklist::configure)
-            .default_service(web::to(not_found)),
-    );
+    cfg.configure(system::configure)
+        .configure(webhooks::configure)
+        .service(
+            web::scope("/api/admin")
+                .wrap(actix_web::middleware::from_fn(auth::require_admin_key))
+                // Fixed paths first: `/blocklist/statistics` must not be taken for a flag id.
+                .configure(stats::configure)
+                .configure(calls::configure)
+                .configure(blocklist::configure)
+                .default_service(web::to(not_found)),
+        );
 }
 
 pub async fn not_found() -> ApiError {

@@ -51,6 +51,8 @@ fn dispatch(when: &str, status: DispatchStatus) -> CallEvent {
         timestamp: at(when),
         request_id: "r".into(),
         status,
+        lead_id: None,
+        phone: None,
         call_id: None,
         error: None,
     }

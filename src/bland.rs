@@ -1,0 +1,262 @@
+//! The Bland AI client (reqwest lives here and in the CLI, nowhere else) and the call body.
+//!
+//! Every send ends in one of four results, chosen so that one lead never becomes two
+//! calls: `Queued` (Bland took it), `Retry` (Bland certainly did not take it: the
+//! connection was never made, 429, 502/503/504), `Failed` (Bland refused it: any other
+//! 4xx), `Unconfirmed` (it may have been taken: a timeout or a dropped connection after
+//! the request was written, a 500, a 2xx without `call_id`) — never retried blindly.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::config::{BlandSettings, Secret};
+use crate::domain::Lead;
+
+/// Longest `Retry-After` we honour.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendResult {
+    Queued {
+        call_id: String,
+    },
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
+    Failed {
+        status: u16,
+        message: String,
+    },
+    Unconfirmed {
+        why: String,
+    },
+}
+
+/// Fills `{{field}}` placeholders with the lead's values (unknown ones are left as written).
+pub fn fill(template: &str, lead: &Lead) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = after[..end].trim();
+                match lead.field(name) {
+                    Some(v) => out.push_str(&v),
+                    None => out.push_str(&rest[start..start + 2 + end + 2]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `POST /v1/calls` body for a lead. `from` is the caller id picked for this call.
+pub fn call_body(
+    b: &BlandSettings,
+    public_base_url: Option<&str>,
+    lead: &Lead,
+    request_id: &str,
+    from: Option<&str>,
+) -> Value {
+    let mut body = Map::new();
+    for (k, v) in &b.extra {
+        body.insert(k.clone(), v.clone());
+    }
+    let mut set = |k: &str, v: Value| {
+        body.insert(k.to_string(), v);
+    };
+    set("phone_number", json!(lead.phone.as_str()));
+    match (&b.pathway_id, &b.task) {
+        (Some(pathway), _) => set("pathway_id", json!(pathway)),
+        (None, Some(task)) => set("task", json!(task)),
+        (None, None) => {}
+    }
+    if let Some(from) = from {
+        set("from", json!(from));
+    }
+    if let Some(voice) = &b.voice {
+        set("voice", json!(voice));
+    }
+    if let Some(first) = &b.first_sentence {
+        set("first_sentence", json!(first));
+    }
+    set("max_duration", json!(b.max_duration));
+    set("record", json!(b.record));
+    set("wait_for_greeting", json!(b.wait_for_greeting));
+    set("answered_by_enabled", json!(true));
+    if let Some(message) = &b.voicemail_message {
+        set(
+            "voicemail",
+            json!({"message": fill(message, lead), "action": b.voicemail_action}),
+        );
+    }
+    if let Some(base) = public_base_url {
+        set("webhook", json!(format!("{base}/webhooks/bland")));
+    }
+    let mut metadata = Map::new();
+    metadata.insert("request_id".into(), json!(request_id));
+    metadata.insert("lead_id".into(), json!(lead.lead_id));
+    if let Some(list) = lead.field("list_id") {
+        metadata.insert("list_id".into(), json!(list));
+    }
+    set("metadata", Value::Object(metadata));
+    set("request_data", Value::Object(lead.fields.clone()));
+    Value::Object(body)
+}
+
+pub struct BlandClient {
+    http: reqwest::Client,
+    calls_url: String,
+    key: Secret,
+}
+
+impl BlandClient {
+    pub fn new(api_url: &str, key: Secret, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5).min(timeout))
+            .build()?;
+        Ok(Self {
+            http,
+            calls_url: format!("{}/v1/calls", api_url.trim_end_matches('/')),
+            key,
+        })
+    }
+
+    pub async fn send(&self, body: &Value) -> SendResult {
+        let response = self
+            .http
+            .post(&self.calls_url)
+            .header("authorization", self.key.expose())
+            .json(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            // No connection was made: the request was never written.
+            Err(e) if e.is_connect() => {
+                return SendResult::Retry {
+                    after: None,
+                    why: format!("connection failed: {e}"),
+                }
+            }
+            Err(e) if e.is_timeout() => {
+                return SendResult::Unconfirmed {
+                    why: format!("no answer in time: {e}"),
+                }
+            }
+            Err(e) => {
+                return SendResult::Unconfirmed {
+                    why: format!("connection lost after sending: {e}"),
+                }
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+        let text = response.text().await.unwrap_or_default();
+        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let message = ["message", "error", "errors"]
+            .iter()
+            .find_map(|k| {
+                parsed
+                    .get(*k)
+                    .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string))
+            })
+            .unwrap_or_else(|| text.chars().take(300).collect());
+        match status {
+            200..=299 => match parsed.get("call_id").and_then(Value::as_str) {
+                Some(id) if !id.is_empty() => SendResult::Queued {
+                    call_id: id.to_string(),
+                },
+                _ => SendResult::Unconfirmed {
+                    why: format!("Bland answered {status} without a call_id: {message}"),
+                },
+            },
+            429 => SendResult::Retry {
+                after: retry_after,
+                why: format!("rate limited (429): {message}"),
+            },
+            502..=504 => SendResult::Retry {
+                after: retry_after,
+                why: format!("Bland unavailable ({status}): {message}"),
+            },
+            400..=499 => SendResult::Failed { status, message },
+            _ => SendResult::Unconfirmed {
+                why: format!("Bland answered {status}: {message}"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead() -> Lead {
+        let map = json!({"phone_number": "305-555-1234", "lead_id": "7", "list_id": "99", "first_name": "Ada"});
+        Lead::parse(
+            map.as_object().cloned().unwrap_or_default(),
+            &Default::default(),
+            "US",
+        )
+        .expect("lead")
+    }
+
+    #[test]
+    fn placeholders_are_filled_from_the_lead() {
+        assert_eq!(
+            fill("Hi {{first_name}}, {{ lead_id }} {{unknown}} {{", &lead()),
+            "Hi Ada, 7 {{unknown}} {{"
+        );
+    }
+
+    #[test]
+    fn the_body_has_every_configured_part() {
+        let mut b = crate::config::Settings::defaults().bland;
+        b.pathway_id = Some("pw".into());
+        b.task = Some("ignored with a pathway".into());
+        b.voicemail_message = Some("Sorry we missed you, {{first_name}}".into());
+        b.extra.insert("language".into(), json!("en"));
+        b.extra.insert("phone_number".into(), json!("+10000000000"));
+        let body = call_body(
+            &b,
+            Some("https://gw.example"),
+            &lead(),
+            "req_1",
+            Some("+13055550000"),
+        );
+        assert_eq!(body["phone_number"], "+13055551234");
+        assert_eq!(body["pathway_id"], "pw");
+        assert!(body.get("task").is_none());
+        assert_eq!(body["from"], "+13055550000");
+        assert_eq!(body["max_duration"], 30);
+        assert_eq!(body["answered_by_enabled"], true);
+        assert_eq!(
+            body["voicemail"],
+            json!({"message": "Sorry we missed you, Ada", "action": "leave_message"})
+        );
+        assert_eq!(body["webhook"], "https://gw.example/webhooks/bland");
+        assert_eq!(
+            body["metadata"],
+            json!({"request_id": "req_1", "lead_id": "7", "list_id": "99"})
+        );
+        assert_eq!(body["request_data"]["first_name"], "Ada");
+        assert_eq!(body["language"], "en");
+    }
+}

@@ -1,0 +1,128 @@
+//! Calls Bland has taken, by `call_id`: which request they belong to and whether their
+//! outcome has arrived. Rebuilt at startup from the recent call journals, so a duplicate
+//! completion webhook after a restart is still recognised.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::journal::{calls_path, read_day, Outcome};
+
+/// How many days of call journals are read at startup (calls end well within one).
+pub const REBUILD_DAYS: u64 = 3;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRef {
+    pub request_id: String,
+    pub lead_id: Option<String>,
+    pub phone: Option<String>,
+    pub outcome: Option<Outcome>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Claim {
+    /// Not a call we placed (or one older than the index remembers).
+    Unknown,
+    /// Its outcome was already recorded.
+    Duplicate,
+    /// First outcome for this call.
+    New(CallRef),
+}
+
+#[derive(Default)]
+pub struct CallIndex {
+    calls: Mutex<HashMap<String, CallRef>>,
+}
+
+impl CallIndex {
+    pub fn rebuild(data_dir: &Path, today: NaiveDate) -> Self {
+        let index = Self::default();
+        let mut calls = HashMap::new();
+        for back in (0..REBUILD_DAYS).rev() {
+            let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
+                continue;
+            };
+            let Ok(day) = read_day(&calls_path(data_dir, date)) else {
+                continue;
+            };
+            for event in day.records {
+                let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_string);
+                let Some(call_id) = text("call_id") else {
+                    continue;
+                };
+                match event.get("event").and_then(Value::as_str) {
+                    Some("dispatch") if text("status").as_deref() == Some("sent") => {
+                        let request_id = text("request_id").unwrap_or_default();
+                        calls.insert(
+                            call_id,
+                            CallRef {
+                                request_id,
+                                lead_id: text("lead_id"),
+                                phone: text("phone"),
+                                outcome: None,
+                            },
+                        );
+                    }
+                    Some("outcome") => {
+                        if let Some(c) = calls.get_mut(&call_id) {
+                            c.outcome = event
+                                .get("outcome")
+                                .cloned()
+                                .and_then(|o| serde_json::from_value(o).ok());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        *index.calls.lock().unwrap_or_else(PoisonError::into_inner) = calls;
+        index
+    }
+
+    pub fn insert(&self, call_id: &str, call: CallRef) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(call_id.to_string(), call);
+    }
+
+    /// Records `outcome` for `call_id` unless it is unknown or already has one. Atomic, so
+    /// two copies of the same webhook arriving together count once.
+    pub fn claim(&self, call_id: &str, outcome: Outcome) -> Claim {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        match calls.get_mut(call_id) {
+            None => Claim::Unknown,
+            Some(c) if c.outcome.is_some() => Claim::Duplicate,
+            Some(c) => {
+                c.outcome = Some(outcome);
+                Claim::New(c.clone())
+            }
+        }
+    }
+
+    /// Forgets an outcome whose journal write failed, so Bland's retry is not a duplicate.
+    pub fn unclaim(&self, call_id: &str) {
+        if let Some(c) = self
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(call_id)
+        {
+            c.outcome = None;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,340 @@
+//! The one place that joins the modules: intake (pipeline → journals → outbox), the
+//! dispatcher that sends outbox entries to Bland, and Bland's completion webhook.
+
+pub mod calls;
+pub mod completion;
+pub mod outbox;
+pub mod worker;
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::bland::{call_body, BlandClient};
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::domain::Lead;
+use crate::journal::{Attempt, CallEvent, Decision, DispatchStatus, Journals};
+use crate::pipeline::{Evaluation, Pipeline};
+use calls::{CallIndex, Claim};
+use outbox::{Outbox, Record, State};
+
+pub struct Gateway {
+    pub pipeline: Pipeline,
+    pub journals: Arc<Journals>,
+    pub outbox: Arc<Outbox>,
+    pub calls: Arc<CallIndex>,
+    /// `None` = dry-run.
+    pub bland: Option<BlandClient>,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    queue: mpsc::UnboundedSender<String>,
+    next_from: AtomicUsize,
+}
+
+/// What the completion webhook did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completed {
+    Recorded { request_id: String },
+    Duplicate,
+    Unmatched,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no open outbox entry `{0}`")]
+    NotFound(String),
+    #[error("entry `{0}` is {1:?}, not unconfirmed")]
+    NotUnconfirmed(String, State),
+    #[error(transparent)]
+    Storage(#[from] io::Error),
+}
+
+impl crate::health::HealthSource for Gateway {
+    fn name(&self) -> &'static str {
+        "dispatch"
+    }
+
+    /// Degraded while calls wait for an admin to settle them (`unconfirmed`).
+    fn report(&self) -> crate::health::ComponentReport {
+        use crate::health::{ComponentReport, HealthStatus};
+        let entries = self.outbox.pending();
+        let count = |s: State| entries.iter().filter(|e| e.state == s).count();
+        let unconfirmed = count(State::Unconfirmed);
+        let status = if unconfirmed > 0 {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Ok
+        };
+        ComponentReport::new(status)
+            .with(
+                "mode",
+                if self.bland.is_some() {
+                    "live"
+                } else {
+                    "dry_run"
+                },
+            )
+            .with("queued", count(State::Queued))
+            .with("in_flight", count(State::InFlight))
+            .with("unconfirmed", unconfirmed)
+    }
+}
+
+impl Gateway {
+    /// Builds the gateway; returns it and the receiving end of the dispatch queue.
+    pub fn new(
+        pipeline: Pipeline,
+        journals: Arc<Journals>,
+        outbox: Arc<Outbox>,
+        calls: Arc<CallIndex>,
+        bland: Option<BlandClient>,
+        clock: SharedClock,
+        settings: Arc<Settings>,
+    ) -> (Self, mpsc::UnboundedReceiver<String>) {
+        let (queue, rx) = mpsc::unbounded_channel();
+        let gw = Self {
+            pipeline,
+            journals,
+            outbox,
+            calls,
+            bland,
+            clock,
+            settings,
+            queue,
+            next_from: AtomicUsize::new(0),
+        };
+        (gw, rx)
+    }
+
+    /// Queues ids for sending (entries found open at startup).
+    pub fn enqueue(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            let _ = self.queue.send(id);
+        }
+    }
+
+    fn pick_from(&self) -> Option<String> {
+        let pool = &self.settings.bland.from;
+        if pool.is_empty() {
+            return None;
+        }
+        let i = self.next_from.fetch_add(1, Ordering::Relaxed) % pool.len();
+        Some(pool[i].clone())
+    }
+
+    /// The pipeline's answer with no side effects (the admin `check`).
+    pub fn check(&self, lead: &Lead, at: Option<DateTime<Utc>>) -> Evaluation {
+        self.pipeline
+            .evaluate(lead, at.unwrap_or_else(|| self.clock.now()))
+    }
+
+    /// Decides about a lead and makes the decision durable: the decision (with its trace)
+    /// in the call journal, a block in the attempts journal, an accepted call in the outbox.
+    /// Returns once all of it is on disk; an accepted call is then queued for sending.
+    pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Evaluation> {
+        let now = self.clock.now();
+        let eval = self.pipeline.evaluate(lead, now);
+        let decided = self.journals.append_call(&CallEvent::Decision {
+            timestamp: now,
+            request_id: request_id.to_string(),
+            lead_id: Some(lead.lead_id.clone()),
+            phone: Some(lead.phone.as_str().to_string()),
+            decision: eval.decision,
+            stage: eval.stage.map(str::to_string),
+            reason: eval.reason.clone(),
+            release: false,
+            trace: serde_json::to_value(&eval.trace).ok(),
+        });
+        let recorded = match (eval.decision, &eval.block) {
+            (Decision::Blocked, Some(block)) => {
+                tracing::info!(request_id, phone = %lead.phone, lead_id = %lead.lead_id,
+                    reason = eval.reason.as_deref().unwrap_or(""), flag_id = block.flag_id.as_deref().unwrap_or(""),
+                    flag_field = %block.field, flag_value = %block.value, "call blocked by blocklist");
+                Some(self.journals.append_attempt(&Attempt {
+                    timestamp: now,
+                    field: block.field.clone(),
+                    value: block.value.clone(),
+                    lead_id: Some(lead.lead_id.clone()),
+                    phone: Some(lead.phone.as_str().to_string()),
+                    blocked: true,
+                    reason: eval.reason.clone().unwrap_or_default(),
+                    flag_id: block.flag_id.clone(),
+                    request_id: Some(request_id.to_string()),
+                    stage: eval.stage.unwrap_or("blocklist").to_string(),
+                    source: block.source.to_string(),
+                    flag_reason: block.flag_reason.clone(),
+                }))
+            }
+            (Decision::Accepted, _) => {
+                let from = self.pick_from();
+                let body = call_body(
+                    &self.settings.bland,
+                    self.settings.public_base_url.as_deref(),
+                    lead,
+                    request_id,
+                    from.as_deref(),
+                );
+                Some(self.outbox.record(Record::Queued {
+                    request_id: request_id.to_string(),
+                    at: now,
+                    lead_id: lead.lead_id.clone(),
+                    phone: lead.phone.as_str().to_string(),
+                    body,
+                }))
+            }
+            _ => None,
+        };
+        decided.wait().await?;
+        if let Some(r) = recorded {
+            r.wait().await?;
+        }
+        if eval.decision == Decision::Accepted {
+            let _ = self.queue.send(request_id.to_string());
+        }
+        Ok(eval)
+    }
+
+    /// Journals a webhook refused as invalid.
+    pub async fn reject(&self, request_id: &str, errors: &[String]) -> io::Result<()> {
+        self.journals
+            .append_call(&CallEvent::Rejected {
+                timestamp: self.clock.now(),
+                request_id: request_id.into(),
+                errors: errors.to_vec(),
+            })
+            .wait()
+            .await
+    }
+
+    /// Records Bland's completion webhook once per `call_id`.
+    pub async fn complete(
+        &self,
+        payload: &Value,
+    ) -> Result<(completion::Completion, Completed), String> {
+        let c = completion::parse(payload)?;
+        let (matched, request_id, done) = match self.calls.claim(&c.call_id, c.outcome) {
+            Claim::Duplicate => return Ok((c, Completed::Duplicate)),
+            Claim::Unknown => (false, c.request_id.clone(), Completed::Unmatched),
+            Claim::New(call) => (
+                true,
+                Some(call.request_id.clone()),
+                Completed::Recorded {
+                    request_id: call.request_id,
+                },
+            ),
+        };
+        let event = CallEvent::Outcome {
+            timestamp: self.clock.now(),
+            request_id,
+            call_id: c.call_id.clone(),
+            outcome: c.outcome,
+            duration_s: c.duration_s,
+            matched,
+        };
+        if let Err(e) = self.journals.append_call(&event).wait().await {
+            self.calls.unclaim(&c.call_id);
+            return Err(format!("could not record the outcome: {e}"));
+        }
+        if !matched {
+            tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
+        }
+        Ok((c, done))
+    }
+
+    /// Settles an unconfirmed entry: `sent` (Bland has it), `resend` or `cancel`.
+    pub async fn resolve(
+        &self,
+        request_id: &str,
+        resolution: &str,
+        call_id: Option<String>,
+    ) -> Result<Value, ResolveError> {
+        let entry = self
+            .outbox
+            .get(request_id)
+            .ok_or_else(|| ResolveError::NotFound(request_id.into()))?;
+        if entry.state != State::Unconfirmed {
+            return Err(ResolveError::NotUnconfirmed(request_id.into(), entry.state));
+        }
+        let at = self.clock.now();
+        let dispatch =
+            |status, call_id: Option<String>, error: Option<String>| CallEvent::Dispatch {
+                timestamp: at,
+                request_id: request_id.into(),
+                status,
+                lead_id: Some(entry.lead_id.clone()),
+                phone: Some(entry.phone.clone()),
+                call_id,
+                error,
+            };
+        match resolution {
+            "sent" => {
+                if let Some(id) = &call_id {
+                    self.calls.insert(
+                        id,
+                        calls::CallRef {
+                            request_id: request_id.into(),
+                            lead_id: Some(entry.lead_id.clone()),
+                            phone: Some(entry.phone.clone()),
+                            outcome: None,
+                        },
+                    );
+                }
+                self.outbox
+                    .record(Record::Resolved {
+                        request_id: request_id.into(),
+                        at,
+                        sent: true,
+                        call_id: call_id.clone(),
+                    })
+                    .wait()
+                    .await?;
+                self.journals
+                    .append_call(&dispatch(
+                        DispatchStatus::Sent,
+                        call_id,
+                        Some("resolved by an admin".into()),
+                    ))
+                    .wait()
+                    .await?;
+            }
+            "resend" => {
+                self.outbox
+                    .record(Record::Retry {
+                        request_id: request_id.into(),
+                        at,
+                        n: entry.attempts.len() as u32,
+                        error: "resend requested by an admin".into(),
+                    })
+                    .wait()
+                    .await?;
+                let _ = self.queue.send(request_id.into());
+            }
+            _ => {
+                self.outbox
+                    .record(Record::Resolved {
+                        request_id: request_id.into(),
+                        at,
+                        sent: false,
+                        call_id: None,
+                    })
+                    .wait()
+                    .await?;
+                self.journals
+                    .append_call(&dispatch(
+                        DispatchStatus::Failed,
+                        None,
+                        Some("cancelled by an admin".into()),
+                    ))
+                    .wait()
+                    .await?;
+            }
+        }
+        tracing::info!(request_id, resolution, "unconfirmed call resolved");
+        Ok(json!({"request_id": request_id, "resolution": resolution}))
+    }
+}

@@ -1,0 +1,413 @@
+//! The durable outbox (`DATA_DIR/outbox/outbox.jsonl`): an accepted lead's call body is on
+//! disk before the webhook is answered, and every send is preceded by a durable `attempt`
+//! record. After a crash an entry whose last record is `queued` or `retry` is sent; one
+//! whose last record is `attempt` was interrupted mid-send and becomes `unconfirmed` —
+//! Bland may have it, so it waits for an admin instead of being sent twice. At startup the
+//! file is rewritten with only the entries still open.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::journal::complete_lines;
+use crate::journal::records::millis;
+use crate::store::appender::{Appender, Pending};
+
+pub const OUTBOX_DIR: &str = "outbox";
+pub const OUTBOX_FILE: &str = "outbox.jsonl";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Record {
+    Queued {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        lead_id: String,
+        phone: String,
+        body: Value,
+    },
+    Attempt {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        n: u32,
+    },
+    Retry {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        n: u32,
+        error: String,
+    },
+    Sent {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        call_id: String,
+    },
+    Failed {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        error: String,
+    },
+    Unconfirmed {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        error: String,
+    },
+    DryRun {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+    },
+    Resolved {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        sent: bool,
+        call_id: Option<String>,
+    },
+}
+
+impl Record {
+    pub fn request_id(&self) -> &str {
+        match self {
+            Self::Queued { request_id, .. }
+            | Self::Attempt { request_id, .. }
+            | Self::Retry { request_id, .. }
+            | Self::Sent { request_id, .. }
+            | Self::Failed { request_id, .. }
+            | Self::Unconfirmed { request_id, .. }
+            | Self::DryRun { request_id, .. }
+            | Self::Resolved { request_id, .. } => request_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Queued,
+    InFlight,
+    Unconfirmed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptLog {
+    pub n: u32,
+    #[serde(with = "millis")]
+    pub at: DateTime<Utc>,
+    pub error: Option<String>,
+}
+
+/// An open outbox entry, as shown to admins.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub request_id: String,
+    pub lead_id: String,
+    pub phone: String,
+    pub state: State,
+    #[serde(with = "millis")]
+    pub queued_at: DateTime<Utc>,
+    pub attempts: Vec<AttemptLog>,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    pub body: Value,
+}
+
+pub struct Outbox {
+    log: Appender,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
+    let id = record.request_id().to_string();
+    match record {
+        Record::Queued {
+            at,
+            lead_id,
+            phone,
+            body,
+            ..
+        } => {
+            entries.insert(
+                id.clone(),
+                Entry {
+                    request_id: id,
+                    lead_id,
+                    phone,
+                    state: State::Queued,
+                    queued_at: at,
+                    attempts: Vec::new(),
+                    last_error: None,
+                    body,
+                },
+            );
+        }
+        Record::Attempt { at, n, .. } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.state = State::InFlight;
+                e.attempts.push(AttemptLog { n, at, error: None });
+            }
+        }
+        Record::Retry { error, .. } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.state = State::Queued;
+                if let Some(last) = e.attempts.last_mut() {
+                    last.error = Some(error.clone());
+                }
+                e.last_error = Some(error);
+            }
+        }
+        Record::Unconfirmed { error, .. } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.state = State::Unconfirmed;
+                if let Some(last) = e.attempts.last_mut() {
+                    last.error = Some(error.clone());
+                }
+                e.last_error = Some(error);
+            }
+        }
+        Record::Sent { .. }
+        | Record::Failed { .. }
+        | Record::DryRun { .. }
+        | Record::Resolved { .. } => {
+            entries.remove(&id);
+        }
+    }
+}
+
+fn line(record: &Record) -> Vec<u8> {
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+impl Outbox {
+    /// Replays the outbox; returns it and the ids to send now (oldest first).
+    pub fn open(data_dir: &Path, now: DateTime<Utc>) -> io::Result<(Self, Vec<String>)> {
+        let dir = data_dir.join(OUTBOX_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let path: PathBuf = dir.join(OUTBOX_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut entries = HashMap::new();
+        let (lines, torn) = complete_lines(&bytes);
+        for l in lines {
+            match serde_json::from_slice::<Record>(l) {
+                Ok(record) => apply(&mut entries, record),
+                Err(e) => tracing::warn!(error = %e, "skipped an unreadable outbox line"),
+            }
+        }
+        if torn > 0 {
+            tracing::warn!("skipped a torn last outbox line (crash mid-write)");
+        }
+        // A send that was under way when the process stopped may have reached Bland.
+        for e in entries.values_mut().filter(|e| e.state == State::InFlight) {
+            e.state = State::Unconfirmed;
+            e.last_error = Some(
+                "the gateway stopped while this call was being sent; Bland may have it".into(),
+            );
+        }
+        let mut open: Vec<&Entry> = entries.values().collect();
+        open.sort_by_key(|e| e.queued_at);
+        let mut rewritten = Vec::new();
+        for e in &open {
+            let queued = Record::Queued {
+                request_id: e.request_id.clone(),
+                at: e.queued_at,
+                lead_id: e.lead_id.clone(),
+                phone: e.phone.clone(),
+                body: e.body.clone(),
+            };
+            rewritten.extend(line(&queued));
+            rewritten.push(b'\n');
+            for a in &e.attempts {
+                let id = e.request_id.clone();
+                let error = a.error.clone().unwrap_or_else(|| "interrupted".into());
+                for r in [
+                    Record::Attempt {
+                        request_id: id.clone(),
+                        at: a.at,
+                        n: a.n,
+                    },
+                    Record::Retry {
+                        request_id: id,
+                        at: a.at,
+                        n: a.n,
+                        error,
+                    },
+                ] {
+                    rewritten.extend(line(&r));
+                    rewritten.push(b'\n');
+                }
+            }
+            if e.state == State::Unconfirmed {
+                let why = e.last_error.clone().unwrap_or_default();
+                rewritten.extend(line(&Record::Unconfirmed {
+                    request_id: e.request_id.clone(),
+                    at: now,
+                    error: why,
+                }));
+                rewritten.push(b'\n');
+            }
+        }
+        crate::store::write_atomic(&path, &rewritten)?;
+        let ready = open
+            .iter()
+            .filter(|e| e.state == State::Queued)
+            .map(|e| e.request_id.clone())
+            .collect();
+        let log = Appender::open(&path)?;
+        Ok((
+            Self {
+                log,
+                entries: Mutex::new(entries),
+            },
+            ready,
+        ))
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a change (in memory now, on disk when the returned wait resolves).
+    pub fn record(&self, record: Record) -> Pending {
+        let mut entries = self.entries();
+        let pending = self.log.append(line(&record));
+        apply(&mut entries, record);
+        pending
+    }
+
+    /// The entry's body and next attempt number, if it is queued.
+    pub fn next_attempt(&self, request_id: &str) -> Option<(Value, u32, String, String)> {
+        let entries = self.entries();
+        let e = entries
+            .get(request_id)
+            .filter(|e| e.state == State::Queued)?;
+        Some((
+            e.body.clone(),
+            e.attempts.len() as u32 + 1,
+            e.lead_id.clone(),
+            e.phone.clone(),
+        ))
+    }
+
+    pub fn get(&self, request_id: &str) -> Option<Entry> {
+        self.entries().get(request_id).cloned()
+    }
+
+    /// Open entries, oldest first.
+    pub fn pending(&self) -> Vec<Entry> {
+        let mut all: Vec<Entry> = self.entries().values().cloned().collect();
+        all.sort_by_key(|e| e.queued_at);
+        all
+    }
+
+    pub fn flush(&self) -> Pending {
+        self.log.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-23T15:00:00Z".parse().expect("instant")
+    }
+
+    fn queued(id: &str) -> Record {
+        Record::Queued {
+            request_id: id.into(),
+            at: now(),
+            lead_id: "1".into(),
+            phone: "+13055551234".into(),
+            body: serde_json::json!({"x": id}),
+        }
+    }
+
+    #[tokio::test]
+    async fn replay_sends_queued_marks_interrupted_unconfirmed_and_drops_finished() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let (outbox, ready) = Outbox::open(dir.path(), now()).expect("open");
+            assert!(ready.is_empty());
+            for id in ["a", "b", "c", "d"] {
+                outbox.record(queued(id)).wait().await.expect("durable");
+            }
+            outbox
+                .record(Record::Attempt {
+                    request_id: "b".into(),
+                    at: now(),
+                    n: 1,
+                })
+                .wait()
+                .await
+                .expect("durable");
+            outbox
+                .record(Record::Attempt {
+                    request_id: "c".into(),
+                    at: now(),
+                    n: 1,
+                })
+                .wait()
+                .await
+                .expect("durable");
+            outbox
+                .record(Record::Sent {
+                    request_id: "c".into(),
+                    at: now(),
+                    call_id: "call-c".into(),
+                })
+                .wait()
+                .await
+                .expect("durable");
+            outbox
+                .record(Record::Attempt {
+                    request_id: "d".into(),
+                    at: now(),
+                    n: 1,
+                })
+                .wait()
+                .await
+                .expect("durable");
+            outbox
+                .record(Record::Retry {
+                    request_id: "d".into(),
+                    at: now(),
+                    n: 1,
+                    error: "503".into(),
+                })
+                .wait()
+                .await
+                .expect("durable");
+        }
+        let (outbox, ready) = Outbox::open(dir.path(), now()).expect("reopen");
+        assert_eq!(ready.len(), 2);
+        assert!(ready.contains(&"a".to_string()) && ready.contains(&"d".to_string()));
+        assert_eq!(outbox.get("b").map(|e| e.state), Some(State::Unconfirmed));
+        assert!(outbox.get("c").is_none());
+        assert_eq!(outbox.next_attempt("d").map(|(_, n, _, _)| n), Some(2));
+        // The rewrite keeps the unconfirmed state across another restart.
+        drop(outbox);
+        let (outbox, ready) = Outbox::open(dir.path(), now()).expect("third open");
+        assert_eq!(outbox.get("b").map(|e| e.state), Some(State::Unconfirmed));
+        assert_eq!(ready.len(), 2);
+        assert_eq!(
+            outbox.next_attempt("d").map(|(_, n, _, _)| n),
+            Some(2),
+            "attempt count survives the rewrite"
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! The dispatcher: sends outbox entries to Bland within `BLAND_MAX_CALLS_PER_SECOND` and
+//! `BLAND_MAX_CONCURRENT`, retries only what Bland certainly did not take (exponential
+//! backoff with jitter, `Retry-After` honoured, at most `BLAND_MAX_ATTEMPTS` tries, the
+//! same `metadata.request_id` every time), and records every result. Intake only enqueues
+//! an id, so waiting for a slot never slows a webhook.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::calls::CallRef;
+use super::outbox::Record;
+use super::Gateway;
+use crate::bland::SendResult;
+use crate::journal::{CallEvent, DispatchStatus};
+
+/// Backoff before try `n + 1`: base × 2^(n−1), ±50 % jitter, capped at 60 s.
+pub fn backoff(base_ms: u64, n: u32) -> Duration {
+    let exp = base_ms.saturating_mul(1u64 << n.saturating_sub(1).min(16));
+    let jitter = rand::rng().random_range(0.5..1.5);
+    Duration::from_millis(((exp as f64) * jitter) as u64).min(Duration::from_secs(60))
+}
+
+/// Runs until `shutdown` resolves, then lets sends in flight finish.
+pub async fn run(
+    gateway: Arc<Gateway>,
+    mut queue: mpsc::UnboundedReceiver<String>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let b = &gateway.settings.bland;
+    let slots = Arc::new(Semaphore::new(b.max_concurrent.max(1)));
+    let spacing = Duration::from_secs_f64(1.0 / b.max_calls_per_second);
+    let mut next_start = Instant::now();
+    let mut in_flight = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let id = tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => continue,
+            id = queue.recv() => match id { Some(id) => id, None => break },
+        };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let now = Instant::now();
+        if next_start > now {
+            tokio::time::sleep_until(next_start).await;
+        }
+        next_start = next_start.max(now) + spacing;
+        let gw = gateway.clone();
+        in_flight.spawn(async move {
+            send_one(&gw, &id).await;
+            drop(slot);
+        });
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+async fn durable(pending: crate::store::appender::Pending, what: &str, request_id: &str) -> bool {
+    match pending.wait().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "could not record {what}");
+            false
+        }
+    }
+}
+
+async fn send_one(gw: &Gateway, request_id: &str) {
+    let Some((body, n, lead_id, phone)) = gw.outbox.next_attempt(request_id) else {
+        return;
+    };
+    let now = gw.clock.now();
+    // On disk before the request leaves: a crash from here on makes the entry unconfirmed.
+    if !durable(
+        gw.outbox.record(Record::Attempt {
+            request_id: request_id.into(),
+            at: now,
+            n,
+        }),
+        "a dispatch attempt",
+        request_id,
+    )
+    .await
+    {
+        let _ = gw.outbox.record(Record::Retry {
+            request_id: request_id.into(),
+            at: now,
+            n,
+            error: "could not record the attempt".into(),
+        });
+        return;
+    }
+    let journal = |status, call_id: Option<String>, error: Option<String>| CallEvent::Dispatch {
+        timestamp: gw.clock.now(),
+        request_id: request_id.to_string(),
+        status,
+        lead_id: Some(lead_id.clone()),
+        phone: Some(phone.clone()),
+        call_id,
+        error,
+    };
+    let Some(client) = &gw.bland else {
+        tracing::info!(request_id, body = %body, "dry run: no BLAND_API_KEY, this call would have been sent");
+        let done = gw.outbox.record(Record::DryRun {
+            request_id: request_id.into(),
+            at: gw.clock.now(),
+        });
+        let journaled = gw
+            .journals
+            .append_call(&journal(DispatchStatus::DryRun, None, None));
+        durable(done, "a dry run", request_id).await;
+        durable(journaled, "a dry run", request_id).await;
+        return;
+    };
+    let result = client.send(&body).await;
+    let at = gw.clock.now();
+    match result {
+        SendResult::Queued { call_id } => {
+            gw.calls.insert(
+                &call_id,
+                CallRef {
+                    request_id: request_id.into(),
+                    lead_id: Some(lead_id.clone()),
+                    phone: Some(phone.clone()),
+                    outcome: None,
+                },
+            );
+            let done = gw.outbox.record(Record::Sent {
+                request_id: request_id.into(),
+                at,
+                call_id: call_id.clone(),
+            });
+            let journaled = gw.journals.append_call(&journal(
+                DispatchStatus::Sent,
+                Some(call_id.clone()),
+                None,
+            ));
+            tracing::info!(request_id, call_id, attempt = n, "call placed with Bland");
+            durable(done, "a sent call", request_id).await;
+            durable(journaled, "a sent call", request_id).await;
+        }
+        SendResult::Retry { after, why } if n < gw.settings.bland.max_attempts => {
+            let delay = after.unwrap_or_else(|| backoff(gw.settings.bland.retry_base_ms, n));
+            tracing::warn!(request_id, attempt = n, error = %why, delay_ms = delay.as_millis() as u64, "Bland did not take the call; retrying");
+            durable(
+                gw.outbox.record(Record::Retry {
+                    request_id: request_id.into(),
+                    at,
+                    n,
+                    error: why,
+                }),
+                "a retry",
+                request_id,
+            )
+            .await;
+            let queue = gw.queue.clone();
+            let id = request_id.to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = queue.send(id);
+            });
+        }
+        SendResult::Retry { .. } | SendResult::Failed { .. } => {
+            let why = match result {
+                SendResult::Failed { status, message } => {
+                    format!("Bland refused the call ({status}): {message}")
+                }
+                SendResult::Retry { why, .. } => format!("gave up after {n} tries: {why}"),
+                _ => String::new(),
+            };
+            tracing::error!(request_id, attempt = n, error = %why, "dispatch failed");
+            let done = gw.outbox.record(Record::Failed {
+                request_id: request_id.into(),
+                at,
+                error: why.clone(),
+            });
+            let journaled =
+                gw.journals
+                    .append_call(&journal(DispatchStatus::Failed, None, Some(why)));
+            durable(done, "a failed dispatch", request_id).await;
+            durable(journaled, "a failed dispatch", request_id).await;
+        }
+        SendResult::Unconfirmed { why } => {
+            tracing::error!(request_id, attempt = n, error = %why, "dispatch unconfirmed: not retried, an admin must resolve it");
+            let done = gw.outbox.record(Record::Unconfirmed {
+                request_id: request_id.into(),
+                at,
+                error: why.clone(),
+            });
+            let journaled =
+                gw.journals
+                    .append_call(&journal(DispatchStatus::Unconfirmed, None, Some(why)));
+            durable(done, "an unconfirmed dispatch", request_id).await;
+            durable(journaled, "an unconfirmed dispatch", request_id).await;
+        }
+    }
+}

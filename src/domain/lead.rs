@@ -1,0 +1,157 @@
+//! A lead as the dialer sends it: every field kept, plus the two that are required —
+//! `lead_id` and `phone_number` (E.164). Customers whose Convoso adaptor uses other names
+//! configure aliases; the value found under an alias is also stored under the canonical
+//! name, so checks and Bland always see `phone_number` and `lead_id`.
+
+use serde_json::{Map, Value};
+
+use super::phone::PhoneNumber;
+
+/// Which incoming field names hold the lead id and the phone number, in order of preference.
+#[derive(Debug, Clone)]
+pub struct LeadFieldNames {
+    pub phone: Vec<String>,
+    pub lead_id: Vec<String>,
+}
+
+impl Default for LeadFieldNames {
+    fn default() -> Self {
+        Self {
+            phone: vec!["phone_number".into(), "phone".into()],
+            lead_id: vec!["lead_id".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lead {
+    pub lead_id: String,
+    pub phone: PhoneNumber,
+    /// Every field as received (strings from form bodies, any JSON from JSON bodies), with
+    /// `phone_number` and `lead_id` set to the canonical values.
+    pub fields: Map<String, Value>,
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Lead {
+    /// Checks a webhook body; every problem is listed.
+    pub fn parse(
+        mut fields: Map<String, Value>,
+        names: &LeadFieldNames,
+        country: &str,
+    ) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let first = |list: &[String]| {
+            list.iter()
+                .find_map(|n| fields.get(n).map(|v| (n.clone(), v.clone())))
+        };
+        let phone = match first(&names.phone) {
+            None => {
+                errors.push(format!("`{}` is required", names.phone.join("` or `")));
+                None
+            }
+            Some((name, value)) => match text(&value) {
+                None => {
+                    errors.push(format!("`{name}` must be a non-empty string"));
+                    None
+                }
+                Some(raw) => match PhoneNumber::parse(&raw, country) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        errors.push(format!("`{name}`: {e}"));
+                        None
+                    }
+                },
+            },
+        };
+        let lead_id = match first(&names.lead_id) {
+            None => {
+                errors.push(format!("`{}` is required", names.lead_id.join("` or `")));
+                None
+            }
+            Some((name, value)) => {
+                let id = text(&value);
+                if id.is_none() {
+                    errors.push(format!("`{name}` must be a non-empty string or number"));
+                }
+                id
+            }
+        };
+        match (phone, lead_id) {
+            (Some(phone), Some(lead_id)) if errors.is_empty() => {
+                fields.insert(
+                    "phone_number".into(),
+                    Value::String(phone.as_str().to_string()),
+                );
+                fields.insert("lead_id".into(), Value::String(lead_id.clone()));
+                Ok(Self {
+                    lead_id,
+                    phone,
+                    fields,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// A field's value as text (strings as they are, numbers printed).
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.fields.get(name).and_then(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<Lead, Vec<String>> {
+        Lead::parse(
+            v.as_object().cloned().unwrap_or_default(),
+            &LeadFieldNames::default(),
+            "US",
+        )
+    }
+
+    #[test]
+    fn a_valid_lead_keeps_every_field_and_normalises_the_phone() {
+        let lead = parse(json!({"phone": "(305) 555-1234", "lead_id": 42, "first_name": "Ada", "notes": {"x": 1}}))
+            .expect("valid");
+        assert_eq!(lead.lead_id, "42");
+        assert_eq!(lead.phone.as_str(), "+13055551234");
+        assert_eq!(lead.fields["phone_number"], "+13055551234");
+        assert_eq!(lead.fields["first_name"], "Ada");
+        assert_eq!(lead.fields["notes"], json!({"x": 1}));
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let errors = parse(json!({"first_name": "x"})).expect_err("invalid");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let errors = parse(json!({"phone_number": "12", "lead_id": ""})).expect_err("invalid");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("phone_number"));
+    }
+
+    #[test]
+    fn aliases_are_configurable() {
+        let names = LeadFieldNames {
+            phone: vec!["Phone".into()],
+            lead_id: vec!["LeadID".into()],
+        };
+        let map = json!({"Phone": "3055551234", "LeadID": "9"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let lead = Lead::parse(map, &names, "US").expect("valid");
+        assert_eq!(lead.fields["lead_id"], "9");
+        assert_eq!(lead.fields["phone_number"], "+13055551234");
+    }
+}

@@ -1,0 +1,150 @@
+//! Admin views of calls: the outbox, one request's history, resolving unconfirmed sends,
+//! and `check` — the pipeline's answer for a lead with no side effects.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::params::blocking;
+use super::AppState;
+use crate::dispatch::ResolveError;
+use crate::domain::Lead;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/check").route(web::post().to(check)))
+        .service(web::resource("/calls/pending").route(web::get().to(pending)))
+        .service(web::resource("/calls/{request_id}/resolve").route(web::post().to(resolve)))
+        .service(web::resource("/calls/{request_id}").route(web::get().to(one)));
+}
+
+async fn check(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let Some(fields) = body.get("lead").and_then(Value::as_object).cloned() else {
+        return Err(ApiError::BadRequest(
+            "`lead` must be an object with the webhook's fields".into(),
+        ));
+    };
+    let at = match body.get("at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            DateTime::parse_from_rfc3339(s)
+                .map_err(|_| {
+                    ApiError::BadRequest(format!("`at` must be an RFC 3339 instant, not `{s}`"))
+                })?
+                .with_timezone(&Utc),
+        ),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "`at` must be an RFC 3339 string".into(),
+            ))
+        }
+    };
+    let settings = &state.settings;
+    let lead = Lead::parse(fields, &settings.lead_fields, &settings.default_country).map_err(
+        |errors| ApiError::Invalid {
+            message: "invalid lead".into(),
+            errors: errors.into_iter().map(Value::String).collect(),
+        },
+    )?;
+    let eval = state.gateway.check(&lead, at);
+    Ok(HttpResponse::Ok().json(json!({
+        "decision": eval.decision,
+        "stage": eval.stage,
+        "reason": eval.reason,
+        "release_at": eval.release_at,
+        "flag_id": eval.flag_id(),
+        "at": at.unwrap_or_else(|| state.clock.now()),
+        "trace": eval.trace,
+    })))
+}
+
+async fn pending(state: web::Data<AppState>) -> HttpResponse {
+    let entries = state.gateway.outbox.pending();
+    let count = |s: crate::dispatch::outbox::State| entries.iter().filter(|e| e.state == s).count();
+    use crate::dispatch::outbox::State;
+    HttpResponse::Ok().json(json!({
+        "queued": count(State::Queued),
+        "in_flight": count(State::InFlight),
+        "unconfirmed": count(State::Unconfirmed),
+        "entries": entries,
+    }))
+}
+
+async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let outbox = state.gateway.outbox.get(&id);
+    let (dir, today) = (
+        state.settings.data_dir.clone(),
+        crate::clock::business_date(state.clock.now(), state.settings.timezone),
+    );
+    let wanted = id.clone();
+    let events: Vec<Value> =
+        blocking(move || -> std::io::Result<Vec<Value>> {
+            let mut found = Vec::new();
+            for back in (0..crate::dispatch::calls::REBUILD_DAYS).rev() {
+                let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
+                    continue;
+                };
+                let day = crate::journal::read_day(&crate::journal::calls_path(&dir, date))?;
+                found.extend(day.records.into_iter().filter(|r| {
+                    r.get("request_id").and_then(Value::as_str) == Some(wanted.as_str())
+                }));
+            }
+            Ok(found)
+        })
+        .await?;
+    if outbox.is_none() && events.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no call with request id `{id}` in the last {} days",
+            crate::dispatch::calls::REBUILD_DAYS
+        )));
+    }
+    let of = |kind: &str| {
+        events
+            .iter()
+            .filter(|e| e.get("event").and_then(Value::as_str) == Some(kind))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let dispatches = of("dispatch");
+    let call_id = dispatches
+        .iter()
+        .rev()
+        .find_map(|d| d.get("call_id").and_then(Value::as_str))
+        .map(str::to_string);
+    Ok(HttpResponse::Ok().json(json!({
+        "request_id": id,
+        "decision": of("decision").into_iter().next(),
+        "outbox": outbox,
+        "dispatches": dispatches,
+        "call_id": call_id,
+        "outcome": of("outcome").into_iter().last(),
+    })))
+}
+
+async fn resolve(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let resolution = body.get("resolution").and_then(Value::as_str).unwrap_or("");
+    if !matches!(resolution, "sent" | "resend" | "cancel") {
+        return Err(ApiError::BadRequest(
+            "`resolution` must be `sent` (Bland has the call), `resend` or `cancel`".into(),
+        ));
+    }
+    let call_id = body
+        .get("call_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match state.gateway.resolve(&id, resolution, call_id).await {
+        Ok(v) => Ok(HttpResponse::Ok().json(json!({"success": true, "resolved": v}))),
+        Err(e @ ResolveError::NotFound(_)) => Err(ApiError::NotFound(e.to_string())),
+        Err(e @ ResolveError::NotUnconfirmed(..)) => Err(ApiError::Conflict(e.to_string())),
+        Err(ResolveError::Storage(e)) => Err(ApiError::internal(e)),
+    }
+}

@@ -1,0 +1,221 @@
+//! Webhooks: `POST /webhooks/lead` (alias `/webhooks/awhealth-outbound`, the Node
+//! version's path) and `POST /webhooks/bland` (alias `/webhooks/bland-callback`).
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::middleware::{new_request_id, RequestId};
+use super::params::Query;
+use super::AppState;
+use crate::dispatch::{completion, Completed};
+use crate::domain::Lead;
+use crate::journal::Decision;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for path in ["/webhooks/lead", "/webhooks/awhealth-outbound"] {
+        cfg.service(web::resource(path).route(web::post().to(lead)));
+    }
+    for path in ["/webhooks/bland", "/webhooks/bland-callback"] {
+        cfg.service(web::resource(path).route(web::post().to(bland)));
+    }
+}
+
+fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(new_request_id)
+}
+
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let (a, b): ([u8; 32], [u8; 32]) = (Sha256::digest(a).into(), Sha256::digest(b).into());
+    a.ct_eq(&b).into()
+}
+
+/// The lead as a field map: JSON object, or form fields (string values).
+fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(ApiError::BadRequest(
+                "the lead must be a JSON object".into(),
+            )),
+            Err(e) => Err(ApiError::BadRequest(format!("malformed JSON: {e}"))),
+        }
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
+        Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "send the lead as application/json or application/x-www-form-urlencoded".into(),
+        ))
+    }
+}
+
+async fn lead(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: Query,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &state.settings.webhook_token {
+        let given = req
+            .headers()
+            .get("x-webhook-token")
+            .map(|v| v.as_bytes().to_vec())
+            .or_else(|| q.get("token").map(|t| t.as_bytes().to_vec()));
+        if !given.is_some_and(|g| same_secret(&g, token.expose().as_bytes())) {
+            return Err(ApiError::Unauthorized(
+                "missing or wrong webhook token (X-Webhook-Token or ?token=)".into(),
+            ));
+        }
+    }
+    let request_id = request_id(&req);
+    let fields = body_fields(&req, &body)?;
+    let settings = &state.settings;
+    let lead = match Lead::parse(fields, &settings.lead_fields, &settings.default_country) {
+        Ok(lead) => lead,
+        Err(errors) => {
+            tracing::warn!(errors = ?errors, "lead webhook rejected");
+            state
+                .gateway
+                .reject(&request_id, &errors)
+                .await
+                .map_err(ApiError::internal)?;
+            state
+                .metrics
+                .leads
+                .get_or_create(&crate::metrics::DecisionLabels {
+                    decision: "rejected",
+                    stage: "",
+                })
+                .inc();
+            let errors = errors.into_iter().map(Value::String).collect();
+            return Err(ApiError::Invalid {
+                message: "invalid lead".into(),
+                errors,
+            });
+        }
+    };
+    let eval = state
+        .gateway
+        .submit(&lead, &request_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let decision = match eval.decision {
+        Decision::Accepted => "accepted",
+        Decision::Deferred => "deferred",
+        Decision::Blocked => "blocked",
+    };
+    state
+        .metrics
+        .leads
+        .get_or_create(&crate::metrics::DecisionLabels {
+            decision,
+            stage: eval.stage.unwrap_or(""),
+        })
+        .inc();
+    let mut body = json!({"success": true, "request_id": request_id, "decision": decision});
+    match eval.decision {
+        Decision::Accepted => Ok(HttpResponse::Accepted().json(body)),
+        Decision::Deferred => {
+            body["stage"] = json!(eval.stage);
+            body["reason"] = json!(eval.reason);
+            body["release_at"] = json!(eval
+                .release_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+            Ok(HttpResponse::Accepted().json(body))
+        }
+        Decision::Blocked => {
+            body["stage"] = json!(eval.stage);
+            body["reason"] = json!(eval.reason);
+            if let Some(flag) = eval.flag_id() {
+                body["flag_id"] = json!(flag);
+            }
+            Ok(HttpResponse::Ok().json(body))
+        }
+    }
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    let text = text.strip_prefix("sha256=").unwrap_or(text);
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// True when `signature` is the hex HMAC-SHA256 of `body` under one of `secrets`.
+pub fn signature_ok(
+    secrets: &[crate::config::Secret],
+    body: &[u8],
+    signature: Option<&str>,
+) -> bool {
+    let Some(given) = signature.and_then(unhex) else {
+        return false;
+    };
+    secrets.iter().fold(false, |ok, secret| {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+            return ok;
+        };
+        mac.update(body);
+        mac.verify_slice(&given).is_ok() | ok
+    })
+}
+
+async fn bland(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let secrets = &state.settings.bland.webhook_secrets;
+    if !secrets.is_empty() {
+        let signature = req
+            .headers()
+            .get("x-webhook-signature")
+            .and_then(|v| v.to_str().ok());
+        if !signature_ok(secrets, &body, signature) {
+            return Err(ApiError::Unauthorized(
+                "missing or invalid X-Webhook-Signature".into(),
+            ));
+        }
+    }
+    let payload: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    completion::parse(&payload).map_err(ApiError::BadRequest)?;
+    let (c, done) = state
+        .gateway
+        .complete(&payload)
+        .await
+        .map_err(ApiError::internal)?;
+    let status = match &done {
+        Completed::Recorded { .. } => "recorded",
+        Completed::Duplicate => "duplicate",
+        Completed::Unmatched => "unmatched",
+    };
+    let mut out =
+        json!({"success": true, "call_id": c.call_id, "outcome": c.outcome, "status": status});
+    if let Completed::Recorded { request_id } = done {
+        out["request_id"] = json!(request_id);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
