@@ -106,37 +106,30 @@ fn target(remote: Remote, settings: &Settings) -> anyhow::Result<Target> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Listen for signals before anything else, so one that arrives while starting up
+    // still means a graceful stop rather than the default kill.
+    let signals = shutdown_signal()?;
     let app = Application::build(settings).await?;
     let handle = app.handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.await;
         tracing::info!("shutdown signal received; finishing in-flight requests");
         handle.stop(true).await;
     });
     app.run_until_stopped().await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+/// Resolves on SIGTERM or SIGINT; the handlers are registered when this is called.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -76,7 +76,6 @@ async fn pending(state: web::Data<AppState>) -> HttpResponse {
 
 async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let outbox = state.gateway.outbox.get(&id);
     let (dir, today) = (
         state.settings.data_dir.clone(),
         crate::clock::business_date(state.clock.now(), state.settings.timezone),
@@ -97,6 +96,9 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
             Ok(found)
         })
         .await?;
+    // Read after the journal: an entry leaves the outbox before its result is journaled,
+    // so this order never shows a finished call as still open.
+    let outbox = state.gateway.outbox.get(&id);
     if outbox.is_none() && events.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no call with request id `{id}` in the last {} days",

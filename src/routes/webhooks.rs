@@ -155,7 +155,7 @@ async fn lead(
 fn unhex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
     let text = text.strip_prefix("sha256=").unwrap_or(text);
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -3,7 +3,9 @@
 mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
+mod dispatch;
 mod helpers;
+mod intake;
 mod journals;
 mod pipeline_stats;
 mod process;
