@@ -178,3 +178,54 @@ pub async fn export(
     }
     Ok(())
 }
+
+/// `callgate check FILE|-`: the pipeline's answer for a lead, offline, with no side effects.
+/// The input is the webhook's fields, or `{"lead": {...}, "at": "..."}`; `--at` wins.
+pub fn check(
+    settings: &Settings,
+    file: &str,
+    at: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    use serde_json::{json, Value};
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
+    };
+    let doc: Value = serde_json::from_str(&text).context("the input is not JSON")?;
+    let (fields, doc_at) = match doc.get("lead").and_then(Value::as_object) {
+        Some(lead) => (
+            lead.clone(),
+            doc.get("at").and_then(Value::as_str).map(str::to_string),
+        ),
+        None => (
+            doc.as_object()
+                .cloned()
+                .context("the input must be a JSON object")?,
+            None,
+        ),
+    };
+    let at = match at.map(str::to_string).or(doc_at) {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+            .with_context(|| format!("--at `{t}` is not an RFC 3339 instant"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let lead = crate::domain::Lead::parse(fields, &settings.lead_fields, &settings.default_country)
+        .map_err(|errors| anyhow::anyhow!("invalid lead: {}", errors.join("; ")))?;
+    let flags = Blocklist::open_read_only(
+        &settings.data_dir,
+        &settings.default_country,
+        Arc::new(SystemClock),
+    )?;
+    let eval = crate::pipeline::standard(Arc::new(flags)).evaluate(&lead, at);
+    Ok(json!({
+        "decision": eval.decision,
+        "stage": eval.stage,
+        "reason": eval.reason,
+        "release_at": eval.release_at,
+        "flag_id": eval.flag_id(),
+        "at": at,
+        "trace": eval.trace,
+    }))
+}

@@ -46,6 +46,14 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Run a lead through the pipeline offline, with no side effects.
+    Check {
+        /// A JSON file with the webhook's fields (or `{"lead": …, "at": …}`), or `-` for stdin.
+        file: String,
+        /// Evaluate at this RFC 3339 instant instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Import a Node orchestrator's data directory (flags and attempts files).
     Migrate {
         /// The Node version's data directory.
@@ -154,6 +162,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 v
             };
             std::io::Write::write_all(&mut std::io::stdout(), &out)?;
+            Ok(())
+        }
+        Command::Check { file, at } => {
+            let answer = cli::check(&settings, &file, at.as_deref())?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
         Command::Migrate { from } => {

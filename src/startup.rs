@@ -21,7 +21,6 @@ use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, Gateway};
 use crate::journal::retention::purge;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
-use crate::pipeline::{blocklist::BlocklistCheck, Pipeline};
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
 use crate::stats::Statistics;
 use crate::store::DataDirLock;
@@ -79,7 +78,7 @@ fn build_gateway(
     journals: &Arc<Journals>,
     clock: &SharedClock,
 ) -> anyhow::Result<Built> {
-    let pipeline = Pipeline::new(vec![Arc::new(BlocklistCheck::new(blocklist.clone()))]);
+    let pipeline = crate::pipeline::standard(blocklist.clone());
     let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now())
         .context("DATA_DIR: cannot open the outbox")?;
     let today = crate::clock::business_date(clock.now(), settings.timezone);

@@ -113,6 +113,17 @@ impl Blocklist {
         clock: SharedClock,
         metrics: Arc<Metrics>,
     ) -> Result<Self, persist::LoadError> {
+        Self::load(dir, country, compact_after, clock, metrics, false)
+    }
+
+    fn load(
+        dir: &Path,
+        country: &str,
+        compact_after: usize,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        read_only: bool,
+    ) -> Result<Self, persist::LoadError> {
         let config = dir.join(CONFIG_FILE);
         let live = dir.join(CHANGES_FILE);
         let compacting = dir.join(CHANGES_COMPACTING);
@@ -149,6 +160,18 @@ impl Blocklist {
                 "skipped a torn last line in the blocklist change log (crash mid-write)"
             );
         }
+        if read_only {
+            return Ok(Self::assemble(
+                index,
+                Appender::detached().map_err(|e| io_err(dir, e))?,
+                dir,
+                country,
+                compact_after,
+                clock,
+                metrics,
+                None,
+            ));
+        }
         let needs_write = replayed > 0 || torn > 0 || !config.exists();
         if needs_write {
             persist::write_config(&config, &index).map_err(|e| io_err(&config, e))?;
@@ -161,7 +184,6 @@ impl Blocklist {
             }
         }
         let log = Appender::open(&live).map_err(|e| io_err(&live, e))?;
-        metrics.blocklist_flags.set(index.len() as i64);
         let known = file_id(&config).ok();
         tracing::info!(
             flags = index.len(),
@@ -169,7 +191,48 @@ impl Blocklist {
             replayed,
             "blocklist loaded"
         );
-        Ok(Self {
+        Ok(Self::assemble(
+            index,
+            log,
+            dir,
+            country,
+            compact_after,
+            clock,
+            metrics,
+            known,
+        ))
+    }
+
+    /// The flags as they are on disk, read without writing anything (no compaction, no
+    /// lock): for offline questions such as `callgate check` beside a running server.
+    pub fn open_read_only(
+        dir: &Path,
+        country: &str,
+        clock: SharedClock,
+    ) -> Result<Self, persist::LoadError> {
+        Self::load(
+            dir,
+            country,
+            usize::MAX,
+            clock,
+            Arc::new(Metrics::new()),
+            true,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        index: FlagIndex,
+        log: Appender,
+        dir: &Path,
+        country: &str,
+        compact_after: usize,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        known: Option<FileId>,
+    ) -> Self {
+        metrics.blocklist_flags.set(index.len() as i64);
+        Self {
             index: RwLock::new(index),
             log,
             dir: dir.to_path_buf(),
@@ -184,7 +247,7 @@ impl Blocklist {
                 refused: None,
             }),
             compact_wanted: tokio::sync::Notify::new(),
-        })
+        }
     }
 
     pub fn config_path(&self) -> PathBuf {

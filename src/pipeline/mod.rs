@@ -75,6 +75,12 @@ impl Evaluation {
     }
 }
 
+/// The pipeline the gateway runs — the server and the offline `check` both build it here,
+/// so a new check is added in one place.
+pub fn standard(flags: Arc<crate::blocklist::Blocklist>) -> Pipeline {
+    Pipeline::new(vec![Arc::new(blocklist::BlocklistCheck::new(flags))])
+}
+
 #[derive(Clone, Default)]
 pub struct Pipeline {
     checks: Vec<Arc<dyn Check>>,

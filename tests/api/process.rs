@@ -203,3 +203,65 @@ async fn remote_import_goes_through_the_api() {
     let body: Value = serde_json::from_slice(&out.stdout).expect("json summary");
     assert_eq!(body["added"], 2);
 }
+
+#[tokio::test]
+async fn offline_check_answers_beside_a_running_server_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("blocklist-config.json"),
+        r#"{"enabled": true, "flags": [{"id": "f1", "field": "phone", "value": "3055551234", "expires_at": "2026-12-01T00:00:00Z"}]}"#,
+    )
+    .expect("config");
+    let _server = spawn_process(dir.path(), &[]);
+    let before: Vec<_> = walk(dir.path());
+    let inputs = tempfile::tempdir().expect("tempdir");
+    let lead = inputs.path().join("lead.json");
+    std::fs::write(
+        &lead,
+        r#"{"phone_number": "(305) 555-1234", "lead_id": "7"}"#,
+    )
+    .expect("lead");
+    let data = path_str(dir.path());
+    let (out, stderr) = run_binary(
+        &["check", &path_str(&lead), "--at", "2026-11-23T15:00:00Z"],
+        &[("DATA_DIR", &data)],
+    );
+    assert!(out.status.success(), "{stderr}");
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(answer["decision"], "blocked");
+    assert_eq!(answer["flag_id"], "f1");
+    assert_eq!(answer["trace"][0]["check"], "blocklist");
+    let wrapped = inputs.path().join("wrapped.json");
+    std::fs::write(
+        &wrapped,
+        r#"{"lead": {"phone_number": "3055551234", "lead_id": "7"}, "at": "2026-12-02T00:00:00Z"}"#,
+    )
+    .expect("lead");
+    let (out, _) = run_binary(&["check", &path_str(&wrapped)], &[("DATA_DIR", &data)]);
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        answer["decision"], "accepted",
+        "the flag has expired by then"
+    );
+    let bad = inputs.path().join("bad.json");
+    std::fs::write(&bad, r#"{"lead_id": "7"}"#).expect("lead");
+    let (out, stderr) = run_binary(&["check", &path_str(&bad)], &[("DATA_DIR", &data)]);
+    assert!(!out.status.success());
+    assert!(stderr.contains("phone_number"), "{stderr}");
+    assert_eq!(before, walk(dir.path()), "check wrote nothing");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("ls").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            out.push(format!("{} {len}", p.display()));
+        }
+    }
+    out.sort();
+    out
+}
