@@ -177,6 +177,7 @@ fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
     commit(&mut files, &mut bufs, &mut waiting);
 }
 
+/// Appends `bytes` to `path` (opening it if needed) without syncing.
 fn write_one(files: &mut HashMap<PathBuf, File>, path: &Path, bytes: &[u8]) -> io::Result<()> {
     if !files.contains_key(path) {
         if files.len() >= MAX_OPEN {
@@ -191,8 +192,7 @@ fn write_one(files: &mut HashMap<PathBuf, File>, path: &Path, bytes: &[u8]) -> i
     let file = files
         .get_mut(path)
         .ok_or_else(|| io::Error::other("file not open"))?;
-    file.write_all(bytes)?;
-    file.sync_data()
+    file.write_all(bytes)
 }
 
 fn commit(files: &mut HashMap<PathBuf, File>, bufs: &mut Buffers, waiting: &mut Vec<Reply>) {
@@ -200,11 +200,39 @@ fn commit(files: &mut HashMap<PathBuf, File>, bufs: &mut Buffers, waiting: &mut 
         return;
     }
     let mut result = Ok(());
+    let mut touched = Vec::with_capacity(bufs.len());
     for (path, bytes) in bufs.drain(..) {
-        if let Err(e) = write_one(files, &path, &bytes) {
-            files.remove(&path);
-            result = Err(e);
+        match write_one(files, &path, &bytes) {
+            Ok(()) => touched.push(path),
+            Err(e) => {
+                files.remove(&path);
+                result = Err(e);
+            }
         }
+    }
+    // Sync every file written in this batch at once: the file system can commit them
+    // together, so a batch that touched two journals costs about one sync, not two.
+    let to_sync: Vec<&File> = touched.iter().filter_map(|p| files.get(p)).collect();
+    let synced: io::Result<()> = match to_sync.as_slice() {
+        [] => Ok(()),
+        [one] => one.sync_data(),
+        [first, rest @ ..] => std::thread::scope(|scope| {
+            let others: Vec<_> = rest
+                .iter()
+                .map(|f| scope.spawn(move || f.sync_data()))
+                .collect();
+            let mut r = first.sync_data();
+            for h in others {
+                let other = h
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")));
+                r = r.and(other);
+            }
+            r
+        }),
+    };
+    if let Err(e) = synced {
+        result = Err(e);
     }
     for reply in waiting.drain(..) {
         let _ = reply.send(match &result {
