@@ -9,7 +9,13 @@
 //! - [`startup`] — builds every component once, binds, runs, shuts down gracefully.
 //! - [`telemetry`] — the tracing subscriber (pretty or JSON).
 //! - [`clock`] — the injectable clock and business-date helpers.
-//! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`]).
+//! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`],
+//!   [`domain::Lead`]).
+//! - [`pipeline`] — the ordered checks (`schedule`, `answering_machine`, `protection`,
+//!   `blocklist`), each pure; the decision and its trace.
+//! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
+//!   dispatcher (rate limits, retries without double dials), the completion webhook.
+//! - [`bland`] — the Bland client and call body.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`journal`] — the daily attempts and call journals (business-date files), retention.
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
@@ -20,9 +26,8 @@
 //! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version.
 //!
 //! ## Dependency rule
-//! `routes`, `startup`, `cli`, `migrate` → `blocklist`, `journal`, `stats` → `store`,
-//! `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `cli` (and later the Bland
-//! client).
+//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `blocklist`,
+//! `journal`, `stats`, `bland` → `store`, `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `bland` and `cli`.
 //!
 //! ## Deviations from STYLE.md, and why
 //! - Metrics use `prometheus-client` (a registry per server) instead of the `metrics`

@@ -91,3 +91,25 @@ fn secrets_do_not_debug_print() {
     let shown = format!("{s:?}");
     assert!(!shown.contains("topsecret") && !shown.contains("bland-secret"));
 }
+
+#[test]
+fn bland_call_extras_and_lists_come_from_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[bland]\nfrom = [\"+13055550001\", \"+13055550002\"]\nmax_calls_per_second = 2.5\n[bland.call]\nlanguage = \"en-US\"\ninterruption_threshold = 120\n[lead]\nphone_fields = [\"Phone\"]\n",
+    )
+    .expect("write");
+    let s = Settings::load(Some(&path), &|_| None).expect("valid");
+    assert_eq!(s.bland.from, ["+13055550001", "+13055550002"]);
+    assert_eq!(s.bland.max_calls_per_second, 2.5);
+    assert_eq!(s.bland.extra["language"], "en-US");
+    assert_eq!(s.bland.extra["interruption_threshold"], 120);
+    assert_eq!(s.lead_fields.phone, ["Phone"]);
+    let err = Settings::load(Some(&path), &|k| {
+        (k == "BLAND_VOICEMAIL_ACTION").then(|| "shout".into())
+    })
+    .expect_err("bad action");
+    assert_eq!(err.setting, "BLAND_VOICEMAIL_ACTION");
+}
