@@ -218,7 +218,7 @@ impl Settings {
         let mut raw: HashMap<&'static str, (String, String)> = HashMap::new();
         let mut extra = serde_json::Map::new();
         if let Some(path) = &file {
-            extra = read_file(path, &mut raw)?;
+            extra = file::read_file(path, &mut raw)?;
         }
         for (_, var) in SETTINGS {
             if let Some(value) = non_empty(env(var)) {
@@ -334,111 +334,6 @@ impl Settings {
         Ok(s)
     }
 
-    /// Webhook, lead-field and Bland call settings.
-    fn read_integration<'a>(
-        &mut self,
-        get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
-    ) -> Result<(), ConfigError> {
-        let list = |v: &str| -> Vec<String> {
-            v.split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
-        let text = |var: &str| {
-            get(var)
-                .map(|(v, _)| v.to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let flag = |var: &str, default: bool| -> Result<bool, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some((v, origin)) => match v.to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" | "on" => Ok(true),
-                    "false" | "0" | "no" | "off" => Ok(false),
-                    _ => Err(ConfigError::new(
-                        origin,
-                        format!("`{v}` is not true or false"),
-                    )),
-                },
-            }
-        };
-        let number = |var: &str| -> Result<Option<u64>, ConfigError> {
-            get(var)
-                .map(|(v, origin)| parse_positive(v, origin))
-                .transpose()
-        };
-        self.webhook_token = text("WEBHOOK_TOKEN").map(Secret::new);
-        if let Some((v, origin)) = get("PUBLIC_BASE_URL") {
-            reqwest::Url::parse(v)
-                .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a URL: {e}")))?;
-            self.public_base_url = Some(v.trim_end_matches('/').to_string());
-        }
-        if let Some((v, origin)) = get("LEAD_PHONE_FIELDS") {
-            self.lead_fields.phone = list(v);
-            if self.lead_fields.phone.is_empty() {
-                return Err(ConfigError::new(origin, "name at least one field"));
-            }
-        }
-        if let Some((v, origin)) = get("LEAD_ID_FIELDS") {
-            self.lead_fields.lead_id = list(v);
-            if self.lead_fields.lead_id.is_empty() {
-                return Err(ConfigError::new(origin, "name at least one field"));
-            }
-        }
-        let b = &mut self.bland;
-        if let Some((v, _)) = get("BLAND_WEBHOOK_SECRET") {
-            b.webhook_secrets = list(v).into_iter().map(Secret::new).collect();
-        }
-        b.pathway_id = text("BLAND_PATHWAY_ID");
-        b.task = text("BLAND_TASK");
-        if let Some((v, _)) = get("BLAND_FROM") {
-            b.from = list(v);
-        }
-        b.voice = text("BLAND_VOICE");
-        b.first_sentence = text("BLAND_FIRST_SENTENCE");
-        if let Some(n) = number("BLAND_MAX_DURATION")? {
-            b.max_duration = n.min(u64::from(u32::MAX)) as u32;
-        }
-        b.record = flag("BLAND_RECORD", false)?;
-        b.wait_for_greeting = flag("BLAND_WAIT_FOR_GREETING", false)?;
-        b.voicemail_message = text("BLAND_VOICEMAIL_MESSAGE");
-        if let Some((v, origin)) = get("BLAND_VOICEMAIL_ACTION") {
-            if !matches!(v, "leave_message" | "hangup") {
-                return Err(ConfigError::new(
-                    origin,
-                    format!("`{v}` is not leave_message or hangup"),
-                ));
-            }
-            b.voicemail_action = v.to_string();
-        }
-        if let Some((v, origin)) = get("BLAND_MAX_CALLS_PER_SECOND") {
-            b.max_calls_per_second = match v.parse::<f64>() {
-                Ok(n) if n > 0.0 && n.is_finite() => n,
-                _ => {
-                    return Err(ConfigError::new(
-                        origin,
-                        format!("`{v}` is not a positive number"),
-                    ))
-                }
-            };
-        }
-        if let Some(n) = number("BLAND_MAX_CONCURRENT")? {
-            b.max_concurrent = n as usize;
-        }
-        if let Some(n) = number("BLAND_TIMEOUT_SECS")? {
-            b.timeout_secs = n;
-        }
-        if let Some(n) = number("BLAND_MAX_ATTEMPTS")? {
-            b.max_attempts = n.min(20) as u32;
-        }
-        if let Some(n) = number("BLAND_RETRY_BASE_MS")? {
-            b.retry_base_ms = n;
-        }
-        Ok(())
-    }
-
     /// Checks that do not depend on the source of a value.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.host.is_empty() {
@@ -470,89 +365,8 @@ fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
     }
 }
 
-/// Tables read as a whole rather than as scalar settings.
-const STRUCTURED_KEYS: &[&str] = &["bland.call"];
-
-/// Reads the scalar settings into `raw`; returns the `[bland.call]` table as JSON.
-fn read_file(
-    path: &Path,
-    raw: &mut HashMap<&'static str, (String, String)>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(
-            "--config / CALLGATE_CONFIG",
-            format!("cannot read {shown}: {e}"),
-        )
-    })?;
-    let table: toml::Table = text.parse().map_err(|e| {
-        ConfigError::new(
-            format!("config file {shown}"),
-            format!("not valid TOML: {e}"),
-        )
-    })?;
-    flatten(&table, "", &shown, raw)?;
-    let call = table
-        .get("bland")
-        .and_then(|b| b.get("call"))
-        .map(|c| {
-            serde_json::to_value(c)
-                .map_err(|e| ConfigError::new(format!("bland.call (in {shown})"), e.to_string()))
-        })
-        .transpose()?;
-    match call {
-        None => Ok(serde_json::Map::new()),
-        Some(serde_json::Value::Object(map)) => Ok(map),
-        Some(_) => Err(ConfigError::new(
-            format!("bland.call (in {shown})"),
-            "must be a table",
-        )),
-    }
-}
-
-fn flatten(
-    table: &toml::Table,
-    prefix: &str,
-    file: &str,
-    raw: &mut HashMap<&'static str, (String, String)>,
-) -> Result<(), ConfigError> {
-    for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        if STRUCTURED_KEYS.contains(&path.as_str()) {
-            continue;
-        }
-        let origin = format!("{path} (in {file})");
-        let text = match value {
-            toml::Value::Table(inner) => {
-                flatten(inner, &path, file, raw)?;
-                continue;
-            }
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            toml::Value::Array(items) => items
-                .iter()
-                .map(|i| match i {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(n) => n.to_string(),
-                    _ => String::new(),
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            toml::Value::Datetime(d) => d.to_string(),
-        };
-        let Some((_, var)) = SETTINGS.iter().find(|(k, _)| *k == path) else {
-            return Err(ConfigError::new(origin, "unknown setting"));
-        };
-        raw.insert(var, (text, origin));
-    }
-    Ok(())
-}
+mod file;
+mod integration;
 
 #[cfg(test)]
 mod tests;

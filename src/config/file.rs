@@ -1,0 +1,91 @@
+//! Reading the TOML settings file: scalar keys become (value, origin) pairs keyed by their
+//! environment name; the `[bland.call]` table is returned whole.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{ConfigError, SETTINGS};
+
+/// Tables read as a whole rather than as scalar settings.
+const STRUCTURED_KEYS: &[&str] = &["bland.call"];
+
+/// Reads the scalar settings into `raw`; returns the `[bland.call]` table as JSON.
+pub(super) fn read_file(
+    path: &Path,
+    raw: &mut HashMap<&'static str, (String, String)>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            "--config / CALLGATE_CONFIG",
+            format!("cannot read {shown}: {e}"),
+        )
+    })?;
+    let table: toml::Table = text.parse().map_err(|e| {
+        ConfigError::new(
+            format!("config file {shown}"),
+            format!("not valid TOML: {e}"),
+        )
+    })?;
+    flatten(&table, "", &shown, raw)?;
+    let call = table
+        .get("bland")
+        .and_then(|b| b.get("call"))
+        .map(|c| {
+            serde_json::to_value(c)
+                .map_err(|e| ConfigError::new(format!("bland.call (in {shown})"), e.to_string()))
+        })
+        .transpose()?;
+    match call {
+        None => Ok(serde_json::Map::new()),
+        Some(serde_json::Value::Object(map)) => Ok(map),
+        Some(_) => Err(ConfigError::new(
+            format!("bland.call (in {shown})"),
+            "must be a table",
+        )),
+    }
+}
+
+fn flatten(
+    table: &toml::Table,
+    prefix: &str,
+    file: &str,
+    raw: &mut HashMap<&'static str, (String, String)>,
+) -> Result<(), ConfigError> {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if STRUCTURED_KEYS.contains(&path.as_str()) {
+            continue;
+        }
+        let origin = format!("{path} (in {file})");
+        let text = match value {
+            toml::Value::Table(inner) => {
+                flatten(inner, &path, file, raw)?;
+                continue;
+            }
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(n) => n.to_string(),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            toml::Value::Datetime(d) => d.to_string(),
+        };
+        let Some((_, var)) = SETTINGS.iter().find(|(k, _)| *k == path) else {
+            return Err(ConfigError::new(origin, "unknown setting"));
+        };
+        raw.insert(var, (text, origin));
+    }
+    Ok(())
+}

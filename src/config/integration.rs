@@ -1,0 +1,110 @@
+//! Webhook, lead-field and Bland call settings.
+
+use super::{parse_positive, ConfigError, Secret, Settings};
+
+impl Settings {
+    /// Webhook, lead-field and Bland call settings.
+    pub(super) fn read_integration<'a>(
+        &mut self,
+        get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
+    ) -> Result<(), ConfigError> {
+        let list = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let text = |var: &str| {
+            get(var)
+                .map(|(v, _)| v.to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let flag = |var: &str, default: bool| -> Result<bool, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some((v, origin)) => match v.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "on" => Ok(true),
+                    "false" | "0" | "no" | "off" => Ok(false),
+                    _ => Err(ConfigError::new(
+                        origin,
+                        format!("`{v}` is not true or false"),
+                    )),
+                },
+            }
+        };
+        let number = |var: &str| -> Result<Option<u64>, ConfigError> {
+            get(var)
+                .map(|(v, origin)| parse_positive(v, origin))
+                .transpose()
+        };
+        self.webhook_token = text("WEBHOOK_TOKEN").map(Secret::new);
+        if let Some((v, origin)) = get("PUBLIC_BASE_URL") {
+            reqwest::Url::parse(v)
+                .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a URL: {e}")))?;
+            self.public_base_url = Some(v.trim_end_matches('/').to_string());
+        }
+        if let Some((v, origin)) = get("LEAD_PHONE_FIELDS") {
+            self.lead_fields.phone = list(v);
+            if self.lead_fields.phone.is_empty() {
+                return Err(ConfigError::new(origin, "name at least one field"));
+            }
+        }
+        if let Some((v, origin)) = get("LEAD_ID_FIELDS") {
+            self.lead_fields.lead_id = list(v);
+            if self.lead_fields.lead_id.is_empty() {
+                return Err(ConfigError::new(origin, "name at least one field"));
+            }
+        }
+        let b = &mut self.bland;
+        if let Some((v, _)) = get("BLAND_WEBHOOK_SECRET") {
+            b.webhook_secrets = list(v).into_iter().map(Secret::new).collect();
+        }
+        b.pathway_id = text("BLAND_PATHWAY_ID");
+        b.task = text("BLAND_TASK");
+        if let Some((v, _)) = get("BLAND_FROM") {
+            b.from = list(v);
+        }
+        b.voice = text("BLAND_VOICE");
+        b.first_sentence = text("BLAND_FIRST_SENTENCE");
+        if let Some(n) = number("BLAND_MAX_DURATION")? {
+            b.max_duration = n.min(u64::from(u32::MAX)) as u32;
+        }
+        b.record = flag("BLAND_RECORD", false)?;
+        b.wait_for_greeting = flag("BLAND_WAIT_FOR_GREETING", false)?;
+        b.voicemail_message = text("BLAND_VOICEMAIL_MESSAGE");
+        if let Some((v, origin)) = get("BLAND_VOICEMAIL_ACTION") {
+            if !matches!(v, "leave_message" | "hangup") {
+                return Err(ConfigError::new(
+                    origin,
+                    format!("`{v}` is not leave_message or hangup"),
+                ));
+            }
+            b.voicemail_action = v.to_string();
+        }
+        if let Some((v, origin)) = get("BLAND_MAX_CALLS_PER_SECOND") {
+            b.max_calls_per_second = match v.parse::<f64>() {
+                Ok(n) if n > 0.0 && n.is_finite() => n,
+                _ => {
+                    return Err(ConfigError::new(
+                        origin,
+                        format!("`{v}` is not a positive number"),
+                    ))
+                }
+            };
+        }
+        if let Some(n) = number("BLAND_MAX_CONCURRENT")? {
+            b.max_concurrent = n as usize;
+        }
+        if let Some(n) = number("BLAND_TIMEOUT_SECS")? {
+            b.timeout_secs = n;
+        }
+        if let Some(n) = number("BLAND_MAX_ATTEMPTS")? {
+            b.max_attempts = n.min(20) as u32;
+        }
+        if let Some(n) = number("BLAND_RETRY_BASE_MS")? {
+            b.retry_base_ms = n;
+        }
+        Ok(())
+    }
+}
