@@ -409,3 +409,24 @@ async fn the_outbox_survives_kill_9_and_nothing_is_sent_twice() {
         "only a send under way at the kill can be unconfirmed: {unconfirmed:?}"
     );
 }
+
+#[tokio::test]
+async fn connection_refused_is_retried_then_given_up() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let app = spawn_app_with(move |s| {
+        live(s);
+        s.bland.api_url = url;
+        s.bland.max_attempts = 3;
+    })
+    .await;
+    let (_, body) = post_lead(&app, lead(6)).await;
+    let id = body["request_id"].as_str().expect("id").to_string();
+    let h = wait_status(&app, &id, "failed").await;
+    let error = h["dispatches"][0]["error"].as_str().expect("error");
+    assert!(
+        error.contains("gave up after 3 tries") && error.contains("connection failed"),
+        "{error}"
+    );
+}
