@@ -343,55 +343,34 @@ mod tests {
         {
             let (outbox, ready) = Outbox::open(dir.path(), now()).expect("open");
             assert!(ready.is_empty());
-            for id in ["a", "b", "c", "d"] {
-                outbox.record(queued(id)).wait().await.expect("durable");
-            }
-            outbox
-                .record(Record::Attempt {
-                    request_id: "b".into(),
-                    at: now(),
-                    n: 1,
-                })
-                .wait()
-                .await
-                .expect("durable");
-            outbox
-                .record(Record::Attempt {
-                    request_id: "c".into(),
-                    at: now(),
-                    n: 1,
-                })
-                .wait()
-                .await
-                .expect("durable");
-            outbox
-                .record(Record::Sent {
+            let attempt = |id: &str| Record::Attempt {
+                request_id: id.into(),
+                at: now(),
+                n: 1,
+            };
+            let records = [
+                queued("a"),
+                queued("b"),
+                queued("c"),
+                queued("d"),
+                attempt("b"),
+                attempt("c"),
+                Record::Sent {
                     request_id: "c".into(),
                     at: now(),
                     call_id: "call-c".into(),
-                })
-                .wait()
-                .await
-                .expect("durable");
-            outbox
-                .record(Record::Attempt {
-                    request_id: "d".into(),
-                    at: now(),
-                    n: 1,
-                })
-                .wait()
-                .await
-                .expect("durable");
-            outbox
-                .record(Record::Retry {
+                },
+                attempt("d"),
+                Record::Retry {
                     request_id: "d".into(),
                     at: now(),
                     n: 1,
                     error: "503".into(),
-                })
-                .wait()
-                .await
-                .expect("durable");
+                },
+            ];
+            for r in records {
+                outbox.record(r).wait().await.expect("durable");
+            }
         }
         let (outbox, ready) = Outbox::open(dir.path(), now()).expect("reopen");
         assert_eq!(ready.len(), 2);
