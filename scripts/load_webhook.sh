@@ -45,7 +45,7 @@ echo "RSS before: $(rss)"
 ( sleep "${DURATION%s}"; echo "RSS at the end of the run: $(rss)" ) &
 SAMPLER=$!
 echo "== POST /webhooks/lead (blocklisted, 100k flags, RUST_LOG=$LOG)"
-wrk -t2 -c32 -d"$DURATION" --latency -s "$DATA/lead.lua" "http://$ADDR/webhooks/lead" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|requests in"
+wrk -t2 -c"${CONNS:-32}" -d"$DURATION" --latency -s "$DATA/lead.lua" "http://$ADDR/webhooks/lead" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|requests in"
 wait "$SAMPLER"
 echo "RSS after: $(rss)"
 echo "== GET /health/live"

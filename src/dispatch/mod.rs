@@ -139,7 +139,7 @@ impl Gateway {
     pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Evaluation> {
         let now = self.clock.now();
         let eval = self.pipeline.evaluate(lead, now);
-        let decided = self.journals.append_call(&CallEvent::Decision {
+        let decision = CallEvent::Decision {
             timestamp: now,
             request_id: request_id.to_string(),
             lead_id: Some(lead.lead_id.clone()),
@@ -149,13 +149,13 @@ impl Gateway {
             reason: eval.reason.clone(),
             release: false,
             trace: serde_json::to_value(&eval.trace).ok(),
-        });
-        let recorded = match (eval.decision, &eval.block) {
+        };
+        let attempt = match (eval.decision, &eval.block) {
             (Decision::Blocked, Some(block)) => {
                 tracing::info!(request_id, phone = %lead.phone, lead_id = %lead.lead_id,
                     reason = eval.reason.as_deref().unwrap_or(""), flag_id = block.flag_id.as_deref().unwrap_or(""),
                     flag_field = %block.field, flag_value = %block.value, "call blocked by blocklist");
-                Some(self.journals.append_attempt(&Attempt {
+                Some(Attempt {
                     timestamp: now,
                     field: block.field.clone(),
                     value: block.value.clone(),
@@ -168,30 +168,31 @@ impl Gateway {
                     stage: eval.stage.unwrap_or("blocklist").to_string(),
                     source: block.source.to_string(),
                     flag_reason: block.flag_reason.clone(),
-                }))
-            }
-            (Decision::Accepted, _) => {
-                let from = self.pick_from();
-                let body = call_body(
-                    &self.settings.bland,
-                    self.settings.public_base_url.as_deref(),
-                    lead,
-                    request_id,
-                    from.as_deref(),
-                );
-                Some(self.outbox.record(Record::Queued {
-                    request_id: request_id.to_string(),
-                    at: now,
-                    lead_id: lead.lead_id.clone(),
-                    phone: lead.phone.as_str().to_string(),
-                    body,
-                }))
+                })
             }
             _ => None,
         };
+        let decided = self.journals.append_decision(&decision, attempt.as_ref());
+        let queued = (eval.decision == Decision::Accepted).then(|| {
+            let from = self.pick_from();
+            let body = call_body(
+                &self.settings.bland,
+                self.settings.public_base_url.as_deref(),
+                lead,
+                request_id,
+                from.as_deref(),
+            );
+            self.outbox.record(Record::Queued {
+                request_id: request_id.to_string(),
+                at: now,
+                lead_id: lead.lead_id.clone(),
+                phone: lead.phone.as_str().to_string(),
+                body,
+            })
+        });
         decided.wait().await?;
-        if let Some(r) = recorded {
-            r.wait().await?;
+        if let Some(q) = queued {
+            q.wait().await?;
         }
         if eval.decision == Decision::Accepted {
             let _ = self.queue.send(request_id.to_string());

@@ -78,6 +78,16 @@ impl Journals {
         self.writer.append_to(self.calls_path(date), to_line(event))
     }
 
+    /// A decision and, for a block, its attempt line, made durable together (one wake-up
+    /// for the caller instead of two).
+    pub fn append_decision(&self, event: &CallEvent, attempt: Option<&Attempt>) -> Pending {
+        let mut records = vec![(self.calls_path(self.date_of(event.at())), to_line(event))];
+        if let Some(a) = attempt {
+            records.push((self.attempts_path(self.date_of(a.at())), to_line(a)));
+        }
+        self.writer.append_many(records)
+    }
+
     /// Resolves once everything appended so far is on disk.
     pub fn flush(&self) -> Pending {
         self.writer.flush()

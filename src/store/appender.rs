@@ -22,6 +22,8 @@ const MAX_OPEN: usize = 4;
 
 enum Cmd {
     Append(PathBuf, Vec<u8>, Option<Reply>),
+    /// Several records (possibly for several files) made durable together, one reply.
+    AppendMany(Vec<(PathBuf, Vec<u8>)>, Reply),
     /// Sync, rename the live file to the given path, and start a new empty live file.
     Rotate(PathBuf, Reply),
     Flush(Reply),
@@ -99,6 +101,21 @@ impl Appender {
         Pending(rx)
     }
 
+    /// Enqueues records for several files with a single reply: they are synced in the same
+    /// batch, and the caller is woken once.
+    pub fn append_many(&self, records: Vec<(PathBuf, Vec<u8>)>) -> Pending {
+        let records = records
+            .into_iter()
+            .map(|(path, mut bytes)| {
+                bytes.push(b'\n');
+                (path, bytes)
+            })
+            .collect();
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::AppendMany(records, reply));
+        Pending(rx)
+    }
+
     /// Syncs everything enqueued so far, renames the main file to `to`, starts a new one.
     pub fn rotate(&self, to: PathBuf) -> Pending {
         let (reply, rx) = oneshot::channel();
@@ -152,11 +169,14 @@ fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
         for cmd in batch {
             match cmd {
                 Cmd::Append(path, bytes, reply) => {
-                    match bufs.iter_mut().find(|(p, _)| *p == path) {
-                        Some((_, buf)) => buf.extend_from_slice(&bytes),
-                        None => bufs.push((path, bytes)),
-                    }
+                    buffer(&mut bufs, path, &bytes);
                     waiting.extend(reply);
+                }
+                Cmd::AppendMany(records, reply) => {
+                    for (path, bytes) in records {
+                        buffer(&mut bufs, path, &bytes);
+                    }
+                    waiting.push(reply);
                 }
                 Cmd::Flush(reply) => {
                     commit(&mut files, &mut bufs, &mut waiting);
@@ -175,6 +195,13 @@ fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
         commit(&mut files, &mut bufs, &mut waiting);
     }
     commit(&mut files, &mut bufs, &mut waiting);
+}
+
+fn buffer(bufs: &mut Buffers, path: PathBuf, bytes: &[u8]) {
+    match bufs.iter_mut().find(|(p, _)| *p == path) {
+        Some((_, buf)) => buf.extend_from_slice(bytes),
+        None => bufs.push((path, bytes.to_vec())),
+    }
 }
 
 /// Appends `bytes` to `path` (opening it if needed) without syncing.
