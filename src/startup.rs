@@ -137,6 +137,15 @@ impl Application {
             Journals::open(&settings.data_dir, settings.timezone)
                 .context("DATA_DIR: cannot open the journals")?,
         );
+        let today = crate::clock::business_date(clock.now(), settings.timezone);
+        let days: Vec<_> = [today.pred_opt(), Some(today)]
+            .into_iter()
+            .flatten()
+            .collect();
+        journals
+            .restore_attempts(&days)
+            .await
+            .context("DATA_DIR: cannot restore the attempts journal from the call journal")?;
         let stats = Arc::new(Statistics::new(&settings.data_dir));
         let shared_settings = Arc::new(settings.clone());
         let (gateway, queue, ready) =

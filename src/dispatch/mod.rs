@@ -139,17 +139,6 @@ impl Gateway {
     pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Evaluation> {
         let now = self.clock.now();
         let eval = self.pipeline.evaluate(lead, now);
-        let decision = CallEvent::Decision {
-            timestamp: now,
-            request_id: request_id.to_string(),
-            lead_id: Some(lead.lead_id.clone()),
-            phone: Some(lead.phone.as_str().to_string()),
-            decision: eval.decision,
-            stage: eval.stage.map(str::to_string),
-            reason: eval.reason.clone(),
-            release: false,
-            trace: serde_json::to_value(&eval.trace).ok(),
-        };
         let attempt = match (eval.decision, &eval.block) {
             (Decision::Blocked, Some(block)) => {
                 tracing::info!(request_id, phone = %lead.phone, lead_id = %lead.lead_id,
@@ -172,7 +161,19 @@ impl Gateway {
             }
             _ => None,
         };
-        let decided = self.journals.append_decision(&decision, attempt.as_ref());
+        let decision = CallEvent::Decision {
+            timestamp: now,
+            request_id: request_id.to_string(),
+            lead_id: Some(lead.lead_id.clone()),
+            phone: Some(lead.phone.as_str().to_string()),
+            decision: eval.decision,
+            stage: eval.stage.map(str::to_string),
+            reason: eval.reason.clone(),
+            release: false,
+            trace: serde_json::to_value(&eval.trace).ok(),
+            attempt,
+        };
+        let decided = self.journals.append_decision(&decision);
         let queued = (eval.decision == Decision::Accepted).then(|| {
             let from = self.pick_from();
             let body = call_body(

@@ -78,14 +78,73 @@ impl Journals {
         self.writer.append_to(self.calls_path(date), to_line(event))
     }
 
-    /// A decision and, for a block, its attempt line, made durable together (one wake-up
-    /// for the caller instead of two).
-    pub fn append_decision(&self, event: &CallEvent, attempt: Option<&Attempt>) -> Pending {
-        let mut records = vec![(self.calls_path(self.date_of(event.at())), to_line(event))];
-        if let Some(a) = attempt {
-            records.push((self.attempts_path(self.date_of(a.at())), to_line(a)));
+    /// A decision and, for a block, its attempt line, with one wake-up for the caller. The
+    /// call journal is synced; the attempt line is written but not synced on its own: it
+    /// survives the process being killed (page cache), and after a power cut
+    /// [`Journals::restore_attempts`] rebuilds it from the decision, which carries it. One
+    /// sync per batch instead of two.
+    pub fn append_decision(&self, event: &CallEvent) -> Pending {
+        let mut records = vec![(
+            self.calls_path(self.date_of(event.at())),
+            to_line(event),
+            true,
+        )];
+        if let CallEvent::Decision {
+            attempt: Some(a), ..
+        } = event
+        {
+            records.push((self.attempts_path(self.date_of(a.at())), to_line(a), false));
         }
         self.writer.append_many(records)
+    }
+
+    /// Appends to the attempts journals of `days` (business dates) every blocked attempt
+    /// that the call journal holds but the attempts file lacks — what a power cut can
+    /// leave behind. Run at startup, before serving. Returns how many were restored.
+    pub async fn restore_attempts(&self, days: &[NaiveDate]) -> io::Result<usize> {
+        let mut restored = 0;
+        for day in days {
+            let decisions = read_day(&self.calls_path(*day))?;
+            let wanted: Vec<Attempt> = decisions
+                .records
+                .into_iter()
+                .filter_map(|r| match serde_json::from_value::<CallEvent>(r) {
+                    Ok(CallEvent::Decision {
+                        attempt: Some(a), ..
+                    }) => Some(a),
+                    _ => None,
+                })
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let have: std::collections::HashSet<String> = read_day(&self.attempts_path(*day))?
+                .records
+                .iter()
+                .filter_map(|r| {
+                    r.get("request_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect();
+            let missing: Vec<&Attempt> = wanted
+                .iter()
+                .filter(|a| a.request_id.as_ref().is_none_or(|id| !have.contains(id)))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let records = missing
+                .iter()
+                .map(|a| (self.attempts_path(self.date_of(a.at())), to_line(*a), true))
+                .collect();
+            self.writer.append_many(records).wait().await?;
+            restored += missing.len();
+        }
+        if restored > 0 {
+            tracing::warn!(restored, "restored blocked attempts missing from the attempts journal (from the call journal)");
+        }
+        Ok(restored)
     }
 
     /// Resolves once everything appended so far is on disk.

@@ -125,6 +125,10 @@ pub enum CallEvent {
         release: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trace: Option<Value>,
+        /// For a blocklist block: the attempt, also written to the attempts journal. This
+        /// (synced) copy is what restores the attempts file after a power cut.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<Attempt>,
     },
     /// A webhook refused as invalid input.
     Rejected {

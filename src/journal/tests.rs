@@ -140,3 +140,45 @@ fn retention_removes_only_files_older_than_the_limit() {
         .exists());
     assert!(dir.path().join(CALLS_DIR).join("notes.txt").exists());
 }
+
+#[tokio::test]
+async fn attempts_lost_with_a_power_cut_are_restored_from_the_call_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journals = Journals::open(dir.path(), chrono_tz::America::New_York).expect("open");
+    let a = attempt("2026-11-23T15:00:00Z", "+13055551234");
+    let decision = CallEvent::Decision {
+        timestamp: a.timestamp,
+        request_id: "req_1".into(),
+        lead_id: Some("67890".into()),
+        phone: Some("+13055551234".into()),
+        decision: Decision::Blocked,
+        stage: Some("blocklist".into()),
+        reason: Some(a.reason.clone()),
+        release: false,
+        trace: None,
+        attempt: Some(a.clone()),
+    };
+    journals
+        .append_decision(&decision)
+        .wait()
+        .await
+        .expect("durable");
+    let day: NaiveDate = "2026-11-23".parse().expect("date");
+    let attempts = journals.attempts_path(day);
+    assert_eq!(
+        read_day(&attempts).expect("read").records.len(),
+        1,
+        "written with the decision"
+    );
+    // A power cut loses the unsynced attempt line; the synced decision still has it.
+    std::fs::write(&attempts, "").expect("lose it");
+    assert_eq!(journals.restore_attempts(&[day]).await.expect("restore"), 1);
+    let back = read_day(&attempts).expect("read");
+    assert_eq!(back.records.len(), 1);
+    assert_eq!(back.records[0]["request_id"], "req_1");
+    assert_eq!(
+        journals.restore_attempts(&[day]).await.expect("again"),
+        0,
+        "nothing twice"
+    );
+}

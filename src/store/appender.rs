@@ -22,8 +22,9 @@ const MAX_OPEN: usize = 4;
 
 enum Cmd {
     Append(PathBuf, Vec<u8>, Option<Reply>),
-    /// Several records (possibly for several files) made durable together, one reply.
-    AppendMany(Vec<(PathBuf, Vec<u8>)>, Reply),
+    /// Several records (possibly for several files) written together, one reply. Each
+    /// record says whether its file must be synced before the reply.
+    AppendMany(Vec<(PathBuf, Vec<u8>, bool)>, Reply),
     /// Sync, rename the live file to the given path, and start a new empty live file.
     Rotate(PathBuf, Reply),
     Flush(Reply),
@@ -101,14 +102,16 @@ impl Appender {
         Pending(rx)
     }
 
-    /// Enqueues records for several files with a single reply: they are synced in the same
-    /// batch, and the caller is woken once.
-    pub fn append_many(&self, records: Vec<(PathBuf, Vec<u8>)>) -> Pending {
+    /// Enqueues records for several files with a single reply, resolved once every record
+    /// is written and every file whose record asks for it (`sync: true`) is synced. A
+    /// written but unsynced record survives the process being killed (it is in the page
+    /// cache), not a power cut; callers pair it with a synced record they can rebuild from.
+    pub fn append_many(&self, records: Vec<(PathBuf, Vec<u8>, bool)>) -> Pending {
         let records = records
             .into_iter()
-            .map(|(path, mut bytes)| {
+            .map(|(path, mut bytes, sync)| {
                 bytes.push(b'\n');
-                (path, bytes)
+                (path, bytes, sync)
             })
             .collect();
         let (reply, rx) = oneshot::channel();
@@ -147,12 +150,31 @@ impl Drop for Appender {
     }
 }
 
+/// Opens `path` for appending. If a crash left a torn last line (no newline), the line is
+/// terminated first, so the next record starts on a line of its own instead of being glued
+/// onto the fragment.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?;
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+        }
+    }
+    Ok(file)
 }
 
-/// Bytes waiting for each file, in arrival order per file.
-type Buffers = Vec<(PathBuf, Vec<u8>)>;
+/// Bytes waiting for each file, in arrival order per file, and whether it must be synced.
+type Buffers = Vec<(PathBuf, Vec<u8>, bool)>;
 
 fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
     let main = files.keys().next().cloned().unwrap_or_default();
@@ -169,12 +191,12 @@ fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
         for cmd in batch {
             match cmd {
                 Cmd::Append(path, bytes, reply) => {
-                    buffer(&mut bufs, path, &bytes);
+                    buffer(&mut bufs, path, &bytes, true);
                     waiting.extend(reply);
                 }
                 Cmd::AppendMany(records, reply) => {
-                    for (path, bytes) in records {
-                        buffer(&mut bufs, path, &bytes);
+                    for (path, bytes, sync) in records {
+                        buffer(&mut bufs, path, &bytes, sync);
                     }
                     waiting.push(reply);
                 }
@@ -197,10 +219,13 @@ fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
     commit(&mut files, &mut bufs, &mut waiting);
 }
 
-fn buffer(bufs: &mut Buffers, path: PathBuf, bytes: &[u8]) {
-    match bufs.iter_mut().find(|(p, _)| *p == path) {
-        Some((_, buf)) => buf.extend_from_slice(bytes),
-        None => bufs.push((path, bytes.to_vec())),
+fn buffer(bufs: &mut Buffers, path: PathBuf, bytes: &[u8], sync: bool) {
+    match bufs.iter_mut().find(|(p, _, _)| *p == path) {
+        Some((_, buf, must_sync)) => {
+            buf.extend_from_slice(bytes);
+            *must_sync |= sync;
+        }
+        None => bufs.push((path, bytes.to_vec(), sync)),
     }
 }
 
@@ -228,9 +253,10 @@ fn commit(files: &mut HashMap<PathBuf, File>, bufs: &mut Buffers, waiting: &mut 
     }
     let mut result = Ok(());
     let mut touched = Vec::with_capacity(bufs.len());
-    for (path, bytes) in bufs.drain(..) {
+    for (path, bytes, sync) in bufs.drain(..) {
         match write_one(files, &path, &bytes) {
-            Ok(()) => touched.push(path),
+            Ok(()) if sync => touched.push(path),
+            Ok(()) => {}
             Err(e) => {
                 files.remove(&path);
                 result = Err(e);
@@ -312,6 +338,20 @@ mod tests {
         }
         assert_eq!(std::fs::read_to_string(&main).expect("main"), "m\n");
         assert_eq!(std::fs::read_to_string(&other).expect("other"), "o1\no2\n");
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_terminated_before_the_next_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").expect("write");
+        let log = Appender::open(&path).expect("open");
+        log.append(b"{\"c\":3}".to_vec())
+            .wait()
+            .await
+            .expect("durable");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text, "{\"a\":1}\n{\"b\":\n{\"c\":3}\n");
     }
 
     #[tokio::test]

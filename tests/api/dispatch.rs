@@ -430,3 +430,58 @@ async fn connection_refused_is_retried_then_given_up() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn every_answered_block_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("blocklist-config.json"),
+        r#"{"enabled": true, "flags": [{"id": "f1", "field": "lead_id", "value": "blocked-lead"}]}"#,
+    )
+    .expect("config");
+    let http = client();
+    let mut proc = spawn_process(dir.path(), &[]);
+    let mut ids = Vec::new();
+    for n in 0..25 {
+        let body =
+            json!({"phone_number": format!("305555{:04}", 2000 + n), "lead_id": "blocked-lead"});
+        let res = http
+            .post(format!("{}/webhooks/lead", proc.address))
+            .json(&body)
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(res.status(), StatusCode::OK);
+        ids.push(
+            res.json::<Value>().await.expect("json")["request_id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    proc.child.kill().expect("kill -9");
+    let _ = proc.child.wait();
+    let proc = spawn_process(dir.path(), &[]);
+    let today: Value = http
+        .get(format!(
+            "{}/api/admin/blocklist/attempts/today",
+            proc.address
+        ))
+        .header("X-API-Key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    let got: Vec<&str> = today["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .filter_map(|a| a["request_id"].as_str())
+        .collect();
+    for id in &ids {
+        assert!(got.contains(&id.as_str()), "{id} lost");
+    }
+    assert_eq!(got.len(), ids.len());
+}

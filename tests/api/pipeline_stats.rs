@@ -32,6 +32,7 @@ fn decision(when: &str, id: &str, d: Decision, stage: Option<&str>, release: boo
         reason: None,
         release,
         trace: None,
+        attempt: None,
     }
 }
 
