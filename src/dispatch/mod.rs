@@ -171,7 +171,7 @@ impl Gateway {
             reason: eval.reason.clone(),
             release: false,
             trace: serde_json::to_value(&eval.trace).ok(),
-            attempt,
+            attempt: attempt.map(Box::new),
         };
         let decided = self.journals.append_decision(&decision);
         let queued = (eval.decision == Decision::Accepted).then(|| {

@@ -93,7 +93,11 @@ impl Journals {
             attempt: Some(a), ..
         } = event
         {
-            records.push((self.attempts_path(self.date_of(a.at())), to_line(a), false));
+            records.push((
+                self.attempts_path(self.date_of(a.at())),
+                to_line(&**a),
+                false,
+            ));
         }
         self.writer.append_many(records)
     }
@@ -111,7 +115,7 @@ impl Journals {
                 .filter_map(|r| match serde_json::from_value::<CallEvent>(r) {
                     Ok(CallEvent::Decision {
                         attempt: Some(a), ..
-                    }) => Some(a),
+                    }) => Some(*a),
                     _ => None,
                 })
                 .collect();

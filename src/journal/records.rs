@@ -128,7 +128,7 @@ pub enum CallEvent {
         /// For a blocklist block: the attempt, also written to the attempts journal. This
         /// (synced) copy is what restores the attempts file after a power cut.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        attempt: Option<Attempt>,
+        attempt: Option<Box<Attempt>>,
     },
     /// A webhook refused as invalid input.
     Rejected {

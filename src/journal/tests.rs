@@ -156,7 +156,7 @@ async fn attempts_lost_with_a_power_cut_are_restored_from_the_call_journal() {
         reason: Some(a.reason.clone()),
         release: false,
         trace: None,
-        attempt: Some(a.clone()),
+        attempt: Some(Box::new(a.clone())),
     };
     journals
         .append_decision(&decision)
