@@ -108,39 +108,13 @@ impl Journals {
     pub async fn restore_attempts(&self, days: &[NaiveDate]) -> io::Result<usize> {
         let mut restored = 0;
         for day in days {
-            let decisions = read_day(&self.calls_path(*day))?;
-            let wanted: Vec<Attempt> = decisions
-                .records
-                .into_iter()
-                .filter_map(|r| match serde_json::from_value::<CallEvent>(r) {
-                    Ok(CallEvent::Decision {
-                        attempt: Some(a), ..
-                    }) => Some(*a),
-                    _ => None,
-                })
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            let have: std::collections::HashSet<String> = read_day(&self.attempts_path(*day))?
-                .records
-                .iter()
-                .filter_map(|r| {
-                    r.get("request_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .collect();
-            let missing: Vec<&Attempt> = wanted
-                .iter()
-                .filter(|a| a.request_id.as_ref().is_none_or(|id| !have.contains(id)))
-                .collect();
+            let missing = missing_attempts(&self.calls_path(*day), &self.attempts_path(*day))?;
             if missing.is_empty() {
                 continue;
             }
             let records = missing
                 .iter()
-                .map(|a| (self.attempts_path(self.date_of(a.at())), to_line(*a), true))
+                .map(|a| (self.attempts_path(self.date_of(a.at())), to_line(a), true))
                 .collect();
             self.writer.append_many(records).wait().await?;
             restored += missing.len();
@@ -191,6 +165,48 @@ pub fn complete_lines(bytes: &[u8]) -> (impl Iterator<Item = &[u8]>, usize) {
         })
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
     (lines, torn_tail)
+}
+
+/// The first `"request_id":"…"` of a line we wrote (a decision's own id comes before the
+/// attempt it carries; an attempt line has one).
+fn request_id_of(line: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b"\"request_id\":\"";
+    let start = memchr::memmem::find(line, KEY)? + KEY.len();
+    let len = memchr::memchr(b'"', &line[start..])?;
+    Some(&line[start..start + len])
+}
+
+fn read_or_empty(path: &Path) -> io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Attempts carried by decisions in `calls` whose request id is absent from `attempts`.
+/// Only ids are compared (substring search); only missing lines are parsed in full.
+fn missing_attempts(calls: &Path, attempts: &Path) -> io::Result<Vec<Attempt>> {
+    let calls = read_or_empty(calls)?;
+    let carrier = memchr::memmem::Finder::new(b"\"attempt\":{");
+    let (lines, _) = complete_lines(&calls);
+    let carriers: Vec<&[u8]> = lines.filter(|l| carrier.find(l).is_some()).collect();
+    if carriers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let attempts = read_or_empty(attempts)?;
+    let (lines, _) = complete_lines(&attempts);
+    let have: std::collections::HashSet<&[u8]> = lines.filter_map(request_id_of).collect();
+    Ok(carriers
+        .into_iter()
+        .filter(|l| request_id_of(l).is_none_or(|id| !have.contains(id)))
+        .filter_map(|l| match serde_json::from_slice::<CallEvent>(l) {
+            Ok(CallEvent::Decision {
+                attempt: Some(a), ..
+            }) => Some(*a),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Reads one day's journal; a missing file is an empty day.
