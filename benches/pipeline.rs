@@ -44,7 +44,16 @@ fn pipeline(c: &mut Criterion) {
     drop(doc);
     let flags =
         Arc::new(Blocklist::open_read_only(dir.path(), "US", Arc::new(SystemClock)).expect("load"));
-    let pipeline = callgate::pipeline::standard(flags);
+    let settings = callgate::config::Settings::defaults();
+    let feeds = Arc::new(callgate::feeds::Feeds::new(
+        &[],
+        &settings.content,
+        dir.path(),
+        "US",
+        Arc::new(SystemClock),
+        Arc::new(callgate::metrics::Metrics::new()),
+    ));
+    let pipeline = callgate::pipeline::standard(flags, feeds, &settings.bland);
     let names = LeadFieldNames::default();
     let now = Utc::now();
     let blocked = fields("+12000050000");
@@ -69,5 +78,33 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// Screening a 2 KB text against 1,000 phrases (target ≤ 5 µs); non-ASCII text too.
+fn content(c: &mut Criterion) {
+    use callgate::blocklist::content::Screen;
+    let phrases: Vec<String> = (0..1000)
+        .map(|i| format!("blocked phrase number {i}"))
+        .chain(["prize".into()])
+        .collect();
+    let screen = Screen::new(phrases);
+    let sentence =
+        "Hello Ada, this is Maya calling about your recent enquiry on health coverage options. ";
+    let ascii: String = sentence.repeat(2048 / sentence.len() + 1)[..2048].to_string();
+    let accented = "Hola Ada, le llama María sobre su reciente consulta de cobertura médica — ¿tiene un momento? ";
+    let mut non_ascii = String::new();
+    while non_ascii.len() < 2048 {
+        non_ascii.push_str(accented);
+    }
+    assert!(screen.matches(&ascii).is_empty());
+    assert!(screen.matches("you won a PRIZE").contains(&"prize"));
+    let mut group = c.benchmark_group("content_screen_1000_phrases");
+    group.bench_function("ascii_2kb", |b| {
+        b.iter(|| screen.matches(black_box(&ascii)))
+    });
+    group.bench_function("non_ascii_2kb", |b| {
+        b.iter(|| screen.matches(black_box(&non_ascii)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, content);
 criterion_main!(benches);

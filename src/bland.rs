@@ -34,30 +34,9 @@ pub enum SendResult {
     },
 }
 
-/// Fills `{{field}}` placeholders with the lead's values (unknown ones are left as written).
+/// Fills `{{field}}` placeholders with the lead's values (see [`Lead::fill`]).
 pub fn fill(template: &str, lead: &Lead) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find("}}") {
-            Some(end) => {
-                let name = after[..end].trim();
-                match lead.field(name) {
-                    Some(v) => out.push_str(&v),
-                    None => out.push_str(&rest[start..start + 2 + end + 2]),
-                }
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    lead.fill(template)
 }
 
 /// The `POST /v1/calls` body for a lead. `from` is the caller id picked for this call.

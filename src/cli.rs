@@ -218,7 +218,16 @@ pub fn check(
         &settings.default_country,
         Arc::new(SystemClock),
     )?;
-    let eval = crate::pipeline::standard(Arc::new(flags)).evaluate(&lead, at);
+    let feeds = crate::feeds::Feeds::new(
+        &settings.feeds,
+        &settings.content,
+        &settings.data_dir,
+        &settings.default_country,
+        Arc::new(SystemClock),
+        Arc::new(Metrics::new()),
+    );
+    let eval = crate::pipeline::standard(Arc::new(flags), Arc::new(feeds), &settings.bland)
+        .evaluate(&lead, at);
     Ok(json!({
         "decision": eval.decision,
         "stage": eval.stage,

@@ -46,6 +46,7 @@ pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+pub mod feeds;
 pub mod health;
 pub mod journal;
 pub mod metrics;

@@ -26,6 +26,17 @@ pub struct DecisionLabels {
     pub stage: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedLabels {
+    pub feed: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedResult {
+    pub feed: String,
+    pub result: &'static str,
+}
+
 type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -41,6 +52,8 @@ pub struct Metrics {
     pub blocklist_writes: Family<OpLabels, Counter>,
     pub blocklist_reload_failures: Counter,
     pub leads: Family<DecisionLabels, Counter>,
+    pub feed_entries: Family<FeedLabels, Gauge>,
+    pub feed_refreshes: Family<FeedResult, Counter>,
 }
 
 impl Metrics {
@@ -82,7 +95,21 @@ impl Metrics {
             "Lead webhooks by decision and deciding stage",
             leads.clone(),
         );
+        let feed_entries = Family::<FeedLabels, Gauge>::default();
+        let feed_refreshes = Family::<FeedResult, Counter>::default();
+        registry.register(
+            "feed_entries",
+            "Entries in each feed's list in force",
+            feed_entries.clone(),
+        );
+        registry.register(
+            "feed_refreshes",
+            "Feed refreshes by result",
+            feed_refreshes.clone(),
+        );
         Self {
+            feed_entries,
+            feed_refreshes,
             leads,
             registry,
             http_requests,

@@ -18,6 +18,7 @@ use crate::blocklist::{watch as bl_watch, Blocklist};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, Gateway};
+use crate::feeds::Feeds;
 use crate::journal::retention::purge;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
@@ -75,10 +76,11 @@ type Built = (
 fn build_gateway(
     settings: &Arc<Settings>,
     blocklist: &Arc<Blocklist>,
+    feeds: &Arc<Feeds>,
     journals: &Arc<Journals>,
     clock: &SharedClock,
 ) -> anyhow::Result<Built> {
-    let pipeline = crate::pipeline::standard(blocklist.clone());
+    let pipeline = crate::pipeline::standard(blocklist.clone(), feeds.clone(), &settings.bland);
     let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now())
         .context("DATA_DIR: cannot open the outbox")?;
     let today = crate::clock::business_date(clock.now(), settings.timezone);
@@ -148,8 +150,16 @@ impl Application {
             .context("DATA_DIR: cannot restore the attempts journal from the call journal")?;
         let stats = Arc::new(Statistics::new(&settings.data_dir));
         let shared_settings = Arc::new(settings.clone());
+        let feeds = Arc::new(Feeds::new(
+            &settings.feeds,
+            &settings.content,
+            &settings.data_dir,
+            &settings.default_country,
+            clock.clone(),
+            metrics.clone(),
+        ));
         let (gateway, queue, ready) =
-            build_gateway(&shared_settings, &blocklist, &journals, &clock)?;
+            build_gateway(&shared_settings, &blocklist, &feeds, &journals, &clock)?;
         let listener =
             TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
                 format!(
@@ -165,12 +175,13 @@ impl Application {
             settings: shared_settings,
             clock,
             metrics,
-            health: vec![blocklist.clone(), gateway.clone()],
+            health: vec![blocklist.clone(), gateway.clone(), feeds.clone()],
             started: Instant::now(),
             blocklist: blocklist.clone(),
             journals,
             stats,
             gateway: gateway.clone(),
+            feeds: feeds.clone(),
         });
         let max_body = settings.max_body_bytes;
         let app_state = state.clone();
@@ -214,6 +225,7 @@ impl Application {
                 state.clone(),
                 until_stopped(stopped.clone()),
             )),
+            tokio::spawn(feeds.run(until_stopped(stopped.clone()))),
         ];
         let dispatcher = tokio::spawn(dispatch::worker::run(
             gateway.clone(),

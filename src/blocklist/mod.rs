@@ -8,6 +8,7 @@
 //! at shutdown.
 
 pub mod bulk;
+pub mod content;
 pub mod flag;
 pub mod index;
 pub mod persist;

@@ -7,13 +7,21 @@ use std::path::Path;
 use super::{ConfigError, SETTINGS};
 
 /// Tables read as a whole rather than as scalar settings.
-const STRUCTURED_KEYS: &[&str] = &["bland.call"];
+const STRUCTURED_KEYS: &[&str] = &["bland.call", "content", "feeds"];
 
-/// Reads the scalar settings into `raw`; returns the `[bland.call]` table as JSON.
+/// The tables read whole.
+#[derive(Default)]
+pub(super) struct Tables {
+    pub bland_call: serde_json::Map<String, serde_json::Value>,
+    pub content: super::tables::ContentSettings,
+    pub feeds: Vec<super::tables::FeedSettings>,
+}
+
+/// Reads the scalar settings into `raw`; returns the structured tables.
 pub(super) fn read_file(
     path: &Path,
     raw: &mut HashMap<&'static str, (String, String)>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+) -> Result<Tables, ConfigError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::new(
@@ -36,14 +44,21 @@ pub(super) fn read_file(
                 .map_err(|e| ConfigError::new(format!("bland.call (in {shown})"), e.to_string()))
         })
         .transpose()?;
-    match call {
-        None => Ok(serde_json::Map::new()),
-        Some(serde_json::Value::Object(map)) => Ok(map),
-        Some(_) => Err(ConfigError::new(
-            format!("bland.call (in {shown})"),
-            "must be a table",
-        )),
-    }
+    let bland_call = match call {
+        None => serde_json::Map::new(),
+        Some(serde_json::Value::Object(map)) => map,
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("bland.call (in {shown})"),
+                "must be a table",
+            ))
+        }
+    };
+    Ok(Tables {
+        bland_call,
+        content: super::tables::content(&table, &shown)?,
+        feeds: super::tables::feeds(&table, &shown)?,
+    })
 }
 
 fn flatten(

@@ -153,6 +153,10 @@ pub struct Settings {
     /// Our public URL; when set, Bland is told to post completions to `…/webhooks/bland`.
     pub public_base_url: Option<String>,
     pub lead_fields: crate::domain::LeadFieldNames,
+    /// `[content]`: blocked words and the lead fields screened for them.
+    pub content: ContentSettings,
+    /// `[[feeds]]`: remote number and word lists.
+    pub feeds: Vec<FeedSettings>,
     /// Where the values came from (for the startup log line).
     pub config_file: Option<PathBuf>,
 }
@@ -198,6 +202,8 @@ impl Settings {
             webhook_token: None,
             public_base_url: None,
             lead_fields: crate::domain::LeadFieldNames::default(),
+            content: ContentSettings::default(),
+            feeds: Vec::new(),
             config_file: None,
         }
     }
@@ -216,9 +222,9 @@ impl Settings {
             None => Some(PathBuf::from("callgate.toml")).filter(|p| p.is_file()),
         };
         let mut raw: HashMap<&'static str, (String, String)> = HashMap::new();
-        let mut extra = serde_json::Map::new();
+        let mut tables = file::Tables::default();
         if let Some(path) = &file {
-            extra = file::read_file(path, &mut raw)?;
+            tables = file::read_file(path, &mut raw)?;
         }
         for (_, var) in SETTINGS {
             if let Some(value) = non_empty(env(var)) {
@@ -226,7 +232,9 @@ impl Settings {
             }
         }
         let mut settings = Self::from_raw(&raw)?;
-        settings.bland.extra = extra;
+        settings.bland.extra = tables.bland_call;
+        settings.content = tables.content;
+        settings.feeds = tables.feeds;
         settings.config_file = file;
         Ok(settings)
     }
@@ -367,6 +375,9 @@ fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
 
 mod file;
 mod integration;
+pub mod tables;
+
+pub use tables::{ContentSettings, FeedFormat, FeedKind, FeedSettings};
 
 #[cfg(test)]
 mod tests;

@@ -101,6 +101,32 @@ impl Lead {
         }
     }
 
+    /// Fills `{{field}}` placeholders with this lead's values; unknown ones are left as
+    /// written.
+    pub fn fill(&self, template: &str) -> String {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            match after.find("}}") {
+                Some(end) => {
+                    match self.field(after[..end].trim()) {
+                        Some(v) => out.push_str(&v),
+                        None => out.push_str(&rest[start..start + 2 + end + 2]),
+                    }
+                    rest = &after[end + 2..];
+                }
+                None => {
+                    out.push_str(&rest[start..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// A field's value as text (strings as they are, numbers printed).
     pub fn field(&self, name: &str) -> Option<String> {
         self.fields.get(name).and_then(text)

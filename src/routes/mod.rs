@@ -5,6 +5,7 @@ pub mod auth;
 pub mod blocklist;
 pub mod calls;
 pub mod error;
+pub mod feeds;
 pub mod middleware;
 pub mod params;
 pub mod stats;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub journals: Arc<Journals>,
     pub stats: Arc<Statistics>,
     pub gateway: Arc<Gateway>,
+    pub feeds: Arc<crate::feeds::Feeds>,
 }
 
 /// Registers every route: operational ones open, everything under `/api/admin` behind the
@@ -52,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 // Fixed paths first: `/blocklist/statistics` must not be taken for a flag id.
                 .configure(stats::configure)
                 .configure(calls::configure)
+                .configure(feeds::configure)
                 .configure(blocklist::configure)
                 .default_service(web::to(not_found)),
         );
