@@ -64,6 +64,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     start(settings, dir, bland, clock).await
 }
 
+/// Starts an app from explicit settings on an existing directory (with a fresh mock Bland).
+pub async fn start_with(settings: Settings, dir: Arc<TempDir>, clock: Arc<ManualClock>) -> TestApp {
+    let bland = MockServer::start().await;
+    start(settings, dir, bland, clock).await
+}
+
 async fn start(
     settings: Settings,
     dir: Arc<TempDir>,

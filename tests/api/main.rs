@@ -4,6 +4,7 @@ mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
 mod dispatch;
+mod feeds;
 mod helpers;
 mod intake;
 mod journals;
