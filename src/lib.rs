@@ -16,6 +16,7 @@
 //! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
 //!   dispatcher (rate limits, retries without double dials), the completion webhook.
 //! - [`bland`] — the Bland client and call body.
+//! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`journal`] — the daily attempts and call journals (business-date files), retention.
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
@@ -27,7 +28,7 @@
 //!
 //! ## Dependency rule
 //! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `blocklist`,
-//! `journal`, `stats`, `bland` → `store`, `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `bland` and `cli`.
+//! `journal`, `stats`, `bland`, `feeds` → `store`, `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
 //!
 //! ## Deviations from STYLE.md, and why
 //! - Metrics use `prometheus-client` (a registry per server) instead of the `metrics`
