@@ -137,15 +137,7 @@ async fn a_hang_becomes_unconfirmed_with_no_second_request_until_resolved() {
     let pending = app.get_json("/api/admin/calls/pending").await;
     assert_eq!(pending["unconfirmed"], 1);
     assert_eq!(pending["entries"][0]["request_id"], id.as_str());
-    let health = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .expect("req")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let health = app.health().await;
     assert_eq!(health["status"], "degraded");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(

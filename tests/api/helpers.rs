@@ -143,6 +143,17 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// The `/health` body, whatever its status code.
+    pub async fn health(&self) -> serde_json::Value {
+        let res = self
+            .client
+            .get(self.url("/health"))
+            .send()
+            .await
+            .expect("health request");
+        res.json().await.expect("health json")
+    }
+
     /// Waits (at most 3 s) until `/health` reports `status`; returns the health body.
     pub async fn wait_for_health(&self, status: &str) -> serde_json::Value {
         eventually(Duration::from_secs(3), || async {

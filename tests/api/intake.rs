@@ -363,15 +363,7 @@ async fn dry_run_logs_instead_of_calling() {
     .await
     .expect("dry run recorded");
     assert!(history["outbox"].is_null());
-    let health = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .expect("req")
-        .json::<Value>()
-        .await
-        .expect("json");
+    let health = app.health().await;
     assert_eq!(health["components"]["dispatch"]["mode"], "dry_run");
     assert!(bland_calls(&app).await.is_empty());
 }
