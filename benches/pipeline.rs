@@ -1,5 +1,6 @@
 //! A full pipeline decision for a 12-field lead with 100k flags (target ≤ 5 µs), with and
-//! without parsing the lead from its JSON fields. Run: `cargo bench --bench pipeline`
+//! without parsing the lead from its JSON fields, and the schedule check alone (allowing,
+//! and deferring with the release-time search). Run: `cargo bench --bench pipeline`
 
 use std::hint::black_box;
 use std::io::Write;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use callgate::blocklist::Blocklist;
 use callgate::clock::SystemClock;
 use callgate::domain::{Lead, LeadFieldNames};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Map, Value};
 
@@ -35,7 +36,7 @@ fn pipeline(c: &mut Criterion) {
         write!(
             doc,
             "{sep}{{\"id\":\"flag_{i}\",\"field\":\"phone\",\"value\":\"+1{}\"}}",
-            2_000_000_000 + i
+            3_052_000_000 + i
         )
         .expect("write");
     }
@@ -53,10 +54,19 @@ fn pipeline(c: &mut Criterion) {
         Arc::new(SystemClock),
         Arc::new(callgate::metrics::Metrics::new()),
     ));
-    let pipeline = callgate::pipeline::standard(flags, feeds, &settings.bland);
+    let scheduler = Arc::new(
+        callgate::schedule::Scheduler::open(
+            dir.path(),
+            chrono_tz::America::New_York,
+            vec!["state".into()],
+        )
+        .expect("scheduler"),
+    );
+    let pipeline = callgate::pipeline::standard(scheduler.clone(), flags, feeds, &settings.bland);
     let names = LeadFieldNames::default();
-    let now = Utc::now();
-    let blocked = fields("+12000050000");
+    // Monday 10:00 Eastern: inside business hours and the Florida window.
+    let now: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("instant");
+    let blocked = fields("+13052050000");
     let allowed = fields("(305) 555-1234");
     let lead = Lead::parse(blocked.clone(), &names, "US").expect("lead");
     assert!(pipeline.evaluate(&lead, now).block.is_some());
@@ -74,6 +84,17 @@ fn pipeline(c: &mut Criterion) {
             let lead = Lead::parse(black_box(blocked.clone()), &names, "US").expect("lead");
             pipeline.evaluate(&lead, now)
         })
+    });
+    group.finish();
+
+    // The schedule check alone: allowed, and deferred (the release time is searched).
+    let mut group = c.benchmark_group("schedule_check");
+    group.bench_function("allow_fl_lead", |b| {
+        b.iter(|| scheduler.decide(black_box(&ok), now))
+    });
+    let saturday: DateTime<Utc> = "2026-11-21T15:00:00Z".parse().expect("instant");
+    group.bench_function("defer_fl_lead_saturday", |b| {
+        b.iter(|| scheduler.decide(black_box(&ok), saturday))
     });
     group.finish();
 }

@@ -226,8 +226,18 @@ pub fn check(
         Arc::new(SystemClock),
         Arc::new(Metrics::new()),
     );
-    let eval = crate::pipeline::standard(Arc::new(flags), Arc::new(feeds), &settings.bland)
-        .evaluate(&lead, at);
+    let scheduler = crate::schedule::Scheduler::open(
+        &settings.data_dir,
+        settings.timezone,
+        settings.lead_fields.state.clone(),
+    )?;
+    let eval = crate::pipeline::standard(
+        Arc::new(scheduler),
+        Arc::new(flags),
+        Arc::new(feeds),
+        &settings.bland,
+    )
+    .evaluate(&lead, at);
     Ok(json!({
         "decision": eval.decision,
         "stage": eval.stage,

@@ -13,6 +13,9 @@
 //!   [`domain::Lead`]).
 //! - [`pipeline`] — the ordered checks (`schedule`, `answering_machine`, `protection`,
 //!   `blocklist`), each pure; the decision and its trace.
+//! - [`schedule`] — the `schedule` check: business hours, the called party's local
+//!   calling window (state rules and area codes as data in `rules/`), holidays, and the
+//!   durable deferred queue.
 //! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
 //!   dispatcher (rate limits, retries without double dials), the completion webhook.
 //! - [`bland`] — the Bland client and call body.
@@ -27,7 +30,7 @@
 //! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version.
 //!
 //! ## Dependency rule
-//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `blocklist`,
+//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `blocklist`,
 //! `journal`, `stats`, `bland`, `feeds` → `store`, `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
 //!
 //! ## Deviations from STYLE.md, and why
@@ -54,6 +57,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod pipeline;
 pub mod routes;
+pub mod schedule;
 pub mod startup;
 pub mod stats;
 pub mod store;

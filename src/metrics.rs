@@ -54,6 +54,9 @@ pub struct Metrics {
     pub leads: Family<DecisionLabels, Counter>,
     pub feed_entries: Family<FeedLabels, Gauge>,
     pub feed_refreshes: Family<FeedResult, Counter>,
+    /// Set when `/metrics` is read.
+    pub deferred_leads: Gauge,
+    pub deferred_due: Gauge,
 }
 
 impl Metrics {
@@ -107,7 +110,21 @@ impl Metrics {
             "Feed refreshes by result",
             feed_refreshes.clone(),
         );
+        let deferred_leads = Gauge::default();
+        let deferred_due = Gauge::default();
+        registry.register(
+            "deferred_leads",
+            "Leads waiting in the deferred queue",
+            deferred_leads.clone(),
+        );
+        registry.register(
+            "deferred_due",
+            "Deferred leads whose release time has passed (waiting for a release round)",
+            deferred_due.clone(),
+        );
         Self {
+            deferred_leads,
+            deferred_due,
             feed_entries,
             feed_refreshes,
             leads,

@@ -23,6 +23,7 @@ use crate::journal::retention::purge;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
+use crate::schedule::{queue::DeferredQueue, Scheduler};
 use crate::stats::Statistics;
 use crate::store::DataDirLock;
 
@@ -72,17 +73,30 @@ type Built = (
     Vec<String>,
 );
 
+/// What the gateway's pipeline reads.
+struct Sources<'a> {
+    blocklist: &'a Arc<Blocklist>,
+    feeds: &'a Arc<Feeds>,
+    scheduler: &'a Arc<Scheduler>,
+}
+
 /// The pipeline, outbox, call index and Bland client behind the webhooks.
-fn build_gateway(
+async fn build_gateway(
     settings: &Arc<Settings>,
-    blocklist: &Arc<Blocklist>,
-    feeds: &Arc<Feeds>,
+    src: Sources<'_>,
     journals: &Arc<Journals>,
     clock: &SharedClock,
 ) -> anyhow::Result<Built> {
-    let pipeline = crate::pipeline::standard(blocklist.clone(), feeds.clone(), &settings.bland);
+    let pipeline = crate::pipeline::standard(
+        src.scheduler.clone(),
+        src.blocklist.clone(),
+        src.feeds.clone(),
+        &settings.bland,
+    );
     let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now())
         .context("DATA_DIR: cannot open the outbox")?;
+    let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir)
+        .context("DATA_DIR: cannot open the deferred queue")?;
     let today = crate::clock::business_date(clock.now(), settings.timezone);
     let calls = Arc::new(CallIndex::rebuild(&settings.data_dir, today));
     let bland = match &settings.bland.api_key {
@@ -99,15 +113,21 @@ fn build_gateway(
             .context("cannot build the Bland client")?,
         ),
     };
-    let (gateway, queue) = Gateway::new(
+    let (gateway, queue) = Gateway::new(dispatch::Parts {
         pipeline,
-        journals.clone(),
-        Arc::new(outbox),
+        journals: journals.clone(),
+        outbox: Arc::new(outbox),
         calls,
+        deferred: Arc::new(deferred),
+        scheduler: src.scheduler.clone(),
         bland,
-        clock.clone(),
-        settings.clone(),
-    );
+        clock: clock.clone(),
+        settings: settings.clone(),
+    });
+    gateway
+        .settle_in_doubt(in_doubt)
+        .await
+        .context("DATA_DIR: cannot settle deferred leads whose release was interrupted")?;
     Ok((Arc::new(gateway), queue, ready))
 }
 
@@ -158,8 +178,21 @@ impl Application {
             clock.clone(),
             metrics.clone(),
         ));
+        let scheduler = Arc::new(
+            Scheduler::open(
+                &settings.data_dir,
+                settings.timezone,
+                settings.lead_fields.state.clone(),
+            )
+            .context("cannot load the scheduler config or the calling-window rules")?,
+        );
+        let sources = Sources {
+            blocklist: &blocklist,
+            feeds: &feeds,
+            scheduler: &scheduler,
+        };
         let (gateway, queue, ready) =
-            build_gateway(&shared_settings, &blocklist, &feeds, &journals, &clock)?;
+            build_gateway(&shared_settings, sources, &journals, &clock).await?;
         let listener =
             TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
                 format!(
@@ -175,7 +208,12 @@ impl Application {
             settings: shared_settings,
             clock,
             metrics,
-            health: vec![blocklist.clone(), gateway.clone(), feeds.clone()],
+            health: vec![
+                blocklist.clone(),
+                gateway.clone(),
+                feeds.clone(),
+                Arc::new(dispatch::SchedulerHealth(gateway.clone())),
+            ],
             started: Instant::now(),
             blocklist: blocklist.clone(),
             journals,
@@ -226,6 +264,10 @@ impl Application {
                 until_stopped(stopped.clone()),
             )),
             tokio::spawn(feeds.run(until_stopped(stopped.clone()))),
+            tokio::spawn(dispatch::release::run(
+                gateway.clone(),
+                until_stopped(stopped.clone()),
+            )),
         ];
         let dispatcher = tokio::spawn(dispatch::worker::run(
             gateway.clone(),
@@ -284,6 +326,9 @@ impl Application {
         let _ = dispatcher.await;
         for task in tasks {
             let _ = task.await;
+        }
+        if let Err(e) = state.gateway.deferred.flush().wait().await {
+            tracing::error!(error = %e, "could not flush the deferred queue at shutdown");
         }
         if let Err(e) = state.gateway.outbox.flush().wait().await {
             tracing::error!(error = %e, "could not flush the outbox at shutdown");

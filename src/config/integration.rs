@@ -56,6 +56,12 @@ impl Settings {
                 return Err(ConfigError::new(origin, "name at least one field"));
             }
         }
+        if let Some((v, _)) = get("LEAD_STATE_FIELDS") {
+            self.lead_fields.state = list(v);
+        }
+        if let Some(n) = number("SCHEDULER_RELEASE_BATCH")? {
+            self.release_batch = n as usize;
+        }
         let b = &mut self.bland;
         if let Some((v, _)) = get("BLAND_WEBHOOK_SECRET") {
             b.webhook_secrets = list(v).into_iter().map(Secret::new).collect();

@@ -36,6 +36,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("public_base_url", "PUBLIC_BASE_URL"),
     ("lead.phone_fields", "LEAD_PHONE_FIELDS"),
     ("lead.id_fields", "LEAD_ID_FIELDS"),
+    ("lead.state_fields", "LEAD_STATE_FIELDS"),
+    ("scheduler.release_batch", "SCHEDULER_RELEASE_BATCH"),
     ("bland.webhook_secret", "BLAND_WEBHOOK_SECRET"),
     ("bland.pathway_id", "BLAND_PATHWAY_ID"),
     ("bland.task", "BLAND_TASK"),
@@ -153,6 +155,9 @@ pub struct Settings {
     /// Our public URL; when set, Bland is told to post completions to `…/webhooks/bland`.
     pub public_base_url: Option<String>,
     pub lead_fields: crate::domain::LeadFieldNames,
+    /// Deferred leads released per round, and the most accepted-but-unsent calls allowed to
+    /// wait in the outbox before the next round (so a 09:00 backlog follows Bland's pace).
+    pub release_batch: usize,
     /// `[content]`: blocked words and the lead fields screened for them.
     pub content: ContentSettings,
     /// `[[feeds]]`: remote number and word lists.
@@ -178,6 +183,7 @@ impl Settings {
             workers: 0,
             retention_days: 365,
             blocklist_compact_after: 10_000,
+            release_batch: 100,
             bland: BlandSettings {
                 api_key: None,
                 api_url: "https://api.bland.ai".into(),

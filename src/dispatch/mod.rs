@@ -4,6 +4,7 @@
 pub mod calls;
 pub mod completion;
 pub mod outbox;
+pub mod release;
 pub mod worker;
 
 use std::io;
@@ -20,6 +21,7 @@ use crate::config::Settings;
 use crate::domain::Lead;
 use crate::journal::{Attempt, CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
+use crate::schedule::queue::{Deferral, DeferredQueue, Entry, Removal};
 use calls::{CallIndex, Claim};
 use outbox::{Outbox, Record, State};
 
@@ -28,12 +30,35 @@ pub struct Gateway {
     pub journals: Arc<Journals>,
     pub outbox: Arc<Outbox>,
     pub calls: Arc<CallIndex>,
+    pub deferred: Arc<DeferredQueue>,
+    pub scheduler: Arc<crate::schedule::Scheduler>,
     /// `None` = dry-run.
     pub bland: Option<BlandClient>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     queue: mpsc::UnboundedSender<String>,
     next_from: AtomicUsize,
+}
+
+/// What a gateway is built from.
+pub struct Parts {
+    pub pipeline: Pipeline,
+    pub journals: Arc<Journals>,
+    pub outbox: Arc<Outbox>,
+    pub calls: Arc<CallIndex>,
+    pub deferred: Arc<DeferredQueue>,
+    pub scheduler: Arc<crate::schedule::Scheduler>,
+    /// `None` = dry-run.
+    pub bland: Option<BlandClient>,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+}
+
+/// A decided lead; `queue_id` is set when it was deferred.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub eval: Evaluation,
+    pub queue_id: Option<String>,
 }
 
 /// What the completion webhook did.
@@ -85,26 +110,50 @@ impl crate::health::HealthSource for Gateway {
     }
 }
 
+/// The `scheduler` component of `/health`: queue depth, entries due, the oldest entry,
+/// and which calling-window rules are in force.
+pub struct SchedulerHealth(pub Arc<Gateway>);
+
+impl crate::health::HealthSource for SchedulerHealth {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    fn report(&self) -> crate::health::ComponentReport {
+        use crate::health::{ComponentReport, HealthStatus};
+        let gw = &self.0;
+        let (depth, due, oldest) = gw.deferred.summary(gw.clock.now());
+        let rules = &gw.scheduler.rules;
+        let config = gw.scheduler.config.get();
+        ComponentReport::new(HealthStatus::Ok)
+            .with("enabled", config.doc.enabled)
+            .with("local_window", config.doc.local_window.enabled)
+            .with("queue_depth", depth)
+            .with("due", due)
+            .with(
+                "oldest_deferred_at",
+                oldest.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .with("rules_version", rules.version.clone())
+            .with("rules_source", rules.source.clone())
+            .with("area_codes", rules.area_codes())
+    }
+}
+
 impl Gateway {
     /// Builds the gateway; returns it and the receiving end of the dispatch queue.
-    pub fn new(
-        pipeline: Pipeline,
-        journals: Arc<Journals>,
-        outbox: Arc<Outbox>,
-        calls: Arc<CallIndex>,
-        bland: Option<BlandClient>,
-        clock: SharedClock,
-        settings: Arc<Settings>,
-    ) -> (Self, mpsc::UnboundedReceiver<String>) {
+    pub fn new(p: Parts) -> (Self, mpsc::UnboundedReceiver<String>) {
         let (queue, rx) = mpsc::unbounded_channel();
         let gw = Self {
-            pipeline,
-            journals,
-            outbox,
-            calls,
-            bland,
-            clock,
-            settings,
+            pipeline: p.pipeline,
+            journals: p.journals,
+            outbox: p.outbox,
+            calls: p.calls,
+            deferred: p.deferred,
+            scheduler: p.scheduler,
+            bland: p.bland,
+            clock: p.clock,
+            settings: p.settings,
             queue,
             next_from: AtomicUsize::new(0),
         };
@@ -134,10 +183,23 @@ impl Gateway {
     }
 
     /// Decides about a lead and makes the decision durable: the decision (with its trace)
-    /// in the call journal, a block in the attempts journal, an accepted call in the outbox.
-    /// Returns once all of it is on disk; an accepted call is then queued for sending.
-    pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Evaluation> {
-        let now = self.clock.now();
+    /// in the call journal, a block in the attempts journal, an accepted call in the outbox,
+    /// a deferred lead in the deferred queue. Returns once all of it is on disk; an
+    /// accepted call is then queued for sending.
+    pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
+        self.decide(lead, request_id, self.clock.now(), None).await
+    }
+
+    /// [`Gateway::submit`], for a new lead or a released queue entry (`release`): a
+    /// released entry deferred again stays in the queue (same id); otherwise it leaves it
+    /// once the decision is durable.
+    pub(crate) async fn decide(
+        &self,
+        lead: &Lead,
+        request_id: &str,
+        now: DateTime<Utc>,
+        release: Option<&Entry>,
+    ) -> io::Result<Submitted> {
         let eval = self.pipeline.evaluate(lead, now);
         let attempt = match (eval.decision, &eval.block) {
             (Decision::Blocked, Some(block)) => {
@@ -161,6 +223,18 @@ impl Gateway {
             }
             _ => None,
         };
+        let deferred = match (eval.decision, eval.release_at) {
+            (Decision::Deferred, Some(release_at)) => Some(self.deferred.defer(Deferral {
+                lead,
+                request_id,
+                now,
+                release_at,
+                stage: eval.stage.unwrap_or(""),
+                reason: eval.reason.as_deref().unwrap_or(""),
+            })),
+            _ => None,
+        };
+        let queue_id = deferred.as_ref().map(|(id, _)| id.clone());
         let decision = CallEvent::Decision {
             timestamp: now,
             request_id: request_id.to_string(),
@@ -169,7 +243,9 @@ impl Gateway {
             decision: eval.decision,
             stage: eval.stage.map(str::to_string),
             reason: eval.reason.clone(),
-            release: false,
+            release: release.is_some(),
+            queue_id: queue_id.clone(),
+            release_at: eval.release_at,
             trace: serde_json::to_value(&eval.trace).ok(),
             attempt: attempt.map(Box::new),
         };
@@ -195,10 +271,19 @@ impl Gateway {
         if let Some(q) = queued {
             q.wait().await?;
         }
+        if let Some((_, d)) = deferred {
+            d.wait().await?;
+        }
+        if let (Some(entry), false) = (release, eval.decision == Decision::Deferred) {
+            self.deferred
+                .remove(entry, Removal::Released, now)
+                .wait()
+                .await?;
+        }
         if eval.decision == Decision::Accepted {
             let _ = self.queue.send(request_id.to_string());
         }
-        Ok(eval)
+        Ok(Submitted { eval, queue_id })
     }
 
     /// Journals a webhook refused as invalid.

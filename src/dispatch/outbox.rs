@@ -126,6 +126,9 @@ pub struct Entry {
 pub struct Outbox {
     log: Appender,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Every request id the log held at startup, finished ones included: a deferred lead
+    /// whose release was cut short is settled by whether its call reached the outbox.
+    seen: std::collections::HashSet<String>,
 }
 
 fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
@@ -201,10 +204,16 @@ impl Outbox {
             Err(e) => return Err(e),
         };
         let mut entries = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         let (lines, torn) = complete_lines(&bytes);
         for l in lines {
             match serde_json::from_slice::<Record>(l) {
-                Ok(record) => apply(&mut entries, record),
+                Ok(record) => {
+                    if let Record::Queued { request_id, .. } = &record {
+                        seen.insert(request_id.clone());
+                    }
+                    apply(&mut entries, record)
+                }
                 Err(e) => tracing::warn!(error = %e, "skipped an unreadable outbox line"),
             }
         }
@@ -272,6 +281,7 @@ impl Outbox {
             Self {
                 log,
                 entries: Mutex::new(entries),
+                seen,
             },
             ready,
         ))
@@ -301,6 +311,19 @@ impl Outbox {
             e.lead_id.clone(),
             e.phone.clone(),
         ))
+    }
+
+    /// Whether the outbox held `request_id` at startup, or holds it now.
+    pub fn has_seen(&self, request_id: &str) -> bool {
+        self.seen.contains(request_id) || self.entries().contains_key(request_id)
+    }
+
+    /// Accepted calls not yet handed to Bland.
+    pub fn backlog(&self) -> usize {
+        self.entries()
+            .values()
+            .filter(|e| e.state == State::Queued)
+            .count()
     }
 
     pub fn get(&self, request_id: &str) -> Option<Entry> {

@@ -12,6 +12,8 @@ use super::phone::PhoneNumber;
 pub struct LeadFieldNames {
     pub phone: Vec<String>,
     pub lead_id: Vec<String>,
+    /// Where the called party's state (two-letter code or name) is read from.
+    pub state: Vec<String>,
 }
 
 impl Default for LeadFieldNames {
@@ -19,6 +21,7 @@ impl Default for LeadFieldNames {
         Self {
             phone: vec!["phone_number".into(), "phone".into()],
             lead_id: vec!["lead_id".into()],
+            state: vec!["state".into()],
         }
     }
 }
@@ -171,6 +174,7 @@ mod tests {
         let names = LeadFieldNames {
             phone: vec!["Phone".into()],
             lead_id: vec!["LeadID".into()],
+            state: vec![],
         };
         let map = json!({"Phone": "3055551234", "LeadID": "9"})
             .as_object()

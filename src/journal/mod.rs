@@ -125,6 +125,30 @@ impl Journals {
         Ok(restored)
     }
 
+    /// The decisions journaled for `request_id` on `days` (business dates), in order.
+    pub fn decisions_for(&self, days: &[NaiveDate], request_id: &str) -> io::Result<Vec<Decision>> {
+        let needle = format!("\"request_id\":{}", serde_json::Value::from(request_id));
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let mut out = Vec::new();
+        for day in days {
+            let bytes = read_or_empty(&self.calls_path(*day))?;
+            let (lines, _) = complete_lines(&bytes);
+            for line in lines.filter(|l| finder.find(l).is_some()) {
+                if let Ok(CallEvent::Decision {
+                    request_id: id,
+                    decision,
+                    ..
+                }) = serde_json::from_slice::<CallEvent>(line)
+                {
+                    if id == request_id {
+                        out.push(decision);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Resolves once everything appended so far is on disk.
     pub fn flush(&self) -> Pending {
         self.writer.flush()

@@ -23,6 +23,29 @@ pub mod millis {
     }
 }
 
+/// Optional `millis` timestamps.
+pub mod millis_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(t) => super::millis::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| {
+                DateTime::parse_from_rfc3339(&text)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
+}
+
 /// A blocked attempt (one line of `attempts_YYYY-MM-DD.jsonl`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -123,12 +146,30 @@ pub enum CallEvent {
         reason: Option<String>,
         #[serde(default)]
         release: bool,
+        /// For a deferral: the deferred-queue entry and its release time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queue_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "millis_opt")]
+        release_at: Option<DateTime<Utc>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trace: Option<Value>,
         /// For a blocklist block: the attempt, also written to the attempts journal. This
         /// (synced) copy is what restores the attempts file after a power cut.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attempt: Option<Box<Attempt>>,
+    },
+    /// A deferred lead left the queue without a decision: `why` is `expired` (older than
+    /// `max_defer_hours`) or `deleted` (by an admin).
+    Dequeued {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: String,
+        queue_id: String,
+        lead_id: Option<String>,
+        phone: Option<String>,
+        why: crate::schedule::queue::Removal,
+        #[serde(with = "millis")]
+        first_deferred_at: DateTime<Utc>,
     },
     /// A webhook refused as invalid input.
     Rejected {
@@ -176,6 +217,7 @@ impl CallEvent {
         match self {
             Self::Decision { timestamp, .. }
             | Self::Rejected { timestamp, .. }
+            | Self::Dequeued { timestamp, .. }
             | Self::Dispatch { timestamp, .. }
             | Self::Outcome { timestamp, .. } => *timestamp,
         }

@@ -155,6 +155,8 @@ async fn attempts_lost_with_a_power_cut_are_restored_from_the_call_journal() {
         stage: Some("blocklist".into()),
         reason: Some(a.reason.clone()),
         release: false,
+        queue_id: None,
+        release_at: None,
         trace: None,
         attempt: Some(Box::new(a.clone())),
     };

@@ -78,13 +78,15 @@ impl Evaluation {
 /// The pipeline the gateway runs — the server and the offline `check` both build it here,
 /// so a new check is added in one place.
 pub fn standard(
+    scheduler: Arc<crate::schedule::Scheduler>,
     flags: Arc<crate::blocklist::Blocklist>,
     feeds: Arc<crate::feeds::Feeds>,
     bland: &crate::config::BlandSettings,
 ) -> Pipeline {
-    Pipeline::new(vec![Arc::new(blocklist::BlocklistCheck::new(
-        flags, feeds, bland,
-    ))])
+    Pipeline::new(vec![
+        Arc::new(crate::schedule::ScheduleCheck(scheduler)),
+        Arc::new(blocklist::BlocklistCheck::new(flags, feeds, bland)),
+    ])
 }
 
 #[derive(Clone, Default)]

@@ -8,6 +8,7 @@ pub mod error;
 pub mod feeds;
 pub mod middleware;
 pub mod params;
+pub mod scheduler;
 pub mod stats;
 pub mod system;
 pub mod webhooks;
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(stats::configure)
                 .configure(calls::configure)
                 .configure(feeds::configure)
+                .configure(scheduler::configure)
                 .configure(blocklist::configure)
                 .default_service(web::to(not_found)),
         );

@@ -53,6 +53,9 @@ async fn live() -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let (depth, due, _) = state.gateway.deferred.summary(state.clock.now());
+    state.metrics.deferred_leads.set(depth as i64);
+    state.metrics.deferred_due.set(due as i64);
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())

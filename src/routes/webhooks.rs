@@ -112,11 +112,12 @@ async fn lead(
             });
         }
     };
-    let eval = state
+    let submitted = state
         .gateway
         .submit(&lead, &request_id)
         .await
         .map_err(ApiError::internal)?;
+    let eval = submitted.eval;
     let decision = match eval.decision {
         Decision::Accepted => "accepted",
         Decision::Deferred => "deferred",
@@ -139,6 +140,7 @@ async fn lead(
             body["release_at"] = json!(eval
                 .release_at
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+            body["queue_id"] = json!(submitted.queue_id);
             Ok(HttpResponse::Accepted().json(body))
         }
         Decision::Blocked => {

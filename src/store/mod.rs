@@ -3,6 +3,7 @@
 
 pub mod appender;
 pub mod atomic;
+pub mod document;
 pub mod lock;
 
 pub use appender::Appender;

@@ -206,7 +206,19 @@ pub fn binary() -> Command {
 /// Starts `callgate serve` on `data_dir` with JSON logs and waits for it to listen.
 // The child is handed to `Process`, whose `Drop` kills and waits for it.
 #[allow(clippy::zombie_processes)]
+/// The real binary runs on the wall clock. Unless a test wrote its own scheduler config,
+/// business hours and the local window are switched off so its leads are callable at
+/// whatever hour the suite runs.
 pub fn spawn_process(data_dir: &Path, extra_env: &[(&str, &str)]) -> Process {
+    let config = data_dir.join("scheduler-config.json");
+    if !config.exists() {
+        std::fs::create_dir_all(data_dir).expect("data dir");
+        std::fs::write(
+            &config,
+            r#"{"enabled": false, "local_window": {"enabled": false, "unknown_zone": "block"}}"#,
+        )
+        .expect("scheduler config");
+    }
     let mut cmd = binary();
     cmd.arg("serve")
         .env_clear()

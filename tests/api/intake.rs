@@ -137,7 +137,8 @@ async fn an_accepted_lead_becomes_exactly_this_bland_request() {
     .await
     .expect("call history");
     assert_eq!(history["decision"]["decision"], "accepted");
-    assert_eq!(history["decision"]["trace"][0]["check"], "blocklist");
+    assert_eq!(history["decision"]["trace"][0]["check"], "schedule");
+    assert_eq!(history["decision"]["trace"][1]["check"], "blocklist");
     assert_eq!(history["dispatches"][0]["status"], "sent");
 }
 
@@ -297,14 +298,16 @@ async fn check_answers_with_a_trace_and_moves_nothing() {
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["decision"], "blocked");
     assert_eq!(body["stage"], "blocklist");
-    assert_eq!(body["trace"][0]["check"], "blocklist");
-    assert_eq!(body["trace"][0]["verdict"], "block");
-    assert!(body["trace"][0]["micros"].is_number());
+    assert_eq!(body["trace"][0]["check"], "schedule");
+    assert_eq!(body["trace"][0]["verdict"], "allow");
+    assert_eq!(body["trace"][1]["check"], "blocklist");
+    assert_eq!(body["trace"][1]["verdict"], "block");
+    assert!(body["trace"][1]["micros"].is_number());
     // At a later instant the flag has expired.
     let res = app
         .post_json(
             "/api/admin/check",
-            json!({"lead": lead(), "at": "2026-11-24T12:00:00Z"}),
+            json!({"lead": lead(), "at": "2026-11-24T15:00:00Z"}),
         )
         .await;
     assert_eq!(

@@ -31,6 +31,8 @@ fn decision(when: &str, id: &str, d: Decision, stage: Option<&str>, release: boo
         stage: stage.map(str::to_string),
         reason: None,
         release,
+        queue_id: None,
+        release_at: None,
         trace: None,
         attempt: None,
     }

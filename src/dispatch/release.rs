@@ -1,0 +1,195 @@
+//! Releasing deferred leads. Every `TICK` the release task expires entries older than
+//! `max_defer_hours` (journaled as `dequeued`, `why: expired`) and releases the entries
+//! whose time has come, each through the whole pipeline again (`decision` with
+//! `release: true`). Releases go in rounds of at most `SCHEDULER_RELEASE_BATCH`, and a
+//! round starts only while fewer than that many accepted calls wait in the outbox: a 09:00
+//! backlog is decided at the pace Bland takes calls, so a call is never accepted hours
+//! before it can be sent, and intake keeps its share of the journal.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+
+use super::{Gateway, Submitted};
+use crate::domain::Lead;
+use crate::journal::{CallEvent, Decision};
+use crate::schedule::queue::{Entry, Removal};
+
+/// How often due entries are looked for.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Runs until `shutdown` resolves.
+pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = gw.expire_deferred().await {
+            tracing::error!(error = %e, "could not expire deferred leads");
+        }
+        gw.release_due().await;
+    }
+}
+
+/// What an admin asked to release.
+#[derive(Debug)]
+pub enum Released {
+    One(Box<Submitted>),
+    Busy,
+    Missing,
+}
+
+impl Gateway {
+    /// Settles entries whose release a crash cut short (startup): if the release's call
+    /// reached the outbox, or the release was blocked, the entry is done; otherwise it is
+    /// released again (same request id), so the lead is neither lost nor dialled twice.
+    pub async fn settle_in_doubt(&self, entries: Vec<Entry>) -> io::Result<()> {
+        let now = self.clock.now();
+        let today = self.journals.date_of(now);
+        let days: Vec<_> = [today.pred_opt(), Some(today)]
+            .into_iter()
+            .flatten()
+            .collect();
+        for e in entries {
+            let Some(rid) = e.releasing.clone() else {
+                continue;
+            };
+            let done = self.outbox.has_seen(&rid)
+                || self
+                    .journals
+                    .decisions_for(&days, &rid)?
+                    .contains(&Decision::Blocked);
+            tracing::warn!(queue_id = %e.id, request_id = %rid, done, "settling a release interrupted by a restart");
+            if done {
+                self.deferred
+                    .remove(&e, Removal::Released, now)
+                    .wait()
+                    .await?;
+            } else {
+                self.deferred.retry_later(&e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals and removes entries older than `max_defer_hours`.
+    pub async fn expire_deferred(&self) -> io::Result<usize> {
+        let now = self.clock.now();
+        let cutoff = now - self.scheduler.max_defer();
+        let mut expired = 0;
+        loop {
+            let batch = self.deferred.expired(cutoff, 1000);
+            if batch.is_empty() {
+                return Ok(expired);
+            }
+            for e in &batch {
+                self.dequeue(e, Removal::Expired, now).await?;
+                tracing::info!(queue_id = %e.id, lead_id = %e.lead_id, "deferred lead expired");
+            }
+            expired += batch.len();
+        }
+    }
+
+    /// Journals an entry leaving the queue without a decision, then removes it.
+    async fn dequeue(&self, e: &Entry, why: Removal, now: DateTime<Utc>) -> io::Result<()> {
+        self.journals
+            .append_call(&CallEvent::Dequeued {
+                timestamp: now,
+                request_id: e.request_id.clone(),
+                queue_id: e.id.clone(),
+                lead_id: Some(e.lead_id.clone()),
+                phone: Some(e.phone.clone()),
+                why,
+                first_deferred_at: e.first_deferred_at,
+            })
+            .wait()
+            .await?;
+        self.deferred.remove(e, why, now).wait().await
+    }
+
+    /// Deletes an entry (admin). `Ok(None)` when there is no such entry; an entry being
+    /// released cannot be deleted.
+    pub async fn delete_deferred(&self, id: &str) -> io::Result<Option<Result<Entry, Entry>>> {
+        let Some(e) = self.deferred.get(id) else {
+            return Ok(None);
+        };
+        if e.releasing.is_some() {
+            return Ok(Some(Err(e)));
+        }
+        self.dequeue(&e, Removal::Deleted, self.clock.now()).await?;
+        tracing::info!(queue_id = %e.id, lead_id = %e.lead_id, "deferred lead deleted by an admin");
+        Ok(Some(Ok(e)))
+    }
+
+    /// Releases one entry now (admin), through the whole pipeline.
+    pub async fn release_one_now(&self, id: &str) -> io::Result<Released> {
+        let Some(e) = self.deferred.get(id) else {
+            return Ok(Released::Missing);
+        };
+        let now = self.clock.now();
+        match self.release(&e, now).await? {
+            Some(s) => Ok(Released::One(Box::new(s))),
+            None => Ok(Released::Busy),
+        }
+    }
+
+    /// Releases due entries in rounds while the outbox has room.
+    pub async fn release_due(&self) {
+        let batch = self.settings.release_batch.max(1);
+        loop {
+            let room = batch.saturating_sub(self.outbox.backlog());
+            if room == 0 {
+                return;
+            }
+            let now = self.clock.now();
+            let due = self.deferred.due(now, room);
+            if due.is_empty() {
+                return;
+            }
+            let results = join_all(due.iter().map(|e| self.release(e, now))).await;
+            let mut failed = false;
+            for (e, r) in due.iter().zip(results) {
+                if let Err(err) = r {
+                    tracing::error!(queue_id = %e.id, error = %err, "could not release a deferred lead; it stays queued");
+                    self.deferred.retry_later(e);
+                    failed = true;
+                }
+            }
+            if failed {
+                return; // try again next tick, not in a tight loop
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Claims the entry (durably), then decides. `Ok(None)` when another release has it.
+    async fn release(&self, e: &Entry, now: DateTime<Utc>) -> io::Result<Option<Submitted>> {
+        let rid = e.release_request_id();
+        let Some(claim) = self.deferred.releasing(e, &rid) else {
+            return Ok(None);
+        };
+        claim.wait().await?;
+        let fields = e.lead.as_object().cloned().unwrap_or_default();
+        let s = &self.settings;
+        match Lead::parse(fields, &s.lead_fields, &s.default_country) {
+            Ok(lead) => self.decide(&lead, &rid, now, Some(e)).await.map(Some),
+            Err(errors) => {
+                // Only possible if the lead-field settings changed since it was queued.
+                tracing::error!(queue_id = %e.id, errors = ?errors, "a deferred lead no longer parses; dropped");
+                self.reject(&rid, &errors).await?;
+                self.deferred
+                    .remove(e, Removal::Released, now)
+                    .wait()
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+}

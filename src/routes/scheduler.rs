@@ -1,0 +1,122 @@
+//! `/api/admin/scheduler/…`: the scheduler config document and the deferred queue.
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::params::{number, Query};
+use super::AppState;
+use crate::dispatch::release::Released;
+use crate::domain::PhoneNumber;
+use crate::store::document::UpdateError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/scheduler/config")
+            .route(web::get().to(get_config))
+            .route(web::put().to(put_config)),
+    )
+    .service(web::resource("/scheduler/queue").route(web::get().to(list)))
+    .service(web::resource("/scheduler/queue/release").route(web::post().to(release)))
+    .service(web::resource("/scheduler/queue/{id}").route(web::delete().to(delete)));
+}
+
+async fn get_config(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&state.gateway.scheduler.config.get().doc)
+}
+
+async fn put_config(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let scheduler = state.gateway.scheduler.clone();
+    let patch = body.into_inner();
+    let result = web::block(move || scheduler.config.update(&patch))
+        .await
+        .map_err(ApiError::internal)?;
+    match result {
+        Ok(doc) => {
+            tracing::info!("scheduler config changed");
+            Ok(HttpResponse::Ok().json(doc))
+        }
+        Err(UpdateError::Invalid(e)) => Err(ApiError::BadRequest(e)),
+        Err(UpdateError::Storage(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+const MAX_LIMIT: usize = 1000;
+
+async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
+    let limit = number(&q, "limit")?.unwrap_or(100);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let offset = number(&q, "offset")?.unwrap_or(0);
+    let phone = match q.get("phone").map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => Some(
+            PhoneNumber::parse(p, &state.settings.default_country)
+                .map_err(|e| ApiError::BadRequest(format!("`phone`: {e}")))?,
+        ),
+    };
+    let lead_id = q.get("lead_id").map(|l| l.trim()).filter(|l| !l.is_empty());
+    let queue = &state.gateway.deferred;
+    let (matching, entries) =
+        queue.list(lead_id, phone.as_ref().map(|p| p.as_str()), offset, limit);
+    let (total, due, oldest) = queue.summary(state.clock.now());
+    Ok(HttpResponse::Ok().json(json!({
+        "total": total,
+        "due": due,
+        "oldest_deferred_at": oldest,
+        "matching": matching,
+        "offset": offset,
+        "limit": limit,
+        "entries": entries,
+    })))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match state.gateway.delete_deferred(&id).await {
+        Err(e) => Err(ApiError::internal(e)),
+        Ok(None) => Err(ApiError::NotFound(format!("no deferred lead `{id}`"))),
+        Ok(Some(Err(_))) => Err(ApiError::Conflict(format!(
+            "deferred lead `{id}` is being released right now"
+        ))),
+        Ok(Some(Ok(entry))) => Ok(HttpResponse::Ok().json(json!({"deleted": entry}))),
+    }
+}
+
+/// `?id=` releases that entry now and answers with its new decision; without it every
+/// entry becomes due now and is released by the release task in rounds.
+async fn release(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
+    let gw = &state.gateway;
+    let Some(id) = q.get("id").map(|i| i.trim()).filter(|i| !i.is_empty()) else {
+        let (n, pending) = gw.deferred.hurry(None, state.clock.now());
+        pending.wait().await.map_err(ApiError::internal)?;
+        tracing::info!(count = n, "admin released every deferred lead");
+        return Ok(HttpResponse::Accepted().json(json!({"released": n})));
+    };
+    match gw.release_one_now(id).await.map_err(ApiError::internal)? {
+        Released::Missing => Err(ApiError::NotFound(format!("no deferred lead `{id}`"))),
+        Released::Busy => Err(ApiError::Conflict(format!(
+            "deferred lead `{id}` is being released right now"
+        ))),
+        Released::One(s) => {
+            let e = &s.eval;
+            Ok(HttpResponse::Ok().json(json!({
+                "queue_id": id,
+                "decision": e.decision,
+                "stage": e.stage,
+                "reason": e.reason,
+                "release_at": e.release_at,
+                "flag_id": e.flag_id(),
+            })))
+        }
+    }
+}
