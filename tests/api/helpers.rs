@@ -70,7 +70,9 @@ pub async fn start_with(settings: Settings, dir: Arc<TempDir>, clock: Arc<Manual
     start(settings, dir, bland, clock).await
 }
 
-async fn start(
+/// Starts an app on `settings` and `dir` with the given mock Bland and clock (a test that
+/// edits files between [`TestApp::stop`] and a new start uses this).
+pub async fn start(
     settings: Settings,
     dir: Arc<TempDir>,
     bland: MockServer,

@@ -10,4 +10,5 @@ mod intake;
 mod journals;
 mod pipeline_stats;
 mod process;
+mod scheduler;
 mod system;
