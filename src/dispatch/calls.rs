@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use crate::journal::{calls_path, read_day, Outcome};
+use crate::journal::{calls_path, complete_lines, Outcome};
 
 /// How many days of call journals are read at startup (calls end well within one).
 pub const REBUILD_DAYS: u64 = 3;
@@ -45,10 +45,16 @@ impl CallIndex {
             let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
                 continue;
             };
-            let Ok(day) = read_day(&calls_path(data_dir, date)) else {
+            let Ok(bytes) = std::fs::read(calls_path(data_dir, date)) else {
                 continue;
             };
-            for event in day.records {
+            // Only dispatch and outcome lines carry a call id; the rest are not parsed.
+            let finder = memchr::memmem::Finder::new(b"\"call_id\":\"");
+            let (lines, _) = complete_lines(&bytes);
+            let events = lines
+                .filter(|l| finder.find(l).is_some())
+                .filter_map(|l| serde_json::from_slice::<Value>(l).ok());
+            for event in events {
                 let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_string);
                 let Some(call_id) = text("call_id") else {
                     continue;

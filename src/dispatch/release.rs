@@ -176,7 +176,7 @@ impl Gateway {
             return Ok(None);
         };
         claim.wait().await?;
-        let fields = e.lead.as_object().cloned().unwrap_or_default();
+        let fields = e.fields();
         let s = &self.settings;
         match Lead::parse(fields, &s.lead_fields, &s.default_country) {
             Ok(lead) => self.decide(&lead, &rid, now, Some(e)).await.map(Some),

@@ -28,6 +28,12 @@ pub struct CallsDay {
     pub blocked_total: u64,
     /// Webhooks refused as invalid input.
     pub rejected: u64,
+    /// Deferred leads that left the queue unreleased: older than `max_defer_hours`, or
+    /// deleted by an admin.
+    #[serde(default)]
+    pub expired: u64,
+    #[serde(default)]
+    pub deleted: u64,
     /// Calls Bland accepted.
     pub dispatched: u64,
     /// Calls logged but not sent (no Bland key).
@@ -48,6 +54,8 @@ impl Default for CallsDay {
             blocked: STAGES.iter().map(|s| (s.to_string(), 0)).collect(),
             blocked_total: 0,
             rejected: 0,
+            expired: 0,
+            deleted: 0,
             dispatched: 0,
             dry_run: 0,
             dispatch_failures: 0,
@@ -75,6 +83,8 @@ struct Row<'a> {
     status: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     outcome: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    why: Option<Cow<'a, str>>,
     #[serde(default)]
     duration_s: Option<f64>,
 }
@@ -109,6 +119,11 @@ impl DaySummary for CallsDay {
                 }
             }
             "rejected" => self.rejected += 1,
+            "dequeued" => match row.why.as_deref() {
+                Some("expired") => self.expired += 1,
+                Some("deleted") => self.deleted += 1,
+                _ => return false,
+            },
             "dispatch" => match row.status.as_deref() {
                 Some("sent") => self.dispatched += 1,
                 Some("dry_run") => self.dry_run += 1,
@@ -139,6 +154,8 @@ impl CallsDay {
         self.deferred += other.deferred;
         self.blocked_total += other.blocked_total;
         self.rejected += other.rejected;
+        self.expired += other.expired;
+        self.deleted += other.deleted;
         self.dispatched += other.dispatched;
         self.dry_run += other.dry_run;
         self.dispatch_failures += other.dispatch_failures;
@@ -192,7 +209,7 @@ pub fn merge(
     }
 }
 
-const CSV_HEADER: [&str; 20] = [
+const CSV_HEADER: [&str; 22] = [
     "date",
     "leads_received",
     "accepted",
@@ -202,6 +219,8 @@ const CSV_HEADER: [&str; 20] = [
     "blocked_protection",
     "blocked_blocklist",
     "rejected",
+    "expired",
+    "deleted",
     "dispatched",
     "dry_run",
     "dispatch_failures",
@@ -228,6 +247,8 @@ fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
         b("protection"),
         b("blocklist"),
         d.rejected.to_string(),
+        d.expired.to_string(),
+        d.deleted.to_string(),
         d.dispatched.to_string(),
         d.dry_run.to_string(),
         d.dispatch_failures.to_string(),

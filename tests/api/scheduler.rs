@@ -265,6 +265,11 @@ async fn entries_older_than_max_defer_hours_expire_and_are_journaled() {
     assert_eq!(gone["queue_id"], body["queue_id"]);
     assert_eq!(gone["lead_id"], "NY-1");
     assert!(bland_calls(&app).await.is_empty());
+    let stats = app
+        .get_json("/api/admin/statistics?start=2026-11-21&end=2026-11-21")
+        .await;
+    assert_eq!(stats["total"]["expired"], 1);
+    assert_eq!(stats["total"]["deferred"], 1);
 }
 
 #[tokio::test]
@@ -290,6 +295,10 @@ async fn admin_delete_and_release_now_still_recheck() {
     assert!(journal
         .iter()
         .any(|e| e["event"] == "dequeued" && e["why"] == "deleted" && e["lead_id"] == "A"));
+    let stats = app
+        .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
+        .await;
+    assert_eq!(stats["total"]["deleted"], 1);
     // Released now, but it is still 07:00 in California: deferred again, same entry.
     let release = |query: String| {
         app.admin(

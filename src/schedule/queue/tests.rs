@@ -60,7 +60,7 @@ async fn the_same_lead_is_one_entry_and_the_newer_payload_wins() {
     assert_ne!(first, other);
     assert_eq!(q.len(), 2);
     let e = q.get(&first).expect("entry");
-    assert_eq!(e.lead["note"], "new");
+    assert_eq!(e.fields()["note"], "new");
     assert_eq!(e.request_id, "b");
     assert_eq!(
         e.first_deferred_at,
@@ -154,7 +154,7 @@ async fn a_newer_deferral_survives_the_removal_of_the_older_one() {
         .await
         .expect("durable");
     assert_eq!(
-        q.get(&id).map(|e| e.lead["note"].clone()),
+        q.get(&id).map(|e| e.fields()["note"].clone()),
         Some(json!("v2"))
     );
 }
