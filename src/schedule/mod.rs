@@ -67,8 +67,10 @@ impl Scheduler {
         })
     }
 
-    fn lead_state(&self, lead: &Lead) -> Option<String> {
-        self.state_fields.iter().find_map(|f| lead.field(f))
+    fn lead_state<'a>(&self, lead: &'a Lead) -> Option<&'a str> {
+        self.state_fields
+            .iter()
+            .find_map(|f| lead.fields.get(f).and_then(|v| v.as_str()))
     }
 
     /// Allow, defer until the next instant every window is open, or block.
@@ -97,11 +99,7 @@ impl Scheduler {
                     details: None,
                 };
             };
-            let states = place
-                .states
-                .iter()
-                .filter_map(|s| self.rules.state_rule(s))
-                .map(|s| &s.rule);
+            let states = place.states.iter().map(|s| &s.rule);
             for rule in std::iter::once(&self.rules.federal).chain(states) {
                 for z in zones {
                     constraints.push((rule, *z));

@@ -284,26 +284,28 @@ impl Rules {
 }
 
 /// Where the called party may be: every candidate zone and every state whose rules apply.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Place {
+#[derive(Debug, Default, Clone)]
+pub struct Place<'a> {
     pub zones: Vec<Tz>,
-    pub states: Vec<String>,
+    pub states: Vec<&'a StateRule>,
     /// What was looked at, for the reason when nothing was found.
     pub notes: Vec<String>,
 }
 
 impl Rules {
     /// Candidates from the lead's state field and from the phone's area code.
-    pub fn place(&self, state: Option<&str>, phone: &PhoneNumber) -> Place {
+    pub fn place<'a>(&'a self, state: Option<&str>, phone: &PhoneNumber) -> Place<'a> {
         let mut place = Place::default();
-        let add = |zones: &[Tz], code: &str, place: &mut Place| {
+        let add = |zones: &[Tz], code: &str, place: &mut Place<'a>| {
             for z in zones {
                 if !place.zones.contains(z) {
                     place.zones.push(*z);
                 }
             }
-            if !place.states.iter().any(|s| s == code) {
-                place.states.push(code.to_string());
+            if let Some(rule) = self.states.get(code) {
+                if !place.states.iter().any(|s| s.code == code) {
+                    place.states.push(rule);
+                }
             }
         };
         match state.filter(|s| !s.trim().is_empty()) {
@@ -326,10 +328,6 @@ impl Rules {
             },
         }
         place
-    }
-
-    pub fn state_rule(&self, code: &str) -> Option<&StateRule> {
-        self.states.get(code)
     }
 }
 
@@ -357,12 +355,13 @@ mod tests {
     fn places_join_state_and_area_code() {
         let r = Rules::built_in().expect("built-in rules");
         let p = r.place(Some("TX"), &phone("9155550123"));
-        assert_eq!(p.states, vec!["TX"]);
+        let codes = |p: &Place<'_>| p.states.iter().map(|s| s.code.clone()).collect::<Vec<_>>();
+        assert_eq!(codes(&p), vec!["TX"]);
         assert!(p.zones.contains(&America::Chicago) && p.zones.contains(&America::Denver));
         let p = r.place(None, &phone("8505550123"));
         assert_eq!(p.zones.len(), 2, "850 spans Central and Eastern: {p:?}");
         let p = r.place(Some("CA"), &phone("3055550123"));
-        assert_eq!(p.states, vec!["CA", "FL"]);
+        assert_eq!(codes(&p), vec!["CA", "FL"]);
         let p = r.place(None, &phone("6245550123"));
         assert!(p.zones.is_empty());
         assert_eq!(

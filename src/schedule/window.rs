@@ -110,10 +110,14 @@ impl WeekRule {
         let date = local.date_naive();
         let secs = local.num_seconds_from_midnight();
         let (day, special) = self.day(date);
+        if let Day::Open(w) = day {
+            if w.contains(secs) {
+                return None;
+            }
+        }
         let weekday = WEEKDAYS[date.weekday().num_days_from_monday() as usize];
         let place = format!("{} {} in {}", weekday, local.format("%H:%M"), zone.name());
         let reason = match (day, special) {
-            (Day::Open(w), _) if w.contains(secs) => return None,
             (Day::Closed, Some(name)) => format!("{}: no calls on {name} ({date})", self.name),
             (Day::Closed, None) => format!("{}: no calls on {weekday} ({place})", self.name),
             (Day::Open(w), Some(name)) => {
