@@ -83,9 +83,7 @@ impl Scheduler {
         }
         let place;
         if let Some(unknown) = c.local {
-            place = self
-                .rules
-                .place(self.lead_state(lead).as_deref(), &lead.phone);
+            place = self.rules.place(self.lead_state(lead), &lead.phone);
             let zones: &[Tz] = if !place.zones.is_empty() {
                 &place.zones
             } else if unknown == UnknownZone::AllUsZones {
