@@ -75,6 +75,13 @@ pub enum Record {
         sent: bool,
         call_id: Option<String>,
     },
+    /// Not sent: the calling window closed first; the lead is back in the deferred queue.
+    Deferred {
+        request_id: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        queue_id: String,
+    },
 }
 
 impl Record {
@@ -87,7 +94,8 @@ impl Record {
             | Self::Failed { request_id, .. }
             | Self::Unconfirmed { request_id, .. }
             | Self::DryRun { request_id, .. }
-            | Self::Resolved { request_id, .. } => request_id,
+            | Self::Resolved { request_id, .. }
+            | Self::Deferred { request_id, .. } => request_id,
         }
     }
 }
@@ -182,7 +190,8 @@ fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
         Record::Sent { .. }
         | Record::Failed { .. }
         | Record::DryRun { .. }
-        | Record::Resolved { .. } => {
+        | Record::Resolved { .. }
+        | Record::Deferred { .. } => {
             entries.remove(&id);
         }
     }

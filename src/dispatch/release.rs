@@ -13,10 +13,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
+use super::outbox::Record;
 use super::{Gateway, Submitted};
 use crate::domain::Lead;
-use crate::journal::{CallEvent, Decision};
-use crate::schedule::queue::{Entry, Removal};
+use crate::journal::{CallEvent, Decision, DispatchStatus};
+use crate::pipeline::Verdict;
+use crate::schedule::queue::{Deferral, Entry, Removal};
 
 /// How often due entries are looked for.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -77,6 +79,72 @@ impl Gateway {
             }
         }
         Ok(())
+    }
+
+    /// Re-runs the `schedule` check just before a send. When the window has closed since
+    /// the call was accepted, the call leaves the outbox (`deferred`) and goes back to the
+    /// deferred queue (or is blocked if no window opens within the horizon), and the
+    /// dispatch is journaled with `status: deferred` or `failed`. `Ok(true)` = send it.
+    pub(crate) async fn window_still_open(
+        &self,
+        request_id: &str,
+        body: &serde_json::Value,
+        lead_id: &str,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> io::Result<bool> {
+        let fields = body
+            .get("request_data")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let s = &self.settings;
+        // The body was built from a parsed lead, so this parses; if not, nothing to re-check.
+        let Ok(lead) = Lead::parse(fields, &s.lead_fields, &s.default_country) else {
+            return Ok(true);
+        };
+        let (status, error, queue) = match self.scheduler.decide(&lead, now) {
+            Verdict::Allow => return Ok(true),
+            Verdict::Defer { until, reason } => {
+                let (id, pending) = self.deferred.defer(Deferral {
+                    lead: &lead,
+                    request_id,
+                    now,
+                    release_at: until,
+                    stage: "schedule",
+                    reason: &reason,
+                });
+                pending.wait().await?;
+                (DispatchStatus::Deferred, reason, Some(id))
+            }
+            Verdict::Block { reason, .. } => (DispatchStatus::Failed, reason, None),
+        };
+        tracing::warn!(request_id, reason = %error, queue_id = queue.as_deref().unwrap_or(""), "the calling window closed before this call was sent; not sent");
+        let why = format!("not sent, the calling window closed: {error}");
+        let journaled = self.journals.append_call(&CallEvent::Dispatch {
+            timestamp: now,
+            request_id: request_id.to_string(),
+            status,
+            lead_id: Some(lead_id.to_string()),
+            phone: Some(phone.to_string()),
+            call_id: None,
+            error: Some(why.clone()),
+        });
+        let record = match queue {
+            Some(queue_id) => Record::Deferred {
+                request_id: request_id.to_string(),
+                at: now,
+                queue_id,
+            },
+            None => Record::Failed {
+                request_id: request_id.to_string(),
+                at: now,
+                error: why,
+            },
+        };
+        journaled.wait().await?;
+        self.outbox.record(record).wait().await?;
+        Ok(false)
     }
 
     /// Journals and removes entries older than `max_defer_hours`.

@@ -75,6 +75,19 @@ async fn send_one(gw: &Gateway, request_id: &str) {
         return;
     };
     let now = gw.clock.now();
+    // A call accepted just before a window closed, retried, or replayed after a restart
+    // may be due when calling is no longer allowed: it goes back to the deferred queue.
+    match gw
+        .window_still_open(request_id, &body, &lead_id, &phone, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "could not move a call whose window closed back to the queue; it stays in the outbox");
+            return;
+        }
+    }
     // On disk before the request leaves: a crash from here on makes the entry unconfirmed.
     if !durable(
         gw.outbox.record(Record::Attempt {

@@ -94,6 +94,8 @@ pub enum DispatchStatus {
     Failed,
     /// The request may or may not have reached Bland (timeout after sending).
     Unconfirmed,
+    /// Not sent: the calling window closed before the send; back in the deferred queue.
+    Deferred,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -40,6 +40,9 @@ pub struct CallsDay {
     pub dry_run: u64,
     pub dispatch_failures: u64,
     pub unconfirmed: u64,
+    /// Accepted calls not sent because the calling window closed first (re-queued).
+    #[serde(default)]
+    pub requeued: u64,
     pub outcomes: BTreeMap<String, u64>,
     /// `human` outcomes of at least 20 s.
     pub answered: u64,
@@ -60,6 +63,7 @@ impl Default for CallsDay {
             dry_run: 0,
             dispatch_failures: 0,
             unconfirmed: 0,
+            requeued: 0,
             outcomes: Outcome::ALL
                 .iter()
                 .map(|o| (o.as_str().to_string(), 0))
@@ -129,6 +133,7 @@ impl DaySummary for CallsDay {
                 Some("dry_run") => self.dry_run += 1,
                 Some("failed") => self.dispatch_failures += 1,
                 Some("unconfirmed") => self.unconfirmed += 1,
+                Some("deferred") => self.requeued += 1,
                 _ => return false,
             },
             "outcome" => {
@@ -160,6 +165,7 @@ impl CallsDay {
         self.dry_run += other.dry_run;
         self.dispatch_failures += other.dispatch_failures;
         self.unconfirmed += other.unconfirmed;
+        self.requeued += other.requeued;
         self.answered += other.answered;
         for (k, v) in &other.blocked {
             *self.blocked.entry(k.clone()).or_insert(0) += v;
@@ -209,7 +215,7 @@ pub fn merge(
     }
 }
 
-const CSV_HEADER: [&str; 22] = [
+const CSV_HEADER: [&str; 23] = [
     "date",
     "leads_received",
     "accepted",
@@ -225,6 +231,7 @@ const CSV_HEADER: [&str; 22] = [
     "dry_run",
     "dispatch_failures",
     "unconfirmed",
+    "requeued",
     "human",
     "voicemail",
     "no_answer",
@@ -253,6 +260,7 @@ fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
         d.dry_run.to_string(),
         d.dispatch_failures.to_string(),
         d.unconfirmed.to_string(),
+        d.requeued.to_string(),
         o("human"),
         o("voicemail"),
         o("no_answer"),

@@ -495,3 +495,72 @@ async fn deferred_leads_survive_kill_9_of_the_real_binary() {
         .expect("json");
     assert_eq!(q["total"], 10, "{q}");
 }
+
+#[tokio::test]
+async fn a_call_whose_window_closes_before_it_is_sent_goes_back_to_the_queue() {
+    let app = spawn_app_with(live).await;
+    // The first send is answered 503 after 400 ms; the retry would come after 17:00.
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(wiremock::ResponseTemplate::new(503).set_delay(Duration::from_millis(400)))
+        .up_to_n_times(1)
+        .mount(&app.bland)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .mount(&app.bland)
+        .await;
+    app.clock
+        .set("2026-11-23T21:59:59Z".parse().expect("16:59:59 Eastern"));
+    let (_, body) = post_lead(
+        &app,
+        json!({"phone_number": "2125550123", "lead_id": "NY-1"}),
+    )
+    .await;
+    assert_eq!(body["decision"], "accepted");
+    wait_for_calls(&app, 1).await;
+    app.clock.advance(TimeDelta::seconds(2));
+    let q = queue_len_becomes(&app, 1).await;
+    assert_eq!(q["entries"][0]["release_at"], "2026-11-24T14:00:00.000Z");
+    assert_eq!(q["entries"][0]["lead_id"], "NY-1");
+    let pending = app.get_json("/api/admin/calls/pending").await;
+    assert_eq!(pending["entries"].as_array().map(Vec::len), Some(0));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bland_calls(&app).await.len(), 1, "not sent after 17:00");
+    let journal = call_journal(&app, "2026-11-23");
+    assert!(journal
+        .iter()
+        .any(|e| e["event"] == "dispatch" && e["status"] == "deferred"));
+    // The next morning it is released and sent.
+    app.clock
+        .set("2026-11-24T14:00:00Z".parse().expect("09:00 Eastern"));
+    wait_for_calls(&app, 2).await;
+    queue_len_becomes(&app, 0).await;
+}
+
+#[tokio::test]
+async fn an_outbox_replayed_at_night_is_not_dialled() {
+    let app = app().await;
+    let (settings, dir, bland, clock) = app.stop().await;
+    // A call accepted before a crash, replayed when the process comes back at 03:00.
+    append(
+        &settings.data_dir.join("outbox/outbox.jsonl"),
+        &[
+            json!({"op": "queued", "request_id": "req-night", "at": "2026-11-23T15:00:00.000Z",
+                 "lead_id": "N-1", "phone": "+13055550123",
+                 "body": {"phone_number": "+13055550123",
+                          "request_data": {"phone_number": "+13055550123", "lead_id": "N-1"}}}),
+        ],
+    );
+    clock.set("2026-11-24T08:00:00Z".parse().expect("03:00 Eastern"));
+    let app = crate::helpers::start(settings, dir, bland, clock).await;
+    let q = queue_len_becomes(&app, 1).await;
+    assert_eq!(q["entries"][0]["release_at"], "2026-11-24T14:00:00.000Z");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(bland_calls(&app).await.is_empty());
+    let stats = app
+        .get_json("/api/admin/statistics?start=2026-11-24&end=2026-11-24")
+        .await;
+    assert_eq!(stats["total"]["requeued"], 1);
+}
