@@ -77,6 +77,35 @@ fn each_weekday_at_ten_eastern() {
 }
 
 #[test]
+fn every_weekday_opens_and_closes_on_the_second() {
+    // Saturday gets its own window, Sunday stays closed.
+    let (_d, s) = scheduler(json!({"hours": {"sat": {"start": "10:00", "end": "14:00"}}}));
+    let miami = lead("3055550123", None);
+    // Monday 16 … Friday 20 November: 09:00 Eastern is 14:00Z, 17:00 is 22:00Z.
+    for day in 16..=20 {
+        let next = if day == 20 {
+            "2026-11-21T15:00:00Z".to_string()
+        } else {
+            format!("2026-11-{}T14:00:00Z", day + 1)
+        };
+        deferred(
+            &s,
+            &miami,
+            &format!("2026-11-{day}T13:59:59Z"),
+            &format!("2026-11-{day}T14:00:00Z"),
+        );
+        allowed(&s, &miami, &format!("2026-11-{day}T14:00:00Z"));
+        allowed(&s, &miami, &format!("2026-11-{day}T21:59:59Z"));
+        deferred(&s, &miami, &format!("2026-11-{day}T22:00:00Z"), &next);
+    }
+    deferred(&s, &miami, "2026-11-21T14:59:59Z", "2026-11-21T15:00:00Z");
+    allowed(&s, &miami, "2026-11-21T18:59:59Z");
+    deferred(&s, &miami, "2026-11-21T19:00:00Z", "2026-11-23T14:00:00Z");
+    // Sunday: closed all day, including the last second before Monday.
+    deferred(&s, &miami, "2026-11-23T04:59:59Z", "2026-11-23T14:00:00Z");
+}
+
+#[test]
 fn business_hours_boundaries_to_the_second() {
     let (_d, s) = scheduler(json!({}));
     let miami = lead("3055550123", None);
