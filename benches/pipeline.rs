@@ -62,7 +62,12 @@ fn pipeline(c: &mut Criterion) {
         )
         .expect("scheduler"),
     );
-    let pipeline = callgate::pipeline::standard(scheduler.clone(), flags, feeds, &settings.bland);
+    let tracker = Arc::new(
+        callgate::tracker::Tracker::open(dir.path(), chrono_tz::America::New_York)
+            .expect("tracker"),
+    );
+    let pipeline =
+        callgate::pipeline::standard(scheduler.clone(), tracker, flags, feeds, &settings.bland);
     let names = LeadFieldNames::default();
     // Monday 10:00 Eastern: inside business hours and the Florida window.
     let now: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("instant");

@@ -231,8 +231,11 @@ pub fn check(
         settings.timezone,
         settings.lead_fields.state.clone(),
     )?;
+    let tracker = crate::tracker::Tracker::open(&settings.data_dir, settings.timezone)?;
+    tracker.rebuild(&settings.data_dir, chrono::Utc::now())?;
     let eval = crate::pipeline::standard(
         Arc::new(scheduler),
+        Arc::new(tracker),
         Arc::new(flags),
         Arc::new(feeds),
         &settings.bland,

@@ -16,6 +16,8 @@
 //! - [`schedule`] — the `schedule` check: business hours, the called party's local
 //!   calling window (state rules and area codes as data in `rules/`), holidays, and the
 //!   durable deferred queue.
+//! - [`tracker`] — the `answering_machine` and `protection` checks and their state, derived
+//!   from the call journal's events (rebuilt at startup); their persisted config documents.
 //! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
 //!   dispatcher (rate limits, retries without double dials), the completion webhook.
 //! - [`bland`] — the Bland client and call body.
@@ -30,7 +32,7 @@
 //! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version.
 //!
 //! ## Dependency rule
-//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `blocklist`,
+//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`, `blocklist`,
 //! `journal`, `stats`, `bland`, `feeds` → `store`, `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
 //!
 //! ## Deviations from STYLE.md, and why
@@ -62,3 +64,4 @@ pub mod startup;
 pub mod stats;
 pub mod store;
 pub mod telemetry;
+pub mod tracker;

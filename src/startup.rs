@@ -26,6 +26,7 @@ use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
 use crate::schedule::{queue::DeferredQueue, Scheduler};
 use crate::stats::Statistics;
 use crate::store::DataDirLock;
+use crate::tracker::Tracker;
 
 /// How long writes must be idle before the change log is folded into the document.
 pub const COMPACT_IDLE: Duration = Duration::from_secs(30);
@@ -78,6 +79,7 @@ struct Sources<'a> {
     blocklist: &'a Arc<Blocklist>,
     feeds: &'a Arc<Feeds>,
     scheduler: &'a Arc<Scheduler>,
+    tracker: &'a Arc<Tracker>,
 }
 
 /// The pipeline, outbox, call index and Bland client behind the webhooks.
@@ -89,6 +91,7 @@ async fn build_gateway(
 ) -> anyhow::Result<Built> {
     let pipeline = crate::pipeline::standard(
         src.scheduler.clone(),
+        src.tracker.clone(),
         src.blocklist.clone(),
         src.feeds.clone(),
         &settings.bland,
@@ -120,6 +123,7 @@ async fn build_gateway(
         calls,
         deferred: Arc::new(deferred),
         scheduler: src.scheduler.clone(),
+        tracker: src.tracker.clone(),
         bland,
         clock: clock.clone(),
         settings: settings.clone(),
@@ -186,10 +190,25 @@ impl Application {
             )
             .context("cannot load the scheduler config or the calling-window rules")?,
         );
+        let tracker = Arc::new(
+            Tracker::open(&settings.data_dir, settings.timezone)
+                .context("cannot load the answering-machine or protection config")?,
+        );
+        let events = tracker
+            .rebuild(&settings.data_dir, clock.now())
+            .context("DATA_DIR: cannot rebuild the call trackers from the call journal")?;
+        let (numbers, leads) = tracker.size();
+        tracing::info!(
+            events,
+            numbers,
+            leads,
+            "call trackers rebuilt from the call journal"
+        );
         let sources = Sources {
             blocklist: &blocklist,
             feeds: &feeds,
             scheduler: &scheduler,
+            tracker: &tracker,
         };
         let (gateway, queue, ready) =
             build_gateway(&shared_settings, sources, &journals, &clock).await?;

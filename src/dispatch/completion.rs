@@ -12,6 +12,28 @@ pub struct Completion {
     pub outcome: Outcome,
     /// Seconds. Bland documents `call_length` in minutes; it is converted here.
     pub duration_s: Option<f64>,
+    /// `disposition_tag`/`disposition` and `pathway_tags` (strings, or objects with a
+    /// `name`), as sent.
+    pub tags: Vec<String>,
+}
+
+/// The call's disposition and pathway tags.
+fn tags(payload: &Value) -> Vec<String> {
+    let mut out: Vec<String> = ["disposition_tag", "disposition"]
+        .iter()
+        .filter_map(|k| text(payload, k).map(str::to_string))
+        .collect();
+    if let Some(items) = payload.get("pathway_tags").and_then(Value::as_array) {
+        for item in items {
+            let tag = item
+                .as_str()
+                .or_else(|| item.get("name").and_then(Value::as_str));
+            if let Some(t) = tag.map(str::trim).filter(|t| !t.is_empty()) {
+                out.push(t.to_string());
+            }
+        }
+    }
+    out
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -77,6 +99,7 @@ pub fn parse(payload: &Value) -> Result<Completion, String> {
         request_id,
         outcome,
         duration_s,
+        tags: tags(payload),
     })
 }
 
@@ -135,5 +158,13 @@ mod tests {
         assert_eq!(c.duration_s, Some(90.0));
         assert_eq!(c.request_id.as_deref(), Some("r"));
         assert!(parse(&json!({"status": "completed"})).is_err());
+    }
+
+    #[test]
+    fn tags_come_from_the_disposition_and_pathway_tags_in_either_form() {
+        let c = parse(&json!({"call_id": "c", "disposition_tag": "Not Interested",
+            "pathway_tags": ["qualified", {"name": "do-not-call", "color": "red"}, 3]}))
+        .expect("valid");
+        assert_eq!(c.tags, ["Not Interested", "qualified", "do-not-call"]);
     }
 }

@@ -32,13 +32,19 @@ pub struct Gateway {
     pub calls: Arc<CallIndex>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
+    pub tracker: Arc<crate::tracker::Tracker>,
     /// `None` = dry-run.
     pub bland: Option<BlandClient>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     queue: mpsc::UnboundedSender<String>,
+    /// Striped by number: deciding and reserving the line happen under one of these, so
+    /// two webhooks for one number at the same moment cannot both be accepted.
+    stripes: Vec<std::sync::Mutex<()>>,
     next_from: AtomicUsize,
 }
+
+const STRIPES: usize = 64;
 
 /// What a gateway is built from.
 pub struct Parts {
@@ -48,6 +54,7 @@ pub struct Parts {
     pub calls: Arc<CallIndex>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
+    pub tracker: Arc<crate::tracker::Tracker>,
     /// `None` = dry-run.
     pub bland: Option<BlandClient>,
     pub clock: SharedClock,
@@ -151,11 +158,13 @@ impl Gateway {
             calls: p.calls,
             deferred: p.deferred,
             scheduler: p.scheduler,
+            tracker: p.tracker,
             bland: p.bland,
             clock: p.clock,
             settings: p.settings,
             queue,
             next_from: AtomicUsize::new(0),
+            stripes: (0..STRIPES).map(|_| std::sync::Mutex::new(())).collect(),
         };
         (gw, rx)
     }
@@ -200,6 +209,15 @@ impl Gateway {
         now: DateTime<Utc>,
         release: Option<&Entry>,
     ) -> io::Result<Submitted> {
+        let stripe = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            lead.phone.as_str().hash(&mut h);
+            (h.finish() as usize) % STRIPES
+        };
+        let guard = self.stripes[stripe]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let eval = self.pipeline.evaluate(lead, now);
         let attempt = match (eval.decision, &eval.block) {
             (Decision::Blocked, Some(block)) => {
@@ -249,6 +267,10 @@ impl Gateway {
             trace: serde_json::to_value(&eval.trace).ok(),
             attempt: attempt.map(Box::new),
         };
+        // An accepted call holds the line from here on (before it is journaled, so the next
+        // webhook for this number sees it); the same event is journaled just below.
+        self.tracker.apply(&decision);
+        drop(guard);
         let decided = self.journals.append_decision(&decision);
         let queued = (eval.decision == Decision::Accepted).then(|| {
             let from = self.pick_from();
@@ -286,6 +308,12 @@ impl Gateway {
         Ok(Submitted { eval, queue_id })
     }
 
+    /// Journals a dispatch result and feeds it to the tracker (it frees or keeps the line).
+    pub(crate) fn record_dispatch(&self, event: CallEvent) -> crate::store::appender::Pending {
+        self.tracker.apply(&event);
+        self.journals.append_call(&event)
+    }
+
     /// Journals a webhook refused as invalid.
     pub async fn reject(&self, request_id: &str, errors: &[String]) -> io::Result<()> {
         self.journals
@@ -304,17 +332,26 @@ impl Gateway {
         payload: &Value,
     ) -> Result<(completion::Completion, Completed), String> {
         let c = completion::parse(payload)?;
-        let (matched, request_id, done) = match self.calls.claim(&c.call_id, c.outcome) {
-            Claim::Duplicate => return Ok((c, Completed::Duplicate)),
-            Claim::Unknown => (false, c.request_id.clone(), Completed::Unmatched),
-            Claim::New(call) => (
-                true,
-                Some(call.request_id.clone()),
-                Completed::Recorded {
-                    request_id: call.request_id,
-                },
-            ),
-        };
+        let (matched, request_id, done, lead_id, phone) =
+            match self.calls.claim(&c.call_id, c.outcome) {
+                Claim::Duplicate => return Ok((c, Completed::Duplicate)),
+                Claim::Unknown => (
+                    false,
+                    c.request_id.clone(),
+                    Completed::Unmatched,
+                    None,
+                    None,
+                ),
+                Claim::New(call) => (
+                    true,
+                    Some(call.request_id.clone()),
+                    Completed::Recorded {
+                        request_id: call.request_id,
+                    },
+                    call.lead_id,
+                    call.phone,
+                ),
+            };
         let event = CallEvent::Outcome {
             timestamp: self.clock.now(),
             request_id,
@@ -322,11 +359,15 @@ impl Gateway {
             outcome: c.outcome,
             duration_s: c.duration_s,
             matched,
+            lead_id,
+            phone,
+            tags: c.tags.clone(),
         };
         if let Err(e) = self.journals.append_call(&event).wait().await {
             self.calls.unclaim(&c.call_id);
             return Err(format!("could not record the outcome: {e}"));
         }
+        self.tracker.apply(&event);
         if !matched {
             tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
         }
@@ -380,14 +421,13 @@ impl Gateway {
                     })
                     .wait()
                     .await?;
-                self.journals
-                    .append_call(&dispatch(
-                        DispatchStatus::Sent,
-                        call_id,
-                        Some("resolved by an admin".into()),
-                    ))
-                    .wait()
-                    .await?;
+                self.record_dispatch(dispatch(
+                    DispatchStatus::Sent,
+                    call_id,
+                    Some("resolved by an admin".into()),
+                ))
+                .wait()
+                .await?;
             }
             "resend" => {
                 self.outbox
@@ -411,14 +451,13 @@ impl Gateway {
                     })
                     .wait()
                     .await?;
-                self.journals
-                    .append_call(&dispatch(
-                        DispatchStatus::Failed,
-                        None,
-                        Some("cancelled by an admin".into()),
-                    ))
-                    .wait()
-                    .await?;
+                self.record_dispatch(dispatch(
+                    DispatchStatus::Failed,
+                    None,
+                    Some("cancelled by an admin".into()),
+                ))
+                .wait()
+                .await?;
             }
         }
         tracing::info!(request_id, resolution, "unconfirmed call resolved");

@@ -33,6 +33,7 @@ pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = (
             _ = &mut shutdown => break,
             _ = tick.tick() => {}
         }
+        gw.tracker.prune(gw.clock.now());
         if let Err(e) = gw.expire_deferred().await {
             tracing::error!(error = %e, "could not expire deferred leads");
         }
@@ -121,7 +122,7 @@ impl Gateway {
         };
         tracing::warn!(request_id, reason = %error, queue_id = queue.as_deref().unwrap_or(""), "the calling window closed before this call was sent; not sent");
         let why = format!("not sent, the calling window closed: {error}");
-        let journaled = self.journals.append_call(&CallEvent::Dispatch {
+        let journaled = self.record_dispatch(CallEvent::Dispatch {
             timestamp: now,
             request_id: request_id.to_string(),
             status,

@@ -123,9 +123,7 @@ async fn send_one(gw: &Gateway, request_id: &str) {
             request_id: request_id.into(),
             at: gw.clock.now(),
         });
-        let journaled = gw
-            .journals
-            .append_call(&journal(DispatchStatus::DryRun, None, None));
+        let journaled = gw.record_dispatch(journal(DispatchStatus::DryRun, None, None));
         durable(done, "a dry run", request_id).await;
         durable(journaled, "a dry run", request_id).await;
         return;
@@ -148,11 +146,8 @@ async fn send_one(gw: &Gateway, request_id: &str) {
                 at,
                 call_id: call_id.clone(),
             });
-            let journaled = gw.journals.append_call(&journal(
-                DispatchStatus::Sent,
-                Some(call_id.clone()),
-                None,
-            ));
+            let journaled =
+                gw.record_dispatch(journal(DispatchStatus::Sent, Some(call_id.clone()), None));
             tracing::info!(request_id, call_id, attempt = n, "call placed with Bland");
             durable(done, "a sent call", request_id).await;
             durable(journaled, "a sent call", request_id).await;
@@ -192,9 +187,7 @@ async fn send_one(gw: &Gateway, request_id: &str) {
                 at,
                 error: why.clone(),
             });
-            let journaled =
-                gw.journals
-                    .append_call(&journal(DispatchStatus::Failed, None, Some(why)));
+            let journaled = gw.record_dispatch(journal(DispatchStatus::Failed, None, Some(why)));
             durable(done, "a failed dispatch", request_id).await;
             durable(journaled, "a failed dispatch", request_id).await;
         }
@@ -206,8 +199,7 @@ async fn send_one(gw: &Gateway, request_id: &str) {
                 error: why.clone(),
             });
             let journaled =
-                gw.journals
-                    .append_call(&journal(DispatchStatus::Unconfirmed, None, Some(why)));
+                gw.record_dispatch(journal(DispatchStatus::Unconfirmed, None, Some(why)));
             durable(done, "an unconfirmed dispatch", request_id).await;
             durable(journaled, "an unconfirmed dispatch", request_id).await;
         }

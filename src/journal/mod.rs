@@ -233,6 +233,26 @@ fn missing_attempts(calls: &Path, attempts: &Path) -> io::Result<Vec<Attempt>> {
         .collect())
 }
 
+/// Calls `f` with every accepted decision, dispatch and outcome in the call journal at
+/// `path`, in order; other lines are not parsed. Returns how many there were.
+pub fn for_each_call(path: &Path, mut f: impl FnMut(CallEvent)) -> io::Result<usize> {
+    let bytes = read_or_empty(path)?;
+    let finders = [
+        memchr::memmem::Finder::new(b"\"decision\":\"accepted\""),
+        memchr::memmem::Finder::new(b"\"event\":\"dispatch\""),
+        memchr::memmem::Finder::new(b"\"event\":\"outcome\""),
+    ];
+    let (lines, _) = complete_lines(&bytes);
+    let mut n = 0;
+    for line in lines.filter(|l| finders.iter().any(|f| f.find(l).is_some())) {
+        if let Ok(event) = serde_json::from_slice::<CallEvent>(line) {
+            f(event);
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Reads one day's journal; a missing file is an empty day.
 pub fn read_day(path: &Path) -> io::Result<DayRecords> {
     let bytes = match std::fs::read(path) {

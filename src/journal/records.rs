@@ -207,6 +207,14 @@ pub enum CallEvent {
         /// False when the call id was unknown (journaled, but no tracker changes).
         #[serde(default = "yes")]
         matched: bool,
+        /// The call's lead and number (from the call index), for the trackers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lead_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<String>,
+        /// Bland's disposition and pathway tags, as sent.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
     },
 }
 

@@ -85,6 +85,9 @@ async fn call_events_go_to_the_calls_journal() {
         outcome: Outcome::NoAnswer,
         duration_s: Some(12.0),
         matched: true,
+        lead_id: Some("7".into()),
+        phone: Some("+13055551234".into()),
+        tags: vec!["voicemail".into()],
     };
     journals.append_call(&event).wait().await.expect("durable");
     let day = read_day(&journals.calls_path("2026-11-23".parse().expect("date"))).expect("read");

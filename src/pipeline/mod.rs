@@ -79,12 +79,20 @@ impl Evaluation {
 /// so a new check is added in one place.
 pub fn standard(
     scheduler: Arc<crate::schedule::Scheduler>,
+    tracker: Arc<crate::tracker::Tracker>,
     flags: Arc<crate::blocklist::Blocklist>,
     feeds: Arc<crate::feeds::Feeds>,
     bland: &crate::config::BlandSettings,
 ) -> Pipeline {
+    use crate::tracker::checks::{AnsweringMachineCheck, ProtectionCheck};
     Pipeline::new(vec![
-        Arc::new(crate::schedule::ScheduleCheck(scheduler)),
+        Arc::new(crate::schedule::ScheduleCheck(scheduler.clone())),
+        Arc::new(AnsweringMachineCheck(tracker.clone())),
+        Arc::new(ProtectionCheck {
+            tracker,
+            rules: scheduler.rules.clone(),
+            state_fields: scheduler.state_fields.clone(),
+        }),
         Arc::new(blocklist::BlocklistCheck::new(flags, feeds, bland)),
     ])
 }

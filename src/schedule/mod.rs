@@ -39,7 +39,8 @@ pub const HORIZON_DAYS: i64 = 14;
 pub struct Scheduler {
     pub rules: Arc<Rules>,
     pub config: Document<SchedulerConfig, Compiled>,
-    state_fields: Vec<String>,
+    /// Where the lead's state is read from (`LEAD_STATE_FIELDS`).
+    pub state_fields: Vec<String>,
 }
 
 impl Scheduler {

@@ -12,7 +12,7 @@ use crate::helpers::{eventually, spawn_app_with, TestApp};
 use crate::intake::{bland_calls, live, post_lead, Queued};
 use callgate::config::{FeedFormat, FeedKind, FeedSettings};
 
-const HTML: &str = "<html><body><h1>Scam numbers</h1><p>305-555-0101, (305) 555-0102;</p><p>bogus</p></body></html>";
+const HTML: &str = "<html><body><h1>Scam numbers</h1><p>305-555-2101, (305) 555-2102;</p><p>bogus</p></body></html>";
 
 fn feed(name: &str, kind: FeedKind, url: String) -> FeedSettings {
     FeedSettings {
@@ -100,12 +100,12 @@ async fn feed_numbers_and_blocked_phrases_stop_leads_before_bland() {
         .is_some_and(|v| v == "Bearer feed-token")));
 
     // A number on the feed.
-    let (code, body) = post_lead(&app, json!({"phone_number": "3055550102", "lead_id": "1"})).await;
+    let (code, body) = post_lead(&app, json!({"phone_number": "3055552102", "lead_id": "1"})).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(body["decision"], "blocked");
     assert_eq!(
         body["reason"],
-        "Blocked by feed scam-numbers: phone=+13055550102"
+        "Blocked by feed scam-numbers: phone=+13055552102"
     );
     // A blocked phrase in the task once the lead's fields are filled in.
     let (_, body) = post_lead(&app, json!({"phone_number": "3055550200", "lead_id": "2", "first_name": "Ada", "offer": "your PRIZE!"})).await;
@@ -149,7 +149,7 @@ async fn feed_numbers_and_blocked_phrases_stop_leads_before_bland() {
     let res = app
         .post_json(
             "/api/admin/blocklist/check",
-            json!({"number": "(305) 555-0101", "text": "a gift card for you"}),
+            json!({"number": "(305) 555-2101", "text": "a gift card for you"}),
         )
         .await;
     let body: Value = res.json().await.expect("json");
@@ -157,7 +157,7 @@ async fn feed_numbers_and_blocked_phrases_stop_leads_before_bland() {
     assert_eq!(
         body["matches"],
         json!([
-            {"source": "feed", "name_or_flag_id": "scam-numbers", "term": "+13055550101"},
+            {"source": "feed", "name_or_flag_id": "scam-numbers", "term": "+13055552101"},
             {"source": "content", "name_or_flag_id": null, "term": "gift card"}
         ])
     );
@@ -216,7 +216,7 @@ async fn failures_keep_the_last_good_list_and_the_cache_serves_a_restart() {
         .await;
     Mock::given(method("GET"))
         .and(path("/numbers"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("3055550101\n".repeat(200)))
+        .respond_with(ResponseTemplate::new(200).set_body_string("3055552101\n".repeat(200)))
         .with_priority(4)
         .mount(&server)
         .await;
@@ -258,7 +258,7 @@ async fn failures_keep_the_last_good_list_and_the_cache_serves_a_restart() {
     let status = app.get_json("/api/admin/blocklist/feeds").await;
     assert_eq!(status["feeds"][0]["entries"], 2);
     assert_eq!(status["feeds"][0]["source"], "cache");
-    let (_, body) = post_lead(&app, json!({"phone_number": "3055550101", "lead_id": "1"})).await;
+    let (_, body) = post_lead(&app, json!({"phone_number": "3055552101", "lead_id": "1"})).await;
     assert_eq!(body["decision"], "blocked");
     // No success for twice the refresh period makes /health degraded.
     clock.advance(chrono::Duration::hours(13));

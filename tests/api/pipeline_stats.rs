@@ -45,6 +45,9 @@ fn outcome(when: &str, o: Outcome, seconds: f64) -> CallEvent {
         call_id: format!("c-{when}"),
         outcome: o,
         duration_s: Some(seconds),
+        lead_id: None,
+        phone: None,
+        tags: Vec::new(),
         matched: true,
     }
 }

@@ -231,7 +231,7 @@ async fn offline_check_answers_beside_a_running_server_and_writes_nothing() {
     assert_eq!(answer["decision"], "blocked");
     assert_eq!(answer["flag_id"], "f1");
     assert_eq!(answer["trace"][0]["check"], "schedule");
-    assert_eq!(answer["trace"][1]["check"], "blocklist");
+    assert_eq!(answer["trace"][3]["check"], "blocklist");
     let wrapped = inputs.path().join("wrapped.json");
     std::fs::write(
         &wrapped,

@@ -14,8 +14,10 @@ use wiremock::Mock;
 use crate::helpers::{client, eventually, spawn_app_with, spawn_process, TestApp, ADMIN_KEY};
 use crate::intake::{bland_calls, live, post_lead, wait_for_calls, Queued};
 
+/// A California lead; each lead id has its own number (one number has one line).
 fn california(id: &str) -> Value {
-    json!({"phone_number": "4155550123", "lead_id": id, "state": "CA", "first_name": "Ada"})
+    let n = id.bytes().map(u32::from).sum::<u32>() % 1000;
+    json!({"phone_number": format!("4155551{n:03}"), "lead_id": id, "state": "CA", "first_name": "Ada"})
 }
 
 async fn app() -> TestApp {
@@ -144,7 +146,7 @@ async fn a_lead_outside_its_local_window_is_queued_then_released_automatically()
     assert!(bland_calls(&app).await.is_empty());
     app.clock.advance(TimeDelta::seconds(1));
     let calls = wait_for_calls(&app, 1).await;
-    assert_eq!(calls[0]["phone_number"], "+14155550123");
+    assert_eq!(calls[0]["phone_number"], "+14155551226");
     let release_id = format!("{request_id}-r1");
     assert_eq!(calls[0]["metadata"]["request_id"], release_id.as_str());
     queue_len_becomes(&app, 0).await;
@@ -166,12 +168,12 @@ async fn the_same_lead_deferred_twice_is_one_entry_with_the_newer_payload() {
     let app = app().await;
     let (_, first) = post_lead(&app, california("CA-1")).await;
     let mut newer = california("CA-1");
-    newer["phone_number"] = json!("(415) 555-0123");
+    newer["phone_number"] = json!("(415) 555-1226");
     newer["first_name"] = json!("Grace");
     let (_, second) = post_lead(&app, newer).await;
     assert_eq!(first["queue_id"], second["queue_id"]);
     post_lead(&app, california("CA-2")).await;
-    let q = queue(&app, "?phone=415-555-0123&lead_id=CA-1").await;
+    let q = queue(&app, "?phone=415-555-1226&lead_id=CA-1").await;
     assert_eq!(
         (q["total"].as_u64(), q["matching"].as_u64()),
         (Some(2), Some(1))
@@ -199,7 +201,7 @@ async fn a_released_lead_runs_the_whole_pipeline_again() {
     let res = app
         .post_json(
             "/api/admin/blocklist",
-            json!({"field": "phone", "value": "415-555-0123", "reason": "asked not to be called"}),
+            json!({"field": "phone", "value": "415-555-1226", "reason": "asked not to be called"}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -247,7 +249,7 @@ async fn entries_older_than_max_defer_hours_expire_and_are_journaled() {
         .set("2026-11-21T15:00:00Z".parse().expect("instant"));
     let (_, body) = post_lead(
         &app,
-        json!({"phone_number": "2125550123", "lead_id": "NY-1"}),
+        json!({"phone_number": "2125551234", "lead_id": "NY-1"}),
     )
     .await;
     assert_eq!(body["release_at"], "2026-11-23T14:00:00.000Z");
@@ -365,7 +367,7 @@ async fn health_and_metrics_show_the_queue_depth() {
 #[tokio::test]
 async fn check_answers_for_any_instant_and_queues_nothing() {
     let app = app().await;
-    let florida = json!({"phone_number": "3055550123", "lead_id": "FL-1", "state": "FL"});
+    let florida = json!({"phone_number": "3055551299", "lead_id": "FL-1", "state": "FL"});
     // Tuesday 20:30 Eastern: federal allows it, Florida does not; 08:00 Central next.
     let res = app
         .post_json(
@@ -515,7 +517,7 @@ async fn a_call_whose_window_closes_before_it_is_sent_goes_back_to_the_queue() {
         .set("2026-11-23T21:59:59Z".parse().expect("16:59:59 Eastern"));
     let (_, body) = post_lead(
         &app,
-        json!({"phone_number": "2125550123", "lead_id": "NY-1"}),
+        json!({"phone_number": "2125551234", "lead_id": "NY-1"}),
     )
     .await;
     assert_eq!(body["decision"], "accepted");
@@ -524,8 +526,12 @@ async fn a_call_whose_window_closes_before_it_is_sent_goes_back_to_the_queue() {
     let q = queue_len_becomes(&app, 1).await;
     assert_eq!(q["entries"][0]["release_at"], "2026-11-24T14:00:00.000Z");
     assert_eq!(q["entries"][0]["lead_id"], "NY-1");
-    let pending = app.get_json("/api/admin/calls/pending").await;
-    assert_eq!(pending["entries"].as_array().map(Vec::len), Some(0));
+    eventually(Duration::from_secs(3), || async {
+        let pending = app.get_json("/api/admin/calls/pending").await;
+        (pending["entries"].as_array().map(Vec::len) == Some(0)).then_some(())
+    })
+    .await
+    .expect("the call left the outbox");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(bland_calls(&app).await.len(), 1, "not sent after 17:00");
     let journal = call_journal(&app, "2026-11-23");
@@ -548,9 +554,9 @@ async fn an_outbox_replayed_at_night_is_not_dialled() {
         &settings.data_dir.join("outbox/outbox.jsonl"),
         &[
             json!({"op": "queued", "request_id": "req-night", "at": "2026-11-23T15:00:00.000Z",
-                 "lead_id": "N-1", "phone": "+13055550123",
-                 "body": {"phone_number": "+13055550123",
-                          "request_data": {"phone_number": "+13055550123", "lead_id": "N-1"}}}),
+                 "lead_id": "N-1", "phone": "+13055551299",
+                 "body": {"phone_number": "+13055551299",
+                          "request_data": {"phone_number": "+13055551299", "lead_id": "N-1"}}}),
         ],
     );
     clock.set("2026-11-24T08:00:00Z".parse().expect("03:00 Eastern"));

@@ -1,0 +1,355 @@
+//! The answering-machine tracker and the protection rules' state, derived only from the call
+//! journal's events (accepted decisions, dispatches, outcomes) through one function,
+//! [`Tracker::apply`]. The same function runs live and at startup over yesterday's and
+//! today's journals, so a restart or a crash rebuilds every count exactly.
+//!
+//! Per number (E.164 digits as a `u64`): the instants of accepted calls still inside the
+//! rolling 24 h (or today), the call in flight, the last transfer and a not-interested tag
+//! today. Per lead id + number: today's outcomes by kind and the last accepted instant.
+//! Counts are per business day in `TIMEZONE`. Entries for past days are dropped when the
+//! day rolls, so memory follows one day's traffic.
+
+pub mod checks;
+pub mod config;
+pub mod numbers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::clock::business_date;
+use crate::journal::{CallEvent, Decision, DispatchStatus, Outcome};
+use crate::schedule::window::local_instant;
+use crate::store::document::Document;
+use config::{normalise_tag, AmConfig, ProtectionConfig, AM_FILE, PROTECTION_FILE};
+
+/// The E.164 digits of a number as an integer key.
+pub fn phone_key(e164: &str) -> Option<u64> {
+    e164.strip_prefix('+').unwrap_or(e164).parse().ok()
+}
+
+/// A call in flight on a number.
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub request_id: Box<str>,
+    pub lead_id: Box<str>,
+    /// Accepted, or handed to Bland (the later).
+    pub since: i64,
+}
+
+#[derive(Debug, Default)]
+struct Line {
+    /// Accepted calls (unix seconds), oldest first, inside the rolling window or today.
+    accepted: Vec<i64>,
+    active: Option<Active>,
+    transferred_at: Option<i64>,
+    /// A not-interested tag and the business date it came on.
+    not_interested: Option<(NaiveDate, Box<str>)>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct LeadLine {
+    date: Option<NaiveDate>,
+    /// Today's outcomes, indexed like [`Outcome::ALL`].
+    outcomes: [u16; 6],
+    last_accepted: Option<i64>,
+}
+
+#[derive(Default)]
+struct State {
+    lines: HashMap<u64, Line>,
+    leads: HashMap<(u64, Box<str>), LeadLine>,
+    /// The business date the state was last pruned for.
+    day: Option<NaiveDate>,
+}
+
+/// Seconds the tracker keeps accepted instants: the rolling cap's 24 h (a business day is
+/// at most 25 h, and today's start is checked separately).
+const KEEP_SECS: i64 = 25 * 3600;
+
+fn outcome_index(o: Outcome) -> usize {
+    Outcome::ALL.iter().position(|x| *x == o).unwrap_or(0)
+}
+
+pub struct Tracker {
+    tz: Tz,
+    state: Mutex<State>,
+    pub am: Document<AmConfig, ()>,
+    pub protection: Document<ProtectionConfig, ()>,
+}
+
+/// What the checks read about one lead at one instant.
+#[derive(Debug, Default, Clone)]
+pub struct View {
+    pub today_start: i64,
+    /// Accepted calls to the number at or after `today_start`.
+    pub calls_today: usize,
+    /// Accepted calls to the number, newest last, within the last 25 h.
+    pub recent: Vec<i64>,
+    pub active: Option<Active>,
+    pub transferred_at: Option<i64>,
+    pub not_interested_today: Option<String>,
+    /// This lead id on this number: today's outcomes and the last acceptance.
+    pub outcomes_today: [u16; 6],
+    pub last_accepted: Option<i64>,
+}
+
+impl Tracker {
+    /// Opens the config documents; the state starts empty (see [`Tracker::rebuild`]).
+    pub fn open(data_dir: &std::path::Path, tz: Tz) -> anyhow::Result<Self> {
+        let am = Document::open(
+            &data_dir.join(AM_FILE),
+            AmConfig::default(),
+            Box::new(|v| AmConfig::parse(v).map(|c| (c, ()))),
+        )?;
+        let protection = Document::open(
+            &data_dir.join(PROTECTION_FILE),
+            ProtectionConfig::default(),
+            Box::new(|v| ProtectionConfig::parse(v).map(|c| (c, ()))),
+        )?;
+        Ok(Self {
+            tz,
+            state: Mutex::new(State::default()),
+            am,
+            protection,
+        })
+    }
+
+    /// Replays yesterday's and today's call journals. Only decision, dispatch and outcome
+    /// lines are parsed. Returns how many events were applied.
+    pub fn rebuild(
+        &self,
+        data_dir: &std::path::Path,
+        now: DateTime<Utc>,
+    ) -> std::io::Result<usize> {
+        let today = business_date(now, self.tz);
+        let mut applied = 0;
+        for day in [today.pred_opt(), Some(today)].into_iter().flatten() {
+            let path = crate::journal::calls_path(data_dir, day);
+            applied += crate::journal::for_each_call(&path, |event| self.apply(&event))?;
+        }
+        self.prune(now);
+        Ok(applied)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn today_start(&self, now: DateTime<Utc>) -> (NaiveDate, i64) {
+        let date = business_date(now, self.tz);
+        let start =
+            local_instant(self.tz, date, 0).map_or(now.timestamp() - 86_400, |t| t.timestamp());
+        (date, start)
+    }
+
+    /// Feeds one call-journal event into the state (live and at rebuild).
+    pub fn apply(&self, event: &CallEvent) {
+        match event {
+            CallEvent::Decision {
+                timestamp,
+                request_id,
+                lead_id: Some(lead_id),
+                phone: Some(phone),
+                decision: Decision::Accepted,
+                ..
+            } => {
+                let Some(key) = phone_key(phone) else { return };
+                let at = timestamp.timestamp();
+                let mut s = self.state();
+                let line = s.lines.entry(key).or_default();
+                line.accepted.push(at);
+                line.active = Some(Active {
+                    request_id: request_id.as_str().into(),
+                    lead_id: lead_id.as_str().into(),
+                    since: at,
+                });
+                let lead = s.leads.entry((key, lead_id.as_str().into())).or_default();
+                lead.last_accepted = Some(at);
+            }
+            CallEvent::Dispatch {
+                timestamp,
+                request_id,
+                status,
+                phone: Some(phone),
+                ..
+            } => {
+                let Some(key) = phone_key(phone) else { return };
+                let mut s = self.state();
+                let Some(line) = s.lines.get_mut(&key) else {
+                    return;
+                };
+                let ours = line
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| &*a.request_id == request_id.as_str());
+                if !ours {
+                    return;
+                }
+                match status {
+                    DispatchStatus::Sent => {
+                        if let Some(a) = &mut line.active {
+                            a.since = a.since.max(timestamp.timestamp());
+                        }
+                    }
+                    // No call was placed (or none will report back): the line is free.
+                    DispatchStatus::Failed | DispatchStatus::Deferred | DispatchStatus::DryRun => {
+                        line.active = None
+                    }
+                    DispatchStatus::Unconfirmed => {}
+                }
+            }
+            CallEvent::Outcome {
+                timestamp,
+                request_id,
+                outcome,
+                lead_id,
+                phone: Some(phone),
+                tags,
+                matched: true,
+                ..
+            } => {
+                let Some(key) = phone_key(phone) else { return };
+                let at = timestamp.timestamp();
+                let date = business_date(*timestamp, self.tz);
+                let not_interested = {
+                    let wanted = &self.protection.get().doc.not_interested_tags;
+                    tags.iter()
+                        .map(|t| normalise_tag(t))
+                        .find(|t| wanted.contains(t))
+                };
+                let mut s = self.state();
+                let line = s.lines.entry(key).or_default();
+                if line
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| request_id.as_deref().is_none_or(|r| &*a.request_id == r))
+                {
+                    line.active = None;
+                }
+                if *outcome == Outcome::Transferred {
+                    line.transferred_at = Some(at);
+                }
+                if let Some(tag) = not_interested {
+                    line.not_interested = Some((date, tag.into()));
+                }
+                if let Some(lead_id) = lead_id {
+                    let lead = s.leads.entry((key, lead_id.as_str().into())).or_default();
+                    if lead.date != Some(date) {
+                        lead.date = Some(date);
+                        lead.outcomes = [0; 6];
+                    }
+                    let i = outcome_index(*outcome);
+                    lead.outcomes[i] = lead.outcomes[i].saturating_add(1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Drops what no rule can look at any more, once per business day. Called with the
+    /// service's own clock (the release task's tick, and at rebuild), never with an
+    /// instant an admin asked about.
+    pub fn prune(&self, now: DateTime<Utc>) {
+        let (date, start) = self.today_start(now);
+        self.prune_at(date, start, now);
+    }
+
+    fn prune_at(&self, date: NaiveDate, start: i64, now: DateTime<Utc>) {
+        let mut s = self.state();
+        if s.day == Some(date) {
+            return;
+        }
+        s.day = Some(date);
+        let p = self.protection.get();
+        let keep_from = start.min(now.timestamp() - KEEP_SECS);
+        let dup_from = now.timestamp() - i64::from(p.doc.duplicate_window_minutes) * 60;
+        let line_ends = i64::from(p.doc.max_call_minutes + p.doc.active_call_margin_minutes) * 60;
+        let cooldown = i64::from(p.doc.transfer_cooldown_minutes) * 60;
+        let t = now.timestamp();
+        s.lines.retain(|_, l| {
+            l.accepted.retain(|a| *a >= keep_from);
+            if l.active.as_ref().is_some_and(|a| a.since + line_ends <= t) {
+                l.active = None;
+            }
+            if l.transferred_at
+                .is_some_and(|x| x < start && x + cooldown <= t)
+            {
+                l.transferred_at = None;
+            }
+            if l.not_interested.as_ref().is_some_and(|(d, _)| *d != date) {
+                l.not_interested = None;
+            }
+            !l.accepted.is_empty()
+                || l.active.is_some()
+                || l.transferred_at.is_some()
+                || l.not_interested.is_some()
+        });
+        s.leads
+            .retain(|_, l| l.date == Some(date) || l.last_accepted.is_some_and(|a| a >= dup_from));
+        s.leads.shrink_to_fit();
+        s.lines.shrink_to_fit();
+    }
+
+    /// Everything the checks need about `phone` (and `lead_id` on it) at `now`. Pure:
+    /// `now` may be any instant (the admin `check` asks about others), so nothing is
+    /// pruned here; stale entries are ignored by their dates.
+    pub fn view(&self, phone: &str, lead_id: &str, now: DateTime<Utc>) -> View {
+        let (date, today_start) = self.today_start(now);
+        let Some(key) = phone_key(phone) else {
+            return View::default();
+        };
+        let s = self.state();
+        let mut v = View {
+            today_start,
+            ..View::default()
+        };
+        if let Some(line) = s.lines.get(&key) {
+            let from = now.timestamp() - KEEP_SECS;
+            v.recent = line
+                .accepted
+                .iter()
+                .copied()
+                .filter(|a| *a >= from)
+                .collect();
+            v.calls_today = line.accepted.iter().filter(|a| **a >= today_start).count();
+            v.active = line.active.clone();
+            v.transferred_at = line.transferred_at;
+            v.not_interested_today = line
+                .not_interested
+                .as_ref()
+                .filter(|(d, _)| *d == date)
+                .map(|(_, t)| t.to_string());
+        }
+        if let Some(lead) = s.leads.get(&(key, lead_id.into())) {
+            if lead.date == Some(date) {
+                v.outcomes_today = lead.outcomes;
+            }
+            v.last_accepted = lead.last_accepted;
+        }
+        v
+    }
+
+    /// Lines with a call in flight: (phone digits, the call).
+    pub fn active(&self) -> Vec<(u64, Active)> {
+        let s = self.state();
+        s.lines
+            .iter()
+            .filter_map(|(k, l)| l.active.clone().map(|a| (*k, a)))
+            .collect()
+    }
+
+    /// (numbers, lead id + number pairs) held.
+    pub fn size(&self) -> (usize, usize) {
+        let s = self.state();
+        (s.lines.len(), s.leads.len())
+    }
+}
+
+/// A shared tracker.
+pub type SharedTracker = Arc<Tracker>;
+
+#[cfg(test)]
+mod tests;
