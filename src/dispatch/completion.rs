@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::journal::Outcome;
+use super::calls::Claim;
+use super::Completed;
+use crate::journal::{CallEvent, Outcome};
 
 /// What the gateway reads from a completion payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +103,61 @@ pub fn parse(payload: &Value) -> Result<Completion, String> {
         duration_s,
         tags: tags(payload),
     })
+}
+
+impl super::Gateway {
+    /// Records Bland's completion webhook once per `call_id`.
+    pub async fn complete(&self, payload: &Value) -> Result<(Completion, Completed), String> {
+        let c = parse(payload)?;
+        let (matched, request_id, done, lead_id, phone) =
+            match self.calls.claim(&c.call_id, c.outcome) {
+                Claim::Duplicate => return Ok((c, Completed::Duplicate)),
+                Claim::Unknown => (
+                    false,
+                    c.request_id.clone(),
+                    Completed::Unmatched,
+                    None,
+                    None,
+                ),
+                Claim::New(call) => (
+                    true,
+                    Some(call.request_id.clone()),
+                    Completed::Recorded {
+                        request_id: call.request_id,
+                    },
+                    call.lead_id,
+                    call.phone,
+                ),
+            };
+        let event = CallEvent::Outcome {
+            timestamp: self.clock.now(),
+            request_id,
+            call_id: c.call_id.clone(),
+            outcome: c.outcome,
+            duration_s: c.duration_s,
+            matched,
+            lead_id,
+            phone,
+            tags: c.tags.clone(),
+        };
+        if let Err(e) = self.journals.append_call(&event).wait().await {
+            self.calls.unclaim(&c.call_id);
+            return Err(format!("could not record the outcome: {e}"));
+        }
+        self.tracker.apply(&event);
+        if let CallEvent::Outcome {
+            phone: Some(phone),
+            timestamp,
+            ..
+        } = &event
+        {
+            self.line_free(phone, *timestamp);
+        }
+        if !matched {
+            tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
+        }
+        Ok((c, done))
+    }
 }
 
 #[cfg(test)]

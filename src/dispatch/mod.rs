@@ -5,6 +5,7 @@ pub mod calls;
 pub mod completion;
 pub mod outbox;
 pub mod release;
+pub mod resolve;
 pub mod worker;
 
 use std::io;
@@ -12,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::bland::{call_body, BlandClient};
@@ -22,8 +22,10 @@ use crate::domain::Lead;
 use crate::journal::{Attempt, CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
 use crate::schedule::queue::{Deferral, DeferredQueue, Entry, Removal};
-use calls::{CallIndex, Claim};
+use calls::CallIndex;
 use outbox::{Outbox, Record, State};
+pub use release::SchedulerHealth;
+pub use resolve::ResolveError;
 
 pub struct Gateway {
     pub pipeline: Pipeline,
@@ -76,16 +78,6 @@ pub enum Completed {
     Unmatched,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
-    #[error("no open outbox entry `{0}`")]
-    NotFound(String),
-    #[error("entry `{0}` is {1:?}, not unconfirmed")]
-    NotUnconfirmed(String, State),
-    #[error(transparent)]
-    Storage(#[from] io::Error),
-}
-
 impl crate::health::HealthSource for Gateway {
     fn name(&self) -> &'static str {
         "dispatch"
@@ -114,36 +106,6 @@ impl crate::health::HealthSource for Gateway {
             .with("queued", count(State::Queued))
             .with("in_flight", count(State::InFlight))
             .with("unconfirmed", unconfirmed)
-    }
-}
-
-/// The `scheduler` component of `/health`: queue depth, entries due, the oldest entry,
-/// and which calling-window rules are in force.
-pub struct SchedulerHealth(pub Arc<Gateway>);
-
-impl crate::health::HealthSource for SchedulerHealth {
-    fn name(&self) -> &'static str {
-        "scheduler"
-    }
-
-    fn report(&self) -> crate::health::ComponentReport {
-        use crate::health::{ComponentReport, HealthStatus};
-        let gw = &self.0;
-        let (depth, due, oldest) = gw.deferred.summary(gw.clock.now());
-        let rules = &gw.scheduler.rules;
-        let config = gw.scheduler.config.get();
-        ComponentReport::new(HealthStatus::Ok)
-            .with("enabled", config.doc.enabled)
-            .with("local_window", config.doc.local_window.enabled)
-            .with("queue_depth", depth)
-            .with("due", due)
-            .with(
-                "oldest_deferred_at",
-                oldest.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            )
-            .with("rules_version", rules.version.clone())
-            .with("rules_source", rules.source.clone())
-            .with("area_codes", rules.area_codes())
     }
 }
 
@@ -311,7 +273,29 @@ impl Gateway {
     /// Journals a dispatch result and feeds it to the tracker (it frees or keeps the line).
     pub(crate) fn record_dispatch(&self, event: CallEvent) -> crate::store::appender::Pending {
         self.tracker.apply(&event);
+        if let CallEvent::Dispatch {
+            status: DispatchStatus::Failed | DispatchStatus::Deferred | DispatchStatus::DryRun,
+            phone: Some(phone),
+            timestamp,
+            ..
+        } = &event
+        {
+            self.line_free(phone, *timestamp);
+        }
         self.journals.append_call(&event)
+    }
+
+    /// A number's line became free: leads deferred by `protection` for it are due now
+    /// (re-checked by the release task) instead of at their automatic-release time.
+    fn line_free(&self, phone: &str, at: DateTime<Utc>) {
+        let hurried = self.deferred.hurry_phone(phone, "protection", at);
+        if !hurried.is_empty() {
+            tracing::info!(
+                phone,
+                count = hurried.len(),
+                "line free: deferred leads for it are due now"
+            );
+        }
     }
 
     /// Journals a webhook refused as invalid.
@@ -324,143 +308,5 @@ impl Gateway {
             })
             .wait()
             .await
-    }
-
-    /// Records Bland's completion webhook once per `call_id`.
-    pub async fn complete(
-        &self,
-        payload: &Value,
-    ) -> Result<(completion::Completion, Completed), String> {
-        let c = completion::parse(payload)?;
-        let (matched, request_id, done, lead_id, phone) =
-            match self.calls.claim(&c.call_id, c.outcome) {
-                Claim::Duplicate => return Ok((c, Completed::Duplicate)),
-                Claim::Unknown => (
-                    false,
-                    c.request_id.clone(),
-                    Completed::Unmatched,
-                    None,
-                    None,
-                ),
-                Claim::New(call) => (
-                    true,
-                    Some(call.request_id.clone()),
-                    Completed::Recorded {
-                        request_id: call.request_id,
-                    },
-                    call.lead_id,
-                    call.phone,
-                ),
-            };
-        let event = CallEvent::Outcome {
-            timestamp: self.clock.now(),
-            request_id,
-            call_id: c.call_id.clone(),
-            outcome: c.outcome,
-            duration_s: c.duration_s,
-            matched,
-            lead_id,
-            phone,
-            tags: c.tags.clone(),
-        };
-        if let Err(e) = self.journals.append_call(&event).wait().await {
-            self.calls.unclaim(&c.call_id);
-            return Err(format!("could not record the outcome: {e}"));
-        }
-        self.tracker.apply(&event);
-        if !matched {
-            tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
-        }
-        Ok((c, done))
-    }
-
-    /// Settles an unconfirmed entry: `sent` (Bland has it), `resend` or `cancel`.
-    pub async fn resolve(
-        &self,
-        request_id: &str,
-        resolution: &str,
-        call_id: Option<String>,
-    ) -> Result<Value, ResolveError> {
-        let entry = self
-            .outbox
-            .get(request_id)
-            .ok_or_else(|| ResolveError::NotFound(request_id.into()))?;
-        if entry.state != State::Unconfirmed {
-            return Err(ResolveError::NotUnconfirmed(request_id.into(), entry.state));
-        }
-        let at = self.clock.now();
-        let dispatch =
-            |status, call_id: Option<String>, error: Option<String>| CallEvent::Dispatch {
-                timestamp: at,
-                request_id: request_id.into(),
-                status,
-                lead_id: Some(entry.lead_id.clone()),
-                phone: Some(entry.phone.clone()),
-                call_id,
-                error,
-            };
-        match resolution {
-            "sent" => {
-                if let Some(id) = &call_id {
-                    self.calls.insert(
-                        id,
-                        calls::CallRef {
-                            request_id: request_id.into(),
-                            lead_id: Some(entry.lead_id.clone()),
-                            phone: Some(entry.phone.clone()),
-                            outcome: None,
-                        },
-                    );
-                }
-                self.outbox
-                    .record(Record::Resolved {
-                        request_id: request_id.into(),
-                        at,
-                        sent: true,
-                        call_id: call_id.clone(),
-                    })
-                    .wait()
-                    .await?;
-                self.record_dispatch(dispatch(
-                    DispatchStatus::Sent,
-                    call_id,
-                    Some("resolved by an admin".into()),
-                ))
-                .wait()
-                .await?;
-            }
-            "resend" => {
-                self.outbox
-                    .record(Record::Retry {
-                        request_id: request_id.into(),
-                        at,
-                        n: entry.attempts.len() as u32,
-                        error: "resend requested by an admin".into(),
-                    })
-                    .wait()
-                    .await?;
-                let _ = self.queue.send(request_id.into());
-            }
-            _ => {
-                self.outbox
-                    .record(Record::Resolved {
-                        request_id: request_id.into(),
-                        at,
-                        sent: false,
-                        call_id: None,
-                    })
-                    .wait()
-                    .await?;
-                self.record_dispatch(dispatch(
-                    DispatchStatus::Failed,
-                    None,
-                    Some("cancelled by an admin".into()),
-                ))
-                .wait()
-                .await?;
-            }
-        }
-        tracing::info!(request_id, resolution, "unconfirmed call resolved");
-        Ok(json!({"request_id": request_id, "resolution": resolution}))
     }
 }

@@ -262,3 +262,33 @@ impl Gateway {
         }
     }
 }
+
+/// The `scheduler` component of `/health`: queue depth, entries due, the oldest entry,
+/// and which calling-window rules are in force.
+pub struct SchedulerHealth(pub Arc<Gateway>);
+
+impl crate::health::HealthSource for SchedulerHealth {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    fn report(&self) -> crate::health::ComponentReport {
+        use crate::health::{ComponentReport, HealthStatus};
+        let gw = &self.0;
+        let (depth, due, oldest) = gw.deferred.summary(gw.clock.now());
+        let rules = &gw.scheduler.rules;
+        let config = gw.scheduler.config.get();
+        ComponentReport::new(HealthStatus::Ok)
+            .with("enabled", config.doc.enabled)
+            .with("local_window", config.doc.local_window.enabled)
+            .with("queue_depth", depth)
+            .with("due", due)
+            .with(
+                "oldest_deferred_at",
+                oldest.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .with("rules_version", rules.version.clone())
+            .with("rules_source", rules.source.clone())
+            .with("area_codes", rules.area_codes())
+    }
+}

@@ -11,7 +11,6 @@
 //! call journal (see `dispatch::release`). The file is rewritten with the live entries at
 //! each start.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -96,116 +95,9 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-enum Record {
-    Put(Box<Entry>),
-    Releasing {
-        id: String,
-        version: u64,
-        request_id: String,
-    },
-    Removed {
-        id: String,
-        version: u64,
-        why: Removal,
-        #[serde(with = "millis")]
-        at: DateTime<Utc>,
-    },
-    /// Release now (admin): the entry's release time becomes `at` if it was later.
-    Hurry {
-        id: Option<String>,
-        #[serde(with = "millis")]
-        at: DateTime<Utc>,
-    },
-}
+mod state;
 
-#[derive(Default)]
-struct Inner {
-    entries: HashMap<String, Entry>,
-    by_key: HashMap<String, String>,
-    /// (release_at, id) of entries not being released.
-    due: BTreeSet<(DateTime<Utc>, String)>,
-    /// (first_deferred_at, id)
-    ages: BTreeSet<(DateTime<Utc>, String)>,
-    next_version: u64,
-}
-
-fn key(lead_id: &str, phone: &str) -> String {
-    format!("{lead_id}\u{1f}{phone}")
-}
-
-impl Inner {
-    fn unindex(&mut self, e: &Entry) {
-        self.due.remove(&(e.release_at, e.id.clone()));
-        self.ages.remove(&(e.first_deferred_at, e.id.clone()));
-    }
-
-    fn index(&mut self, e: &Entry) {
-        if e.releasing.is_none() {
-            self.due.insert((e.release_at, e.id.clone()));
-        }
-        self.ages.insert((e.first_deferred_at, e.id.clone()));
-    }
-
-    fn apply(&mut self, record: Record) {
-        match record {
-            Record::Put(e) => {
-                self.next_version = self.next_version.max(e.version + 1);
-                if let Some(old) = self.entries.remove(&e.id) {
-                    self.unindex(&old);
-                }
-                self.by_key.insert(key(&e.lead_id, &e.phone), e.id.clone());
-                self.index(&e);
-                self.entries.insert(e.id.clone(), *e);
-            }
-            Record::Releasing {
-                id,
-                version,
-                request_id,
-            } => {
-                let Some(mut e) = self.entries.remove(&id) else {
-                    return;
-                };
-                if e.version == version {
-                    self.unindex(&e);
-                    e.releasing = Some(request_id);
-                    self.index(&e);
-                }
-                self.entries.insert(id, e);
-            }
-            Record::Removed { id, version, .. } => {
-                if self.entries.get(&id).is_some_and(|e| e.version == version) {
-                    if let Some(e) = self.entries.remove(&id) {
-                        self.unindex(&e);
-                        self.by_key.remove(&key(&e.lead_id, &e.phone));
-                    }
-                }
-            }
-            Record::Hurry { id, at } => {
-                let ids: Vec<String> = match id {
-                    Some(id) => vec![id],
-                    None => self.entries.keys().cloned().collect(),
-                };
-                for id in ids {
-                    let Some(mut e) = self.entries.remove(&id) else {
-                        continue;
-                    };
-                    if e.release_at > at {
-                        self.unindex(&e);
-                        e.release_at = at;
-                        self.index(&e);
-                    }
-                    self.entries.insert(id, e);
-                }
-            }
-        }
-    }
-}
-
-fn line(record: &Record) -> Vec<u8> {
-    serde_json::to_vec(record).unwrap_or_default()
-}
+use state::{key, line, Inner, Record};
 
 pub struct DeferredQueue {
     log: Appender,
@@ -392,6 +284,21 @@ impl DeferredQueue {
             },
         );
         (n, pending)
+    }
+
+    /// Makes the entries for `phone` deferred by `stage` due at `at` (a line became free).
+    /// Returns how many, and the write to wait for (none when there were none).
+    pub fn hurry_phone(&self, phone: &str, stage: &str, at: DateTime<Utc>) -> Vec<Pending> {
+        let mut inner = self.inner();
+        let ids: Vec<String> = inner
+            .entries
+            .values()
+            .filter(|e| e.phone == phone && e.stage == stage && e.release_at > at)
+            .map(|e| e.id.clone())
+            .collect();
+        ids.into_iter()
+            .map(|id| self.record(&mut inner, Record::Hurry { id: Some(id), at }))
+            .collect()
     }
 
     /// Puts an entry whose release could not be recorded back in line.
