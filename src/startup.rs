@@ -232,6 +232,7 @@ impl Application {
                 gateway.clone(),
                 feeds.clone(),
                 Arc::new(dispatch::SchedulerHealth(gateway.clone())),
+                gateway.tracker.clone(),
             ],
             started: Instant::now(),
             blocklist: blocklist.clone(),

@@ -253,6 +253,17 @@ pub fn for_each_call(path: &Path, mut f: impl FnMut(CallEvent)) -> io::Result<us
     Ok(n)
 }
 
+/// The lines of the journal at `path` that contain `needle`, parsed (others are not).
+pub fn lines_containing(path: &Path, needle: &str) -> io::Result<Vec<Value>> {
+    let bytes = read_or_empty(path)?;
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let (lines, _) = complete_lines(&bytes);
+    Ok(lines
+        .filter(|l| finder.find(l).is_some())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect())
+}
+
 /// Reads one day's journal; a missing file is an empty day.
 pub fn read_day(path: &Path) -> io::Result<DayRecords> {
     let bytes = match std::fs::read(path) {

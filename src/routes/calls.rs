@@ -81,21 +81,25 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
         crate::clock::business_date(state.clock.now(), state.settings.timezone),
     );
     let wanted = id.clone();
-    let events: Vec<Value> =
-        blocking(move || -> std::io::Result<Vec<Value>> {
-            let mut found = Vec::new();
-            for back in (0..crate::dispatch::calls::REBUILD_DAYS).rev() {
-                let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
-                    continue;
-                };
-                let day = crate::journal::read_day(&crate::journal::calls_path(&dir, date))?;
-                found.extend(day.records.into_iter().filter(|r| {
-                    r.get("request_id").and_then(Value::as_str) == Some(wanted.as_str())
-                }));
-            }
-            Ok(found)
-        })
-        .await?;
+    let events: Vec<Value> = blocking(move || -> std::io::Result<Vec<Value>> {
+        let mut found = Vec::new();
+        for back in (0..crate::dispatch::calls::REBUILD_DAYS).rev() {
+            let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
+                continue;
+            };
+            let path = crate::journal::calls_path(&dir, date);
+            let needle = format!("\"request_id\":{}", Value::from(wanted.as_str()));
+            found.extend(
+                crate::journal::lines_containing(&path, &needle)?
+                    .into_iter()
+                    .filter(|r| {
+                        r.get("request_id").and_then(Value::as_str) == Some(wanted.as_str())
+                    }),
+            );
+        }
+        Ok(found)
+    })
+    .await?;
     // Read after the journal: an entry leaves the outbox before its result is journaled,
     // so this order never shows a finished call as still open.
     let outbox = state.gateway.outbox.get(&id);

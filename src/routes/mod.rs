@@ -11,6 +11,7 @@ pub mod params;
 pub mod scheduler;
 pub mod stats;
 pub mod system;
+pub mod tracker;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(auth::require_admin_key))
                 // Fixed paths first: `/blocklist/statistics` must not be taken for a flag id.
                 .configure(stats::configure)
+                .configure(tracker::configure)
                 .configure(calls::configure)
                 .configure(feeds::configure)
                 .configure(scheduler::configure)

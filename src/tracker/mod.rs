@@ -348,6 +348,25 @@ impl Tracker {
     }
 }
 
+impl crate::health::HealthSource for Tracker {
+    fn name(&self) -> &'static str {
+        "trackers"
+    }
+
+    /// What the trackers hold (today's numbers and lead pairs, calls in flight) and which
+    /// checks are on.
+    fn report(&self) -> crate::health::ComponentReport {
+        use crate::health::{ComponentReport, HealthStatus};
+        let (numbers, leads) = self.size();
+        ComponentReport::new(HealthStatus::Ok)
+            .with("answering_machine", self.am.get().doc.enabled)
+            .with("protection", self.protection.get().doc.enabled)
+            .with("numbers", numbers)
+            .with("lead_pairs", leads)
+            .with("calls_in_flight", self.active().len())
+    }
+}
+
 /// A shared tracker.
 pub type SharedTracker = Arc<Tracker>;
 

@@ -10,5 +10,6 @@ mod intake;
 mod journals;
 mod pipeline_stats;
 mod process;
+mod protection;
 mod scheduler;
 mod system;
