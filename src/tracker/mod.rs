@@ -39,35 +39,62 @@ pub struct Active {
     pub since: i64,
 }
 
+/// Instants are held as seconds since 2020-01-01 in a `u32` (0 = none): a tracker holds a
+/// day of traffic for up to a million numbers, so every byte per number counts.
+const EPOCH: i64 = 1_577_836_800;
+
+fn pack(secs: i64) -> u32 {
+    u32::try_from(secs - EPOCH).unwrap_or(0).max(1)
+}
+
+fn unpack(t: u32) -> Option<i64> {
+    (t != 0).then(|| i64::from(t) + EPOCH)
+}
+
 #[derive(Debug, Default)]
 struct Line {
-    /// Accepted calls (unix seconds), oldest first, inside the rolling window or today.
-    accepted: Vec<i64>,
-    active: Option<Active>,
-    transferred_at: Option<i64>,
+    /// Accepted calls, oldest first, inside the rolling window or today (exact-size: a
+    /// number gets a handful a day).
+    accepted: Box<[u32]>,
+    active: Option<Box<Active>>,
+    transferred_at: u32,
     /// A not-interested tag and the business date it came on.
-    not_interested: Option<(NaiveDate, Box<str>)>,
+    not_interested: Option<Box<(NaiveDate, Box<str>)>>,
 }
 
 #[derive(Debug, Default, Clone)]
 struct LeadLine {
-    date: Option<NaiveDate>,
+    /// The business date `outcomes` counts (days from the common era; 0 = none).
+    day: i32,
     /// Today's outcomes, indexed like [`Outcome::ALL`].
     outcomes: [u16; 6],
-    last_accepted: Option<i64>,
+    last_accepted: u32,
 }
 
 #[derive(Default)]
 struct State {
     lines: HashMap<u64, Line>,
-    leads: HashMap<(u64, Box<str>), LeadLine>,
+    /// Keyed by number and a 64-bit hash of the lead id.
+    leads: HashMap<(u64, u64), LeadLine>,
     /// The business date the state was last pruned for.
     day: Option<NaiveDate>,
 }
 
-/// Seconds the tracker keeps accepted instants: the rolling cap's 24 h (a business day is
-/// at most 25 h, and today's start is checked separately).
-const KEEP_SECS: i64 = 25 * 3600;
+fn lead_key(phone: u64, lead_id: &str) -> (u64, u64) {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    lead_id.hash(&mut h);
+    (phone, h.finish())
+}
+
+fn day_number(d: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce()
+}
+
+/// Seconds the tracker keeps accepted instants: the rolling cap's 24 h (today's start is
+/// kept too, however long ago it was).
+const KEEP_SECS: i64 = 24 * 3600;
 
 fn outcome_index(o: Outcome) -> usize {
     Outcome::ALL.iter().position(|x| *x == o).unwrap_or(0)
@@ -160,14 +187,16 @@ impl Tracker {
                 let at = timestamp.timestamp();
                 let mut s = self.state();
                 let line = s.lines.entry(key).or_default();
-                line.accepted.push(at);
-                line.active = Some(Active {
+                let mut accepted = std::mem::take(&mut line.accepted).into_vec();
+                accepted.push(pack(at));
+                line.accepted = accepted.into_boxed_slice();
+                line.active = Some(Box::new(Active {
                     request_id: request_id.as_str().into(),
                     lead_id: lead_id.as_str().into(),
                     since: at,
-                });
-                let lead = s.leads.entry((key, lead_id.as_str().into())).or_default();
-                lead.last_accepted = Some(at);
+                }));
+                let lead = s.leads.entry(lead_key(key, lead_id)).or_default();
+                lead.last_accepted = pack(at);
             }
             CallEvent::Dispatch {
                 timestamp,
@@ -230,15 +259,15 @@ impl Tracker {
                     line.active = None;
                 }
                 if *outcome == Outcome::Transferred {
-                    line.transferred_at = Some(at);
+                    line.transferred_at = pack(at);
                 }
                 if let Some(tag) = not_interested {
-                    line.not_interested = Some((date, tag.into()));
+                    line.not_interested = Some(Box::new((date, tag.into())));
                 }
                 if let Some(lead_id) = lead_id {
-                    let lead = s.leads.entry((key, lead_id.as_str().into())).or_default();
-                    if lead.date != Some(date) {
-                        lead.date = Some(date);
+                    let lead = s.leads.entry(lead_key(key, lead_id)).or_default();
+                    if lead.day != day_number(date) {
+                        lead.day = day_number(date);
                         lead.outcomes = [0; 6];
                     }
                     let i = outcome_index(*outcome);
@@ -269,26 +298,29 @@ impl Tracker {
         let line_ends = i64::from(p.doc.max_call_minutes + p.doc.active_call_margin_minutes) * 60;
         let cooldown = i64::from(p.doc.transfer_cooldown_minutes) * 60;
         let t = now.timestamp();
+        let keep = pack(keep_from);
         s.lines.retain(|_, l| {
-            l.accepted.retain(|a| *a >= keep_from);
+            if l.accepted.iter().any(|a| *a < keep) {
+                let kept: Vec<u32> = l.accepted.iter().copied().filter(|a| *a >= keep).collect();
+                l.accepted = kept.into_boxed_slice();
+            }
             if l.active.as_ref().is_some_and(|a| a.since + line_ends <= t) {
                 l.active = None;
             }
-            if l.transferred_at
-                .is_some_and(|x| x < start && x + cooldown <= t)
-            {
-                l.transferred_at = None;
+            if unpack(l.transferred_at).is_some_and(|x| x < start && x + cooldown <= t) {
+                l.transferred_at = 0;
             }
-            if l.not_interested.as_ref().is_some_and(|(d, _)| *d != date) {
+            if l.not_interested.as_ref().is_some_and(|n| n.0 != date) {
                 l.not_interested = None;
             }
             !l.accepted.is_empty()
                 || l.active.is_some()
-                || l.transferred_at.is_some()
+                || l.transferred_at != 0
                 || l.not_interested.is_some()
         });
+        let (today, dup) = (day_number(date), pack(dup_from));
         s.leads
-            .retain(|_, l| l.date == Some(date) || l.last_accepted.is_some_and(|a| a >= dup_from));
+            .retain(|_, l| l.day == today || (l.last_accepted != 0 && l.last_accepted >= dup));
         s.leads.shrink_to_fit();
         s.lines.shrink_to_fit();
     }
@@ -308,26 +340,22 @@ impl Tracker {
         };
         if let Some(line) = s.lines.get(&key) {
             let from = now.timestamp() - KEEP_SECS;
-            v.recent = line
-                .accepted
-                .iter()
-                .copied()
-                .filter(|a| *a >= from)
-                .collect();
-            v.calls_today = line.accepted.iter().filter(|a| **a >= today_start).count();
-            v.active = line.active.clone();
-            v.transferred_at = line.transferred_at;
+            let accepted = line.accepted.iter().filter_map(|a| unpack(*a));
+            v.recent = accepted.clone().filter(|a| *a >= from).collect();
+            v.calls_today = accepted.filter(|a| *a >= today_start).count();
+            v.active = line.active.as_deref().cloned();
+            v.transferred_at = unpack(line.transferred_at);
             v.not_interested_today = line
                 .not_interested
                 .as_ref()
-                .filter(|(d, _)| *d == date)
-                .map(|(_, t)| t.to_string());
+                .filter(|n| n.0 == date)
+                .map(|n| n.1.to_string());
         }
-        if let Some(lead) = s.leads.get(&(key, lead_id.into())) {
-            if lead.date == Some(date) {
+        if let Some(lead) = s.leads.get(&lead_key(key, lead_id)) {
+            if lead.day == day_number(date) {
                 v.outcomes_today = lead.outcomes;
             }
-            v.last_accepted = lead.last_accepted;
+            v.last_accepted = unpack(lead.last_accepted);
         }
         v
     }
@@ -337,7 +365,7 @@ impl Tracker {
         let s = self.state();
         s.lines
             .iter()
-            .filter_map(|(k, l)| l.active.clone().map(|a| (*k, a)))
+            .filter_map(|(k, l)| l.active.as_deref().cloned().map(|a| (*k, a)))
             .collect()
     }
 
