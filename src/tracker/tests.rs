@@ -261,6 +261,8 @@ fn the_daily_cap_counts_calls_per_number_per_business_day() {
     let t = setup(only("daily_cap"));
     for (i, when) in ["14:00", "15:00", "16:00"].iter().enumerate() {
         let l = lead(&format!("L{i}"), "2125551234", json!({}));
+        // Up to the third call it is allowed; only the fourth is refused.
+        allowed(&t, &l, &format!("2026-11-23T{when}:00Z"));
         call(
             &t,
             &format!("r{i}"),
