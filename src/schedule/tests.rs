@@ -336,3 +336,39 @@ fn the_config_persists_and_a_bad_update_changes_nothing() {
     assert_eq!(sat.map(|h| h.start), Some("10:00".to_string()));
     allowed(&s, &lead("3055550123", None), "2026-11-21T16:00:00Z");
 }
+
+#[test]
+fn a_rules_file_in_the_data_dir_replaces_the_built_in_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let built_in: Value =
+        serde_json::from_str(include_str!("../../rules/state-rules.json")).expect("json");
+    let mut edited = built_in.clone();
+    edited["version"] = json!("local-fix");
+    edited["states"]["CA"]["weekday"] = json!({"start": "10:00", "end": "20:00"});
+    std::fs::write(dir.path().join("state-rules.json"), edited.to_string()).expect("write");
+    let s = Scheduler::open(
+        dir.path(),
+        chrono_tz::America::New_York,
+        vec!["state".into()],
+    )
+    .expect("scheduler");
+    s.config
+        .update(&json!({"enabled": false}))
+        .expect("business off");
+    assert_eq!(s.rules.version, "local-fix");
+    assert!(s.rules.source.ends_with("state-rules.json"));
+    // 09:30 Pacific: federal allows it, the corrected California row does not.
+    deferred(
+        &s,
+        &lead("4155551234", Some("CA")),
+        "2026-11-17T17:30:00Z",
+        "2026-11-17T18:00:00Z",
+    );
+    // A broken file stops startup, naming the file.
+    std::fs::write(dir.path().join("state-rules.json"), "{").expect("write");
+    let err = Scheduler::open(dir.path(), chrono_tz::America::New_York, vec![])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("state-rules.json"), "{err}");
+}
