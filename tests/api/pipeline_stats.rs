@@ -236,6 +236,29 @@ fn migration_from_a_node_data_directory_is_idempotent() {
              "phone": "3055550000", "blocked": true, "reason": "Blocked by flag: lead_id=12345", "flag_id": "flag_1735084012346_xyz789ghi"}]"#,
     )
     .expect("attempts");
+    std::fs::write(
+        node.join("scheduler-config.json"),
+        r#"{"enabled": true, "callbacksEnabled": true, "timezone": "America/Chicago",
+            "schedule": {"days": [1, 2, 3, 4, 5], "startTime": "08:30", "endTime": "18:00"},
+            "blackoutDates": ["2026-12-24"]}"#,
+    )
+    .expect("scheduler config");
+    std::fs::write(
+        node.join("request-queue.json"),
+        r#"[{"id": "queue_1735084012345_abcdefg", "timestamp": "2024-12-24T23:00:00.000Z", "type": "call",
+             "payload": {"phone_number": "3055554800", "lead_id": "Q1", "state": "FL"}, "retryCount": 0},
+            {"id": "queue_1735084012346_bcdefgh", "timestamp": "2024-12-24T23:01:00.000Z", "type": "call",
+             "payload": {"phone_number": "3055554801", "lead_id": "Q2"}, "retryCount": 0},
+            {"id": "queue_1735084012347_cdefghi", "timestamp": "2024-12-24T23:02:00.000Z", "type": "call",
+             "payload": {"lead_id": "Q3"}, "retryCount": 0}]"#,
+    )
+    .expect("queue");
+    std::fs::write(
+        node.join("call-protection-config.json"),
+        r#"{"enabled": true, "rules": {"block_on_transferred": true}, "duplicate_window_minutes": 15,
+            "max_daily_attempts_per_number": 2, "allow_different_lead_ids": false}"#,
+    )
+    .expect("protection config");
     let data = path_str(&dir.path().join("data"));
     let from = path_str(&node);
     let (out, stderr) = run_binary(&["migrate", "--from", &from], &[("DATA_DIR", &data)]);
@@ -265,6 +288,40 @@ fn migration_from_a_node_data_directory_is_idempotent() {
     let first: Value = serde_json::from_str(lines.lines().next().expect("line")).expect("json");
     assert_eq!(first["lead_id"], "67890");
     assert_eq!(first["source"], "flag");
+    assert!(
+        report.contains("scheduler config: imported; protection config: imported"),
+        "{report}"
+    );
+    assert!(
+        report.contains("queued leads: 2 in the deferred queue (due now), 1 invalid"),
+        "{report}"
+    );
+    let sched: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/scheduler-config.json")).expect("doc"),
+    )
+    .expect("json");
+    assert_eq!(sched["timezone"], "America/Chicago");
+    assert_eq!(
+        sched["hours"]["fri"],
+        json!({"start": "08:30", "end": "18:00"})
+    );
+    assert_eq!(sched["hours"]["sat"], Value::Null);
+    assert_eq!(sched["blackout_dates"], json!(["2026-12-24"]));
+    let prot: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/protection-config.json")).expect("doc"),
+    )
+    .expect("json");
+    assert_eq!(prot["duplicate_window_minutes"], 15);
+    assert_eq!(prot["max_daily_attempts_per_number"], 2);
+    let queued_ids = || -> std::collections::HashSet<String> {
+        std::fs::read_to_string(dir.path().join("data/deferred/queue.jsonl"))
+            .expect("queue")
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(queued_ids().len(), 2);
 
     let (out, _) = run_binary(&["migrate", "--from", &from], &[("DATA_DIR", &data)]);
     let again = String::from_utf8_lossy(&out.stdout).to_string();
@@ -275,6 +332,15 @@ fn migration_from_a_node_data_directory_is_idempotent() {
     assert!(
         again.contains("attempts: 1 files, 0 imported, 2 already imported"),
         "{again}"
+    );
+    assert!(
+        again.contains("scheduler config: kept ours; protection config: kept ours"),
+        "{again}"
+    );
+    assert_eq!(
+        queued_ids().len(),
+        2,
+        "one entry per lead: nothing queued twice"
     );
     let lines = std::fs::read_to_string(
         dir.path()

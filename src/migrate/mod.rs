@@ -2,7 +2,10 @@
 //! `blocklist-config.json` (phone values normalised, ids and timestamps kept, duplicates
 //! merged) and its `blocklist-attempts/attempts_*.json` arrays (converted to our JSONL).
 //! Running it twice imports nothing twice: flags are matched by id and by value, attempts
-//! by (timestamp, flag_id, lead_id, value).
+//! by (timestamp, flag_id, lead_id, value). [`queue`] brings over the Node scheduler's
+//! config, its queued leads and its protection settings.
+
+mod queue;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -32,6 +35,11 @@ pub struct Report {
     pub attempts_added: usize,
     pub attempts_already_imported: usize,
     pub attempts_invalid: usize,
+    /// `imported`, `kept ours` or `none` for the two config documents.
+    pub scheduler_config: &'static str,
+    pub protection_config: &'static str,
+    pub queued_imported: usize,
+    pub queued_invalid: Vec<String>,
 }
 
 impl std::fmt::Display for Report {
@@ -47,14 +55,29 @@ impl std::fmt::Display for Report {
         for why in &self.flags_invalid {
             writeln!(f, "  skipped flag: {why}")?;
         }
-        write!(
+        writeln!(
             f,
             "attempts: {} files, {} imported, {} already imported, {} invalid",
             self.attempt_files,
             self.attempts_added,
             self.attempts_already_imported,
             self.attempts_invalid
-        )
+        )?;
+        writeln!(
+            f,
+            "scheduler config: {}; protection config: {}",
+            self.scheduler_config, self.protection_config
+        )?;
+        write!(
+            f,
+            "queued leads: {} in the deferred queue (due now), {} invalid",
+            self.queued_imported,
+            self.queued_invalid.len()
+        )?;
+        for why in &self.queued_invalid {
+            write!(f, "\n  skipped queued lead: {why}")?;
+        }
+        Ok(())
     }
 }
 
@@ -212,5 +235,6 @@ pub async fn migrate(settings: &Settings, from: &Path) -> anyhow::Result<Report>
             }
         }
     }
+    queue::import(settings, from, &mut report).await?;
     Ok(report)
 }
