@@ -4,7 +4,8 @@
 //! may be called now, and only then places the call through Bland AI.
 //!
 //! ## Layout
-//! - `main.rs` — the CLI (`serve`, `blocklist import|export`); nothing else.
+//! - `main.rs` — the CLI (`serve`, `blocklist import|export`, `stats`, `check`, `migrate`);
+//!   nothing else.
 //! - [`config`] — settings: defaults → TOML file → environment, validated; secrets wrapped.
 //! - [`startup`] — builds every component once, binds, runs, shuts down gracefully.
 //! - [`telemetry`] — the tracing subscriber (pretty or JSON).
@@ -26,14 +27,19 @@
 //! - [`journal`] — the daily attempts and call journals (business-date files), retention.
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
 //!   closed days), the seed's blocklist statistics and pipeline statistics.
-//! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log.
+//! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
+//!   and admin-editable JSON documents (partial `PUT`, field-named errors, atomic save).
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
 //! - [`routes`] — actix handlers, the JSON error body, request ids, admin auth.
 //! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version.
 //!
 //! ## Dependency rule
-//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`, `blocklist`,
-//! `journal`, `stats`, `bland`, `feeds` → `store`, `domain`, `clock`. Imports go down only; actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
+//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
+//! `blocklist`, `journal`, `stats`, `bland`, `feeds` → `store`, `domain`, `clock`. Imports go
+//! down only, with one knot: the checks (`schedule`, `tracker::checks`,
+//! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
+//! them. actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
+//! Reference data ships in `rules/` (state rules, area codes and their notice).
 //!
 //! ## Deviations from STYLE.md, and why
 //! - Metrics use `prometheus-client` (a registry per server) instead of the `metrics`
