@@ -4,11 +4,10 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::params::{number, Query};
+use super::params::{number, put_document, Query};
 use super::AppState;
 use crate::dispatch::release::Released;
 use crate::domain::PhoneNumber;
-use crate::store::document::UpdateError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -31,17 +30,7 @@ async fn put_config(
 ) -> Result<HttpResponse, ApiError> {
     let scheduler = state.gateway.scheduler.clone();
     let patch = body.into_inner();
-    let result = web::block(move || scheduler.config.update(&patch))
-        .await
-        .map_err(ApiError::internal)?;
-    match result {
-        Ok(doc) => {
-            tracing::info!("scheduler config changed");
-            Ok(HttpResponse::Ok().json(doc))
-        }
-        Err(UpdateError::Invalid(e)) => Err(ApiError::BadRequest(e)),
-        Err(UpdateError::Storage(e)) => Err(ApiError::internal(e)),
-    }
+    put_document("scheduler", move || scheduler.config.update(&patch)).await
 }
 
 const MAX_LIMIT: usize = 1000;

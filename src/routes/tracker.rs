@@ -3,14 +3,12 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::params::{blocking, Query};
+use super::params::{blocking, put_document, Query};
 use super::AppState;
 use crate::domain::PhoneNumber;
-use crate::store::document::UpdateError;
 use crate::tracker::checks::outcome_counts;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,10 +37,7 @@ async fn put_am(
 ) -> Result<HttpResponse, ApiError> {
     let tracker = state.gateway.tracker.clone();
     let patch = body.into_inner();
-    let result = web::block(move || tracker.am.update(&patch))
-        .await
-        .map_err(ApiError::internal)?;
-    answer(result, "answering-machine")
+    put_document("answering-machine", move || tracker.am.update(&patch)).await
 }
 
 async fn get_protection(state: web::Data<AppState>) -> HttpResponse {
@@ -55,24 +50,7 @@ async fn put_protection(
 ) -> Result<HttpResponse, ApiError> {
     let tracker = state.gateway.tracker.clone();
     let patch = body.into_inner();
-    let result = web::block(move || tracker.protection.update(&patch))
-        .await
-        .map_err(ApiError::internal)?;
-    answer(result, "protection")
-}
-
-fn answer<D: Serialize>(
-    result: Result<D, UpdateError>,
-    what: &str,
-) -> Result<HttpResponse, ApiError> {
-    match result {
-        Ok(d) => {
-            tracing::info!("{what} config changed");
-            Ok(HttpResponse::Ok().json(d))
-        }
-        Err(UpdateError::Invalid(e)) => Err(ApiError::BadRequest(e)),
-        Err(UpdateError::Storage(e)) => Err(ApiError::internal(e)),
-    }
+    put_document("protection", move || tracker.protection.update(&patch)).await
 }
 
 fn phone(state: &AppState, text: &str, name: &str) -> Result<PhoneNumber, ApiError> {

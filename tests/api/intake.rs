@@ -30,6 +30,17 @@ pub fn live(s: &mut Settings) {
     s.bland.timeout_secs = 1;
 }
 
+/// A live app whose mock Bland takes every call.
+pub async fn live_app() -> TestApp {
+    let app = spawn_app_with(live).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .mount(&app.bland)
+        .await;
+    app
+}
+
 pub async fn bland_calls(app: &TestApp) -> Vec<Value> {
     app.bland
         .received_requests()

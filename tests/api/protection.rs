@@ -9,20 +9,12 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::Mock;
 
-use crate::helpers::{eventually, spawn_app_with, TestApp};
-use crate::intake::{bland_calls, live, post_lead, wait_for_calls, Queued};
+use crate::helpers::{eventually, TestApp};
+use crate::intake::{bland_calls, post_lead, wait_for_calls};
 
 async fn app() -> TestApp {
-    let app = spawn_app_with(live).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&app.bland)
-        .await;
-    app
+    crate::intake::live_app().await
 }
 
 fn lead(id: &str, phone: &str) -> Value {

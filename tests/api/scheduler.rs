@@ -21,13 +21,7 @@ fn california(id: &str) -> Value {
 }
 
 async fn app() -> TestApp {
-    let app = spawn_app_with(live).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&app.bland)
-        .await;
-    app
+    crate::intake::live_app().await
 }
 
 async fn put_config(app: &TestApp, body: Value) -> (StatusCode, Value) {
