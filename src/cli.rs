@@ -232,7 +232,11 @@ pub fn check(
         settings.lead_fields.state.clone(),
     )?;
     let tracker = crate::tracker::Tracker::open(&settings.data_dir, settings.timezone)?;
-    tracker.rebuild(&settings.data_dir, chrono::Utc::now())?;
+    tracker.rebuild(
+        &settings.data_dir,
+        chrono::Utc::now(),
+        &crate::store::quarantine::Quarantine::in_memory(),
+    )?;
     let eval = crate::pipeline::standard(
         Arc::new(scheduler),
         Arc::new(tracker),

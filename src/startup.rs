@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
 use crate::schedule::{queue::DeferredQueue, Scheduler};
 use crate::stats::Statistics;
+use crate::store::quarantine::Quarantine;
 use crate::store::DataDirLock;
 use crate::tracker::Tracker;
 
@@ -80,6 +81,7 @@ struct Sources<'a> {
     feeds: &'a Arc<Feeds>,
     scheduler: &'a Arc<Scheduler>,
     tracker: &'a Arc<Tracker>,
+    quarantine: &'a Arc<Quarantine>,
 }
 
 /// The pipeline, outbox, call index and Bland client behind the webhooks.
@@ -96,25 +98,34 @@ async fn build_gateway(
         src.feeds.clone(),
         &settings.bland,
     );
-    let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now())
+    let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now(), src.quarantine)
         .context("DATA_DIR: cannot open the outbox")?;
-    let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir)
+    let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir, src.quarantine)
         .context("DATA_DIR: cannot open the deferred queue")?;
     let today = crate::clock::business_date(clock.now(), settings.timezone);
-    let calls = Arc::new(CallIndex::rebuild(&settings.data_dir, today));
+    let calls = Arc::new(CallIndex::rebuild(
+        &settings.data_dir,
+        today,
+        src.quarantine,
+    ));
     let bland = match &settings.bland.api_key {
         None => {
             tracing::warn!("no BLAND_API_KEY: dry-run mode, calls are logged and never placed");
             None
         }
-        Some(key) => Some(
-            BlandClient::new(
-                &settings.bland.api_url,
-                key.clone(),
-                Duration::from_secs(settings.bland.timeout_secs),
+        Some(key) => {
+            if settings.public_base_url.is_none() {
+                tracing::warn!("live mode without PUBLIC_BASE_URL: Bland is given no webhook, so call outcomes never arrive and each line stays busy until its automatic release; set PUBLIC_BASE_URL to this gateway's public URL");
+            }
+            Some(
+                BlandClient::new(
+                    &settings.bland.api_url,
+                    key.clone(),
+                    Duration::from_secs(settings.bland.timeout_secs),
+                )
+                .context("cannot build the Bland client")?,
             )
-            .context("cannot build the Bland client")?,
-        ),
+        }
     };
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         pipeline,
@@ -147,6 +158,10 @@ impl Application {
     /// Builds the application with an injected clock (tests pin time with it).
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         let lock = DataDirLock::acquire(&settings.data_dir)?;
+        let quarantine = Arc::new(
+            Quarantine::open(&settings.data_dir)
+                .context("DATA_DIR: cannot open the quarantine file")?,
+        );
         crate::domain::phone::warm_up();
         let metrics = Arc::new(Metrics::new());
         let blocklist = Arc::new(
@@ -195,7 +210,7 @@ impl Application {
                 .context("cannot load the answering-machine or protection config")?,
         );
         let events = tracker
-            .rebuild(&settings.data_dir, clock.now())
+            .rebuild(&settings.data_dir, clock.now(), &quarantine)
             .context("DATA_DIR: cannot rebuild the call trackers from the call journal")?;
         let (numbers, leads) = tracker.size();
         tracing::info!(
@@ -209,6 +224,7 @@ impl Application {
             feeds: &feeds,
             scheduler: &scheduler,
             tracker: &tracker,
+            quarantine: &quarantine,
         };
         let (gateway, queue, ready) =
             build_gateway(&shared_settings, sources, &journals, &clock).await?;
@@ -233,7 +249,9 @@ impl Application {
                 feeds.clone(),
                 Arc::new(dispatch::SchedulerHealth(gateway.clone())),
                 gateway.tracker.clone(),
+                quarantine.clone(),
             ],
+            quarantine,
             started: Instant::now(),
             blocklist: blocklist.clone(),
             journals,

@@ -26,6 +26,22 @@ pub enum FlagError {
     Timestamp { field: &'static str, value: String },
     #[error("`value` must be a string or a number")]
     ValueType,
+    #[error("`{field}` is longer than {max} bytes")]
+    TooLong { field: &'static str, max: usize },
+}
+
+/// Limits on a flag's parts (a flag is held in memory and written to every compaction).
+pub const MAX_FIELD_BYTES: usize = 64;
+pub const MAX_VALUE_BYTES: usize = 1024;
+pub const MAX_REASON_BYTES: usize = 2048;
+pub const MAX_ADDED_BY_BYTES: usize = 256;
+pub const MAX_ID_BYTES: usize = 128;
+
+fn check_len(field: &'static str, value: Option<&str>, max: usize) -> Result<(), FlagError> {
+    match value {
+        Some(v) if v.len() > max => Err(FlagError::TooLong { field, max }),
+        _ => Ok(()),
+    }
 }
 
 /// One flag. Timestamps are milliseconds since the epoch; strings are boxed to keep a
@@ -175,6 +191,11 @@ impl FlagRecord {
             None | Some(Value::Null) => return Err(FlagError::MissingValue),
             Some(v) => value_string(v).ok_or(FlagError::ValueType)?,
         };
+        check_len("field", Some(field), MAX_FIELD_BYTES)?;
+        check_len("value", Some(&raw), MAX_VALUE_BYTES)?;
+        check_len("reason", self.reason.as_deref(), MAX_REASON_BYTES)?;
+        check_len("added_by", self.added_by.as_deref(), MAX_ADDED_BY_BYTES)?;
+        check_len("id", self.id.as_deref(), MAX_ID_BYTES)?;
         let value = normalize_value(field, &raw, country)?;
         let added_at = optional_time("added_at", &self.added_at)?.unwrap_or(now_ms);
         let expires_at = optional_time("expires_at", &self.expires_at)?;

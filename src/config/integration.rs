@@ -106,10 +106,13 @@ impl Settings {
             b.timeout_secs = n;
         }
         if let Some(n) = number("BLAND_MAX_ATTEMPTS")? {
-            b.max_attempts = n.min(20) as u32;
+            b.max_attempts = n.min(1000) as u32;
         }
         if let Some(n) = number("BLAND_RETRY_BASE_MS")? {
             b.retry_base_ms = n;
+        }
+        if let Some(n) = number("BLAND_RETRY_BUDGET_SECS")? {
+            b.retry_budget_secs = n.min(7 * 86_400);
         }
         Ok(())
     }

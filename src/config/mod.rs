@@ -54,6 +54,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("bland.timeout_secs", "BLAND_TIMEOUT_SECS"),
     ("bland.max_attempts", "BLAND_MAX_ATTEMPTS"),
     ("bland.retry_base_ms", "BLAND_RETRY_BASE_MS"),
+    ("bland.retry_budget_secs", "BLAND_RETRY_BUDGET_SECS"),
 ];
 
 /// A configuration problem, naming the setting as the operator wrote it.
@@ -123,6 +124,8 @@ pub struct BlandSettings {
     /// Tries per call, counting the first, for failures Bland certainly did not take.
     pub max_attempts: u32,
     pub retry_base_ms: u64,
+    /// How long failures Bland certainly did not take are retried, from the first try.
+    pub retry_budget_secs: u64,
     /// Extra body fields from the config file's `[bland.call]` table.
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -201,8 +204,9 @@ impl Settings {
                 max_calls_per_second: 5.0,
                 max_concurrent: 10,
                 timeout_secs: 30,
-                max_attempts: 4,
+                max_attempts: 100,
                 retry_base_ms: 500,
+                retry_budget_secs: 900,
                 extra: serde_json::Map::new(),
             },
             webhook_token: None,

@@ -9,7 +9,8 @@ use std::sync::{Mutex, PoisonError};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use crate::journal::{calls_path, complete_lines, Outcome};
+use crate::journal::{calls_path, Outcome};
+use crate::store::quarantine::Quarantine;
 
 /// How many days of call journals are read at startup (calls end well within one).
 pub const REBUILD_DAYS: u64 = 3;
@@ -38,22 +39,23 @@ pub struct CallIndex {
 }
 
 impl CallIndex {
-    pub fn rebuild(data_dir: &Path, today: NaiveDate) -> Self {
+    pub fn rebuild(data_dir: &Path, today: NaiveDate, quarantine: &Quarantine) -> Self {
         let index = Self::default();
         let mut calls = HashMap::new();
         for back in (0..REBUILD_DAYS).rev() {
             let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
                 continue;
             };
-            let Ok(bytes) = std::fs::read(calls_path(data_dir, date)) else {
+            let path = calls_path(data_dir, date);
+            let Ok(bytes) = std::fs::read(&path) else {
                 continue;
             };
-            // Only dispatch and outcome lines carry a call id; the rest are not parsed.
+            // Only dispatch and outcome lines carry a call id; the rest are not parsed
+            // (an unreadable one is kept aside by the tracker's replay of the same file).
             let finder = memchr::memmem::Finder::new(b"\"call_id\":\"");
-            let (lines, _) = complete_lines(&bytes);
-            let events = lines
-                .filter(|l| finder.find(l).is_some())
-                .filter_map(|l| serde_json::from_slice::<Value>(l).ok());
+            let mut events = Vec::new();
+            let select = |l: &[u8]| finder.find(l).is_some();
+            quarantine.parse_selected::<Value>(&path, &bytes, select, |v| events.push(v));
             for event in events {
                 let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_string);
                 let Some(call_id) = text("call_id") else {
@@ -93,6 +95,13 @@ impl CallIndex {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(call_id.to_string(), call);
+    }
+
+    pub fn contains(&self, call_id: &str) -> bool {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(call_id)
     }
 
     /// Records `outcome` for `call_id` unless it is unknown or already has one. Atomic, so

@@ -106,9 +106,34 @@ pub fn parse(payload: &Value) -> Result<Completion, String> {
 }
 
 impl super::Gateway {
+    /// A completion whose `metadata.request_id` names an `unconfirmed` call of ours (a
+    /// send cut short by a timeout or a crash) proves Bland took it: the call is settled as
+    /// sent with this `call_id`, and the completion then counts as its outcome.
+    async fn settle_unconfirmed(&self, c: &Completion) -> Result<(), String> {
+        let Some(request_id) = &c.request_id else {
+            return Ok(());
+        };
+        let Some(entry) = self
+            .outbox
+            .get(request_id)
+            .filter(|e| e.state == super::outbox::State::Unconfirmed)
+        else {
+            return Ok(());
+        };
+        if self.calls.contains(&c.call_id) {
+            return Ok(());
+        }
+        self.settle_sent(&entry, Some(c.call_id.clone()))
+            .await
+            .map_err(|e| format!("could not settle unconfirmed call {request_id}: {e}"))?;
+        tracing::info!(request_id = %request_id, call_id = %c.call_id, "unconfirmed call settled as sent by its completion");
+        Ok(())
+    }
+
     /// Records Bland's completion webhook once per `call_id`.
     pub async fn complete(&self, payload: &Value) -> Result<(Completion, Completed), String> {
         let c = parse(payload)?;
+        self.settle_unconfirmed(&c).await?;
         let (matched, request_id, done, lead_id, phone) =
             match self.calls.claim(&c.call_id, c.outcome) {
                 Claim::Duplicate => return Ok((c, Completed::Duplicate)),

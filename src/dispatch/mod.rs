@@ -48,6 +48,12 @@ pub struct Gateway {
 
 const STRIPES: usize = 64;
 
+/// A request id of ours (`req_<uuid>`): request ids key leads, outbox entries and
+/// releases, so they are never taken from a caller.
+pub fn new_request_id() -> String {
+    format!("req_{}", uuid::Uuid::new_v4().simple())
+}
+
 /// What a gateway is built from.
 pub struct Parts {
     pub pipeline: Pipeline,
@@ -83,18 +89,27 @@ impl crate::health::HealthSource for Gateway {
         "dispatch"
     }
 
-    /// Degraded while calls wait for an admin to settle them (`unconfirmed`).
+    /// Degraded while calls wait for an admin to settle them (`unconfirmed`, `failed`),
+    /// while Bland is refusing calls that are being retried (`retrying`), and in live mode
+    /// without `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
         let entries = self.outbox.pending();
         let count = |s: State| entries.iter().filter(|e| e.state == s).count();
         let unconfirmed = count(State::Unconfirmed);
-        let status = if unconfirmed > 0 {
+        let failed = count(State::Failed);
+        let retrying = entries
+            .iter()
+            .filter(|e| e.state != State::Failed && e.state != State::Unconfirmed)
+            .filter(|e| e.last_error.is_some())
+            .count();
+        let no_callback = self.bland.is_some() && self.settings.public_base_url.is_none();
+        let status = if unconfirmed + failed + retrying > 0 || no_callback {
             HealthStatus::Degraded
         } else {
             HealthStatus::Ok
         };
-        ComponentReport::new(status)
+        let mut report = ComponentReport::new(status)
             .with(
                 "mode",
                 if self.bland.is_some() {
@@ -106,6 +121,16 @@ impl crate::health::HealthSource for Gateway {
             .with("queued", count(State::Queued))
             .with("in_flight", count(State::InFlight))
             .with("unconfirmed", unconfirmed)
+            .with("failed", failed)
+            .with("retrying", retrying)
+            .with("callback_url", !no_callback);
+        if no_callback {
+            report = report.with(
+                "warning",
+                "live mode without PUBLIC_BASE_URL: Bland gets no webhook, so outcomes never arrive",
+            );
+        }
+        report
     }
 }
 
@@ -274,7 +299,11 @@ impl Gateway {
     pub(crate) fn record_dispatch(&self, event: CallEvent) -> crate::store::appender::Pending {
         self.tracker.apply(&event);
         if let CallEvent::Dispatch {
-            status: DispatchStatus::Failed | DispatchStatus::Deferred | DispatchStatus::DryRun,
+            status:
+                DispatchStatus::Failed
+                | DispatchStatus::Deferred
+                | DispatchStatus::DryRun
+                | DispatchStatus::Cancelled,
             phone: Some(phone),
             timestamp,
             ..

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::journal::complete_lines;
 use crate::journal::records::millis;
 use crate::store::appender::{Appender, Pending};
+use crate::store::quarantine::Quarantine;
 
 pub const OUTBOX_DIR: &str = "outbox";
 pub const OUTBOX_FILE: &str = "outbox.jsonl";
@@ -106,6 +106,9 @@ pub enum State {
     Queued,
     InFlight,
     Unconfirmed,
+    /// Bland certainly did not take it and the retries are spent (or it refused the call):
+    /// kept until an admin resends (through the pipeline again) or cancels it.
+    Failed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +134,18 @@ pub struct Entry {
     pub body: Value,
 }
 
+/// A queued entry about to be tried.
+#[derive(Debug, Clone)]
+pub struct NextAttempt {
+    pub body: Value,
+    /// This try's number, from 1.
+    pub n: u32,
+    pub lead_id: String,
+    pub phone: String,
+    /// When the first try was made (the retry budget counts from it).
+    pub first_try: Option<DateTime<Utc>>,
+}
+
 pub struct Outbox {
     log: Appender,
     entries: Mutex<HashMap<String, Entry>>,
@@ -139,8 +154,18 @@ pub struct Outbox {
     seen: std::collections::HashSet<String>,
 }
 
+enum Kind {
+    Failed,
+    Other,
+}
+
 fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
     let id = record.request_id().to_string();
+    let record_kind = if matches!(record, Record::Failed { .. }) {
+        Kind::Failed
+    } else {
+        Kind::Other
+    };
     match record {
         Record::Queued {
             at,
@@ -178,9 +203,14 @@ fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
                 e.last_error = Some(error);
             }
         }
-        Record::Unconfirmed { error, .. } => {
+        Record::Unconfirmed { error, .. } | Record::Failed { error, .. } => {
+            let failed = matches!(record_kind, Kind::Failed);
             if let Some(e) = entries.get_mut(&id) {
-                e.state = State::Unconfirmed;
+                e.state = if failed {
+                    State::Failed
+                } else {
+                    State::Unconfirmed
+                };
                 if let Some(last) = e.attempts.last_mut() {
                     last.error = Some(error.clone());
                 }
@@ -188,7 +218,6 @@ fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
             }
         }
         Record::Sent { .. }
-        | Record::Failed { .. }
         | Record::DryRun { .. }
         | Record::Resolved { .. }
         | Record::Deferred { .. } => {
@@ -203,7 +232,11 @@ fn line(record: &Record) -> Vec<u8> {
 
 impl Outbox {
     /// Replays the outbox; returns it and the ids to send now (oldest first).
-    pub fn open(data_dir: &Path, now: DateTime<Utc>) -> io::Result<(Self, Vec<String>)> {
+    pub fn open(
+        data_dir: &Path,
+        now: DateTime<Utc>,
+        quarantine: &Quarantine,
+    ) -> io::Result<(Self, Vec<String>)> {
         let dir = data_dir.join(OUTBOX_DIR);
         std::fs::create_dir_all(&dir)?;
         let path: PathBuf = dir.join(OUTBOX_FILE);
@@ -214,20 +247,14 @@ impl Outbox {
         };
         let mut entries = HashMap::new();
         let mut seen = std::collections::HashSet::new();
-        let (lines, torn) = complete_lines(&bytes);
-        for l in lines {
-            match serde_json::from_slice::<Record>(l) {
-                Ok(record) => {
-                    if let Record::Queued { request_id, .. } = &record {
-                        seen.insert(request_id.clone());
-                    }
-                    apply(&mut entries, record)
-                }
-                Err(e) => tracing::warn!(error = %e, "skipped an unreadable outbox line"),
+        let torn = quarantine.parse_lines::<Record>(&path, &bytes, |record| {
+            if let Record::Queued { request_id, .. } = &record {
+                seen.insert(request_id.clone());
             }
-        }
+            apply(&mut entries, record)
+        });
         if torn > 0 {
-            tracing::warn!("skipped a torn last outbox line (crash mid-write)");
+            tracing::warn!(torn, "skipped torn outbox lines (crash mid-write)");
         }
         // A send that was under way when the process stopped may have reached Bland.
         for e in entries.values_mut().filter(|e| e.state == State::InFlight) {
@@ -269,13 +296,23 @@ impl Outbox {
                     rewritten.push(b'\n');
                 }
             }
-            if e.state == State::Unconfirmed {
-                let why = e.last_error.clone().unwrap_or_default();
-                rewritten.extend(line(&Record::Unconfirmed {
-                    request_id: e.request_id.clone(),
+            let why = e.last_error.clone().unwrap_or_default();
+            let request_id = e.request_id.clone();
+            let last = match e.state {
+                State::Unconfirmed => Some(Record::Unconfirmed {
+                    request_id,
                     at: now,
                     error: why,
-                }));
+                }),
+                State::Failed => Some(Record::Failed {
+                    request_id,
+                    at: now,
+                    error: why,
+                }),
+                State::Queued | State::InFlight => None,
+            };
+            if let Some(r) = last {
+                rewritten.extend(line(&r));
                 rewritten.push(b'\n');
             }
         }
@@ -308,18 +345,19 @@ impl Outbox {
         pending
     }
 
-    /// The entry's body and next attempt number, if it is queued.
-    pub fn next_attempt(&self, request_id: &str) -> Option<(Value, u32, String, String)> {
+    /// What the next try of a queued entry needs.
+    pub fn next_attempt(&self, request_id: &str) -> Option<NextAttempt> {
         let entries = self.entries();
         let e = entries
             .get(request_id)
             .filter(|e| e.state == State::Queued)?;
-        Some((
-            e.body.clone(),
-            e.attempts.len() as u32 + 1,
-            e.lead_id.clone(),
-            e.phone.clone(),
-        ))
+        Some(NextAttempt {
+            body: e.body.clone(),
+            n: e.attempts.len() as u32 + 1,
+            lead_id: e.lead_id.clone(),
+            phone: e.phone.clone(),
+            first_try: e.attempts.first().map(|a| a.at),
+        })
     }
 
     /// Whether the outbox held `request_id` at startup, or holds it now.

@@ -1,26 +1,35 @@
-//! Settling an `unconfirmed` call (admin): Bland has it (`sent`), send it again
-//! (`resend`), or drop it (`cancel`).
+//! Settling a call an admin must look at. An `unconfirmed` call (Bland may have it): Bland
+//! has it (`sent`), send it again under the same request id (`resend`), or drop it
+//! (`cancel`). A `failed` call (Bland certainly never took it): `resend` runs the lead
+//! through the whole pipeline again under a new request id of ours (the caps, the duplicate
+//! window and the calling window decide again, so a lead Convoso re-posted meanwhile is not
+//! called twice), or `cancel`.
 
 use std::io;
 
 use serde_json::{json, Value};
 
-use super::outbox::{Record, State};
+use super::outbox::{Entry, Record, State};
 use super::{calls, Gateway};
+use crate::domain::Lead;
 use crate::journal::{CallEvent, DispatchStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error("no open outbox entry `{0}`")]
     NotFound(String),
-    #[error("entry `{0}` is {1:?}, not unconfirmed")]
-    NotUnconfirmed(String, State),
+    #[error("entry `{0}` is {1:?}; only unconfirmed and failed calls are resolved")]
+    NotResolvable(String, State),
+    #[error("`sent` is only for unconfirmed calls; a failed call was never taken by Bland")]
+    NotSent,
+    #[error("the failed call's lead cannot be read back: {0}")]
+    Unreadable(String),
     #[error(transparent)]
     Storage(#[from] io::Error),
 }
 
 impl Gateway {
-    /// Settles an unconfirmed entry: `sent` (Bland has it), `resend` or `cancel`.
+    /// Settles an unconfirmed or failed entry: `sent`, `resend` or `cancel`.
     pub async fn resolve(
         &self,
         request_id: &str,
@@ -31,82 +40,144 @@ impl Gateway {
             .outbox
             .get(request_id)
             .ok_or_else(|| ResolveError::NotFound(request_id.into()))?;
-        if entry.state != State::Unconfirmed {
-            return Err(ResolveError::NotUnconfirmed(request_id.into(), entry.state));
-        }
-        let at = self.clock.now();
-        let dispatch =
-            |status, call_id: Option<String>, error: Option<String>| CallEvent::Dispatch {
-                timestamp: at,
-                request_id: request_id.into(),
-                status,
-                lead_id: Some(entry.lead_id.clone()),
-                phone: Some(entry.phone.clone()),
-                call_id,
-                error,
-            };
-        match resolution {
-            "sent" => {
-                if let Some(id) = &call_id {
-                    self.calls.insert(
-                        id,
-                        calls::CallRef {
-                            request_id: request_id.into(),
-                            lead_id: Some(entry.lead_id.clone()),
-                            phone: Some(entry.phone.clone()),
-                            outcome: None,
-                        },
-                    );
-                }
-                self.outbox
-                    .record(Record::Resolved {
-                        request_id: request_id.into(),
-                        at,
-                        sent: true,
-                        call_id: call_id.clone(),
-                    })
-                    .wait()
-                    .await?;
-                self.record_dispatch(dispatch(
-                    DispatchStatus::Sent,
-                    call_id,
-                    Some("resolved by an admin".into()),
-                ))
-                .wait()
-                .await?;
-            }
-            "resend" => {
+        let out = match (entry.state, resolution) {
+            (State::Unconfirmed, "sent") => self.settle_sent(&entry, call_id).await?,
+            (State::Unconfirmed, "resend") => {
                 self.outbox
                     .record(Record::Retry {
                         request_id: request_id.into(),
-                        at,
+                        at: self.clock.now(),
                         n: entry.attempts.len() as u32,
                         error: "resend requested by an admin".into(),
                     })
                     .wait()
                     .await?;
                 let _ = self.queue.send(request_id.into());
+                json!({"request_id": request_id, "resolution": resolution})
             }
-            _ => {
-                self.outbox
-                    .record(Record::Resolved {
-                        request_id: request_id.into(),
-                        at,
-                        sent: false,
-                        call_id: None,
-                    })
-                    .wait()
-                    .await?;
-                self.record_dispatch(dispatch(
-                    DispatchStatus::Failed,
-                    None,
-                    Some("cancelled by an admin".into()),
-                ))
-                .wait()
-                .await?;
+            (State::Unconfirmed | State::Failed, "cancel") => {
+                self.cancel(&entry).await?;
+                json!({"request_id": request_id, "resolution": resolution})
             }
+            (State::Failed, "resend") => self.resend_failed(&entry).await?,
+            (State::Failed, _) => return Err(ResolveError::NotSent),
+            (state, _) => return Err(ResolveError::NotResolvable(request_id.into(), state)),
+        };
+        tracing::info!(request_id, resolution, "outbox entry resolved by an admin");
+        Ok(out)
+    }
+
+    fn dispatch_event(
+        &self,
+        entry: &Entry,
+        status: DispatchStatus,
+        call_id: Option<String>,
+        error: &str,
+    ) -> CallEvent {
+        CallEvent::Dispatch {
+            timestamp: self.clock.now(),
+            request_id: entry.request_id.clone(),
+            status,
+            lead_id: Some(entry.lead_id.clone()),
+            phone: Some(entry.phone.clone()),
+            call_id,
+            error: Some(error.into()),
         }
-        tracing::info!(request_id, resolution, "unconfirmed call resolved");
-        Ok(json!({"request_id": request_id, "resolution": resolution}))
+    }
+
+    /// An unconfirmed call Bland has: settled as sent, with its call id when known so the
+    /// completion is matched.
+    pub(crate) async fn settle_sent(
+        &self,
+        entry: &Entry,
+        call_id: Option<String>,
+    ) -> Result<Value, ResolveError> {
+        let request_id = entry.request_id.as_str();
+        if let Some(id) = &call_id {
+            self.calls.insert(
+                id,
+                calls::CallRef {
+                    request_id: request_id.into(),
+                    lead_id: Some(entry.lead_id.clone()),
+                    phone: Some(entry.phone.clone()),
+                    outcome: None,
+                },
+            );
+        }
+        self.outbox
+            .record(Record::Resolved {
+                request_id: request_id.into(),
+                at: self.clock.now(),
+                sent: true,
+                call_id: call_id.clone(),
+            })
+            .wait()
+            .await?;
+        let event = self.dispatch_event(
+            entry,
+            DispatchStatus::Sent,
+            call_id.clone(),
+            "settled as sent",
+        );
+        self.record_dispatch(event).wait().await?;
+        Ok(json!({"request_id": request_id, "resolution": "sent", "call_id": call_id}))
+    }
+
+    async fn cancel(&self, entry: &Entry) -> Result<(), ResolveError> {
+        self.outbox
+            .record(Record::Resolved {
+                request_id: entry.request_id.clone(),
+                at: self.clock.now(),
+                sent: false,
+                call_id: None,
+            })
+            .wait()
+            .await?;
+        // A failed call already freed its line; an unconfirmed one frees it now and keeps
+        // counting against the caps (Bland may have placed it).
+        if entry.state == State::Unconfirmed {
+            let event = self.dispatch_event(
+                entry,
+                DispatchStatus::Cancelled,
+                None,
+                "cancelled by an admin",
+            );
+            self.record_dispatch(event).wait().await?;
+        }
+        Ok(())
+    }
+
+    async fn resend_failed(&self, entry: &Entry) -> Result<Value, ResolveError> {
+        let fields = entry
+            .body
+            .get("request_data")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| ResolveError::Unreadable("no request_data".into()))?;
+        let s = &self.settings;
+        let lead = Lead::parse(fields, &s.lead_fields, &s.default_country)
+            .map_err(|e| ResolveError::Unreadable(e.join("; ")))?;
+        let new_id = crate::dispatch::new_request_id();
+        let submitted = self.submit(&lead, &new_id).await?;
+        self.outbox
+            .record(Record::Resolved {
+                request_id: entry.request_id.clone(),
+                at: self.clock.now(),
+                sent: false,
+                call_id: None,
+            })
+            .wait()
+            .await?;
+        let eval = submitted.eval;
+        Ok(json!({
+            "request_id": entry.request_id,
+            "resolution": "resend",
+            "new_request_id": new_id,
+            "decision": eval.decision,
+            "stage": eval.stage,
+            "reason": eval.reason,
+            "release_at": eval.release_at,
+            "queue_id": submitted.queue_id,
+        }))
     }
 }

@@ -1,7 +1,9 @@
 //! The dispatcher: sends outbox entries to Bland within `BLAND_MAX_CALLS_PER_SECOND` and
 //! `BLAND_MAX_CONCURRENT`, retries only what Bland certainly did not take (exponential
-//! backoff with jitter, `Retry-After` honoured, at most `BLAND_MAX_ATTEMPTS` tries, the
-//! same `metadata.request_id` every time), and records every result. Intake only enqueues
+//! backoff with jitter capped at 60 s, `Retry-After` honoured, for `BLAND_RETRY_BUDGET_SECS`
+//! from the first try and at most `BLAND_MAX_ATTEMPTS` tries, the same
+//! `metadata.request_id` every time), and records every result. A call whose retries are
+//! spent stays in the outbox as `failed` for an admin to resend or cancel. Intake only enqueues
 //! an id, so waiting for a slot never slows a webhook.
 
 use std::sync::Arc;
@@ -60,6 +62,18 @@ pub async fn run(
     while in_flight.join_next().await.is_some() {}
 }
 
+/// Another try is allowed while both the tries and the time budget last.
+fn may_retry(
+    gw: &Gateway,
+    n: u32,
+    first_try: chrono::DateTime<chrono::Utc>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let b = &gw.settings.bland;
+    let spent = (at - first_try).num_milliseconds().max(0) as u64;
+    n < b.max_attempts && spent < b.retry_budget_secs.saturating_mul(1000)
+}
+
 async fn durable(pending: crate::store::appender::Pending, what: &str, request_id: &str) -> bool {
     match pending.wait().await {
         Ok(()) => true,
@@ -71,10 +85,18 @@ async fn durable(pending: crate::store::appender::Pending, what: &str, request_i
 }
 
 async fn send_one(gw: &Gateway, request_id: &str) {
-    let Some((body, n, lead_id, phone)) = gw.outbox.next_attempt(request_id) else {
+    let Some(next) = gw.outbox.next_attempt(request_id) else {
         return;
     };
+    let super::outbox::NextAttempt {
+        body,
+        n,
+        lead_id,
+        phone,
+        first_try,
+    } = next;
     let now = gw.clock.now();
+    let first_try = first_try.unwrap_or(now);
     // A call accepted just before a window closed, retried, or replayed after a restart
     // may be due when calling is no longer allowed: it goes back to the deferred queue.
     match gw
@@ -152,7 +174,7 @@ async fn send_one(gw: &Gateway, request_id: &str) {
             durable(done, "a sent call", request_id).await;
             durable(journaled, "a sent call", request_id).await;
         }
-        SendResult::Retry { after, why } if n < gw.settings.bland.max_attempts => {
+        SendResult::Retry { after, why } if may_retry(gw, n, first_try, at) => {
             let delay = after.unwrap_or_else(|| backoff(gw.settings.bland.retry_base_ms, n));
             tracing::warn!(request_id, attempt = n, error = %why, delay_ms = delay.as_millis() as u64, "Bland did not take the call; retrying");
             durable(
@@ -178,7 +200,10 @@ async fn send_one(gw: &Gateway, request_id: &str) {
                 SendResult::Failed { status, message } => {
                     format!("Bland refused the call ({status}): {message}")
                 }
-                SendResult::Retry { why, .. } => format!("gave up after {n} tries: {why}"),
+                SendResult::Retry { why, .. } => format!(
+                    "gave up after {n} tries in {} s: {why}",
+                    (at - first_try).num_seconds()
+                ),
                 _ => String::new(),
             };
             tracing::error!(request_id, attempt = n, error = %why, "dispatch failed");

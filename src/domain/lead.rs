@@ -35,6 +35,60 @@ pub struct Lead {
     pub fields: Map<String, Value>,
 }
 
+/// Limits on a lead's fields, so every accepted lead can be written and read back (serde's
+/// reader stops at 128 levels) and no single field swamps a journal line.
+pub const MAX_DEPTH: usize = 8;
+pub const MAX_FIELDS: usize = 500;
+pub const MAX_NAME_BYTES: usize = 256;
+pub const MAX_VALUE_BYTES: usize = 65_536;
+
+/// How deep a value nests (a scalar is 0, `[1]` is 1) and roughly how many bytes it takes,
+/// stopping early once either limit is passed.
+fn measure(value: &Value, depth: usize) -> (usize, usize) {
+    if depth > MAX_DEPTH {
+        return (depth, 0);
+    }
+    match value {
+        Value::String(s) => (depth, s.len() + 2),
+        Value::Array(items) => items.iter().fold((depth + 1, 2), |(d, n), v| {
+            let (vd, vn) = measure(v, depth + 1);
+            (d.max(vd), n.saturating_add(vn + 1))
+        }),
+        Value::Object(map) => map.iter().fold((depth + 1, 2), |(d, n), (k, v)| {
+            let (vd, vn) = measure(v, depth + 1);
+            (d.max(vd), n.saturating_add(k.len() + vn + 4))
+        }),
+        _ => (depth, 24),
+    }
+}
+
+/// Every field that breaks a limit, named.
+fn limits(fields: &Map<String, Value>) -> Vec<String> {
+    let mut errors = Vec::new();
+    if fields.len() > MAX_FIELDS {
+        errors.push(format!(
+            "the lead has {} fields; at most {MAX_FIELDS}",
+            fields.len()
+        ));
+    }
+    for (name, value) in fields {
+        let shown: String = name.chars().take(64).collect();
+        if name.len() > MAX_NAME_BYTES {
+            errors.push(format!(
+                "field name `{shown}…` is longer than {MAX_NAME_BYTES} bytes"
+            ));
+            continue;
+        }
+        let (depth, bytes) = measure(value, 0);
+        if depth > MAX_DEPTH {
+            errors.push(format!("`{shown}` nests deeper than {MAX_DEPTH} levels"));
+        } else if bytes > MAX_VALUE_BYTES {
+            errors.push(format!("`{shown}` is larger than {MAX_VALUE_BYTES} bytes"));
+        }
+    }
+    errors
+}
+
 fn text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
@@ -50,7 +104,7 @@ impl Lead {
         names: &LeadFieldNames,
         country: &str,
     ) -> Result<Self, Vec<String>> {
-        let mut errors = Vec::new();
+        let mut errors = limits(&fields);
         let first = |list: &[String]| {
             list.iter()
                 .find_map(|n| fields.get(n).map(|v| (n.clone(), v.clone())))

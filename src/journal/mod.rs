@@ -235,21 +235,26 @@ fn missing_attempts(calls: &Path, attempts: &Path) -> io::Result<Vec<Attempt>> {
 
 /// Calls `f` with every accepted decision, dispatch and outcome in the call journal at
 /// `path`, in order; other lines are not parsed. Returns how many there were.
-pub fn for_each_call(path: &Path, mut f: impl FnMut(CallEvent)) -> io::Result<usize> {
+///
+/// A selected line that does not parse is kept aside in `quarantine` (see
+/// [`crate::store::quarantine`]), never skipped in silence.
+pub fn for_each_call(
+    path: &Path,
+    quarantine: &crate::store::quarantine::Quarantine,
+    mut f: impl FnMut(CallEvent),
+) -> io::Result<usize> {
     let bytes = read_or_empty(path)?;
     let finders = [
         memchr::memmem::Finder::new(b"\"decision\":\"accepted\""),
         memchr::memmem::Finder::new(b"\"event\":\"dispatch\""),
         memchr::memmem::Finder::new(b"\"event\":\"outcome\""),
     ];
-    let (lines, _) = complete_lines(&bytes);
     let mut n = 0;
-    for line in lines.filter(|l| finders.iter().any(|f| f.find(l).is_some())) {
-        if let Ok(event) = serde_json::from_slice::<CallEvent>(line) {
-            f(event);
-            n += 1;
-        }
-    }
+    let select = |l: &[u8]| finders.iter().any(|f| f.find(l).is_some());
+    quarantine.parse_selected::<CallEvent>(path, &bytes, select, |event| {
+        f(event);
+        n += 1;
+    });
     Ok(n)
 }
 

@@ -90,8 +90,11 @@ pub enum DispatchStatus {
     Sent,
     /// No Bland key: logged, not sent.
     DryRun,
-    /// Bland refused it (final).
+    /// Bland certainly did not take it: it refused the call, or every retry of a failure
+    /// it certainly did not take was spent (the outbox keeps it for an admin).
     Failed,
+    /// An admin cancelled a call that Bland may have (`unconfirmed`).
+    Cancelled,
     /// The request may or may not have reached Bland (timeout after sending).
     Unconfirmed,
     /// Not sent: the calling window closed before the send; back in the deferred queue.

@@ -114,7 +114,7 @@ pub async fn import(settings: &Settings, from: &Path, report: &mut Report) -> an
     let Some(Value::Array(items)) = read(&from.join("request-queue.json"))? else {
         return Ok(());
     };
-    let (queue, _) = DeferredQueue::open(data)?;
+    let (queue, _) = DeferredQueue::open(data, &crate::store::quarantine::Quarantine::open(data)?)?;
     let now = Utc::now();
     let mut writes = Vec::new();
     for (n, item) in items.into_iter().enumerate() {

@@ -143,13 +143,34 @@ async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpR
     }
     let record: FlagRecord = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::BadRequest(format!("invalid flag: {e}")))?;
+    let (reason, expires_at) = (record.reason.clone(), record.expires_at.clone());
     let added = state.blocklist.add(record).await?;
     if added.already_existed {
+        // Re-adding with a new reason or expiry updates the flag (the caller means it).
+        let new_reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty() && Some(r.as_str()) != added.flag.reason.as_deref());
+        let new_expiry = expires_at.filter(|e| !e.trim().is_empty());
+        let (flag, updated) = if new_reason.is_some() || new_expiry.is_some() {
+            let patch = crate::blocklist::FlagPatch {
+                reason: new_reason.map(Some),
+                expires_at: new_expiry.map(Some),
+                value: None,
+            };
+            (state.blocklist.update(&added.flag.id, patch).await?, true)
+        } else {
+            (added.flag, false)
+        };
         Ok(HttpResponse::Ok().json(json!({
             "success": true,
-            "message": "Flag already present in blocklist",
+            "message": if updated {
+                "Flag already present in blocklist; its reason/expiry were updated"
+            } else {
+                "Flag already present in blocklist"
+            },
             "alreadyExists": true,
-            "flag": added.flag,
+            "updated": updated,
+            "flag": flag,
         })))
     } else {
         Ok(HttpResponse::Created().json(json!({

@@ -70,6 +70,7 @@ async fn pending(state: web::Data<AppState>) -> HttpResponse {
         "queued": count(State::Queued),
         "in_flight": count(State::InFlight),
         "unconfirmed": count(State::Unconfirmed),
+        "failed": count(State::Failed),
         "entries": entries,
     }))
 }
@@ -150,7 +151,11 @@ async fn resolve(
     match state.gateway.resolve(&id, resolution, call_id).await {
         Ok(v) => Ok(HttpResponse::Ok().json(json!({"success": true, "resolved": v}))),
         Err(e @ ResolveError::NotFound(_)) => Err(ApiError::NotFound(e.to_string())),
-        Err(e @ ResolveError::NotUnconfirmed(..)) => Err(ApiError::Conflict(e.to_string())),
+        Err(
+            e @ (ResolveError::NotResolvable(..)
+            | ResolveError::NotSent
+            | ResolveError::Unreadable(_)),
+        ) => Err(ApiError::Conflict(e.to_string())),
         Err(ResolveError::Storage(e)) => Err(ApiError::internal(e)),
     }
 }

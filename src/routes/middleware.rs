@@ -1,5 +1,6 @@
-//! The outermost middleware: gives every request an id (from `X-Request-Id` when sane),
-//! runs it inside a `request` span and the [`REQUEST_ID`] task-local, turns any non-JSON
+//! The outermost middleware: gives every request an id of ours (`req_<uuid>`; request ids
+//! key leads, outbox entries and releases, so a caller never chooses one), keeps a sane
+//! caller `X-Request-Id` as the correlation id (logged, echoed in `X-Correlation-Id`), runs it inside a `request` span and the [`REQUEST_ID`] task-local, turns any non-JSON
 //! error response (router 404/405, actix defaults) into the JSON error body, sets the
 //! `X-Request-Id` response header and records the request in the metrics.
 
@@ -16,10 +17,15 @@ use super::error::{ApiError, REQUEST_ID};
 use super::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
 
 /// The id of the request, available to handlers through the request extensions.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// The caller's own `X-Request-Id`, when sane: logged and echoed, never a key.
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
 
 /// Accepts a caller's id only if it is short and plain (it ends up in logs and files).
 fn sane(id: &str) -> bool {
@@ -29,28 +35,29 @@ fn sane(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-pub fn new_request_id() -> String {
-    format!("req_{}", uuid::Uuid::new_v4().simple())
-}
+pub use crate::dispatch::new_request_id;
 
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
-    let id = req
+    let id = new_request_id();
+    let correlation = req
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| sane(v))
-        .map(str::to_string)
-        .unwrap_or_else(new_request_id);
+        .map(str::to_string);
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Some(c) = &correlation {
+        req.extensions_mut().insert(CorrelationId(c.clone()));
+    }
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().to_string();
     let quiet = req.path().starts_with("/health") || req.path() == "/metrics";
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let span = tracing::info_span!("request", request_id = %id,
+        correlation_id = correlation.as_deref().unwrap_or(""), method = %method, path = %req.path());
 
     let handled = async move {
         // Our handlers and middleware answer errors as responses; an `Err` here can only
@@ -69,6 +76,10 @@ pub async fn observe(
         if let Ok(value) = HeaderValue::from_str(&current_id()) {
             res.headers_mut()
                 .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        }
+        if let Some(value) = correlation.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            res.headers_mut()
+                .insert(HeaderName::from_static(CORRELATION_ID_HEADER), value);
         }
         let elapsed = started.elapsed();
         let route = res

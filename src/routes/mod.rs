@@ -8,6 +8,7 @@ pub mod error;
 pub mod feeds;
 pub mod middleware;
 pub mod params;
+pub mod quarantine;
 pub mod scheduler;
 pub mod stats;
 pub mod system;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub stats: Arc<Statistics>,
     pub gateway: Arc<Gateway>,
     pub feeds: Arc<crate::feeds::Feeds>,
+    pub quarantine: Arc<crate::store::quarantine::Quarantine>,
 }
 
 /// Registers every route: operational ones open, everything under `/api/admin` behind the
@@ -57,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(stats::configure)
                 .configure(tracker::configure)
                 .configure(calls::configure)
+                .configure(quarantine::configure)
                 .configure(feeds::configure)
                 .configure(scheduler::configure)
                 .configure(blocklist::configure)

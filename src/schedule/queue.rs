@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::Lead;
-use crate::journal::complete_lines;
 use crate::journal::records::millis;
 use crate::store::appender::{Appender, Pending};
+use crate::store::quarantine::Quarantine;
 
 pub const QUEUE_DIR: &str = "deferred";
 pub const QUEUE_FILE: &str = "queue.jsonl";
@@ -117,7 +117,7 @@ pub struct Deferral<'a> {
 impl DeferredQueue {
     /// Replays and rewrites the queue. Entries still marked `releasing` are returned as
     /// they are, for the caller to settle.
-    pub fn open(data_dir: &Path) -> io::Result<(Self, Vec<Entry>)> {
+    pub fn open(data_dir: &Path, quarantine: &Quarantine) -> io::Result<(Self, Vec<Entry>)> {
         let dir = data_dir.join(QUEUE_DIR);
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(QUEUE_FILE);
@@ -127,15 +127,9 @@ impl DeferredQueue {
             Err(e) => return Err(e),
         };
         let mut inner = Inner::default();
-        let (lines, torn) = complete_lines(&bytes);
-        for l in lines {
-            match serde_json::from_slice::<Record>(l) {
-                Ok(r) => inner.apply(r),
-                Err(e) => tracing::warn!(error = %e, "skipped an unreadable deferred-queue line"),
-            }
-        }
+        let torn = quarantine.parse_lines::<Record>(&path, &bytes, |r| inner.apply(r));
         if torn > 0 {
-            tracing::warn!("skipped a torn last deferred-queue line (crash mid-write)");
+            tracing::warn!(torn, "skipped torn deferred-queue lines (crash mid-write)");
         }
         let mut live: Vec<&Entry> = inner.entries.values().collect();
         live.sort_by_key(|e| (e.release_at, e.id.clone()));

@@ -5,6 +5,7 @@ pub mod appender;
 pub mod atomic;
 pub mod document;
 pub mod lock;
+pub mod quarantine;
 
 pub use appender::Appender;
 pub use atomic::write_atomic;

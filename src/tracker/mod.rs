@@ -150,12 +150,14 @@ impl Tracker {
         &self,
         data_dir: &std::path::Path,
         now: DateTime<Utc>,
+        quarantine: &crate::store::quarantine::Quarantine,
     ) -> std::io::Result<usize> {
         let today = business_date(now, self.tz);
         let mut applied = 0;
         for day in [today.pred_opt(), Some(today)].into_iter().flatten() {
             let path = crate::journal::calls_path(data_dir, day);
-            applied += crate::journal::for_each_call(&path, |event| self.apply(&event))?;
+            applied +=
+                crate::journal::for_each_call(&path, quarantine, |event| self.apply(&event))?;
         }
         self.prune(now);
         Ok(applied)
@@ -223,10 +225,26 @@ impl Tracker {
                             a.since = a.since.max(timestamp.timestamp());
                         }
                     }
-                    // No call was placed (or none will report back): the line is free.
-                    DispatchStatus::Failed | DispatchStatus::Deferred | DispatchStatus::DryRun => {
-                        line.active = None
+                    // Bland certainly never took it: the line is free, and the acceptance
+                    // counts against neither the caps nor the duplicate window.
+                    DispatchStatus::Failed | DispatchStatus::Deferred => {
+                        if let Some(a) = line.active.take() {
+                            let accepted = pack(a.since);
+                            if let Some(i) = line.accepted.iter().rposition(|t| *t == accepted) {
+                                let mut kept = std::mem::take(&mut line.accepted).into_vec();
+                                kept.remove(i);
+                                line.accepted = kept.into_boxed_slice();
+                            }
+                            if let Some(lead) = s.leads.get_mut(&lead_key(key, &a.lead_id)) {
+                                if lead.last_accepted == accepted {
+                                    lead.last_accepted = 0;
+                                }
+                            }
+                        }
                     }
+                    // No call was placed, or none will report back: the line is free (a
+                    // dry run still counts, as a placed call would).
+                    DispatchStatus::DryRun | DispatchStatus::Cancelled => line.active = None,
                     DispatchStatus::Unconfirmed => {}
                 }
             }

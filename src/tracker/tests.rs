@@ -368,7 +368,16 @@ async fn a_rebuild_from_the_journal_restores_every_count() {
     }
     let fresh = Tracker::open(dir.path(), chrono_tz::America::New_York).expect("tracker");
     let now = at("2026-11-23T15:05:00Z");
-    assert_eq!(fresh.rebuild(dir.path(), now).expect("rebuild"), 5);
+    assert_eq!(
+        fresh
+            .rebuild(
+                dir.path(),
+                now,
+                &crate::store::quarantine::Quarantine::in_memory()
+            )
+            .expect("rebuild"),
+        5
+    );
     let (x, y) = (
         t.tracker.view("+13055551234", "A", now),
         fresh.view("+13055551234", "A", now),

@@ -88,7 +88,7 @@ async fn live_is_204_without_a_body() {
 }
 
 #[tokio::test]
-async fn request_id_is_echoed_when_sane_and_generated_otherwise() {
+async fn request_ids_are_ours_and_a_sane_caller_id_is_echoed_as_correlation_id() {
     let app = spawn_app().await;
     let res = app
         .client
@@ -97,7 +97,9 @@ async fn request_id_is_echoed_when_sane_and_generated_otherwise() {
         .send()
         .await
         .expect("req");
-    assert_eq!(res.headers()["x-request-id"], "abc-123");
+    assert_eq!(res.headers()["x-correlation-id"], "abc-123");
+    let ours = res.headers()["x-request-id"].to_str().expect("ascii");
+    assert!(ours.starts_with("req_"), "{ours}");
     let res = app
         .client
         .get(app.url("/health/live"))
@@ -110,6 +112,7 @@ async fn request_id_is_echoed_when_sane_and_generated_otherwise() {
         .expect("ascii")
         .to_string();
     assert!(id.starts_with("req_") && id.len() > 10, "{id}");
+    assert!(!res.headers().contains_key("x-correlation-id"));
     let other = app
         .client
         .get(app.url("/health/live"))

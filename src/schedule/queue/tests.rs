@@ -31,7 +31,11 @@ async fn defer(q: &DeferredQueue, l: &Lead, rid: &str, now: &str, release: &str)
 #[tokio::test]
 async fn the_same_lead_is_one_entry_and_the_newer_payload_wins() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (q, _) = DeferredQueue::open(dir.path()).expect("open");
+    let (q, _) = DeferredQueue::open(
+        dir.path(),
+        &crate::store::quarantine::Quarantine::in_memory(),
+    )
+    .expect("open");
     let first = defer(
         &q,
         &lead("7", "3055550123", "old"),
@@ -79,7 +83,11 @@ async fn restart_keeps_entries_and_reports_releases_in_doubt() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, b, c);
     {
-        let (q, _) = DeferredQueue::open(dir.path()).expect("open");
+        let (q, _) = DeferredQueue::open(
+            dir.path(),
+            &crate::store::quarantine::Quarantine::in_memory(),
+        )
+        .expect("open");
         a = defer(
             &q,
             &lead("1", "3055550001", ""),
@@ -119,7 +127,11 @@ async fn restart_keeps_entries_and_reports_releases_in_doubt() {
             "b is being released"
         );
     }
-    let (q, in_doubt) = DeferredQueue::open(dir.path()).expect("reopen");
+    let (q, in_doubt) = DeferredQueue::open(
+        dir.path(),
+        &crate::store::quarantine::Quarantine::in_memory(),
+    )
+    .expect("reopen");
     assert_eq!(q.len(), 2);
     assert!(q.get(&a).is_some() && q.get(&c).is_none());
     assert_eq!(in_doubt.len(), 1);
@@ -131,7 +143,11 @@ async fn restart_keeps_entries_and_reports_releases_in_doubt() {
 #[tokio::test]
 async fn a_newer_deferral_survives_the_removal_of_the_older_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (q, _) = DeferredQueue::open(dir.path()).expect("open");
+    let (q, _) = DeferredQueue::open(
+        dir.path(),
+        &crate::store::quarantine::Quarantine::in_memory(),
+    )
+    .expect("open");
     let id = defer(
         &q,
         &lead("1", "3055550001", "v1"),
@@ -162,7 +178,11 @@ async fn a_newer_deferral_survives_the_removal_of_the_older_one() {
 #[tokio::test]
 async fn hurry_and_expiry() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (q, _) = DeferredQueue::open(dir.path()).expect("open");
+    let (q, _) = DeferredQueue::open(
+        dir.path(),
+        &crate::store::quarantine::Quarantine::in_memory(),
+    )
+    .expect("open");
     let id = defer(
         &q,
         &lead("1", "3055550001", ""),
@@ -188,6 +208,10 @@ async fn hurry_and_expiry() {
     assert_eq!(q.expired(at("2026-11-21T15:00:00Z"), 10).len(), 1);
     assert_eq!(q.expired(at("2026-11-21T14:59:59Z"), 10).len(), 0);
     drop(q);
-    let (q, _) = DeferredQueue::open(dir.path()).expect("reopen");
+    let (q, _) = DeferredQueue::open(
+        dir.path(),
+        &crate::store::quarantine::Quarantine::in_memory(),
+    )
+    .expect("reopen");
     assert_eq!(q.due(now, 10).len(), 1, "hurry is durable");
 }
