@@ -5,6 +5,7 @@ mod blocklist_bulk;
 mod blocklist_files;
 mod dispatch;
 mod feeds;
+mod hardening;
 mod helpers;
 mod intake;
 mod journals;
