@@ -206,11 +206,12 @@ impl Gateway {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let eval = self.pipeline.evaluate(lead, now);
+        tracing::info!(request_id, lead_id = %lead.lead_id, phone = %lead.phone,
+            decision = ?eval.decision, stage = eval.stage.unwrap_or(""),
+            reason = eval.reason.as_deref().unwrap_or(""), flag_id = eval.flag_id().unwrap_or(""),
+            release = release.is_some(), "lead decided");
         let attempt = match (eval.decision, &eval.block) {
             (Decision::Blocked, Some(block)) => {
-                tracing::info!(request_id, phone = %lead.phone, lead_id = %lead.lead_id,
-                    reason = eval.reason.as_deref().unwrap_or(""), flag_id = block.flag_id.as_deref().unwrap_or(""),
-                    flag_field = %block.field, flag_value = %block.value, "call blocked by blocklist");
                 Some(Attempt {
                     timestamp: now,
                     field: block.field.clone(),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod blocklist;
 pub mod calls;
 pub mod error;
+pub mod lookup;
 pub mod feeds;
 pub mod middleware;
 pub mod params;
@@ -60,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(tracker::configure)
                 .configure(calls::configure)
                 .configure(quarantine::configure)
+                .configure(lookup::configure)
                 .configure(feeds::configure)
                 .configure(scheduler::configure)
                 .configure(blocklist::configure)

@@ -280,3 +280,37 @@ async fn flag_values_are_bounded_extensions_refused_and_a_new_reason_updates() {
     assert_eq!(body["updated"], true);
     assert_eq!(body["flag"]["reason"], "second");
 }
+
+#[tokio::test]
+async fn a_lead_is_found_by_phone_or_lead_id_over_a_date_range() {
+    let app = spawn_app_with(|_| {}).await;
+    let (_, first) = post_lead(&app, lead(9)).await;
+    app.clock.advance(chrono::Duration::days(2));
+    let (_, second) = post_lead(&app, lead(9)).await;
+    let (_, other) = post_lead(&app, lead(10)).await;
+    assert_eq!(other["decision"], "accepted");
+    let found = app
+        .get_json("/api/admin/leads/lookup?phone=(305)%20555-2009&start=2026-11-20&end=2026-11-25")
+        .await;
+    assert_eq!(found["phone"], "+13055552009");
+    assert_eq!(found["decisions"], 2, "{found}");
+    let ids: Vec<&str> = found["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"] == "decision")
+        .filter_map(|e| e["request_id"].as_str())
+        .collect();
+    assert_eq!(ids, [first["request_id"].as_str(), second["request_id"].as_str()].map(Option::unwrap_or_default));
+    assert!(found["events"][0]["trace"].is_array());
+    let by_lead = app
+        .get_json("/api/admin/leads/lookup?lead_id=H-9&start=2026-11-25&end=2026-11-25")
+        .await;
+    assert_eq!(by_lead["decisions"], 1, "{by_lead}");
+    let res = app
+        .admin(reqwest::Method::GET, "/api/admin/leads/lookup?start=2026-11-20")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

@@ -45,6 +45,13 @@ async fn sigterm_stops_gracefully_with_exit_0_and_releases_the_lock() {
         .await
         .expect("req");
     assert_eq!(res.status(), 201);
+    let res = client()
+        .post(format!("{}/webhooks/lead", proc.address))
+        .json(&json!({"phone_number": "3055550142", "lead_id": "LOG-1"}))
+        .send()
+        .await
+        .expect("req");
+    assert!(res.status().is_success());
     proc.signal("TERM");
     let status = proc.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0));
@@ -60,6 +67,12 @@ async fn sigterm_stops_gracefully_with_exit_0_and_releases_the_lock() {
         .find(|l| l.contains("request finished") && l.contains("trace-me-123"));
     assert!(finished.is_some(), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains(ADMIN_KEY)));
+    // Every decision is logged at INFO with its lead, number, decision and stage.
+    let decided = logs
+        .iter()
+        .find(|l| l.contains("lead decided") && l.contains("LOG-1"))
+        .expect("decision log line");
+    assert!(decided.contains("+13055550142") && decided.contains("request_id"), "{decided}");
     // The document is complete after a clean shutdown.
     let doc: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("blocklist-config.json")).expect("doc"),
