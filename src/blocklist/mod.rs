@@ -82,6 +82,8 @@ pub struct Blocklist {
     compact_after: usize,
     compacting: Mutex<()>,
     file: Mutex<FileState>,
+    /// The last hand edit that removed flags: how many, and the backup of the list before.
+    removed_by_edit: Mutex<Option<(usize, String)>>,
     pub(crate) compact_wanted: tokio::sync::Notify,
 }
 
@@ -247,6 +249,7 @@ impl Blocklist {
                 known,
                 refused: None,
             }),
+            removed_by_edit: Mutex::new(None),
             compact_wanted: tokio::sync::Notify::new(),
         }
     }
@@ -352,7 +355,8 @@ impl HealthSource for Blocklist {
             .refused
             .as_ref()
             .map(|(_, why)| why.clone());
-        let status = if refused.is_some() {
+        let removed_by_edit = lock(&self.removed_by_edit).clone();
+        let status = if refused.is_some() || removed_by_edit.is_some() {
             HealthStatus::Degraded
         } else {
             HealthStatus::Ok
@@ -366,6 +370,11 @@ impl HealthSource for Blocklist {
                 "error",
                 format!("hand edit refused, last good state in force: {why}"),
             );
+        }
+        if let Some((removed, backup)) = removed_by_edit {
+            report = report
+                .with("removed_by_hand_edit", removed)
+                .with("backup", backup);
         }
         report
     }

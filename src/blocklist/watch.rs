@@ -59,6 +59,25 @@ impl Blocklist {
             }
         }
         let flags = fresh.len();
+        let removed = index.iter().filter(|f| !fresh.contains_id(&f.id)).count();
+        *lock(&self.removed_by_edit) = None;
+        if removed > 0 {
+            // The previous list is kept: a `git checkout` or a slip of the editor that
+            // empties the list can be undone by hand.
+            let stamp = chrono::DateTime::from_timestamp_millis(now)
+                .unwrap_or_default()
+                .format("%Y%m%dT%H%M%S%.3fZ");
+            let backup = self.dir.join(format!("{CONFIG_FILE}.{stamp}.bak"));
+            if let Err(e) = persist::write_config(&backup, &index) {
+                return self.refuse(
+                    Some(id),
+                    format!("it removes {removed} flags and the previous list could not be backed up: {e}"),
+                );
+            }
+            tracing::warn!(removed, flags, backup = %backup.display(),
+                "a hand edit of {CONFIG_FILE} removed flags; the previous list is kept as a backup");
+            *lock(&self.removed_by_edit) = Some((removed, backup.display().to_string()));
+        }
         *index = fresh;
         drop(index);
         let mut file = lock(&self.file);
@@ -67,6 +86,7 @@ impl Blocklist {
         self.metrics.blocklist_flags.set(flags as i64);
         tracing::info!(
             flags,
+            removed,
             "blocklist reloaded after a hand edit of {CONFIG_FILE}"
         );
         Reload::Applied { flags }

@@ -211,22 +211,20 @@ impl Gateway {
             reason = eval.reason.as_deref().unwrap_or(""), flag_id = eval.flag_id().unwrap_or(""),
             release = release.is_some(), "lead decided");
         let attempt = match (eval.decision, &eval.block) {
-            (Decision::Blocked, Some(block)) => {
-                Some(Attempt {
-                    timestamp: now,
-                    field: block.field.clone(),
-                    value: block.value.clone(),
-                    lead_id: Some(lead.lead_id.clone()),
-                    phone: Some(lead.phone.as_str().to_string()),
-                    blocked: true,
-                    reason: eval.reason.clone().unwrap_or_default(),
-                    flag_id: block.flag_id.clone(),
-                    request_id: Some(request_id.to_string()),
-                    stage: eval.stage.unwrap_or("blocklist").to_string(),
-                    source: block.source.to_string(),
-                    flag_reason: block.flag_reason.clone(),
-                })
-            }
+            (Decision::Blocked, Some(block)) => Some(Attempt {
+                timestamp: now,
+                field: block.field.clone(),
+                value: block.value.clone(),
+                lead_id: Some(lead.lead_id.clone()),
+                phone: Some(lead.phone.as_str().to_string()),
+                blocked: true,
+                reason: eval.reason.clone().unwrap_or_default(),
+                flag_id: block.flag_id.clone(),
+                request_id: Some(request_id.to_string()),
+                stage: eval.stage.unwrap_or("blocklist").to_string(),
+                source: block.source.to_string(),
+                flag_reason: block.flag_reason.clone(),
+            }),
             _ => None,
         };
         let deferred = match (eval.decision, eval.release_at) {

@@ -198,3 +198,46 @@ async fn delete_is_durable_across_restart() {
     let app = app.restart().await;
     assert_eq!(app.get_json("/api/admin/blocklist").await["flags_count"], 0);
 }
+
+#[tokio::test]
+async fn a_hand_edit_that_removes_flags_leaves_a_backup_and_a_trace_in_health() {
+    let app = spawn_app_with(|s| s.blocklist_compact_after = 1).await;
+    for v in ["3055550001", "3055550002", "3055550003"] {
+        let res = app
+            .post_json(
+                "/api/admin/blocklist",
+                json!({"field": "phone", "value": v}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let folded = eventually(Duration::from_secs(3), || async {
+        let doc = read_doc(&app.data_dir().join("blocklist-config.json"));
+        (doc["flags"].as_array().map(Vec::len) == Some(3)).then_some(())
+    })
+    .await;
+    assert!(folded.is_some(), "the adds were folded into the document");
+    // What `git checkout` of an empty tracked document did on a running deployment.
+    let doc = app.data_dir().join("blocklist-config.json");
+    std::fs::write(&doc, r#"{"enabled": true, "flags": []}"#).expect("hand edit");
+    let health = eventually(Duration::from_secs(5), || async {
+        let h = app.health().await;
+        (h["components"]["blocklist"]["removed_by_hand_edit"] == 3).then_some(h)
+    })
+    .await;
+    let last = app.health().await;
+    let health = health.unwrap_or_else(|| {
+        panic!(
+            "{last} the removal is not shown in /health: {:?} {:?}",
+            std::fs::read_to_string(&doc),
+            std::fs::read_dir(app.data_dir())
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+        )
+    });
+    assert_eq!(health["status"], "degraded");
+    let backup = health["components"]["blocklist"]["backup"]
+        .as_str()
+        .expect("backup path");
+    let kept = read_doc(std::path::Path::new(backup));
+    assert_eq!(kept["flags"].as_array().map(Vec::len), Some(3));
+}

@@ -58,7 +58,10 @@ async fn a_callers_request_id_is_a_correlation_id_never_the_key() {
     }
     assert_ne!(ids[0], ids[1]);
     // Both stay in the outbox while Bland is down: neither lead is lost.
-    let p = wait_pending(&app, |p| p["entries"].as_array().is_some_and(|e| e.len() == 2)).await;
+    let p = wait_pending(&app, |p| {
+        p["entries"].as_array().is_some_and(|e| e.len() == 2)
+    })
+    .await;
     let held: Vec<&str> = p["entries"]
         .as_array()
         .expect("entries")
@@ -91,7 +94,10 @@ async fn a_lead_nested_too_deep_is_refused_naming_the_field() {
     let (status, answer) = post_lead(&app, body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let errors = answer["errors"].to_string();
-    assert!(errors.contains("`deep` nests deeper than 8 levels"), "{errors}");
+    assert!(
+        errors.contains("`deep` nests deeper than 8 levels"),
+        "{errors}"
+    );
     let mut big = lead(5);
     big["notes"] = json!("x".repeat(70_000));
     let (status, answer) = post_lead(&app, big).await;
@@ -119,9 +125,17 @@ async fn an_unreadable_outbox_line_is_quarantined_and_surfaced_not_skipped() {
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["components"]["quarantine"]["unacknowledged"], 1);
     let q = app.get_json("/api/admin/quarantine").await;
-    assert_eq!(q["lines"][0]["line"], "{\"op\":\"queued\",\"request_id\":7}");
-    assert!(q["lines"][0]["file"].as_str().expect("file").ends_with("outbox.jsonl"));
-    let res = app.post_json("/api/admin/quarantine/acknowledge", json!({})).await;
+    assert_eq!(
+        q["lines"][0]["line"],
+        "{\"op\":\"queued\",\"request_id\":7}"
+    );
+    assert!(q["lines"][0]["file"]
+        .as_str()
+        .expect("file")
+        .ends_with("outbox.jsonl"));
+    let res = app
+        .post_json("/api/admin/quarantine/acknowledge", json!({}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         app.health().await["components"]["quarantine"]["status"],
@@ -230,8 +244,10 @@ async fn a_completion_naming_an_unconfirmed_call_settles_it() {
     let res = app
         .client
         .post(app.url("/webhooks/bland"))
-        .json(&json!({"call_id": "c-late", "answered_by": "voicemail", "call_length": 0.5,
-            "metadata": {"request_id": id}}))
+        .json(
+            &json!({"call_id": "c-late", "answered_by": "voicemail", "call_length": 0.5,
+            "metadata": {"request_id": id}}),
+        )
         .send()
         .await
         .expect("req");
@@ -266,11 +282,20 @@ async fn flag_values_are_bounded_extensions_refused_and_a_new_reason_updates() {
     let res = add(json!({"field": "email", "value": "a".repeat(200_000)})).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let err: Value = res.json().await.expect("json");
-    assert!(err["error"].as_str().expect("e").contains("longer than 1024"), "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .expect("e")
+            .contains("longer than 1024"),
+        "{err}"
+    );
     let res = add(json!({"field": "phone", "value": "(312) 222-0100 ext 9"})).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let err: Value = res.json().await.expect("json");
-    assert!(err["error"].as_str().expect("e").contains("extension"), "{err}");
+    assert!(
+        err["error"].as_str().expect("e").contains("extension"),
+        "{err}"
+    );
     let res = add(json!({"field": "phone", "value": "3055551234", "reason": "first"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = add(json!({"field": "phone", "value": "305-555-1234", "reason": "second"})).await;
@@ -301,14 +326,21 @@ async fn a_lead_is_found_by_phone_or_lead_id_over_a_date_range() {
         .filter(|e| e["event"] == "decision")
         .filter_map(|e| e["request_id"].as_str())
         .collect();
-    assert_eq!(ids, [first["request_id"].as_str(), second["request_id"].as_str()].map(Option::unwrap_or_default));
+    assert_eq!(
+        ids,
+        [first["request_id"].as_str(), second["request_id"].as_str()]
+            .map(Option::unwrap_or_default)
+    );
     assert!(found["events"][0]["trace"].is_array());
     let by_lead = app
         .get_json("/api/admin/leads/lookup?lead_id=H-9&start=2026-11-25&end=2026-11-25")
         .await;
     assert_eq!(by_lead["decisions"], 1, "{by_lead}");
     let res = app
-        .admin(reqwest::Method::GET, "/api/admin/leads/lookup?start=2026-11-20")
+        .admin(
+            reqwest::Method::GET,
+            "/api/admin/leads/lookup?start=2026-11-20",
+        )
         .send()
         .await
         .expect("req");

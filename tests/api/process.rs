@@ -72,7 +72,10 @@ async fn sigterm_stops_gracefully_with_exit_0_and_releases_the_lock() {
         .iter()
         .find(|l| l.contains("lead decided") && l.contains("LOG-1"))
         .expect("decision log line");
-    assert!(decided.contains("+13055550142") && decided.contains("request_id"), "{decided}");
+    assert!(
+        decided.contains("+13055550142") && decided.contains("request_id"),
+        "{decided}"
+    );
     // The document is complete after a clean shutdown.
     let doc: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("blocklist-config.json")).expect("doc"),
