@@ -123,7 +123,8 @@ impl Gateway {
         Ok(json!({"request_id": request_id, "resolution": "sent", "call_id": call_id}))
     }
 
-    async fn cancel(&self, entry: &Entry) -> Result<(), ResolveError> {
+    /// Takes an entry out of the outbox, not sent.
+    async fn drop_entry(&self, entry: &Entry) -> io::Result<()> {
         self.outbox
             .record(Record::Resolved {
                 request_id: entry.request_id.clone(),
@@ -132,7 +133,11 @@ impl Gateway {
                 call_id: None,
             })
             .wait()
-            .await?;
+            .await
+    }
+
+    async fn cancel(&self, entry: &Entry) -> Result<(), ResolveError> {
+        self.drop_entry(entry).await?;
         // A failed call already freed its line; an unconfirmed one frees it now and keeps
         // counting against the caps (Bland may have placed it).
         if entry.state == State::Unconfirmed {
@@ -159,15 +164,7 @@ impl Gateway {
             .map_err(|e| ResolveError::Unreadable(e.join("; ")))?;
         let new_id = crate::dispatch::new_request_id();
         let submitted = self.submit(&lead, &new_id).await?;
-        self.outbox
-            .record(Record::Resolved {
-                request_id: entry.request_id.clone(),
-                at: self.clock.now(),
-                sent: false,
-                call_id: None,
-            })
-            .wait()
-            .await?;
+        self.drop_entry(entry).await?;
         let eval = submitted.eval;
         Ok(json!({
             "request_id": entry.request_id,

@@ -39,19 +39,7 @@ async fn wait_status(app: &TestApp, id: &str, status: &str) -> Value {
 #[tokio::test]
 async fn a_503_is_retried_with_the_same_request_id() {
     let app = spawn_app_with(live).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&app.bland)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .with_priority(5)
-        .mount(&app.bland)
-        .await;
+    crate::intake::bland_fails_then_takes(&app, 503, 1).await;
     let (_, body) = post_lead(&app, lead(1)).await;
     let id = body["request_id"].as_str().expect("id").to_string();
     let h = wait_status(&app, &id, "sent").await;

@@ -8,7 +8,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::{eventually, spawn_app_with, TestApp};
-use crate::intake::{bland_calls, live, post_lead, Queued};
+use crate::intake::{bland_calls, live, post_lead};
 
 fn lead(n: u32) -> Value {
     json!({"phone_number": format!("305555{:04}", 2000 + n), "lead_id": format!("H-{n}")})
@@ -146,19 +146,7 @@ async fn an_unreadable_outbox_line_is_quarantined_and_surfaced_not_skipped() {
 #[tokio::test]
 async fn a_short_outage_is_retried_past_four_tries() {
     let app = spawn_app_with(live).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(6)
-        .with_priority(1)
-        .mount(&app.bland)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .with_priority(5)
-        .mount(&app.bland)
-        .await;
+    crate::intake::bland_fails_then_takes(&app, 503, 6).await;
     let (_, body) = post_lead(&app, lead(6)).await;
     let id = body["request_id"].as_str().expect("id").to_string();
     let sent = eventually(Duration::from_secs(10), || async {

@@ -30,6 +30,23 @@ pub fn live(s: &mut Settings) {
     s.bland.timeout_secs = 1;
 }
 
+/// Bland answers `status` to the first `times` calls, then takes every call.
+pub async fn bland_fails_then_takes(app: &TestApp, status: u16, times: u64) {
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(ResponseTemplate::new(status))
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(&app.bland)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .with_priority(5)
+        .mount(&app.bland)
+        .await;
+}
+
 /// A live app whose mock Bland takes every call.
 pub async fn live_app() -> TestApp {
     let app = spawn_app_with(live).await;
