@@ -119,8 +119,17 @@ async fn an_unreadable_outbox_line_is_quarantined_and_surfaced_not_skipped() {
     .expect("write");
     let app = crate::helpers::start(settings, dir, bland, clock).await;
     // The readable entry is still there (dry run: it is sent at once and settled).
-    let h = app.get_json("/api/admin/calls/r-good").await;
-    assert_eq!(h["dispatches"][0]["status"], "dry_run", "{h}");
+    let sent = eventually(Duration::from_secs(5), || async {
+        let res = app
+            .admin(reqwest::Method::GET, "/api/admin/calls/r-good")
+            .send()
+            .await
+            .ok()?;
+        let h: Value = res.json().await.ok()?;
+        (h["dispatches"][0]["status"] == "dry_run").then_some(())
+    })
+    .await;
+    assert!(sent.is_some(), "the readable outbox entry was lost");
     let health = app.health().await;
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["components"]["quarantine"]["unacknowledged"], 1);
