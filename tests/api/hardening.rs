@@ -343,3 +343,50 @@ async fn a_lead_is_found_by_phone_or_lead_id_over_a_date_range() {
         .expect("req");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Sends `body` chunked with `Connection: close` and reads the answer to the end.
+fn chunked_post(address: &str, path: &str, body: &[u8]) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let host = address.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: {}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        crate::helpers::ADMIN_KEY
+    )?;
+    for chunk in body.chunks(16_384) {
+        write!(s, "{:x}\r\n", chunk.len())?;
+        s.write_all(chunk)?;
+        s.write_all(b"\r\n")?;
+    }
+    s.write_all(b"0\r\n\r\n")?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+#[tokio::test]
+async fn a_body_nobody_reads_gets_its_answer_and_the_connection_closes() {
+    let app = spawn_app_with(|_| {}).await;
+    let address = app.address.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        let big = vec![b'a'; 300_000];
+        let mut out = Vec::new();
+        for path in ["/api/admin/scheduler/queue/release", "/api/admin/blocklist"] {
+            for _ in 0..5 {
+                out.push(chunked_post(&address, path, &big));
+            }
+        }
+        out
+    })
+    .await
+    .expect("thread");
+    for answer in answers {
+        // A hang shows as a read timeout here: the connection was not closed.
+        let answer = answer.expect("the answer arrives and the connection closes");
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("\"success\":false"), "{answer}");
+    }
+}
