@@ -67,7 +67,7 @@ class QuietServer(http.server.ThreadingHTTPServer):
 def start(data, bland_url):
     env = dict(os.environ, HOST="127.0.0.1", PORT="0", DATA_DIR=data, ADMIN_API_KEY=KEY,
                BLAND_API_KEY="crash-test", BLAND_API_URL=bland_url,
-               BLAND_MAX_CALLS_PER_SECOND="200", BLAND_MAX_CONCURRENT="10",
+               BLAND_MAX_CALLS_PER_SECOND="2000", BLAND_MAX_CONCURRENT="10",
                LOG_FORMAT="json", RUST_LOG="warn,callgate::startup=info",
                CALLGATE_CONFIG="/dev/null")
     path = os.path.join(data, "server.log")
@@ -181,7 +181,7 @@ def main():
                 t.join()
             answered_per_run.append(sum(load.answers.values()) - before)
         proc, addr = start(data, bland_url)
-        deadline = time.time() + 60
+        deadline = time.time() + 300
         while time.time() < deadline:
             _, pending = admin(addr, "GET", "/api/admin/calls/pending")
             if pending["queued"] == 0 and pending["in_flight"] == 0:

@@ -139,6 +139,16 @@ async fn build_gateway(
         clock: clock.clone(),
         settings: settings.clone(),
     });
+    let reconciled = gateway
+        .reconcile_unconfirmed()
+        .await
+        .context("DATA_DIR: cannot settle calls the call journal shows as sent")?;
+    if reconciled > 0 {
+        tracing::info!(
+            reconciled,
+            "calls the outbox had as unconfirmed were already journaled as sent"
+        );
+    }
     gateway
         .settle_in_doubt(in_doubt)
         .await
@@ -187,7 +197,8 @@ impl Application {
             .restore_attempts(&days)
             .await
             .context("DATA_DIR: cannot restore the attempts journal from the call journal")?;
-        let stats = Arc::new(Statistics::new(&settings.data_dir));
+        let stats =
+            Arc::new(Statistics::new(&settings.data_dir).with_quarantine(quarantine.clone()));
         let shared_settings = Arc::new(settings.clone());
         let feeds = Arc::new(Feeds::new(
             &settings.feeds,

@@ -97,6 +97,17 @@ impl CallIndex {
             .insert(call_id.to_string(), call);
     }
 
+    /// The call id Bland gave `request_id`, if the index knows one (a linear scan: for the
+    /// handful of calls a restart leaves unconfirmed).
+    pub fn call_of(&self, request_id: &str) -> Option<String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(_, c)| c.request_id == request_id)
+            .map(|(id, _)| id.clone())
+    }
+
     pub fn contains(&self, call_id: &str) -> bool {
         self.calls
             .lock()

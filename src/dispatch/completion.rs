@@ -120,9 +120,6 @@ impl super::Gateway {
         else {
             return Ok(());
         };
-        if self.calls.contains(&c.call_id) {
-            return Ok(());
-        }
         self.settle_sent(&entry, Some(c.call_id.clone()))
             .await
             .map_err(|e| format!("could not settle unconfirmed call {request_id}: {e}"))?;

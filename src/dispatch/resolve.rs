@@ -93,7 +93,12 @@ impl Gateway {
         call_id: Option<String>,
     ) -> Result<Value, ResolveError> {
         let request_id = entry.request_id.as_str();
-        if let Some(id) = &call_id {
+        // Already journaled as sent (a crash between the call journal's write and the
+        // outbox's): only the outbox is behind.
+        let journaled = call_id
+            .as_deref()
+            .is_some_and(|id| self.calls.call_of(request_id).as_deref() == Some(id));
+        if let (Some(id), false) = (&call_id, journaled) {
             self.calls.insert(
                 id,
                 calls::CallRef {
@@ -113,13 +118,15 @@ impl Gateway {
             })
             .wait()
             .await?;
-        let event = self.dispatch_event(
-            entry,
-            DispatchStatus::Sent,
-            call_id.clone(),
-            "settled as sent",
-        );
-        self.record_dispatch(event).wait().await?;
+        if !journaled {
+            let event = self.dispatch_event(
+                entry,
+                DispatchStatus::Sent,
+                call_id.clone(),
+                "settled as sent",
+            );
+            self.record_dispatch(event).wait().await?;
+        }
         Ok(json!({"request_id": request_id, "resolution": "sent", "call_id": call_id}))
     }
 
@@ -134,6 +141,25 @@ impl Gateway {
             })
             .wait()
             .await
+    }
+
+    /// At startup: an entry left `unconfirmed` whose send the call journal already records
+    /// (the crash came between the two writes) is settled as sent. Returns how many.
+    pub async fn reconcile_unconfirmed(&self) -> io::Result<usize> {
+        let mut settled = 0;
+        for entry in self.outbox.pending() {
+            if entry.state != State::Unconfirmed {
+                continue;
+            }
+            let Some(call_id) = self.calls.call_of(&entry.request_id) else {
+                continue;
+            };
+            self.settle_sent(&entry, Some(call_id))
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            settled += 1;
+        }
+        Ok(settled)
     }
 
     async fn cancel(&self, entry: &Entry) -> Result<(), ResolveError> {

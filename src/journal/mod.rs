@@ -269,21 +269,22 @@ pub fn lines_containing(path: &Path, needle: &str) -> io::Result<Vec<Value>> {
         .collect())
 }
 
-/// Reads one day's journal; a missing file is an empty day.
-pub fn read_day(path: &Path) -> io::Result<DayRecords> {
+/// Reads one day's journal; a missing file is an empty day. A line that cannot be read
+/// (not a torn write) is kept aside in `quarantine` when one is given.
+pub fn read_day(
+    path: &Path,
+    quarantine: Option<&crate::store::quarantine::Quarantine>,
+) -> io::Result<DayRecords> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DayRecords::default()),
         Err(e) => return Err(e),
     };
-    let (lines, mut torn) = complete_lines(&bytes);
     let mut records = Vec::new();
-    for line in lines {
-        match serde_json::from_slice(line) {
-            Ok(v) => records.push(v),
-            Err(_) => torn += 1,
-        }
-    }
+    let fallback = crate::store::quarantine::Quarantine::in_memory();
+    let torn = quarantine
+        .unwrap_or(&fallback)
+        .parse_lines(path, &bytes, |v| records.push(v));
     if torn > 0 {
         tracing::warn!(file = %path.display(), torn, "skipped torn journal lines (crash mid-write)");
     }

@@ -90,7 +90,11 @@ async fn call_events_go_to_the_calls_journal() {
         tags: vec!["voicemail".into()],
     };
     journals.append_call(&event).wait().await.expect("durable");
-    let day = read_day(&journals.calls_path("2026-11-23".parse().expect("date"))).expect("read");
+    let day = read_day(
+        &journals.calls_path("2026-11-23".parse().expect("date")),
+        None,
+    )
+    .expect("read");
     assert_eq!(day.records.len(), 1);
     assert_eq!(day.records[0]["event"], "outcome");
     assert_eq!(day.records[0]["outcome"], "no_answer");
@@ -103,9 +107,9 @@ fn torn_lines_are_skipped_and_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("attempts_2026-11-23.jsonl");
     std::fs::write(&path, "{\"a\":1}\n{\"b\":2}\n{\"c\":").expect("write");
-    let day = read_day(&path).expect("read");
+    let day = read_day(&path, None).expect("read");
     assert_eq!((day.records.len(), day.torn), (2, 1));
-    let missing = read_day(&dir.path().join("none.jsonl")).expect("missing is empty");
+    let missing = read_day(&dir.path().join("none.jsonl"), None).expect("missing is empty");
     assert_eq!((missing.records.len(), missing.torn), (0, 0));
 }
 
@@ -171,14 +175,14 @@ async fn attempts_lost_with_a_power_cut_are_restored_from_the_call_journal() {
     let day: NaiveDate = "2026-11-23".parse().expect("date");
     let attempts = journals.attempts_path(day);
     assert_eq!(
-        read_day(&attempts).expect("read").records.len(),
+        read_day(&attempts, None).expect("read").records.len(),
         1,
         "written with the decision"
     );
     // A power cut loses the unsynced attempt line; the synced decision still has it.
     std::fs::write(&attempts, "").expect("lose it");
     assert_eq!(journals.restore_attempts(&[day]).await.expect("restore"), 1);
-    let back = read_day(&attempts).expect("read");
+    let back = read_day(&attempts, None).expect("read");
     assert_eq!(back.records.len(), 1);
     assert_eq!(back.records[0]["request_id"], "req_1");
     assert_eq!(

@@ -181,7 +181,7 @@ pub async fn migrate(settings: &Settings, from: &Path) -> anyhow::Result<Report>
                 _ => Vec::new(),
             };
             let target = attempts_path(&settings.data_dir, date);
-            let existing: HashSet<String> = read_day(&target)?
+            let existing: HashSet<String> = read_day(&target, None)?
                 .records
                 .iter()
                 .filter_map(|r| {

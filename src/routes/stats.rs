@@ -34,7 +34,8 @@ async fn attempts(
     let limit = number(&q, "limit")?;
     let offset = number(&q, "offset")?.unwrap_or(0);
     let path = crate::journal::attempts_path(&state.settings.data_dir, date);
-    let day = blocking(move || read_day(&path)).await?;
+    let quarantine = state.quarantine.clone();
+    let day = blocking(move || read_day(&path, Some(&quarantine))).await?;
     let blocked = day
         .records
         .iter()

@@ -22,7 +22,7 @@ pub use attempts::AttemptsDay;
 pub use calls::CallsDay;
 pub use range::{parse_range, DateRange};
 
-use crate::journal::complete_lines;
+use crate::store::quarantine::Quarantine;
 
 /// A summary built line by line from one journal file.
 pub trait DaySummary:
@@ -43,6 +43,8 @@ pub struct DayCache<T: DaySummary> {
     entries: Mutex<HashMap<NaiveDate, Cached<T>>>,
     path_of: fn(&Path, NaiveDate) -> PathBuf,
     data_dir: PathBuf,
+    /// Where a line that is not a record (and not a torn write) is kept aside.
+    quarantine: Option<Arc<Quarantine>>,
 }
 
 impl<T: DaySummary> DayCache<T> {
@@ -51,6 +53,7 @@ impl<T: DaySummary> DayCache<T> {
             entries: Mutex::new(HashMap::new()),
             path_of,
             data_dir: data_dir.to_path_buf(),
+            quarantine: None,
         }
     }
 
@@ -71,7 +74,7 @@ impl<T: DaySummary> DayCache<T> {
                 other => other,
             };
             let before = cached.as_ref().map(|c| c.consumed);
-            let fresh = update(&path, cached)?;
+            let fresh = update(&path, cached, self.quarantine.as_deref())?;
             if closed && before != Some(fresh.consumed) && fresh.consumed > 0 {
                 store_sidecar(&path, &fresh);
             }
@@ -163,7 +166,11 @@ fn run_parallel<J: Send, R: Send>(
 }
 
 /// Brings one day's summary up to the end of its file (complete lines only).
-fn update<T: DaySummary>(path: &Path, cached: Option<Cached<T>>) -> io::Result<Cached<T>> {
+fn update<T: DaySummary>(
+    path: &Path,
+    cached: Option<Cached<T>>,
+    quarantine: Option<&Quarantine>,
+) -> io::Result<Cached<T>> {
     let len = match std::fs::metadata(path) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
@@ -186,11 +193,25 @@ fn update<T: DaySummary>(path: &Path, cached: Option<Cached<T>>) -> io::Result<C
     file.take(len - consumed).read_to_end(&mut bytes)?;
     let complete = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
     let mut summary = Arc::unwrap_or_clone(summary);
-    let (lines, torn_tail) = complete_lines(&bytes);
+    let torn_tail = usize::from(bytes[complete..].iter().any(|b| !b.is_ascii_whitespace()));
     let mut torn = 0;
-    for line in lines {
-        if !summary.fold(line) {
-            torn += 1;
+    let mut start = 0usize;
+    for newline in memchr::memchr_iter(b'\n', &bytes[..complete]) {
+        let (line, offset) = (&bytes[start..newline], start);
+        start = newline + 1;
+        if line.iter().all(u8::is_ascii_whitespace) || summary.fold(line) {
+            continue;
+        }
+        // Not counted: a record of another kind, a torn write, or a line that cannot be
+        // read at all, which is kept aside rather than skipped in silence.
+        match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+            Ok(_) => {}
+            Err(e) if crate::store::quarantine::is_torn(&e) => torn += 1,
+            Err(e) => {
+                if let Some(q) = quarantine {
+                    q.keep(path, consumed + offset as u64, line, &e.to_string());
+                }
+            }
         }
     }
     if torn + torn_tail > 0 {
@@ -215,6 +236,13 @@ impl Statistics {
             attempts: DayCache::new(data_dir, crate::journal::attempts_path),
             calls: DayCache::new(data_dir, crate::journal::calls_path),
         }
+    }
+
+    /// Lines of either journal that cannot be read are kept aside in `quarantine`.
+    pub fn with_quarantine(mut self, quarantine: Arc<Quarantine>) -> Self {
+        self.attempts.quarantine = Some(quarantine.clone());
+        self.calls.quarantine = Some(quarantine);
+        self
     }
 
     /// The seed's blocklist statistics for `range` (`today` = the current business date).

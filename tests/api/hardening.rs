@@ -150,6 +150,21 @@ async fn an_unreadable_outbox_line_is_quarantined_and_surfaced_not_skipped() {
         app.health().await["components"]["quarantine"]["status"],
         "ok"
     );
+    // A journal line that cannot be read is kept aside by the statistics reader too.
+    let journal = app.data_dir().join("calls/calls_2026-11-23.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap_or_default();
+    text.push_str("{\"event\":\"decision\" garbage}\n");
+    std::fs::write(&journal, text).expect("write");
+    let stats = app
+        .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
+        .await;
+    assert!(stats["total"].is_object());
+    let q = app.get_json("/api/admin/quarantine").await;
+    assert_eq!(q["unacknowledged"], 1, "{q}");
+    assert!(q["lines"][1]["file"]
+        .as_str()
+        .expect("file")
+        .ends_with("calls_2026-11-23.jsonl"));
 }
 
 #[tokio::test]
@@ -389,4 +404,39 @@ async fn a_body_nobody_reads_gets_its_answer_and_the_connection_closes() {
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
         assert!(answer.contains("\"success\":false"), "{answer}");
     }
+}
+
+#[tokio::test]
+async fn a_call_journaled_as_sent_but_unconfirmed_in_the_outbox_is_settled_at_startup() {
+    let app = spawn_app_with(|_| {}).await;
+    let (settings, dir, bland, clock) = app.stop().await;
+    // kill -9 between the call journal's write and the outbox's: the journal says sent.
+    let queued = json!({"op": "queued", "request_id": "r-torn", "at": "2026-11-23T14:00:00.000Z",
+        "lead_id": "T1", "phone": "+13055552099", "body": {}});
+    let attempt =
+        json!({"op": "attempt", "request_id": "r-torn", "at": "2026-11-23T14:00:01.000Z", "n": 1});
+    std::fs::write(
+        settings.data_dir.join("outbox/outbox.jsonl"),
+        format!("{queued}\n{attempt}\n"),
+    )
+    .expect("outbox");
+    let sent = json!({"event": "dispatch", "timestamp": "2026-11-23T14:00:02.000Z",
+        "request_id": "r-torn", "status": "sent", "lead_id": "T1", "phone": "+13055552099",
+        "call_id": "call-torn"});
+    let journal = settings.data_dir.join("calls/calls_2026-11-23.jsonl");
+    std::fs::write(&journal, format!("{sent}\n")).expect("journal");
+    let app = crate::helpers::start(settings, dir, bland, clock).await;
+    let p = pending(&app).await;
+    assert_eq!(p["unconfirmed"], 0, "{p}");
+    // Its completion is matched as usual.
+    let res = app
+        .client
+        .post(app.url("/webhooks/bland"))
+        .json(&json!({"call_id": "call-torn", "answered_by": "human", "call_length": 2}))
+        .send()
+        .await
+        .expect("req");
+    let done: Value = res.json().await.expect("json");
+    assert_eq!(done["status"], "recorded", "{done}");
+    assert_eq!(done["request_id"], "r-torn");
 }
