@@ -10,8 +10,10 @@
 //! - [`startup`] — builds every component once, binds, runs, shuts down gracefully.
 //! - [`telemetry`] — the tracing subscriber (pretty or JSON).
 //! - [`clock`] — the injectable clock and business-date helpers.
-//! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`],
-//!   [`domain::Lead`]).
+//! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`], whose
+//!   non-NANP path is libphonenumber's parse on the `phonenumber` crate's metadata and is
+//!   tested against a table libphonenumber generated; [`domain::Lead`] with its size and
+//!   nesting limits).
 //! - [`pipeline`] — the ordered checks (`schedule`, `answering_machine`, `protection`,
 //!   `blocklist`), each pure; the decision and its trace.
 //! - [`schedule`] — the `schedule` check: business hours, the called party's local
@@ -28,9 +30,11 @@
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
 //!   closed days), the seed's blocklist statistics and pipeline statistics.
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
-//!   and admin-editable JSON documents (partial `PUT`, field-named errors, atomic save).
+//!   admin-editable JSON documents (partial `PUT`, field-named errors, atomic save), and the
+//!   quarantine where every reader puts a line it cannot read back (never a silent skip).
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
-//! - [`routes`] — actix handlers, the JSON error body, request ids, admin auth.
+//! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
+//!   is a correlation id), the body read before any answer, admin auth, lookups.
 //! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version.
 //!
 //! ## Dependency rule

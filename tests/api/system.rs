@@ -319,3 +319,22 @@ async fn metrics_expose_request_counts_and_latency_by_route_and_status() {
     assert!(text.contains("callgate_blocklist_flags 0"), "{text}");
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+/// systemd reads a `#` after a value as part of the value (`EnvironmentFile=/etc/x # note`
+/// names a file that does not exist, so the secrets are never loaded).
+#[test]
+fn the_readme_systemd_unit_has_no_comment_after_a_value() {
+    let readme = include_str!("../../README.md");
+    let unit = readme
+        .split("```ini")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a systemd unit");
+    assert!(unit.contains("EnvironmentFile=/etc/callgate.env\n"), "{unit}");
+    for line in unit.lines().map(str::trim) {
+        if line.starts_with('#') || !line.contains('=') {
+            continue;
+        }
+        assert!(!line.contains(" #") && !line.contains("\t#"), "inline comment: {line}");
+    }
+}
