@@ -1,6 +1,7 @@
 //! A full pipeline decision for a 12-field lead with 100k flags (target ≤ 5 µs), with and
 //! without parsing the lead from its JSON fields, and the schedule check alone (allowing,
-//! and deferring with the release-time search). Run: `cargo bench --bench pipeline`
+//! and deferring with the release-time search), and phone parsing (the NANP fast path and
+//! libphonenumber's steps for other countries). Run: `cargo bench --bench pipeline`
 
 use std::hint::black_box;
 use std::io::Write;
@@ -23,6 +24,22 @@ fn fields(phone: &str) -> Map<String, Value> {
     .as_object()
     .cloned()
     .unwrap_or_default()
+}
+
+fn phone(c: &mut Criterion) {
+    use callgate::domain::PhoneNumber;
+    let mut group = c.benchmark_group("phone");
+    for (name, spelling, country) in [
+        ("nanp", "(305) 555-1234", "US"),
+        ("international_br", "+55 11 2345-6789", "US"),
+        ("international_gb", "+44 20 7946 0958", "US"),
+        ("national_gb", "020 7946 0958", "GB"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| PhoneNumber::parse(black_box(spelling), country).expect("valid"))
+        });
+    }
+    group.finish();
 }
 
 fn pipeline(c: &mut Criterion) {
@@ -132,5 +149,5 @@ fn content(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline, content);
+criterion_group!(benches, pipeline, content, phone);
 criterion_main!(benches);

@@ -330,11 +330,17 @@ fn the_readme_systemd_unit_has_no_comment_after_a_value() {
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("the README has a systemd unit");
-    assert!(unit.contains("EnvironmentFile=/etc/callgate.env\n"), "{unit}");
+    assert!(
+        unit.contains("EnvironmentFile=/etc/callgate.env\n"),
+        "{unit}"
+    );
     for line in unit.lines().map(str::trim) {
         if line.starts_with('#') || !line.contains('=') {
             continue;
         }
-        assert!(!line.contains(" #") && !line.contains("\t#"), "inline comment: {line}");
+        assert!(
+            !line.contains(" #") && !line.contains("\t#"),
+            "inline comment: {line}"
+        );
     }
 }

@@ -23,6 +23,8 @@ struct Patterns {
     /// The default country's international prefix (`011`, `00`), at the start.
     international_prefix: Option<Regex>,
     transform: Option<String>,
+    /// Possible lengths of the national number, and the local-only ones.
+    lengths: (Vec<u16>, Vec<u16>),
 }
 
 /// Metadata patterns keep the XML's line breaks and indentation; libphonenumber drops
@@ -77,6 +79,7 @@ fn patterns(meta: &Metadata) -> Arc<Patterns> {
             .international_prefix()
             .and_then(|r| anchored(r.as_str(), false)),
         transform: meta.national_prefix_transform_rule().map(transform_rule),
+        lengths: lengths(meta),
     });
     if let Ok(mut c) = cache.write() {
         c.insert(meta.id().to_string(), p.clone());
@@ -140,7 +143,8 @@ fn lengths(meta: &Metadata) -> (Vec<u16>, Vec<u16>) {
 
 /// libphonenumber's `testNumberLength` for an unknown number type.
 fn length(meta: &Metadata, national: &str) -> Length {
-    let (lengths, local) = lengths(meta);
+    let p = patterns(meta);
+    let (lengths, local) = &p.lengths;
     let n = national.len() as u16;
     let (Some(min), Some(max)) = (lengths.iter().min(), lengths.iter().max()) else {
         return Length::Invalid;

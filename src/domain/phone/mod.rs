@@ -75,7 +75,7 @@ impl PhoneNumber {
                 PhoneError::BadCharacters(trimmed.into())
             });
         };
-        let nanp_default = country_calling_code(default_country) == Some(1);
+        let nanp_default = is_nanp_region(default_country);
         let national = match (plus, digits.len()) {
             (true, 11) if digits.starts_with('1') => &digits[1..],
             (false, 10) if nanp_default => &digits[..],
@@ -150,6 +150,15 @@ fn compact_digits(input: &str) -> Option<(bool, String)> {
     Some((plus, digits))
 }
 
+/// The regions of calling code 1 (libphonenumber's list), without a metadata lookup.
+fn is_nanp_region(country: &str) -> bool {
+    const NANP: [&str; 25] = [
+        "US", "CA", "AG", "AI", "AS", "BB", "BM", "BS", "DM", "DO", "GD", "GU", "JM", "KN", "KY",
+        "LC", "MP", "MS", "PR", "SX", "TC", "TT", "VC", "VG", "VI",
+    ];
+    NANP.iter().any(|r| r.eq_ignore_ascii_case(country))
+}
+
 /// The calling code of an ISO country (`US` → 1), or `None` if unknown.
 pub fn country_calling_code(country: &str) -> Option<u16> {
     libphone::region(country).map(|m| m.country_code())
@@ -212,6 +221,15 @@ mod tests {
                 "{s} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn the_nanp_region_list_is_libphonenumbers() {
+        for region in ["US", "ca", "PR", "VI", "JM"] {
+            assert!(is_nanp_region(region));
+            assert_eq!(country_calling_code(&region.to_uppercase()), Some(1));
+        }
+        assert!(!is_nanp_region("GB") && !is_nanp_region("MX"));
     }
 
     #[test]
