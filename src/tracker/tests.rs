@@ -420,3 +420,39 @@ fn past_days_are_dropped_when_the_day_rolls() {
     t.tracker.prune(at("2026-11-25T12:00:00Z"));
     assert_eq!(t.tracker.size(), (0, 0));
 }
+
+#[test]
+fn a_call_bland_never_took_counts_against_neither_the_duplicate_window_nor_the_caps() {
+    let mut rules = only("duplicate");
+    rules["rules"]["daily_cap"] = json!(true);
+    rules["max_daily_attempts_per_number"] = json!(1);
+    let t = setup(rules);
+    let a = lead("A", "3055551234", json!({}));
+    let dispatch = |rid: &str, status, when: &str| CallEvent::Dispatch {
+        timestamp: at(when),
+        request_id: rid.into(),
+        status,
+        lead_id: Some("A".into()),
+        phone: Some("+13055551234".into()),
+        call_id: None,
+        error: None,
+    };
+    t.tracker
+        .apply(&accepted("r1", &a, "2026-11-23T15:00:00Z"));
+    assert!(blocked(&t, &a, "2026-11-23T15:01:00Z").starts_with("duplicate"));
+    t.tracker.apply(&dispatch(
+        "r1",
+        DispatchStatus::Failed,
+        "2026-11-23T15:02:00Z",
+    ));
+    allowed(&t, &a, "2026-11-23T15:03:00Z");
+    // An admin's cancel of an unconfirmed call (Bland may have it) still counts.
+    t.tracker
+        .apply(&accepted("r2", &a, "2026-11-23T15:04:00Z"));
+    t.tracker.apply(&dispatch(
+        "r2",
+        DispatchStatus::Cancelled,
+        "2026-11-23T15:05:00Z",
+    ));
+    assert!(blocked(&t, &a, "2026-11-23T15:30:00Z").starts_with("daily cap"));
+}
