@@ -141,13 +141,13 @@ async fn send_one(gw: &Gateway, request_id: &str) {
     };
     let Some(client) = &gw.bland else {
         tracing::info!(request_id, body = %body, "dry run: no BLAND_API_KEY, this call would have been sent");
+        let journaled = gw.record_dispatch(journal(DispatchStatus::DryRun, None, None));
+        durable(journaled, "a dry run", request_id).await;
         let done = gw.outbox.record(Record::DryRun {
             request_id: request_id.into(),
             at: gw.clock.now(),
         });
-        let journaled = gw.record_dispatch(journal(DispatchStatus::DryRun, None, None));
         durable(done, "a dry run", request_id).await;
-        durable(journaled, "a dry run", request_id).await;
         return;
     };
     let result = client.send(&body).await;
@@ -163,16 +163,19 @@ async fn send_one(gw: &Gateway, request_id: &str) {
                     outcome: None,
                 },
             );
+            // The call journal first: a crash before the outbox's record then leaves the
+            // entry unconfirmed, and startup settles it from the journal with its call id
+            // (the other order could lose the call id, and its outcome would not match).
+            let journaled =
+                gw.record_dispatch(journal(DispatchStatus::Sent, Some(call_id.clone()), None));
+            tracing::info!(request_id, call_id, attempt = n, "call placed with Bland");
+            durable(journaled, "a sent call", request_id).await;
             let done = gw.outbox.record(Record::Sent {
                 request_id: request_id.into(),
                 at,
                 call_id: call_id.clone(),
             });
-            let journaled =
-                gw.record_dispatch(journal(DispatchStatus::Sent, Some(call_id.clone()), None));
-            tracing::info!(request_id, call_id, attempt = n, "call placed with Bland");
             durable(done, "a sent call", request_id).await;
-            durable(journaled, "a sent call", request_id).await;
         }
         SendResult::Retry { after, why } if may_retry(gw, n, first_try, at) => {
             let delay = after.unwrap_or_else(|| backoff(gw.settings.bland.retry_base_ms, n));

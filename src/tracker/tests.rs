@@ -437,8 +437,7 @@ fn a_call_bland_never_took_counts_against_neither_the_duplicate_window_nor_the_c
         call_id: None,
         error: None,
     };
-    t.tracker
-        .apply(&accepted("r1", &a, "2026-11-23T15:00:00Z"));
+    t.tracker.apply(&accepted("r1", &a, "2026-11-23T15:00:00Z"));
     assert!(blocked(&t, &a, "2026-11-23T15:01:00Z").starts_with("duplicate"));
     t.tracker.apply(&dispatch(
         "r1",
@@ -447,8 +446,7 @@ fn a_call_bland_never_took_counts_against_neither_the_duplicate_window_nor_the_c
     ));
     allowed(&t, &a, "2026-11-23T15:03:00Z");
     // An admin's cancel of an unconfirmed call (Bland may have it) still counts.
-    t.tracker
-        .apply(&accepted("r2", &a, "2026-11-23T15:04:00Z"));
+    t.tracker.apply(&accepted("r2", &a, "2026-11-23T15:04:00Z"));
     t.tracker.apply(&dispatch(
         "r2",
         DispatchStatus::Cancelled,
