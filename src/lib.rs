@@ -32,6 +32,10 @@
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
 //!   admin-editable JSON documents (partial `PUT`, field-named errors, atomic save), and the
 //!   quarantine where every reader puts a line it cannot read back (never a silent skip).
+//! - [`db`] — PostgreSQL storage for the coming `DATABASE_URL` backend (several instances
+//!   on one database), built role by role: the pool, the schema migrations embedded from
+//!   `migrations/`, config documents with versions and `NOTIFY`. Not wired into the server
+//!   yet; sqlx lives here and nowhere else.
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
 //!   is a correlation id), the body read before any answer, admin auth, lookups.
@@ -39,7 +43,7 @@
 //!
 //! ## Dependency rule
 //! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
-//! `blocklist`, `journal`, `stats`, `bland`, `feeds` → `store`, `domain`, `clock`. Imports go
+//! `blocklist`, `journal`, `stats`, `bland`, `feeds` → `store`, `db`, `domain`, `clock`. Imports go
 //! down only, with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them. actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
@@ -60,6 +64,7 @@ pub mod blocklist;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod db;
 pub mod dispatch;
 pub mod domain;
 pub mod feeds;

@@ -1,0 +1,96 @@
+//! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
+//! database). Being built role by role: the pool, the schema migrations embedded in the
+//! binary, and [`documents`]. **Not wired into the server yet**: without it, nothing here
+//! runs, and the file backend in [`crate::store`] is the only one in use.
+//!
+//! Queries are runtime queries (no database is needed to build). Migrations run on a
+//! dedicated connection that is closed afterwards, so the migrator's advisory lock (which
+//! makes two instances starting at once apply each migration exactly once) can never stay
+//! held by a pooled connection.
+
+pub mod documents;
+
+use std::borrow::Cow;
+
+use futures_util::future::BoxFuture;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// The schema, in order. A released migration is never edited: add the next one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "documents",
+    include_str!("../../migrations/0001_documents.sql"),
+)];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("`{name}` was changed by another writer (version {found}, expected {expected})")]
+    Conflict {
+        name: String,
+        expected: i64,
+        found: i64,
+    },
+}
+
+/// The embedded migrations as sqlx's migrator reads them.
+#[derive(Debug, Clone, Copy)]
+struct Embedded;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, name, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*name),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// A pool of connections to the callgate database.
+#[derive(Clone)]
+pub struct Db {
+    pub pool: PgPool,
+}
+
+impl Db {
+    /// Applies the embedded migrations, then opens the pool. Safe when several instances
+    /// start at the same moment.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        let options: PgConnectOptions = url.parse()?;
+        let options = options.application_name("callgate");
+        migrate(&options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+/// Runs every pending migration on a connection of its own, closed when done.
+pub async fn migrate(options: &PgConnectOptions) -> Result<(), DbError> {
+    let mut conn = options.connect().await?;
+    let migrator = Migrator::new(Embedded).await?;
+    let result = migrator.run_direct(&mut conn).await;
+    conn.close().await?;
+    result.map_err(DbError::from)
+}
+
+#[cfg(test)]
+mod tests;
