@@ -30,8 +30,9 @@
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
 //!   closed days), the seed's blocklist statistics and pipeline statistics.
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
-//!   admin-editable JSON documents (partial `PUT`, field-named errors, atomic save), and the
-//!   quarantine where every reader puts a line it cannot read back (never a silent skip).
+//!   admin-editable JSON documents (partial `PUT`, field-named errors, atomic save; or a
+//!   versioned row in PostgreSQL followed through `NOTIFY`), and the quarantine where every
+//!   reader puts a line it cannot read back (never a silent skip).
 //! - [`db`] — PostgreSQL storage for the coming `DATABASE_URL` backend (several instances
 //!   on one database), built role by role: the pool, the schema migrations embedded from
 //!   `migrations/`, config documents with versions and `NOTIFY`. Not wired into the server
@@ -43,7 +44,7 @@
 //!
 //! ## Dependency rule
 //! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
-//! `blocklist`, `journal`, `stats`, `bland`, `feeds` → `store`, `db`, `domain`, `clock`. Imports go
+//! `blocklist`, `journal`, `stats`, `bland`, `feeds` → `store` → `db`, `domain`, `clock`. Imports go
 //! down only, with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them. actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.

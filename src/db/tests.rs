@@ -131,3 +131,86 @@ async fn a_document_write_is_versioned_and_announced_to_other_instances() {
     two.pool.close().await;
     test.drop_db().await;
 }
+
+/// A config document as the admin API holds it, on two instances sharing one database.
+async fn followed(
+    db: &Db,
+) -> std::sync::Arc<crate::store::document::Document<serde_json::Value, ()>> {
+    let clock: crate::clock::SharedClock =
+        std::sync::Arc::new(crate::clock::ManualClock::new(at("2026-12-01T15:00:00Z")));
+    let parse: crate::store::document::Parse<serde_json::Value, ()> = Box::new(|v| {
+        if v.get("bad").is_some() {
+            return Err("bad: refused".into());
+        }
+        Ok((v.clone(), ()))
+    });
+    std::sync::Arc::new(
+        crate::store::document::Document::open_db(db, "protection", json!({"a": 1}), parse, clock)
+            .await
+            .expect("open"),
+    )
+}
+
+async fn update(
+    doc: &std::sync::Arc<crate::store::document::Document<serde_json::Value, ()>>,
+    patch: serde_json::Value,
+) -> Result<serde_json::Value, crate::store::document::UpdateError> {
+    let doc = doc.clone();
+    tokio::task::spawn_blocking(move || doc.update(&patch))
+        .await
+        .expect("blocking task")
+}
+
+#[tokio::test]
+async fn a_document_changed_on_one_instance_is_live_on_the_other_and_no_patch_is_lost() {
+    let test = TestDb::create().await;
+    let (db_a, db_b) = (
+        Db::connect(&test.url, 2).await.expect("a"),
+        Db::connect(&test.url, 2).await.expect("b"),
+    );
+    let (a, b) = (followed(&db_a).await, followed(&db_b).await);
+    assert_eq!(
+        b.get().doc,
+        json!({"a": 1}),
+        "the default until one is written"
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let follower = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            b.follow(async {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    };
+    update(&a, json!({"x": 1})).await.expect("write on a");
+    let mut seen = false;
+    for _ in 0..100 {
+        if b.get().doc == json!({"a": 1, "x": 1}) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "b did not pick up a's change: {}", b.get().doc);
+    // `a` has not re-read b's world: its write is merged again onto the newer document.
+    update(&b, json!({"y": 2})).await.expect("write on b");
+    let merged = update(&a, json!({"z": 3}))
+        .await
+        .expect("write on a after b");
+    assert_eq!(merged, json!({"a": 1, "x": 1, "y": 2, "z": 3}));
+    // An invalid patch changes nothing anywhere.
+    assert!(update(&a, json!({"bad": true})).await.is_err());
+    let stored = db_a
+        .document("protection")
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!((stored.version, stored.body), (3, merged));
+    let _ = stop.send(());
+    follower.await.expect("follower ends");
+    db_a.pool.close().await;
+    db_b.pool.close().await;
+    test.drop_db().await;
+}
