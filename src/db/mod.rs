@@ -1,6 +1,6 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
 //! database). Being built role by role: the pool, the schema migrations embedded in the
-//! binary, and [`documents`]. **Not wired into the server yet**: without it, nothing here
+//! binary, [`documents`] and [`leases`]. **Not wired into the server yet**: without it, nothing here
 //! runs, and the file backend in [`crate::store`] is the only one in use.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -9,6 +9,7 @@
 //! held by a pooled connection.
 
 pub mod documents;
+pub mod leases;
 
 use std::borrow::Cow;
 
@@ -18,11 +19,18 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 /// The schema, in order. A released migration is never edited: add the next one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "documents",
-    include_str!("../../migrations/0001_documents.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "documents",
+        include_str!("../../migrations/0001_documents.sql"),
+    ),
+    (
+        2,
+        "leases",
+        include_str!("../../migrations/0002_leases.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

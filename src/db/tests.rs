@@ -214,3 +214,49 @@ async fn a_document_changed_on_one_instance_is_live_on_the_other_and_no_patch_is
     db_b.pool.close().await;
     test.drop_db().await;
 }
+
+#[tokio::test]
+async fn one_instance_holds_a_lease_until_it_expires_or_is_given_up() {
+    let test = TestDb::create().await;
+    let db = Db::connect(&test.url, 4).await.expect("db");
+    let ttl = chrono::Duration::seconds(30);
+    let t0 = at("2026-12-01T15:00:00Z");
+    // Two instances asking at the same moment: exactly one gets it.
+    let (a, b) = tokio::join!(
+        db.try_lease("release", "instance-a", t0, ttl),
+        db.try_lease("release", "instance-b", t0, ttl)
+    );
+    let (a, b) = (a.expect("a"), b.expect("b"));
+    assert!(a ^ b, "exactly one holder: a={a} b={b}");
+    let (holder, other) = if a {
+        ("instance-a", "instance-b")
+    } else {
+        ("instance-b", "instance-a")
+    };
+    let t1 = t0 + chrono::Duration::seconds(20);
+    assert!(db
+        .try_lease("release", holder, t1, ttl)
+        .await
+        .expect("renew"));
+    assert!(!db
+        .try_lease("release", other, t1, ttl)
+        .await
+        .expect("still held"));
+    // Renewed at t1, it runs to t1 + 30 s; then the other instance takes over.
+    let t2 = t1 + ttl;
+    assert!(db
+        .try_lease("release", other, t2, ttl)
+        .await
+        .expect("expired"));
+    assert!(!db
+        .try_lease("release", holder, t2, ttl)
+        .await
+        .expect("lost"));
+    db.release_lease("release", other).await.expect("give up");
+    assert!(db
+        .try_lease("release", holder, t2, ttl)
+        .await
+        .expect("free again"));
+    db.pool.close().await;
+    test.drop_db().await;
+}
