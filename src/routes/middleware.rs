@@ -117,8 +117,13 @@ pub async fn observe(
         .as_ref()
         .map_or(256 * 1024, |s| body_limit(&req, s.settings.max_body_bytes));
     let handled = async move {
-        if has_body(&req) {
-            if let Err(e) = read_body_first(&mut req, limit).await {
+        let early = if has_body(&req) {
+            read_body_first(&mut req, limit).await.err()
+        } else {
+            None
+        };
+        let res = match early {
+            Some(e) => {
                 let close = matches!(e, ApiError::PayloadTooLarge(_));
                 let mut res = req.into_response(e.error_response().map_into_boxed_body());
                 if close {
@@ -126,19 +131,12 @@ pub async fn observe(
                         .head_mut()
                         .set_connection_type(actix_web::http::ConnectionType::Close);
                 }
-                return Ok(finish(
-                    res,
-                    &correlation,
-                    state.as_ref(),
-                    &method,
-                    started,
-                    quiet,
-                ));
+                res
             }
-        }
-        // Our handlers and middleware answer errors as responses; an `Err` here can only
-        // come from actix itself and is passed on for it to answer.
-        let res = next.call(req).await?.map_into_boxed_body();
+            // Our handlers and middleware answer errors as responses; an `Err` here can
+            // only come from actix itself and is passed on for it to answer.
+            None => next.call(req).await?.map_into_boxed_body(),
+        };
         Ok(finish(
             res,
             &correlation,

@@ -110,15 +110,7 @@ async fn a_400_is_final() {
 #[tokio::test]
 async fn a_hang_becomes_unconfirmed_with_no_second_request_until_resolved() {
     let app = spawn_app_with(live).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(Duration::from_secs(3))
-                .set_body_json(json!({"call_id": "late"})),
-        )
-        .mount(&app.bland)
-        .await;
+    crate::intake::bland_hangs(&app).await;
     let (_, body) = post_lead(&app, lead(4)).await;
     let id = body["request_id"].as_str().expect("id").to_string();
     wait_status(&app, &id, "unconfirmed").await;

@@ -241,15 +241,7 @@ async fn a_completion_naming_an_unconfirmed_call_settles_it() {
         s.public_base_url = Some("https://gate.example.com".into());
     })
     .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(Duration::from_secs(3))
-                .set_body_json(json!({"call_id": "late"})),
-        )
-        .mount(&app.bland)
-        .await;
+    crate::intake::bland_hangs(&app).await;
     let (_, body) = post_lead(&app, lead(8)).await;
     let id = body["request_id"].as_str().expect("id").to_string();
     wait_pending(&app, |p| p["unconfirmed"] == 1).await;

@@ -30,6 +30,20 @@ pub fn live(s: &mut Settings) {
     s.bland.timeout_secs = 1;
 }
 
+/// Bland takes 3 s to answer, longer than the tests' 1 s timeout: every send is
+/// unconfirmed.
+pub async fn bland_hangs(app: &TestApp) {
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(3))
+                .set_body_json(json!({"call_id": "late"})),
+        )
+        .mount(&app.bland)
+        .await;
+}
+
 /// Bland answers `status` to the first `times` calls, then takes every call.
 pub async fn bland_fails_then_takes(app: &TestApp, status: u16, times: u64) {
     Mock::given(method("POST"))
