@@ -1,6 +1,6 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
 //! database). Being built role by role: the pool, the schema migrations embedded in the
-//! binary, [`documents`] and [`leases`]. **Not wired into the server yet**: without it, nothing here
+//! binary, [`documents`], [`leases`] and [`flags`]. **Not wired into the server yet**: without it, nothing here
 //! runs, and the file backend in [`crate::store`] is the only one in use.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -9,6 +9,7 @@
 //! held by a pooled connection.
 
 pub mod documents;
+pub mod flags;
 pub mod leases;
 
 use std::borrow::Cow;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "leases",
         include_str!("../../migrations/0002_leases.sql"),
     ),
+    (3, "flags", include_str!("../../migrations/0003_flags.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

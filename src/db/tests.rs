@@ -14,7 +14,7 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A fresh database; [`TestDb::drop_db`] removes it.
+/// A fresh database, dropped with this value (also when the test panics).
 struct TestDb {
     name: String,
     url: String,
@@ -38,13 +38,29 @@ impl TestDb {
             name,
         }
     }
+}
 
-    async fn drop_db(self) {
-        let mut admin = PgConnection::connect(&admin_url()).await.expect("admin");
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
-            .await
-            .expect("drop database");
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // On a thread of its own: `drop` may run inside the test's runtime.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url()).await.expect("admin");
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .expect("drop database");
+            })
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop test database {}", self.name);
+        }
     }
 }
 
@@ -68,7 +84,7 @@ async fn two_instances_starting_together_apply_each_migration_once() {
     Db::connect(&test.url, 1).await.expect("restart");
     a.pool.close().await;
     b.pool.close().await;
-    test.drop_db().await;
+    drop(test);
 }
 
 #[tokio::test]
@@ -129,7 +145,7 @@ async fn a_document_write_is_versioned_and_announced_to_other_instances() {
     drop(heard);
     one.pool.close().await;
     two.pool.close().await;
-    test.drop_db().await;
+    drop(test);
 }
 
 /// A config document as the admin API holds it, on two instances sharing one database.
@@ -212,7 +228,7 @@ async fn a_document_changed_on_one_instance_is_live_on_the_other_and_no_patch_is
     follower.await.expect("follower ends");
     db_a.pool.close().await;
     db_b.pool.close().await;
-    test.drop_db().await;
+    drop(test);
 }
 
 #[tokio::test]
@@ -258,5 +274,95 @@ async fn one_instance_holds_a_lease_until_it_expires_or_is_given_up() {
         .await
         .expect("free again"));
     db.pool.close().await;
-    test.drop_db().await;
+    drop(test);
+}
+
+fn flag(id: &str, value: &str) -> flags::FlagRow {
+    flags::FlagRow {
+        id: id.into(),
+        field: "phone".into(),
+        value: value.into(),
+        reason: Some("asked not to be called".into()),
+        added_by: Some("admin".into()),
+        added_at: at("2026-12-01T15:00:00Z").timestamp_millis(),
+        expires_at: None,
+        updated_at: None,
+    }
+}
+
+#[tokio::test]
+async fn flags_written_on_one_instance_reach_the_other_through_the_change_log() {
+    use flags::FlagChange;
+    let test = TestDb::create().await;
+    let a = Db::connect(&test.url, 4).await.expect("a");
+    let b = Db::connect(&test.url, 4).await.expect("b");
+    let (enabled, none, start) = b.load_flags().await.expect("load");
+    assert!(enabled && none.is_empty());
+    let mut heard = listen(&b, flags::CHANNEL).await;
+    let now = at("2026-12-01T15:00:00Z");
+    // The same number added on both instances at once: one flag.
+    let (fa, fb) = (
+        flag("flag_a", "+13055551234"),
+        flag("flag_b", "+13055551234"),
+    );
+    let (x, y) = tokio::join!(a.add_flag(&fa, now), b.add_flag(&fb, now));
+    let ((fx, existed_x), (fy, existed_y)) = (x.expect("a adds"), y.expect("b adds"));
+    assert!(existed_x ^ existed_y, "exactly one created it");
+    assert_eq!(fx.id, fy.id, "both answer with the same flag");
+    let note = tokio::time::timeout(Duration::from_secs(5), heard.recv())
+        .await
+        .expect("a notification within 5 s")
+        .expect("notification");
+    let seq: i64 = note.payload().parse().expect("seq");
+    let changes = b.flag_changes_since(start).await.expect("changes");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].0, seq);
+    assert!(matches!(&changes[0].1, FlagChange::Put(f) if f.id == fx.id));
+    // An expired flag does not count as present.
+    let mut old = flag("flag_old", "+13055550000");
+    old.expires_at = Some(at("2026-12-01T14:00:00Z").timestamp_millis());
+    a.put_flag(&old, now).await.expect("put expired");
+    let (fresh, existed) = a
+        .add_flag(&flag("flag_new", "+13055550000"), now)
+        .await
+        .expect("add over an expired flag");
+    assert_eq!((fresh.id.as_str(), existed), ("flag_new", false));
+    // Delete, disable: the other instance sees every change in order.
+    let gone = b.delete_flag(&fx.id, now).await.expect("delete");
+    assert_eq!(gone.map(|f| f.id), Some(fx.id.clone()));
+    assert_eq!(b.delete_flag(&fx.id, now).await.expect("again"), None);
+    a.set_blocklist_enabled(false, now).await.expect("disable");
+    let later: Vec<FlagChange> = b
+        .flag_changes_since(seq)
+        .await
+        .expect("changes")
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    assert_eq!(
+        later,
+        vec![
+            FlagChange::Put(old.clone()),
+            FlagChange::Put(flag("flag_new", "+13055550000")),
+            FlagChange::Delete(fx.id.clone()),
+            FlagChange::Enabled(false),
+        ]
+    );
+    let (enabled, rows, last) = a.load_flags().await.expect("reload");
+    assert!(!enabled);
+    assert_eq!(rows, vec![old, flag("flag_new", "+13055550000")]);
+    assert_eq!(last, seq + 4);
+    drop(heard);
+    a.pool.close().await;
+    b.pool.close().await;
+    drop(test);
+}
+
+/// A listener on `channel`.
+async fn listen(db: &Db, channel: &str) -> sqlx::postgres::PgListener {
+    let mut l = sqlx::postgres::PgListener::connect_with(&db.pool)
+        .await
+        .expect("listener");
+    l.listen(channel).await.expect("listen");
+    l
 }
