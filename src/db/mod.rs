@@ -1,6 +1,6 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
 //! database). Being built role by role: the pool, the schema migrations embedded in the
-//! binary, [`documents`], [`leases`] and [`flags`]. **Not wired into the server yet**: without it, nothing here
+//! binary, [`documents`], [`leases`], [`flags`] and [`journals`]. **Not wired into the server yet**: without it, nothing here
 //! runs, and the file backend in [`crate::store`] is the only one in use.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -10,6 +10,7 @@
 
 pub mod documents;
 pub mod flags;
+pub mod journals;
 pub mod leases;
 
 use std::borrow::Cow;
@@ -32,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0002_leases.sql"),
     ),
     (3, "flags", include_str!("../../migrations/0003_flags.sql")),
+    (
+        4,
+        "journals",
+        include_str!("../../migrations/0004_journals.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

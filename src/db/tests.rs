@@ -366,3 +366,102 @@ async fn listen(db: &Db, channel: &str) -> sqlx::postgres::PgListener {
     l.listen(channel).await.expect("listen");
     l
 }
+
+fn line(day: &str, at_: &str, phone: &str, lead: &str, text: &str) -> journals::JournalLine {
+    journals::JournalLine {
+        journal: journals::Journal::Calls,
+        business_date: day.parse().expect("date"),
+        at: at(at_),
+        request_id: Some(format!("req_{text}")),
+        lead_id: Some(lead.into()),
+        phone: Some(phone.into()),
+        call_id: None,
+        line: format!("{{\"event\":\"decision\",\"n\":\"{text}\"}}"),
+    }
+}
+
+#[tokio::test]
+async fn journal_lines_from_two_instances_read_back_per_day_and_by_number() {
+    use journals::Journal;
+    let test = TestDb::create().await;
+    let a = Db::connect(&test.url, 2).await.expect("a");
+    let b = Db::connect(&test.url, 2).await.expect("b");
+    a.append_lines(&[
+        line(
+            "2026-11-30",
+            "2026-12-01T04:59:00Z",
+            "+13055551234",
+            "L1",
+            "one",
+        ),
+        line(
+            "2026-12-01",
+            "2026-12-01T05:00:00Z",
+            "+13055551234",
+            "L1",
+            "two",
+        ),
+    ])
+    .await
+    .expect("a appends");
+    b.append_lines(&[line(
+        "2026-12-01",
+        "2026-12-01T06:00:00Z",
+        "+13055559999",
+        "L2",
+        "three",
+    )])
+    .await
+    .expect("b appends");
+    let mut attempt = line(
+        "2026-12-01",
+        "2026-12-01T06:00:00Z",
+        "+13055559999",
+        "L2",
+        "x",
+    );
+    attempt.journal = Journal::Attempts;
+    b.append_lines(&[attempt]).await.expect("attempt");
+    let day = a
+        .day_lines(Journal::Calls, "2026-12-01".parse().expect("date"))
+        .await
+        .expect("day");
+    assert_eq!(
+        day,
+        [
+            "{\"event\":\"decision\",\"n\":\"two\"}",
+            "{\"event\":\"decision\",\"n\":\"three\"}"
+        ]
+    );
+    let attempts = a
+        .day_lines(Journal::Attempts, "2026-12-01".parse().expect("date"))
+        .await
+        .expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    // The number's history across the business-day boundary, from either instance.
+    let history = b
+        .lines_for(
+            Some("+13055551234"),
+            None,
+            at("2026-11-30T12:00:00Z"),
+            at("2026-12-02T00:00:00Z"),
+            100,
+        )
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2);
+    let by_lead = b
+        .lines_for(
+            None,
+            Some("L2"),
+            at("2026-11-30T00:00:00Z"),
+            at("2026-12-02T00:00:00Z"),
+            100,
+        )
+        .await
+        .expect("by lead");
+    assert_eq!(by_lead, ["{\"event\":\"decision\",\"n\":\"three\"}"]);
+    a.pool.close().await;
+    b.pool.close().await;
+    drop(test);
+}

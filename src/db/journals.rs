@@ -1,0 +1,131 @@
+//! The journals as rows ([`JournalLine`]): appended in one transaction per batch (committed
+//! before the caller answers, like the file backend's fsync), read back per business day in
+//! the order they were written (the statistics fold the very same JSON lines), and found by
+//! phone or lead id over a time range (lookups, and the trackers of several instances).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+
+use super::{Db, DbError};
+
+/// Which journal a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journal {
+    Calls,
+    Attempts,
+}
+
+impl Journal {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Calls => "calls",
+            Self::Attempts => "attempts",
+        }
+    }
+}
+
+/// One line to append: the JSON as the file backend writes it, and its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalLine {
+    pub journal: Journal,
+    pub business_date: NaiveDate,
+    pub at: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub phone: Option<String>,
+    pub call_id: Option<String>,
+    pub line: String,
+}
+
+impl Db {
+    /// Appends `lines` in one transaction, in order; committed when it returns.
+    pub async fn append_lines(&self, lines: &[JournalLine]) -> Result<(), DbError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut journals = Vec::with_capacity(lines.len());
+        let (mut dates, mut ats, mut requests, mut leads, mut phones, mut calls, mut texts) = (
+            Vec::with_capacity(lines.len()),
+            Vec::with_capacity(lines.len()),
+            Vec::with_capacity(lines.len()),
+            Vec::with_capacity(lines.len()),
+            Vec::with_capacity(lines.len()),
+            Vec::with_capacity(lines.len()),
+            Vec::with_capacity(lines.len()),
+        );
+        for l in lines {
+            journals.push(l.journal.name());
+            dates.push(l.business_date);
+            ats.push(l.at);
+            requests.push(l.request_id.clone());
+            leads.push(l.lead_id.clone());
+            phones.push(l.phone.clone());
+            calls.push(l.call_id.clone());
+            texts.push(l.line.clone());
+        }
+        // One statement for the batch; `WITH ORDINALITY` keeps the ids in the given order.
+        sqlx::query(
+            "INSERT INTO journal_lines
+               (journal, business_date, at, request_id, lead_id, phone, call_id, line)
+             SELECT j, d, a, r, l, p, c, t
+             FROM unnest($1::text[], $2::date[], $3::timestamptz[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::text[])
+                  WITH ORDINALITY AS u(j, d, a, r, l, p, c, t, n)
+             ORDER BY n",
+        )
+        .bind(&journals)
+        .bind(&dates)
+        .bind(&ats)
+        .bind(&requests)
+        .bind(&leads)
+        .bind(&phones)
+        .bind(&calls)
+        .bind(&texts)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every line of `journal` for one business date, in the order written.
+    pub async fn day_lines(
+        &self,
+        journal: Journal,
+        date: NaiveDate,
+    ) -> Result<Vec<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT line FROM journal_lines WHERE journal = $1 AND business_date = $2 ORDER BY id",
+        )
+        .bind(journal.name())
+        .bind(date)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The call-journal lines for a number and/or a lead id at or after `since` and before
+    /// `until`, oldest first, at most `limit`.
+    pub async fn lines_for(
+        &self,
+        phone: Option<&str>,
+        lead_id: Option<&str>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT line FROM journal_lines
+             WHERE journal = 'calls' AND at >= $3 AND at < $4
+               AND ($1::text IS NULL OR phone = $1) AND ($2::text IS NULL OR lead_id = $2)
+             ORDER BY at, id LIMIT $5",
+        )
+        .bind(phone)
+        .bind(lead_id)
+        .bind(since)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("line").map_err(DbError::from))
+            .collect()
+    }
+}
