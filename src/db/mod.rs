@@ -1,6 +1,6 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
 //! database). Being built role by role: the pool, the schema migrations embedded in the
-//! binary, [`documents`], [`leases`], [`flags`] and [`journals`]. **Not wired into the server yet**: without it, nothing here
+//! binary, [`documents`], [`leases`], [`flags`], [`journals`] and [`outbox`]. **Not wired into the server yet**: without it, nothing here
 //! runs, and the file backend in [`crate::store`] is the only one in use.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -12,6 +12,7 @@ pub mod documents;
 pub mod flags;
 pub mod journals;
 pub mod leases;
+pub mod outbox;
 
 use std::borrow::Cow;
 
@@ -37,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "journals",
         include_str!("../../migrations/0004_journals.sql"),
+    ),
+    (
+        5,
+        "outbox",
+        include_str!("../../migrations/0005_outbox.sql"),
     ),
 ];
 

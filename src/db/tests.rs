@@ -465,3 +465,100 @@ async fn journal_lines_from_two_instances_read_back_per_day_and_by_number() {
     b.pool.close().await;
     drop(test);
 }
+
+#[tokio::test]
+async fn each_call_is_claimed_by_one_instance_and_a_dead_claim_becomes_unconfirmed() {
+    use outbox::TryResult;
+    let test = TestDb::create().await;
+    let a = Db::connect(&test.url, 4).await.expect("a");
+    let b = Db::connect(&test.url, 4).await.expect("b");
+    let t0 = at("2026-12-01T15:00:00Z");
+    let lease = chrono::Duration::seconds(60);
+    for i in 0..20 {
+        a.enqueue_call(
+            &format!("req_{i:02}"),
+            "L",
+            "+13055551234",
+            &json!({"i": i}),
+            t0,
+        )
+        .await
+        .expect("enqueue");
+    }
+    // Both instances claim as fast as they can: every call once, none twice.
+    let drain = |db: Db, holder: &'static str| async move {
+        let mut got = Vec::new();
+        while let Some(c) = db.claim_call(holder, t0, lease).await.expect("claim") {
+            got.push(c.request_id);
+        }
+        got
+    };
+    let (x, y) = tokio::join!(drain(a.clone(), "a"), drain(b.clone(), "b"));
+    let mut all: Vec<String> = x.iter().chain(y.iter()).cloned().collect();
+    all.sort();
+    let expected: Vec<String> = (0..20).map(|i| format!("req_{i:02}")).collect();
+    assert_eq!(all, expected, "a took {}, b took {}", x.len(), y.len());
+    // A retry waits for its time and keeps its attempt history.
+    let first = x.first().or(y.first()).expect("one").clone();
+    let holder = if x.contains(&first) { "a" } else { "b" };
+    let next = t0 + chrono::Duration::seconds(2);
+    let retry = TryResult::Retry {
+        error: "503".into(),
+        next_try_at: next,
+    };
+    assert!(a
+        .record_try(&first, holder, &retry, t0)
+        .await
+        .expect("retry"));
+    assert_eq!(a.claim_call("a", t0, lease).await.expect("early"), None);
+    let again = a
+        .claim_call("a", next, lease)
+        .await
+        .expect("due")
+        .expect("claimed");
+    assert_eq!(
+        (again.request_id.as_str(), again.n, again.first_try),
+        (first.as_str(), 2, t0)
+    );
+    assert!(a
+        .record_try(
+            &first,
+            "a",
+            &TryResult::Sent {
+                call_id: "call-1".into()
+            },
+            next
+        )
+        .await
+        .expect("sent"));
+    // The other claims were never settled: their instance "died". After the lease they are
+    // unconfirmed, and a late result from the dead claim is not applied.
+    let expired = a.expire_claims(t0 + lease).await.expect("expire");
+    assert_eq!(expired.len(), 19);
+    let late = TryResult::Sent {
+        call_id: "late".into(),
+    };
+    let other = expected.iter().find(|r| **r != first).expect("other");
+    let late_holder = if x.contains(other) { "a" } else { "b" };
+    assert!(!a
+        .record_try(other, late_holder, &late, t0 + lease)
+        .await
+        .expect("late"));
+    let open = b.open_calls().await.expect("open");
+    assert_eq!(open.len(), 19);
+    assert!(open.iter().all(|c| c.state == "unconfirmed"));
+    // A completion (or an admin) settles one; the sent call is closed but remembered.
+    assert!(b
+        .settle_call(other, Some("call-x"), t0 + lease)
+        .await
+        .expect("settle"));
+    assert!(!b
+        .settle_call(other, None, t0 + lease)
+        .await
+        .expect("only once"));
+    assert_eq!(b.open_calls().await.expect("open").len(), 18);
+    assert!(b.has_call(&first).await.expect("seen") && !b.has_call("req_x").await.expect("unseen"));
+    a.pool.close().await;
+    b.pool.close().await;
+    drop(test);
+}

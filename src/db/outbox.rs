@@ -1,0 +1,239 @@
+//! The outbox as rows, shared by every instance: one send per call across instances. A
+//! send is claimed with `FOR UPDATE SKIP LOCKED`; the claim and its attempt are committed
+//! before the request leaves, with a lease (`claim_expires`). The claimant records the
+//! result; a claim that outlives its lease (the instance died mid-send) becomes
+//! `unconfirmed`, never sent again on its own.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{Db, DbError};
+
+/// A call claimed for one try.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    pub request_id: String,
+    pub lead_id: String,
+    pub phone: String,
+    pub body: Value,
+    /// This try's number, from 1.
+    pub n: i64,
+    pub first_try: DateTime<Utc>,
+}
+
+/// What a try came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TryResult {
+    Sent {
+        call_id: String,
+    },
+    DryRun,
+    /// Certainly not taken; try again at `next_try_at`.
+    Retry {
+        error: String,
+        next_try_at: DateTime<Utc>,
+    },
+    /// Certainly not taken, retries spent (kept for an admin).
+    Failed {
+        error: String,
+    },
+    /// Bland may have it (kept for an admin, or its completion).
+    Unconfirmed {
+        error: String,
+    },
+    /// Not sent: the calling window closed; the lead is back in the deferred queue.
+    Deferred,
+}
+
+/// An open outbox row, as admins see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenCall {
+    pub request_id: String,
+    pub lead_id: String,
+    pub phone: String,
+    pub state: String,
+    pub queued_at: DateTime<Utc>,
+    pub attempts: Value,
+    pub last_error: Option<String>,
+}
+
+impl Db {
+    /// Queues an accepted call; committed when it returns.
+    pub async fn enqueue_call(
+        &self,
+        request_id: &str,
+        lead_id: &str,
+        phone: &str,
+        body: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO outbox (request_id, lead_id, phone, body, state, queued_at, next_try_at)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $5)",
+        )
+        .bind(request_id)
+        .bind(lead_id)
+        .bind(phone)
+        .bind(body)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims the oldest due call for `holder` until `at + lease`, recording the attempt.
+    pub async fn claim_call(
+        &self,
+        holder: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Claimed>, DbError> {
+        let row = sqlx::query(
+            "UPDATE outbox o SET state = 'in_flight', claimed_by = $1, claim_expires = $3,
+                 attempts = o.attempts || jsonb_build_array(jsonb_build_object(
+                     'n', jsonb_array_length(o.attempts) + 1, 'at', $2::timestamptz))
+             WHERE o.request_id = (
+                 SELECT request_id FROM outbox
+                 WHERE state = 'queued' AND next_try_at <= $2
+                 ORDER BY next_try_at, queued_at
+                 FOR UPDATE SKIP LOCKED LIMIT 1)
+             RETURNING o.request_id, o.lead_id, o.phone, o.body,
+                 jsonb_array_length(o.attempts)::bigint AS n,
+                 (o.attempts -> 0 ->> 'at')::timestamptz AS first_try",
+        )
+        .bind(holder)
+        .bind(at)
+        .bind(at + lease)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Claimed {
+                request_id: r.try_get("request_id")?,
+                lead_id: r.try_get("lead_id")?,
+                phone: r.try_get("phone")?,
+                body: r.try_get("body")?,
+                n: r.try_get("n")?,
+                first_try: r.try_get("first_try")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records the result of `holder`'s try. False if the claim was no longer `holder`'s
+    /// (it expired and the call was marked unconfirmed): the result is then not applied.
+    pub async fn record_try(
+        &self,
+        request_id: &str,
+        holder: &str,
+        result: &TryResult,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let (state, error, next_try, outcome, call_id) = match result {
+            TryResult::Sent { call_id } => ("closed", None, None, "sent", Some(call_id.as_str())),
+            TryResult::DryRun => ("closed", None, None, "dry_run", None),
+            TryResult::Deferred => ("closed", None, None, "deferred", None),
+            TryResult::Retry { error, next_try_at } => {
+                ("queued", Some(error.as_str()), Some(*next_try_at), "", None)
+            }
+            TryResult::Failed { error } => ("failed", Some(error.as_str()), None, "", None),
+            TryResult::Unconfirmed { error } => {
+                ("unconfirmed", Some(error.as_str()), None, "", None)
+            }
+        };
+        let done = sqlx::query(
+            "UPDATE outbox SET state = $3, last_error = COALESCE($4, last_error),
+                 next_try_at = COALESCE($5, next_try_at), outcome = NULLIF($6, ''),
+                 call_id = COALESCE($7, call_id), claimed_by = NULL, claim_expires = NULL,
+                 closed_at = CASE WHEN $3 = 'closed' THEN $8 ELSE NULL END,
+                 attempts = CASE WHEN $4 IS NULL THEN attempts ELSE jsonb_set(attempts,
+                     ARRAY[(jsonb_array_length(attempts) - 1)::text, 'error'], to_jsonb($4::text)) END
+             WHERE request_id = $1 AND state = 'in_flight' AND claimed_by = $2",
+        )
+        .bind(request_id)
+        .bind(holder)
+        .bind(state)
+        .bind(error)
+        .bind(next_try)
+        .bind(outcome)
+        .bind(call_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Claims whose lease ran out by `at` (their instance stopped mid-send) become
+    /// `unconfirmed`. Returns their request ids.
+    pub async fn expire_claims(&self, at: DateTime<Utc>) -> Result<Vec<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE outbox SET state = 'unconfirmed', claimed_by = NULL, claim_expires = NULL,
+                 last_error = 'the instance sending this call stopped; Bland may have it'
+             WHERE state = 'in_flight' AND claim_expires <= $1
+             RETURNING request_id",
+        )
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Calls not yet settled, oldest first.
+    pub async fn open_calls(&self) -> Result<Vec<OpenCall>, DbError> {
+        let rows = sqlx::query(
+            "SELECT request_id, lead_id, phone, state, queued_at, attempts, last_error
+             FROM outbox WHERE state <> 'closed' ORDER BY queued_at, request_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OpenCall {
+                    request_id: r.try_get("request_id")?,
+                    lead_id: r.try_get("lead_id")?,
+                    phone: r.try_get("phone")?,
+                    state: r.try_get("state")?,
+                    queued_at: r.try_get("queued_at")?,
+                    attempts: r.try_get("attempts")?,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `request_id` ever reached the outbox (open or closed).
+    pub async fn has_call(&self, request_id: &str) -> Result<bool, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE request_id = $1)")
+                .bind(request_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Settles an `unconfirmed` or `failed` call by an admin or a completion: closed as
+    /// `sent` (with its call id) or `cancelled`. False if it was not in one of those states.
+    pub async fn settle_call(
+        &self,
+        request_id: &str,
+        sent_as: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let outcome = if sent_as.is_some() {
+            "sent"
+        } else {
+            "cancelled"
+        };
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'closed', outcome = $2, call_id = COALESCE($3, call_id),
+                 closed_at = $4
+             WHERE request_id = $1 AND state IN ('unconfirmed', 'failed')",
+        )
+        .bind(request_id)
+        .bind(outcome)
+        .bind(sent_as)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
