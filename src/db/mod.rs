@@ -1,6 +1,7 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
 //! database). Being built role by role: the pool, the schema migrations embedded in the
-//! binary, [`documents`], [`leases`], [`flags`], [`journals`] and [`outbox`]. **Not wired into the server yet**: without it, nothing here
+//! binary, [`documents`], [`leases`], [`flags`], [`journals`], [`outbox`] and
+//! [`deferred`]. **Not wired into the server yet**: without it, nothing here
 //! runs, and the file backend in [`crate::store`] is the only one in use.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -8,6 +9,7 @@
 //! makes two instances starting at once apply each migration exactly once) can never stay
 //! held by a pooled connection.
 
+pub mod deferred;
 pub mod documents;
 pub mod flags;
 pub mod journals;
@@ -43,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "outbox",
         include_str!("../../migrations/0005_outbox.sql"),
+    ),
+    (
+        6,
+        "deferred",
+        include_str!("../../migrations/0006_deferred.sql"),
     ),
 ];
 

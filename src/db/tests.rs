@@ -562,3 +562,102 @@ async fn each_call_is_claimed_by_one_instance_and_a_dead_claim_becomes_unconfirm
     b.pool.close().await;
     drop(test);
 }
+
+fn deferred_row(i: usize, release_at: &str) -> deferred::DeferredRow {
+    deferred::DeferredRow {
+        id: format!("dq_{i:02}"),
+        lead_id: format!("L{i}"),
+        phone: format!("+1305555{i:04}"),
+        request_id: format!("req_{i}"),
+        lead: json!({"lead_id": format!("L{i}")}),
+        first_deferred_at: at("2026-12-01T02:00:00Z"),
+        deferred_at: at("2026-12-01T02:00:00Z"),
+        release_at: at(release_at),
+        stage: "schedule".into(),
+        reason: "closed".into(),
+        releases: 0,
+        releasing: None,
+    }
+}
+
+#[tokio::test]
+async fn deferred_leads_are_released_once_across_instances() {
+    let test = TestDb::create().await;
+    let a = Db::connect(&test.url, 4).await.expect("a");
+    let b = Db::connect(&test.url, 4).await.expect("b");
+    for i in 0..15 {
+        a.defer_lead(&deferred_row(i, "2026-12-01T14:00:00Z"))
+            .await
+            .expect("defer");
+    }
+    // The same lead deferred again keeps its row.
+    let mut again = deferred_row(3, "2026-12-01T14:00:00Z");
+    again.id = "dq_other".into();
+    again.lead = json!({"lead_id": "L3", "newer": true});
+    again.deferred_at = at("2026-12-01T03:00:00Z");
+    assert_eq!(b.defer_lead(&again).await.expect("again"), "dq_03");
+    let nine = at("2026-12-01T14:00:00Z");
+    let lease = chrono::Duration::seconds(30);
+    assert_eq!(a.deferred_summary(nine).await.expect("summary").0, 15);
+    let (x, y) = tokio::join!(
+        a.claim_releases("a", nine, 10, lease),
+        b.claim_releases("b", nine, 10, lease)
+    );
+    let (x, y) = (x.expect("a claims"), y.expect("b claims"));
+    let mut ids: Vec<&str> = x.iter().chain(y.iter()).map(|r| r.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        (ids.len(), x.len() + y.len()),
+        (15, 15),
+        "each release claimed once"
+    );
+    let three = x
+        .iter()
+        .chain(y.iter())
+        .find(|r| r.id == "dq_03")
+        .expect("dq_03");
+    assert_eq!(three.releasing.as_deref(), Some("dq_03-r1"));
+    assert_eq!(three.lead, json!({"lead_id": "L3", "newer": true}));
+    assert_eq!(three.first_deferred_at, at("2026-12-01T02:00:00Z"));
+    // `a` decides its leads: one is deferred again, the rest leave the queue.
+    let later = at("2026-12-01T15:00:00Z");
+    for (n, r) in x.iter().enumerate() {
+        let again = (n == 0).then_some((later, "protection", "line busy"));
+        assert!(a.finish_release(&r.id, "a", again).await.expect("finish"));
+    }
+    // `b` died holding its claims: after the lease they are stale, and one instance adopts
+    // each to settle it.
+    let after = nine + lease;
+    let stale = a.stale_releases(after).await.expect("stale");
+    assert_eq!(stale.len(), y.len());
+    assert!(a
+        .adopt_release(&stale[0].id, "a", after, lease)
+        .await
+        .expect("adopt"));
+    assert!(!b
+        .adopt_release(&stale[0].id, "c", after, lease)
+        .await
+        .expect("taken"));
+    assert!(!b
+        .finish_release(&stale[0].id, "b", None)
+        .await
+        .expect("b lost it"));
+    // The re-deferred lead waits for its line; a free line makes it due now.
+    let requeued = &x[0];
+    assert_eq!(
+        a.hurry_phone(&requeued.phone, "protection", after)
+            .await
+            .expect("hurry"),
+        1
+    );
+    let due = a
+        .claim_releases("a", after, 10, lease)
+        .await
+        .expect("due again");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].releasing, Some(format!("{}-r2", requeued.id)));
+    a.pool.close().await;
+    b.pool.close().await;
+    drop(test);
+}

@@ -1,0 +1,225 @@
+//! The deferred queue as rows, shared by every instance. Deferring the same lead id +
+//! number again keeps the row's id and first deferral time and takes the newer payload.
+//! Releasing is two-phase across instances: [`Db::claim_releases`] marks due rows with the
+//! request id each release will use (`<id>-r<n>`) and a lease, committed before the
+//! pipeline decides; the claimant then removes the row or defers it again. A claim whose
+//! lease ran out is handed to [`Db::stale_releases`] for settling.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{Db, DbError};
+
+/// A deferred lead as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeferredRow {
+    pub id: String,
+    pub lead_id: String,
+    pub phone: String,
+    pub request_id: String,
+    pub lead: Value,
+    pub first_deferred_at: DateTime<Utc>,
+    pub deferred_at: DateTime<Utc>,
+    pub release_at: DateTime<Utc>,
+    pub stage: String,
+    pub reason: String,
+    pub releases: i32,
+    pub releasing: Option<String>,
+}
+
+const COLUMNS: &str = "id, lead_id, phone, request_id, lead, first_deferred_at, deferred_at, \
+                       release_at, stage, reason, releases, releasing";
+
+fn row_of(r: &sqlx::postgres::PgRow) -> Result<DeferredRow, sqlx::Error> {
+    Ok(DeferredRow {
+        id: r.try_get("id")?,
+        lead_id: r.try_get("lead_id")?,
+        phone: r.try_get("phone")?,
+        request_id: r.try_get("request_id")?,
+        lead: r.try_get("lead")?,
+        first_deferred_at: r.try_get("first_deferred_at")?,
+        deferred_at: r.try_get("deferred_at")?,
+        release_at: r.try_get("release_at")?,
+        stage: r.try_get("stage")?,
+        reason: r.try_get("reason")?,
+        releases: r.try_get("releases")?,
+        releasing: r.try_get("releasing")?,
+    })
+}
+
+impl Db {
+    /// Defers a lead (or defers it again): returns the row's id, which stays the same for
+    /// the same lead id + number (`row.id` is used only for a new row).
+    pub async fn defer_lead(&self, row: &DeferredRow) -> Result<String, DbError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO deferred (id, lead_id, phone, request_id, lead, first_deferred_at,
+                 deferred_at, release_at, stage, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
+             ON CONFLICT (lead_id, phone) DO UPDATE SET request_id = EXCLUDED.request_id,
+                 lead = EXCLUDED.lead, deferred_at = EXCLUDED.deferred_at,
+                 release_at = EXCLUDED.release_at, stage = EXCLUDED.stage,
+                 reason = EXCLUDED.reason
+             RETURNING id",
+        )
+        .bind(&row.id)
+        .bind(&row.lead_id)
+        .bind(&row.phone)
+        .bind(&row.request_id)
+        .bind(&row.lead)
+        .bind(row.deferred_at)
+        .bind(row.release_at)
+        .bind(&row.stage)
+        .bind(&row.reason)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Claims up to `limit` due rows for `holder` until `at + lease`, each marked with the
+    /// request id its release will use.
+    pub async fn claim_releases(
+        &self,
+        holder: &str,
+        at: DateTime<Utc>,
+        limit: i64,
+        lease: chrono::Duration,
+    ) -> Result<Vec<DeferredRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "UPDATE deferred d SET releasing = d.id || '-r' || (d.releases + 1),
+                 claimed_by = $1, claim_expires = $4
+             WHERE d.id IN (
+                 SELECT id FROM deferred WHERE releasing IS NULL AND release_at <= $2
+                 ORDER BY release_at, id FOR UPDATE SKIP LOCKED LIMIT $3)
+             RETURNING {}",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("d.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(holder)
+        .bind(at)
+        .bind(limit)
+        .bind(at + lease)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<DeferredRow> = rows.iter().map(row_of).collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| (a.release_at, &a.id).cmp(&(b.release_at, &b.id)));
+        Ok(out)
+    }
+
+    /// The release of `id` ended: the lead was decided (the row goes), or it was deferred
+    /// again until `again` (the row stays, `releases` + 1). False if the claim was no
+    /// longer `holder`'s.
+    pub async fn finish_release(
+        &self,
+        id: &str,
+        holder: &str,
+        again: Option<(DateTime<Utc>, &str, &str)>,
+    ) -> Result<bool, DbError> {
+        let done = match again {
+            None => {
+                sqlx::query("DELETE FROM deferred WHERE id = $1 AND claimed_by = $2")
+                    .bind(id)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await?
+            }
+            Some((release_at, stage, reason)) => {
+                sqlx::query(
+                    "UPDATE deferred SET release_at = $3, stage = $4, reason = $5,
+                         releases = releases + 1, releasing = NULL, claimed_by = NULL,
+                         claim_expires = NULL
+                     WHERE id = $1 AND claimed_by = $2",
+                )
+                .bind(id)
+                .bind(holder)
+                .bind(release_at)
+                .bind(stage)
+                .bind(reason)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Releases whose claim ran out by `at` (their instance stopped mid-release), for the
+    /// caller to settle by whether their `releasing` request id reached the outbox.
+    pub async fn stale_releases(&self, at: DateTime<Utc>) -> Result<Vec<DeferredRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM deferred WHERE releasing IS NOT NULL AND claim_expires <= $1
+             ORDER BY release_at, id"
+        ))
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_of).collect::<Result<_, _>>()?)
+    }
+
+    /// Takes a stale release over for `holder` (so one instance settles it).
+    pub async fn adopt_release(
+        &self,
+        id: &str,
+        holder: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE deferred SET claimed_by = $2, claim_expires = $4
+             WHERE id = $1 AND releasing IS NOT NULL AND claim_expires <= $3",
+        )
+        .bind(id)
+        .bind(holder)
+        .bind(at)
+        .bind(at + lease)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Leads waiting for a number's line (deferred by `stage`) become due at `at`.
+    pub async fn hurry_phone(
+        &self,
+        phone: &str,
+        stage: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        Ok(sqlx::query(
+            "UPDATE deferred SET release_at = $3
+             WHERE phone = $1 AND stage = $2 AND releasing IS NULL AND release_at > $3",
+        )
+        .bind(phone)
+        .bind(stage)
+        .bind(at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Removes a row that is not being released (admin delete, expiry); returns it.
+    pub async fn remove_deferred(&self, id: &str) -> Result<Option<DeferredRow>, DbError> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM deferred WHERE id = $1 AND releasing IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(row_of).transpose().map_err(DbError::from)
+    }
+
+    /// (rows, due at `at`, oldest first deferral).
+    pub async fn deferred_summary(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<(i64, i64, Option<DateTime<Utc>>), DbError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE release_at <= $1) AS due,
+                    MIN(first_deferred_at) AS oldest FROM deferred",
+        )
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((r.try_get("total")?, r.try_get("due")?, r.try_get("oldest")?))
+    }
+}
