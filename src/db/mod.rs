@@ -1,7 +1,7 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
 //! database). Being built role by role: the pool, the schema migrations embedded in the
-//! binary, [`documents`], [`leases`], [`flags`], [`journals`], [`outbox`] and
-//! [`deferred`]. **Not wired into the server yet**: without it, nothing here
+//! binary, [`documents`], [`leases`], [`flags`], [`journals`], [`outbox`],
+//! [`deferred`] and [`feeds`]. **Not wired into the server yet**: without it, nothing here
 //! runs, and the file backend in [`crate::store`] is the only one in use.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -11,6 +11,7 @@
 
 pub mod deferred;
 pub mod documents;
+pub mod feeds;
 pub mod flags;
 pub mod journals;
 pub mod leases;
@@ -50,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "deferred",
         include_str!("../../migrations/0006_deferred.sql"),
+    ),
+    (
+        7,
+        "feed_cache",
+        include_str!("../../migrations/0007_feed_cache.sql"),
     ),
 ];
 

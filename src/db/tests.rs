@@ -661,3 +661,29 @@ async fn deferred_leads_are_released_once_across_instances() {
     b.pool.close().await;
     drop(test);
 }
+
+#[tokio::test]
+async fn a_feed_copy_is_shared_and_never_replaced_by_an_older_one() {
+    let test = TestDb::create().await;
+    let a = Db::connect(&test.url, 2).await.expect("a");
+    let b = Db::connect(&test.url, 2).await.expect("b");
+    assert_eq!(b.cached_feed("litigators").await.expect("none"), None);
+    let newer = vec!["+13055551234".to_string(), "+13055559876".to_string()];
+    a.store_feed("litigators", at("2026-12-01T12:00:00Z"), &newer)
+        .await
+        .expect("store");
+    b.store_feed(
+        "litigators",
+        at("2026-12-01T06:00:00Z"),
+        &["+1".to_string()],
+    )
+    .await
+    .expect("older copy");
+    assert_eq!(
+        b.cached_feed("litigators").await.expect("read"),
+        Some((at("2026-12-01T12:00:00Z"), newer))
+    );
+    a.pool.close().await;
+    b.pool.close().await;
+    drop(test);
+}
