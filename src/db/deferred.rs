@@ -52,27 +52,7 @@ impl Db {
     /// Defers a lead (or defers it again): returns the row's id, which stays the same for
     /// the same lead id + number (`row.id` is used only for a new row).
     pub async fn defer_lead(&self, row: &DeferredRow) -> Result<String, DbError> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO deferred (id, lead_id, phone, request_id, lead, first_deferred_at,
-                 deferred_at, release_at, stage, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
-             ON CONFLICT (lead_id, phone) DO UPDATE SET request_id = EXCLUDED.request_id,
-                 lead = EXCLUDED.lead, deferred_at = EXCLUDED.deferred_at,
-                 release_at = EXCLUDED.release_at, stage = EXCLUDED.stage,
-                 reason = EXCLUDED.reason
-             RETURNING id",
-        )
-        .bind(&row.id)
-        .bind(&row.lead_id)
-        .bind(&row.phone)
-        .bind(&row.request_id)
-        .bind(&row.lead)
-        .bind(row.deferred_at)
-        .bind(row.release_at)
-        .bind(&row.stage)
-        .bind(&row.reason)
-        .fetch_one(&self.pool)
-        .await?)
+        defer_lead(&self.pool, row).await
     }
 
     /// Claims up to `limit` due rows for `holder` until `at + lease`, each marked with the
@@ -222,4 +202,33 @@ impl Db {
         .await?;
         Ok((r.try_get("total")?, r.try_get("due")?, r.try_get("oldest")?))
     }
+}
+
+/// Defers a lead (or defers it again): returns the row's id, which stays the same for
+/// the same lead id + number (`row.id` is used only for a new row).
+pub(super) async fn defer_lead<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    row: &DeferredRow,
+) -> Result<String, DbError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO deferred (id, lead_id, phone, request_id, lead, first_deferred_at,
+             deferred_at, release_at, stage, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
+         ON CONFLICT (lead_id, phone) DO UPDATE SET request_id = EXCLUDED.request_id,
+             lead = EXCLUDED.lead, deferred_at = EXCLUDED.deferred_at,
+             release_at = EXCLUDED.release_at, stage = EXCLUDED.stage,
+             reason = EXCLUDED.reason
+         RETURNING id",
+    )
+    .bind(&row.id)
+    .bind(&row.lead_id)
+    .bind(&row.phone)
+    .bind(&row.request_id)
+    .bind(&row.lead)
+    .bind(row.deferred_at)
+    .bind(row.release_at)
+    .bind(&row.stage)
+    .bind(&row.reason)
+    .fetch_one(ex)
+    .await?)
 }

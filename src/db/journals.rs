@@ -40,50 +40,7 @@ pub struct JournalLine {
 impl Db {
     /// Appends `lines` in one transaction, in order; committed when it returns.
     pub async fn append_lines(&self, lines: &[JournalLine]) -> Result<(), DbError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let mut journals = Vec::with_capacity(lines.len());
-        let (mut dates, mut ats, mut requests, mut leads, mut phones, mut calls, mut texts) = (
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-        );
-        for l in lines {
-            journals.push(l.journal.name());
-            dates.push(l.business_date);
-            ats.push(l.at);
-            requests.push(l.request_id.clone());
-            leads.push(l.lead_id.clone());
-            phones.push(l.phone.clone());
-            calls.push(l.call_id.clone());
-            texts.push(l.line.clone());
-        }
-        // One statement for the batch; `WITH ORDINALITY` keeps the ids in the given order.
-        sqlx::query(
-            "INSERT INTO journal_lines
-               (journal, business_date, at, request_id, lead_id, phone, call_id, line)
-             SELECT j, d, a, r, l, p, c, t
-             FROM unnest($1::text[], $2::date[], $3::timestamptz[], $4::text[], $5::text[],
-                         $6::text[], $7::text[], $8::text[])
-                  WITH ORDINALITY AS u(j, d, a, r, l, p, c, t, n)
-             ORDER BY n",
-        )
-        .bind(&journals)
-        .bind(&dates)
-        .bind(&ats)
-        .bind(&requests)
-        .bind(&leads)
-        .bind(&phones)
-        .bind(&calls)
-        .bind(&texts)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        append_lines(&self.pool, lines).await
     }
 
     /// Every line of `journal` for one business date, in the order written.
@@ -128,4 +85,55 @@ impl Db {
             .map(|r| r.try_get::<String, _>("line").map_err(DbError::from))
             .collect()
     }
+}
+
+/// Appends `lines` in one transaction, in order; committed when it returns.
+pub(super) async fn append_lines<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    lines: &[JournalLine],
+) -> Result<(), DbError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut journals = Vec::with_capacity(lines.len());
+    let (mut dates, mut ats, mut requests, mut leads, mut phones, mut calls, mut texts) = (
+        Vec::with_capacity(lines.len()),
+        Vec::with_capacity(lines.len()),
+        Vec::with_capacity(lines.len()),
+        Vec::with_capacity(lines.len()),
+        Vec::with_capacity(lines.len()),
+        Vec::with_capacity(lines.len()),
+        Vec::with_capacity(lines.len()),
+    );
+    for l in lines {
+        journals.push(l.journal.name());
+        dates.push(l.business_date);
+        ats.push(l.at);
+        requests.push(l.request_id.clone());
+        leads.push(l.lead_id.clone());
+        phones.push(l.phone.clone());
+        calls.push(l.call_id.clone());
+        texts.push(l.line.clone());
+    }
+    // One statement for the batch; `WITH ORDINALITY` keeps the ids in the given order.
+    sqlx::query(
+        "INSERT INTO journal_lines
+           (journal, business_date, at, request_id, lead_id, phone, call_id, line)
+         SELECT j, d, a, r, l, p, c, t
+         FROM unnest($1::text[], $2::date[], $3::timestamptz[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::text[])
+              WITH ORDINALITY AS u(j, d, a, r, l, p, c, t, n)
+         ORDER BY n",
+    )
+    .bind(&journals)
+    .bind(&dates)
+    .bind(&ats)
+    .bind(&requests)
+    .bind(&leads)
+    .bind(&phones)
+    .bind(&calls)
+    .bind(&texts)
+    .execute(ex)
+    .await?;
+    Ok(())
 }

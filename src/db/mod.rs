@@ -1,7 +1,7 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
 //! database). Being built role by role: the pool, the schema migrations embedded in the
 //! binary, [`documents`], [`leases`], [`flags`], [`journals`], [`outbox`],
-//! [`deferred`] and [`feeds`]. **Not wired into the server yet**: without it, nothing here
+//! [`deferred`] and [`feeds`], and [`decisions`] (one accept per number across instances). **Not wired into the server yet**: without it, nothing here
 //! runs, and the file backend in [`crate::store`] is the only one in use.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -9,6 +9,7 @@
 //! makes two instances starting at once apply each migration exactly once) can never stay
 //! held by a pooled connection.
 
+pub mod decisions;
 pub mod deferred;
 pub mod documents;
 pub mod feeds;

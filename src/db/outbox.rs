@@ -68,18 +68,7 @@ impl Db {
         body: &Value,
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO outbox (request_id, lead_id, phone, body, state, queued_at, next_try_at)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $5)",
-        )
-        .bind(request_id)
-        .bind(lead_id)
-        .bind(phone)
-        .bind(body)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        enqueue_call(&self.pool, request_id, lead_id, phone, body, at).await
     }
 
     /// Claims the oldest due call for `holder` until `at + lease`, recording the attempt.
@@ -236,4 +225,27 @@ impl Db {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Queues an accepted call; committed when it returns.
+pub(super) async fn enqueue_call<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    request_id: &str,
+    lead_id: &str,
+    phone: &str,
+    body: &Value,
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO outbox (request_id, lead_id, phone, body, state, queued_at, next_try_at)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $5)",
+    )
+    .bind(request_id)
+    .bind(lead_id)
+    .bind(phone)
+    .bind(body)
+    .bind(at)
+    .execute(ex)
+    .await?;
+    Ok(())
 }

@@ -687,3 +687,55 @@ async fn a_feed_copy_is_shared_and_never_replaced_by_an_older_one() {
     b.pool.close().await;
     drop(test);
 }
+
+#[tokio::test]
+async fn of_two_instances_deciding_about_one_number_at_once_exactly_one_accepts() {
+    let test = TestDb::create().await;
+    let a = Db::connect(&test.url, 8).await.expect("a");
+    let b = Db::connect(&test.url, 8).await.expect("b");
+    let now = at("2026-12-01T15:00:00Z");
+    // A stand-in for the pipeline: accept unless the number has an accepted call already.
+    let decide = |db: Db, who: &'static str| async move {
+        let mut tx = db.lock_number("+13055551234").await.expect("lock");
+        let history = tx
+            .history(now - chrono::Duration::hours(25))
+            .await
+            .expect("history");
+        let busy = history
+            .iter()
+            .any(|l| l.contains("\"decision\":\"accepted\""));
+        let decision = if busy { "blocked" } else { "accepted" };
+        let mut l = line(
+            "2026-12-01",
+            "2026-12-01T15:00:00Z",
+            "+13055551234",
+            who,
+            who,
+        );
+        l.request_id = Some(format!("req_{who}"));
+        l.line = format!("{{\"event\":\"decision\",\"decision\":\"{decision}\",\"by\":\"{who}\"}}");
+        tx.append_lines(&[l]).await.expect("journal");
+        if !busy {
+            tx.enqueue_call(&format!("req_{who}"), who, &json!({}), now)
+                .await
+                .expect("outbox");
+        }
+        tx.commit().await.expect("commit");
+        decision
+    };
+    for round in 0..5 {
+        sqlx::query("TRUNCATE journal_lines, outbox")
+            .execute(&a.pool)
+            .await
+            .expect("reset");
+        let (x, y) = tokio::join!(decide(a.clone(), "a"), decide(b.clone(), "b"));
+        let mut both = [x, y];
+        both.sort();
+        assert_eq!(both, ["accepted", "blocked"], "round {round}");
+        let queued = a.open_calls().await.expect("open").len();
+        assert_eq!(queued, 1, "one call queued in round {round}");
+    }
+    a.pool.close().await;
+    b.pool.close().await;
+    drop(test);
+}
