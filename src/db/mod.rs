@@ -1,8 +1,17 @@
 //! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
-//! database). Being built role by role: the pool, the schema migrations embedded in the
-//! binary, [`documents`], [`leases`], [`flags`], [`journals`], [`outbox`],
-//! [`deferred`] and [`feeds`], and [`decisions`] (one accept per number across instances). **Not wired into the server yet**: without it, nothing here
-//! runs, and the file backend in [`crate::store`] is the only one in use.
+//! database). Built role by role, each with its multi-instance rule tested on two
+//! connections pools to one database:
+//! - the pool and the schema migrations embedded from `migrations/`;
+//! - [`documents`]: config documents, versioned, announced with `NOTIFY`;
+//! - [`flags`]: flags and the change log every instance follows;
+//! - [`journals`]: the call and attempts journals as rows holding the files' JSON lines;
+//! - [`outbox`], [`deferred`]: work claimed once with `FOR UPDATE SKIP LOCKED` and leases;
+//! - [`decisions`]: one accept per number, under a transaction-scoped advisory lock;
+//! - [`leases`], [`feeds`]: singleton jobs and shared feed caches.
+//!
+//! **Not wired into the server yet**: nothing here runs in the service, and the file
+//! backend in [`crate::store`] is the only one in use. The `DATABASE_URL` setting comes with
+//! the wiring, so it never selects a half-built backend.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
 //! dedicated connection that is closed afterwards, so the migrator's advisory lock (which
