@@ -39,7 +39,7 @@ async fn wait_status(app: &TestApp, id: &str, status: &str) -> Value {
 #[tokio::test]
 async fn a_503_is_retried_with_the_same_request_id() {
     let app = spawn_app_with(live).await;
-    crate::intake::bland_fails_then_takes(&app, 503, 1).await;
+    crate::intake::bland_fails_then_takes(&app, ResponseTemplate::new(503), 1).await;
     let (_, body) = post_lead(&app, lead(1)).await;
     let id = body["request_id"].as_str().expect("id").to_string();
     let h = wait_status(&app, &id, "sent").await;
@@ -54,23 +54,10 @@ async fn a_503_is_retried_with_the_same_request_id() {
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
     let app = spawn_app_with(live).await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "1")
-                .set_body_json(json!({"message": "slow down"})),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&app.bland)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .with_priority(5)
-        .mount(&app.bland)
-        .await;
+    let slow_down = ResponseTemplate::new(429)
+        .insert_header("Retry-After", "1")
+        .set_body_json(json!({"message": "slow down"}));
+    crate::intake::bland_fails_then_takes(&app, slow_down, 1).await;
     let started = std::time::Instant::now();
     let (_, body) = post_lead(&app, lead(2)).await;
     let id = body["request_id"].as_str().expect("id").to_string();

@@ -170,7 +170,7 @@ async fn an_unreadable_outbox_line_is_quarantined_and_surfaced_not_skipped() {
 #[tokio::test]
 async fn a_short_outage_is_retried_past_four_tries() {
     let app = spawn_app_with(live).await;
-    crate::intake::bland_fails_then_takes(&app, 503, 6).await;
+    crate::intake::bland_fails_then_takes(&app, ResponseTemplate::new(503), 6).await;
     let (_, body) = post_lead(&app, lead(6)).await;
     let id = body["request_id"].as_str().expect("id").to_string();
     let sent = eventually(Duration::from_secs(10), || async {

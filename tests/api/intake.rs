@@ -44,11 +44,11 @@ pub async fn bland_hangs(app: &TestApp) {
         .await;
 }
 
-/// Bland answers `status` to the first `times` calls, then takes every call.
-pub async fn bland_fails_then_takes(app: &TestApp, status: u16, times: u64) {
+/// Bland answers `first` to the first `times` calls, then takes every call.
+pub async fn bland_fails_then_takes(app: &TestApp, first: ResponseTemplate, times: u64) {
     Mock::given(method("POST"))
         .and(path("/v1/calls"))
-        .respond_with(ResponseTemplate::new(status))
+        .respond_with(first)
         .up_to_n_times(times)
         .with_priority(1)
         .mount(&app.bland)
