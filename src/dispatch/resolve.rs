@@ -143,23 +143,53 @@ impl Gateway {
             .await
     }
 
-    /// At startup: an entry left `unconfirmed` whose send the call journal already records
-    /// (the crash came between the two writes) is settled as sent. Returns how many.
+    /// At startup: an entry left `unconfirmed` whose send (or dry run) the call journal
+    /// already records (the crash came between the two writes) is settled as such.
+    /// Returns how many.
     pub async fn reconcile_unconfirmed(&self) -> io::Result<usize> {
         let mut settled = 0;
         for entry in self.outbox.pending() {
             if entry.state != State::Unconfirmed {
                 continue;
             }
-            let Some(call_id) = self.calls.call_of(&entry.request_id) else {
-                continue;
-            };
-            self.settle_sent(&entry, Some(call_id))
-                .await
-                .map_err(|e| io::Error::other(e.to_string()))?;
-            settled += 1;
+            if let Some(call_id) = self.calls.call_of(&entry.request_id) {
+                self.settle_sent(&entry, Some(call_id))
+                    .await
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                settled += 1;
+            } else if self.journaled_dry_run(&entry)? {
+                self.outbox
+                    .record(Record::DryRun {
+                        request_id: entry.request_id.clone(),
+                        at: self.clock.now(),
+                    })
+                    .wait()
+                    .await?;
+                settled += 1;
+            }
         }
         Ok(settled)
+    }
+
+    /// Whether the call journal (the entry's last attempt's day, or the day after) records
+    /// a dry run of this entry: nothing was sent, so it needs no admin.
+    fn journaled_dry_run(&self, entry: &Entry) -> io::Result<bool> {
+        let Some(at) = entry.attempts.last().map(|a| a.at) else {
+            return Ok(false);
+        };
+        let day = crate::clock::business_date(at, self.settings.timezone);
+        for date in [Some(day), day.succ_opt()].into_iter().flatten() {
+            let path = crate::journal::calls_path(&self.settings.data_dir, date);
+            let lines = crate::journal::lines_containing(&path, &entry.request_id)?;
+            if lines.iter().any(|l| {
+                l["event"] == "dispatch"
+                    && l["status"] == "dry_run"
+                    && l["request_id"] == entry.request_id.as_str()
+            }) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn cancel(&self, entry: &Entry) -> Result<(), ResolveError> {

@@ -399,7 +399,7 @@ async fn a_body_nobody_reads_gets_its_answer_and_the_connection_closes() {
 }
 
 #[tokio::test]
-async fn a_call_journaled_as_sent_but_unconfirmed_in_the_outbox_is_settled_at_startup() {
+async fn a_send_or_dry_run_journaled_but_unconfirmed_in_the_outbox_is_settled_at_startup() {
     let app = spawn_app_with(|_| {}).await;
     let (settings, dir, bland, clock) = app.stop().await;
     // kill -9 between the call journal's write and the outbox's: the journal says sent.
@@ -407,19 +407,27 @@ async fn a_call_journaled_as_sent_but_unconfirmed_in_the_outbox_is_settled_at_st
         "lead_id": "T1", "phone": "+13055552099", "body": {}});
     let attempt =
         json!({"op": "attempt", "request_id": "r-torn", "at": "2026-11-23T14:00:01.000Z", "n": 1});
+    // The same for a dry run.
+    let queued_dry = json!({"op": "queued", "request_id": "r-dry", "at": "2026-11-23T14:00:00.000Z",
+        "lead_id": "T2", "phone": "+13055552098", "body": {}});
+    let attempt_dry =
+        json!({"op": "attempt", "request_id": "r-dry", "at": "2026-11-23T14:00:01.000Z", "n": 1});
     std::fs::write(
         settings.data_dir.join("outbox/outbox.jsonl"),
-        format!("{queued}\n{attempt}\n"),
+        format!("{queued}\n{attempt}\n{queued_dry}\n{attempt_dry}\n"),
     )
     .expect("outbox");
     let sent = json!({"event": "dispatch", "timestamp": "2026-11-23T14:00:02.000Z",
         "request_id": "r-torn", "status": "sent", "lead_id": "T1", "phone": "+13055552099",
         "call_id": "call-torn"});
+    let dry = json!({"event": "dispatch", "timestamp": "2026-11-23T14:00:02.000Z",
+        "request_id": "r-dry", "status": "dry_run", "lead_id": "T2", "phone": "+13055552098"});
     let journal = settings.data_dir.join("calls/calls_2026-11-23.jsonl");
-    std::fs::write(&journal, format!("{sent}\n")).expect("journal");
+    std::fs::write(&journal, format!("{sent}\n{dry}\n")).expect("journal");
     let app = crate::helpers::start(settings, dir, bland, clock).await;
     let p = pending(&app).await;
     assert_eq!(p["unconfirmed"], 0, "{p}");
+    assert_eq!(p["entries"], json!([]), "{p}");
     // Its completion is matched as usual.
     let res = app
         .client
