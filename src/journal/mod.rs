@@ -258,15 +258,24 @@ pub fn for_each_call(
     Ok(n)
 }
 
-/// The lines of the journal at `path` that contain `needle`, parsed (others are not).
-pub fn lines_containing(path: &Path, needle: &str) -> io::Result<Vec<Value>> {
+/// The lines of the journal at `path` that contain `needle`, parsed (others are not). One
+/// that cannot be read (not a torn write) is kept aside in `quarantine` when one is given.
+pub fn lines_containing(
+    path: &Path,
+    needle: &str,
+    quarantine: Option<&crate::store::quarantine::Quarantine>,
+) -> io::Result<Vec<Value>> {
     let bytes = read_or_empty(path)?;
     let finder = memchr::memmem::Finder::new(needle.as_bytes());
-    let (lines, _) = complete_lines(&bytes);
-    Ok(lines
-        .filter(|l| finder.find(l).is_some())
-        .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect())
+    let fallback = crate::store::quarantine::Quarantine::in_memory();
+    let mut out = Vec::new();
+    quarantine.unwrap_or(&fallback).parse_selected(
+        path,
+        &bytes,
+        |l| finder.find(l).is_some(),
+        |v| out.push(v),
+    );
+    Ok(out)
 }
 
 /// Reads one day's journal; a missing file is an empty day. A line that cannot be read

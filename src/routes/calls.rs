@@ -82,6 +82,7 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
         crate::clock::business_date(state.clock.now(), state.settings.timezone),
     );
     let wanted = id.clone();
+    let quarantine = state.quarantine.clone();
     let events: Vec<Value> = blocking(move || -> std::io::Result<Vec<Value>> {
         let mut found = Vec::new();
         for back in (0..crate::dispatch::calls::REBUILD_DAYS).rev() {
@@ -91,7 +92,7 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
             let path = crate::journal::calls_path(&dir, date);
             let needle = format!("\"request_id\":{}", Value::from(wanted.as_str()));
             found.extend(
-                crate::journal::lines_containing(&path, &needle)?
+                crate::journal::lines_containing(&path, &needle, Some(&quarantine))?
                     .into_iter()
                     .filter(|r| {
                         r.get("request_id").and_then(Value::as_str) == Some(wanted.as_str())

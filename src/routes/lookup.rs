@@ -52,6 +52,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
     let dir = state.settings.data_dir.clone();
     let e164 = phone.as_ref().map(|p| p.as_str().to_string());
     let wanted = (e164.clone(), lead_id.clone());
+    let quarantine = state.quarantine.clone();
     let (events, truncated) = blocking(move || {
         let (phone, lead) = &wanted;
         // The rarer key narrows the lines parsed; both must then match exactly.
@@ -69,7 +70,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
         let mut out = Vec::new();
         for date in range.dates() {
             let path = crate::journal::calls_path(&dir, date);
-            for line in crate::journal::lines_containing(&path, &needle)? {
+            for line in crate::journal::lines_containing(&path, &needle, Some(&quarantine))? {
                 if is(&line, "phone", phone) && is(&line, "lead_id", lead) {
                     out.push(line);
                 }

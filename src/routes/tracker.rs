@@ -131,8 +131,9 @@ async fn history(
     let e164 = p.as_str().to_string();
     let needle = format!("\"phone\":\"{e164}\"");
     let wanted = e164.clone();
+    let quarantine = state.quarantine.clone();
     let events: Vec<Value> = blocking(move || {
-        crate::journal::lines_containing(&path, &needle).map(|lines| {
+        crate::journal::lines_containing(&path, &needle, Some(&quarantine)).map(|lines| {
             lines
                 .into_iter()
                 .filter(|l| l.get("phone").and_then(Value::as_str) == Some(wanted.as_str()))

@@ -150,11 +150,18 @@ async fn an_unreadable_outbox_line_is_quarantined_and_surfaced_not_skipped() {
         app.health().await["components"]["quarantine"]["status"],
         "ok"
     );
-    // A journal line that cannot be read is kept aside by the statistics reader too.
+    // A journal line that cannot be read is kept aside by the history and statistics
+    // readers too, once.
     let journal = app.data_dir().join("calls/calls_2026-11-23.jsonl");
     let mut text = std::fs::read_to_string(&journal).unwrap_or_default();
-    text.push_str("{\"event\":\"decision\" garbage}\n");
+    text.push_str("{\"event\":\"decision\",\"request_id\":\"r-good\" garbage}\n");
     std::fs::write(&journal, text).expect("write");
+    // The call's history reads it first, and keeps it aside.
+    app.get_json("/api/admin/calls/r-good").await;
+    assert_eq!(
+        app.get_json("/api/admin/quarantine").await["unacknowledged"],
+        1
+    );
     let stats = app
         .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
         .await;
