@@ -118,6 +118,19 @@ fn allowed(t: &T, l: &Lead, when: &str) {
 }
 
 /// Only the rule under test: caps high, other rules off as needed.
+/// A dispatch of lead A's call on +13055551234.
+fn dispatch_of_a(rid: &str, status: DispatchStatus, when: &str) -> CallEvent {
+    CallEvent::Dispatch {
+        timestamp: at(when),
+        request_id: rid.into(),
+        status,
+        lead_id: Some("A".into()),
+        phone: Some("+13055551234".into()),
+        call_id: None,
+        error: None,
+    }
+}
+
 fn only(rule: &str) -> serde_json::Value {
     let mut rules = json!({"active_call": false, "duplicate": false, "daily_cap": false,
         "rolling_cap": false, "terminal_outcomes": false, "terminal_status": false,
@@ -189,15 +202,7 @@ fn a_dispatch_that_placed_no_call_frees_the_line_and_a_sent_one_restarts_the_clo
     let t = setup(only("active_call"));
     let a = lead("A", "3055551234", json!({}));
     let b = lead("B", "3055551234", json!({}));
-    let dispatch = |status, when: &str| CallEvent::Dispatch {
-        timestamp: at(when),
-        request_id: "r1".into(),
-        status,
-        lead_id: Some("A".into()),
-        phone: Some("+13055551234".into()),
-        call_id: None,
-        error: None,
-    };
+    let dispatch = |status, when: &str| dispatch_of_a("r1", status, when);
     t.tracker.apply(&accepted("r1", &a, "2026-11-23T15:00:00Z"));
     t.tracker
         .apply(&dispatch(DispatchStatus::Sent, "2026-11-23T15:02:00Z"));
@@ -428,15 +433,7 @@ fn a_call_bland_never_took_counts_against_neither_the_duplicate_window_nor_the_c
     rules["max_daily_attempts_per_number"] = json!(1);
     let t = setup(rules);
     let a = lead("A", "3055551234", json!({}));
-    let dispatch = |rid: &str, status, when: &str| CallEvent::Dispatch {
-        timestamp: at(when),
-        request_id: rid.into(),
-        status,
-        lead_id: Some("A".into()),
-        phone: Some("+13055551234".into()),
-        call_id: None,
-        error: None,
-    };
+    let dispatch = dispatch_of_a;
     t.tracker.apply(&accepted("r1", &a, "2026-11-23T15:00:00Z"));
     assert!(blocked(&t, &a, "2026-11-23T15:01:00Z").starts_with("duplicate"));
     t.tracker.apply(&dispatch(
