@@ -14,6 +14,7 @@ pub mod index;
 pub mod persist;
 pub mod query;
 pub mod watch;
+mod shared;
 mod writes;
 
 use std::io;
@@ -85,6 +86,8 @@ pub struct Blocklist {
     /// The last hand edit that removed flags: how many, and the backup of the list before.
     removed_by_edit: Mutex<Option<(usize, String)>>,
     pub(crate) compact_wanted: tokio::sync::Notify,
+    /// Database mode: the flags' rows and the change log followed.
+    shared: Option<shared::Shared>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -251,6 +254,7 @@ impl Blocklist {
             }),
             removed_by_edit: Mutex::new(None),
             compact_wanted: tokio::sync::Notify::new(),
+            shared: None,
         }
     }
 
@@ -312,6 +316,9 @@ impl Blocklist {
     /// Folds the change log into `blocklist-config.json`. Blocking; skipped while the
     /// document on disk is a refused hand edit (the person's file is left as it is).
     pub fn compact(&self) -> io::Result<bool> {
+        if self.shared.is_some() {
+            return Ok(false);
+        }
         let _one = lock(&self.compacting);
         let config = self.config_path();
         if let Some((bad, _)) = &lock(&self.file).refused {
@@ -362,6 +369,14 @@ impl HealthSource for Blocklist {
             HealthStatus::Ok
         };
         let mut report = ComponentReport::new(status)
+            .with(
+                "backend",
+                if self.shared.is_some() {
+                    "database"
+                } else {
+                    "file"
+                },
+            )
             .with("flags", flags)
             .with("enabled", enabled)
             .with("pending_changes", self.pending_changes());

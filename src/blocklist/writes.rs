@@ -11,7 +11,7 @@ use crate::metrics::OpLabels;
 use crate::store::appender::Pending;
 
 impl Blocklist {
-    fn after_write(&self, op: &'static str, records: usize) {
+    pub(super) fn after_write(&self, op: &'static str, records: usize) {
         self.metrics
             .blocklist_writes
             .get_or_create(&OpLabels { op })
@@ -30,10 +30,11 @@ impl Blocklist {
     /// Adds a flag, or returns the live flag that already has this field and value.
     pub async fn add(&self, mut record: FlagRecord) -> Result<Added, BlocklistError> {
         let now = self.now_ms();
-        record.id = None;
         record.added_at = None;
-        record.updated_at = None;
-        let mut flag = record.into_flag(&self.country, now, || flag::new_flag_id(now))?;
+        let mut flag = self.fresh_flag(record, now)?;
+        if let Some(shared) = &self.shared {
+            return self.add_shared(&shared.db, flag).await;
+        }
         let pending = {
             let mut index = write(&self.index);
             if let Some(existing) = index.live_with_value(&flag.field, &flag.value, now) {
@@ -64,6 +65,9 @@ impl Blocklist {
 
     /// Removes a flag by id.
     pub async fn remove(&self, id: &str) -> Result<Flag, BlocklistError> {
+        if let Some(shared) = &self.shared {
+            return self.remove_shared(&shared.db, id).await;
+        }
         let (flag, pending) = {
             let mut index = write(&self.index);
             let flag = index
@@ -83,12 +87,36 @@ impl Blocklist {
 
     /// Changes a flag's reason, expiry or value (re-normalised; a clash is a conflict).
     pub async fn update(&self, id: &str, patch: FlagPatch) -> Result<Flag, BlocklistError> {
-        let now = self.now_ms();
+        if let Some(shared) = &self.shared {
+            return self.update_shared(&shared.db, id, patch).await;
+        }
         let (updated, pending) = {
             let mut index = write(&self.index);
             let current = index
                 .get(id)
                 .ok_or_else(|| BlocklistError::NotFound(id.to_string()))?;
+            let next = self.patched(&index, current, patch)?;
+            let pending = self.enqueue(ChangeOut::Put { flag: &next });
+            index.remove(id);
+            index.insert(next.clone());
+            (next, pending)
+        };
+        pending.wait().await?;
+        tracing::info!(id = %updated.id, field = %updated.field, value = %updated.value,
+            reason = updated.reason.as_deref().unwrap_or(""), "blocklist flag updated");
+        self.after_write("update", 1);
+        Ok(updated)
+    }
+
+    /// `current` with `patch` applied (a value re-normalised; a clash is a conflict).
+    pub(super) fn patched(
+        &self,
+        index: &super::FlagIndex,
+        current: &Flag,
+        patch: FlagPatch,
+    ) -> Result<Flag, BlocklistError> {
+        let now = self.now_ms();
+        {
             let mut next = current.clone();
             if let Some(reason) = patch.reason {
                 next.reason = reason
@@ -114,20 +142,15 @@ impl Blocklist {
                 next.value = value.into_boxed_str();
             }
             next.updated_at = Some(now);
-            let pending = self.enqueue(ChangeOut::Put { flag: &next });
-            index.remove(id);
-            index.insert(next.clone());
-            (next, pending)
-        };
-        pending.wait().await?;
-        tracing::info!(id = %updated.id, field = %updated.field, value = %updated.value,
-            reason = updated.reason.as_deref().unwrap_or(""), "blocklist flag updated");
-        self.after_write("update", 1);
-        Ok(updated)
+            Ok(next)
+        }
     }
 
     /// Turns all matching on or off; persisted like any other change.
     pub async fn set_enabled(&self, enabled: bool) -> Result<(), BlocklistError> {
+        if let Some(shared) = &self.shared {
+            return self.set_enabled_shared(&shared.db, enabled).await;
+        }
         let pending = {
             let mut index = write(&self.index);
             index.enabled = enabled;
@@ -158,6 +181,10 @@ impl Blocklist {
                 record.added_at = None;
             }
             flags.push(record.into_flag(&self.country, now, || flag::new_flag_id(now))?);
+        }
+        if let Some(shared) = &self.shared {
+            let (added, _, existing) = self.add_many_shared(&shared.db, flags, false).await?;
+            return Ok((added, existing));
         }
         for chunk in flags.chunks(CHUNK) {
             let mut fresh = Vec::with_capacity(chunk.len());
@@ -200,6 +227,10 @@ impl Blocklist {
         &self,
         flags: Vec<Flag>,
     ) -> Result<(usize, usize, usize), BlocklistError> {
+        if let Some(shared) = &self.shared {
+            let (added, same_id, merged) = self.add_many_shared(&shared.db, flags, true).await?;
+            return Ok((added.len(), same_id, merged.len()));
+        }
         let (mut same_id, mut merged) = (0, 0);
         let fresh: Vec<Flag> = {
             let mut index = write(&self.index);

@@ -29,6 +29,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("shutdown_timeout_secs", "SHUTDOWN_TIMEOUT_SECS"),
     ("workers", "WORKERS"),
     ("retention_days", "RETENTION_DAYS"),
+    ("database.url", "DATABASE_URL"),
+    ("database.max_connections", "DATABASE_MAX_CONNECTIONS"),
     ("blocklist.compact_after", "BLOCKLIST_COMPACT_AFTER"),
     ("bland.api_key", "BLAND_API_KEY"),
     ("bland.api_url", "BLAND_API_URL"),
@@ -165,6 +167,11 @@ pub struct Settings {
     pub content: ContentSettings,
     /// `[[feeds]]`: remote number and word lists.
     pub feeds: Vec<FeedSettings>,
+    /// `DATABASE_URL` (`[database] url`): state in PostgreSQL, shared by every instance on
+    /// it. `None` = the file backend in `DATA_DIR`.
+    pub database_url: Option<Secret>,
+    /// `DATABASE_MAX_CONNECTIONS` (`[database] max_connections`): the pool's size.
+    pub database_max_connections: u32,
     /// Where the values came from (for the startup log line).
     pub config_file: Option<PathBuf>,
 }
@@ -214,6 +221,8 @@ impl Settings {
             lead_fields: crate::domain::LeadFieldNames::default(),
             content: ContentSettings::default(),
             feeds: Vec::new(),
+            database_url: None,
+            database_max_connections: 16,
             config_file: None,
         }
     }
@@ -262,6 +271,18 @@ impl Settings {
         }
         if let Some((v, _)) = get("DATA_DIR") {
             s.data_dir = PathBuf::from(v);
+        }
+        if let Some((v, origin)) = get("DATABASE_URL") {
+            if !(v.starts_with("postgres://") || v.starts_with("postgresql://")) {
+                return Err(ConfigError::new(
+                    origin,
+                    "must be a PostgreSQL URL (postgres://user@host:port/database)",
+                ));
+            }
+            s.database_url = Some(Secret::new(v));
+        }
+        if let Some((v, origin)) = get("DATABASE_MAX_CONNECTIONS") {
+            s.database_max_connections = parse_positive(v, origin)?.min(1000) as u32;
         }
         if let Some((v, _)) = get("ADMIN_API_KEY") {
             s.admin_api_keys = v

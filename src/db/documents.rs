@@ -89,4 +89,11 @@ impl Db {
         listener.listen(CHANNEL).await?;
         Ok(listener)
     }
+
+    /// A listener on `channel` (a connection of its own, outside the pool).
+    pub async fn listen(&self, channel: &str) -> Result<PgListener, DbError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(channel).await?;
+        Ok(listener)
+    }
 }

@@ -58,6 +58,26 @@ fn row_of(r: &sqlx::postgres::PgRow) -> Result<FlagRow, sqlx::Error> {
 
 const COLUMNS: &str = "id, field, value, reason, added_by, added_at, expires_at, updated_at";
 
+/// Serialises flag writes: every writer takes this transaction-scoped lock before it
+/// appends to the change log, so changes commit in `seq` order and a follower reading
+/// "after my last `seq`" can never skip one that commits late.
+async fn writer_lock(tx: &mut Transaction<'_, Postgres>) -> Result<(), DbError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('callgate_flag_writes', 0))")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// What [`Db::add_flags`] did with one flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    Inserted,
+    /// A flag with this id is already stored (`keep_ids` imports).
+    SameId,
+    /// A live flag already has this field and value: that flag.
+    Existing(FlagRow),
+}
+
 /// Appends a change and announces it; returns its `seq`.
 async fn log_change(
     tx: &mut Transaction<'_, Postgres>,
@@ -146,10 +166,7 @@ impl Db {
         at: DateTime<Utc>,
     ) -> Result<(FlagRow, bool), DbError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("flag\u{1f}{}\u{1f}{}", flag.field, flag.value))
-            .execute(&mut *tx)
-            .await?;
+        writer_lock(&mut tx).await?;
         let existing = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM flags WHERE field = $1 AND value = $2
              AND (expires_at IS NULL OR expires_at > $3) ORDER BY added_at LIMIT 1"
@@ -172,6 +189,7 @@ impl Db {
     /// Writes `flag` as it is (an update of reason, expiry or value).
     pub async fn put_flag(&self, flag: &FlagRow, at: DateTime<Utc>) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
+        writer_lock(&mut tx).await?;
         upsert(&mut tx, flag).await?;
         log_change(&mut tx, &FlagChange::Put(flag.clone()), at).await?;
         tx.commit().await?;
@@ -185,6 +203,7 @@ impl Db {
         at: DateTime<Utc>,
     ) -> Result<Option<FlagRow>, DbError> {
         let mut tx = self.pool.begin().await?;
+        writer_lock(&mut tx).await?;
         let gone = sqlx::query(&format!(
             "DELETE FROM flags WHERE id = $1 RETURNING {COLUMNS}"
         ))
@@ -206,6 +225,7 @@ impl Db {
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
+        writer_lock(&mut tx).await?;
         sqlx::query("UPDATE blocklist_state SET enabled = $1")
             .bind(enabled)
             .execute(&mut *tx)
@@ -213,6 +233,68 @@ impl Db {
         log_change(&mut tx, &FlagChange::Enabled(enabled), at).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Adds many flags in one transaction (bulk imports): a flag whose field and value
+    /// already have a live flag is not added, nor (with `keep_ids`, a migration) one whose
+    /// id is stored. Returns what happened to each, in order.
+    pub async fn add_flags(
+        &self,
+        flags: &[FlagRow],
+        at: DateTime<Utc>,
+        keep_ids: bool,
+    ) -> Result<Vec<Added>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        writer_lock(&mut tx).await?;
+        let fields: Vec<&str> = flags.iter().map(|f| f.field.as_str()).collect();
+        let values: Vec<&str> = flags.iter().map(|f| f.value.as_str()).collect();
+        let ids: Vec<&str> = flags.iter().map(|f| f.id.as_str()).collect();
+        let live = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM flags WHERE (field, value) IN
+               (SELECT * FROM unnest($1::text[], $2::text[]))
+             AND (expires_at IS NULL OR expires_at > $3) ORDER BY added_at, ord"
+        ))
+        .bind(&fields)
+        .bind(&values)
+        .bind(at)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut by_value = std::collections::HashMap::new();
+        for r in &live {
+            let row = row_of(r)?;
+            by_value
+                .entry((row.field.clone(), row.value.clone()))
+                .or_insert(row);
+        }
+        let stored: std::collections::HashSet<String> = if keep_ids {
+            sqlx::query_scalar("SELECT id FROM flags WHERE id = ANY($1::text[])")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            Default::default()
+        };
+        let mut outcomes = Vec::with_capacity(flags.len());
+        let mut fresh: Vec<&FlagRow> = Vec::new();
+        for f in flags {
+            let key = (f.field.clone(), f.value.clone());
+            if stored.contains(&f.id) {
+                outcomes.push(Added::SameId);
+            } else if let Some(existing) = by_value.get(&key) {
+                outcomes.push(Added::Existing(existing.clone()));
+            } else {
+                by_value.insert(key, f.clone());
+                outcomes.push(Added::Inserted);
+                fresh.push(f);
+            }
+        }
+        if !fresh.is_empty() {
+            insert_many(&mut tx, &fresh, at).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     /// The changes after `seq`, oldest first, with their `seq`s.
@@ -245,4 +327,57 @@ impl Db {
         }
         Ok(out)
     }
+}
+
+/// Inserts `flags` (none stored yet) and their changes with one statement each, and one
+/// announcement.
+async fn insert_many(
+    tx: &mut Transaction<'_, Postgres>,
+    flags: &[&FlagRow],
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let col = |f: fn(&FlagRow) -> Option<String>| flags.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let time = |f: fn(&FlagRow) -> Option<i64>| {
+        flags
+            .iter()
+            .map(|r| f(r).map(instant))
+            .collect::<Vec<_>>()
+    };
+    let docs = flags
+        .iter()
+        .map(|f| serde_json::to_value(f).map_err(|e| sqlx::Error::Encode(Box::new(e))))
+        .collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(
+        "INSERT INTO flags (id, field, value, reason, added_by, added_at, expires_at, updated_at)
+         SELECT i, f, v, r, b, a, e, u FROM unnest($1::text[], $2::text[], $3::text[],
+           $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[])
+           WITH ORDINALITY AS t(i, f, v, r, b, a, e, u, n) ORDER BY n",
+    )
+    .bind(col(|f| Some(f.id.clone())))
+    .bind(col(|f| Some(f.field.clone())))
+    .bind(col(|f| Some(f.value.clone())))
+    .bind(col(|f| f.reason.clone()))
+    .bind(col(|f| f.added_by.clone()))
+    .bind(time(|f| Some(f.added_at)))
+    .bind(time(|f| f.expires_at))
+    .bind(time(|f| f.updated_at))
+    .execute(&mut **tx)
+    .await?;
+    let seq: Option<i64> = sqlx::query_scalar(
+        "WITH c AS (INSERT INTO flag_changes (op, flag_id, flag, at)
+           SELECT 'put', i, d, $3 FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY
+             AS t(i, d, n) ORDER BY n RETURNING seq)
+         SELECT max(seq) FROM c",
+    )
+    .bind(col(|f| Some(f.id.clone())))
+    .bind(&docs)
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(seq.unwrap_or(0).to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

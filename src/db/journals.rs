@@ -58,6 +58,18 @@ impl Db {
         .await?)
     }
 
+    /// How many lines `journal` has for one business date.
+    pub async fn day_count(&self, journal: Journal, date: NaiveDate) -> Result<u64, DbError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM journal_lines WHERE journal = $1 AND business_date = $2",
+        )
+        .bind(journal.name())
+        .bind(date)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The call-journal lines for a number and/or a lead id at or after `since` and before
     /// `until`, oldest first, at most `limit`.
     pub async fn lines_for(

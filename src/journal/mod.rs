@@ -7,6 +7,7 @@
 
 pub mod records;
 pub mod retention;
+pub mod rows;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,10 +25,19 @@ pub const ATTEMPTS_DIR: &str = "blocklist-attempts";
 pub const CALLS_DIR: &str = "calls";
 
 pub struct Journals {
-    writer: Appender,
+    writer: Writer,
     dir: PathBuf,
     tz: Tz,
 }
+
+/// Where the journals live: daily files in `DATA_DIR`, or rows in PostgreSQL.
+enum Writer {
+    Files(Appender),
+    Rows(rows::Rows),
+}
+
+/// Which journal.
+pub use crate::db::journals::Journal as Kind;
 
 /// One day's file read back: its records, and how many torn lines were skipped.
 #[derive(Debug, Default)]
@@ -43,10 +53,69 @@ impl Journals {
             std::fs::create_dir_all(data_dir.join(sub))?;
         }
         Ok(Self {
-            writer: Appender::detached()?,
+            writer: Writer::Files(Appender::detached()?),
             dir: data_dir.to_path_buf(),
             tz,
         })
+    }
+
+    /// The journals as rows in `db` (`DATABASE_URL`); `data_dir` only names them in logs.
+    pub fn open_db(db: crate::db::Db, data_dir: &Path, tz: Tz) -> Self {
+        Self {
+            writer: Writer::Rows(rows::Rows::start(db)),
+            dir: data_dir.to_path_buf(),
+            tz,
+        }
+    }
+
+    /// The database rows, in database mode.
+    pub fn rows(&self) -> Option<&rows::Rows> {
+        match &self.writer {
+            Writer::Rows(r) => Some(r),
+            Writer::Files(_) => None,
+        }
+    }
+
+    /// The path of a day's journal (a file, or the name the rows are reported under).
+    pub fn path(&self, kind: Kind, date: NaiveDate) -> PathBuf {
+        match kind {
+            Kind::Calls => self.calls_path(date),
+            Kind::Attempts => self.attempts_path(date),
+        }
+    }
+
+    /// One business day of a journal, as bytes of complete lines (the file, or the rows
+    /// joined), with the path it is reported under.
+    pub fn day_bytes(&self, kind: Kind, date: NaiveDate) -> io::Result<(PathBuf, Vec<u8>)> {
+        let path = self.path(kind, date);
+        let bytes = match &self.writer {
+            Writer::Files(_) => read_or_empty(&path)?,
+            Writer::Rows(r) => r.day_bytes(kind, date)?,
+        };
+        Ok((path, bytes))
+    }
+
+    /// Reads one day's journal (see [`read_day`]).
+    pub fn read_day(
+        &self,
+        kind: Kind,
+        date: NaiveDate,
+        quarantine: Option<&crate::store::quarantine::Quarantine>,
+    ) -> io::Result<DayRecords> {
+        let (path, bytes) = self.day_bytes(kind, date)?;
+        Ok(parse_day(&path, &bytes, quarantine))
+    }
+
+    /// The lines of one day's call journal containing `needle`, parsed (see
+    /// [`lines_containing`]).
+    pub fn calls_containing(
+        &self,
+        date: NaiveDate,
+        needle: &str,
+        quarantine: Option<&crate::store::quarantine::Quarantine>,
+    ) -> io::Result<Vec<Value>> {
+        let (path, bytes) = self.day_bytes(Kind::Calls, date)?;
+        Ok(select_lines(&path, &bytes, needle, quarantine))
     }
 
     pub fn timezone(&self) -> Tz {
@@ -68,14 +137,32 @@ impl Journals {
     /// Appends a blocked attempt to the file of its business date.
     pub fn append_attempt(&self, attempt: &Attempt) -> Pending {
         let date = self.date_of(attempt.at());
-        self.writer
-            .append_to(self.attempts_path(date), to_line(attempt))
+        match &self.writer {
+            Writer::Files(w) => w.append_to(self.attempts_path(date), to_line(attempt)),
+            Writer::Rows(r) => r.append(vec![rows::attempt_line(attempt, date)]),
+        }
     }
 
     /// Appends a pipeline decision, dispatch or outcome to the file of its business date.
     pub fn append_call(&self, event: &CallEvent) -> Pending {
         let date = self.date_of(event.at());
-        self.writer.append_to(self.calls_path(date), to_line(event))
+        match &self.writer {
+            Writer::Files(w) => w.append_to(self.calls_path(date), to_line(event)),
+            Writer::Rows(r) => r.append(vec![rows::call_line(event, date)]),
+        }
+    }
+
+    /// The rows of a decision (and of a block's attempt), for a caller that commits them
+    /// in its own transaction.
+    pub fn decision_rows(&self, event: &CallEvent) -> Vec<crate::db::journals::JournalLine> {
+        let mut lines = vec![rows::call_line(event, self.date_of(event.at()))];
+        if let CallEvent::Decision {
+            attempt: Some(a), ..
+        } = event
+        {
+            lines.push(rows::attempt_line(a, self.date_of(a.at())));
+        }
+        lines
     }
 
     /// A decision and, for a block, its attempt line, with one wake-up for the caller. The
@@ -84,6 +171,10 @@ impl Journals {
     /// [`Journals::restore_attempts`] rebuilds it from the decision, which carries it. One
     /// sync per batch instead of two.
     pub fn append_decision(&self, event: &CallEvent) -> Pending {
+        let w = match &self.writer {
+            Writer::Files(w) => w,
+            Writer::Rows(r) => return r.append(self.decision_rows(event)),
+        };
         let mut records = vec![(
             self.calls_path(self.date_of(event.at())),
             to_line(event),
@@ -99,13 +190,17 @@ impl Journals {
                 false,
             ));
         }
-        self.writer.append_many(records)
+        w.append_many(records)
     }
 
     /// Appends to the attempts journals of `days` (business dates) every blocked attempt
     /// that the call journal holds but the attempts file lacks — what a power cut can
     /// leave behind. Run at startup, before serving. Returns how many were restored.
     pub async fn restore_attempts(&self, days: &[NaiveDate]) -> io::Result<usize> {
+        // Rows commit a decision and its attempt together: nothing to restore.
+        let Writer::Files(writer) = &self.writer else {
+            return Ok(0);
+        };
         let mut restored = 0;
         for day in days {
             let missing = missing_attempts(&self.calls_path(*day), &self.attempts_path(*day))?;
@@ -116,7 +211,7 @@ impl Journals {
                 .iter()
                 .map(|a| (self.attempts_path(self.date_of(a.at())), to_line(a), true))
                 .collect();
-            self.writer.append_many(records).wait().await?;
+            writer.append_many(records).wait().await?;
             restored += missing.len();
         }
         if restored > 0 {
@@ -131,7 +226,7 @@ impl Journals {
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
         let mut out = Vec::new();
         for day in days {
-            let bytes = read_or_empty(&self.calls_path(*day))?;
+            let (_, bytes) = self.day_bytes(Kind::Calls, *day)?;
             let (lines, _) = complete_lines(&bytes);
             for line in lines.filter(|l| finder.find(l).is_some()) {
                 if let Ok(CallEvent::Decision {
@@ -151,7 +246,10 @@ impl Journals {
 
     /// Resolves once everything appended so far is on disk.
     pub fn flush(&self) -> Pending {
-        self.writer.flush()
+        match &self.writer {
+            Writer::Files(w) => w.flush(),
+            Writer::Rows(_) => Pending::settled(Ok(())),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -172,6 +270,10 @@ pub fn calls_path(data_dir: &Path, date: NaiveDate) -> PathBuf {
 fn to_line(record: &impl serde::Serialize) -> Vec<u8> {
     // Our record types always serialise.
     serde_json::to_vec(record).unwrap_or_default()
+}
+
+fn to_text(record: &impl serde::Serialize) -> String {
+    serde_json::to_string(record).unwrap_or_default()
 }
 
 /// Splits a journal into complete lines. A last line without its newline, or a line that
@@ -266,16 +368,25 @@ pub fn lines_containing(
     quarantine: Option<&crate::store::quarantine::Quarantine>,
 ) -> io::Result<Vec<Value>> {
     let bytes = read_or_empty(path)?;
+    Ok(select_lines(path, &bytes, needle, quarantine))
+}
+
+fn select_lines(
+    path: &Path,
+    bytes: &[u8],
+    needle: &str,
+    quarantine: Option<&crate::store::quarantine::Quarantine>,
+) -> Vec<Value> {
     let finder = memchr::memmem::Finder::new(needle.as_bytes());
     let fallback = crate::store::quarantine::Quarantine::in_memory();
     let mut out = Vec::new();
     quarantine.unwrap_or(&fallback).parse_selected(
         path,
-        &bytes,
+        bytes,
         |l| finder.find(l).is_some(),
         |v| out.push(v),
     );
-    Ok(out)
+    out
 }
 
 /// Reads one day's journal; a missing file is an empty day. A line that cannot be read
@@ -289,15 +400,23 @@ pub fn read_day(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DayRecords::default()),
         Err(e) => return Err(e),
     };
+    Ok(parse_day(path, &bytes, quarantine))
+}
+
+fn parse_day(
+    path: &Path,
+    bytes: &[u8],
+    quarantine: Option<&crate::store::quarantine::Quarantine>,
+) -> DayRecords {
     let mut records = Vec::new();
     let fallback = crate::store::quarantine::Quarantine::in_memory();
     let torn = quarantine
         .unwrap_or(&fallback)
-        .parse_lines(path, &bytes, |v| records.push(v));
+        .parse_lines(path, bytes, |v| records.push(v));
     if torn > 0 {
         tracing::warn!(file = %path.display(), torn, "skipped torn journal lines (crash mid-write)");
     }
-    Ok(DayRecords { records, torn })
+    DayRecords { records, torn }
 }
 
 #[cfg(test)]

@@ -77,8 +77,8 @@ async fn pending(state: web::Data<AppState>) -> HttpResponse {
 
 async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let (dir, today) = (
-        state.settings.data_dir.clone(),
+    let (journals, today) = (
+        state.journals.clone(),
         crate::clock::business_date(state.clock.now(), state.settings.timezone),
     );
     let wanted = id.clone();
@@ -89,10 +89,10 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
             let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
                 continue;
             };
-            let path = crate::journal::calls_path(&dir, date);
             let needle = format!("\"request_id\":{}", Value::from(wanted.as_str()));
             found.extend(
-                crate::journal::lines_containing(&path, &needle, Some(&quarantine))?
+                journals
+                    .calls_containing(date, &needle, Some(&quarantine))?
                     .into_iter()
                     .filter(|r| {
                         r.get("request_id").and_then(Value::as_str) == Some(wanted.as_str())

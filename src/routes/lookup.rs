@@ -49,7 +49,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
             "the range covers {days} days; a lookup reads at most {MAX_LOOKUP_DAYS}"
         )));
     }
-    let dir = state.settings.data_dir.clone();
+    let journals = state.journals.clone();
     let e164 = phone.as_ref().map(|p| p.as_str().to_string());
     let wanted = (e164.clone(), lead_id.clone());
     let quarantine = state.quarantine.clone();
@@ -69,8 +69,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
         };
         let mut out = Vec::new();
         for date in range.dates() {
-            let path = crate::journal::calls_path(&dir, date);
-            for line in crate::journal::lines_containing(&path, &needle, Some(&quarantine))? {
+            for line in journals.calls_containing(date, &needle, Some(&quarantine))? {
                 if is(&line, "phone", phone) && is(&line, "lead_id", lead) {
                     out.push(line);
                 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::{blocking, date_range, number, Query};
 use super::AppState;
-use crate::journal::read_day;
+use crate::journal::Kind;
 use crate::stats::calls;
 use crate::stats::range::parse_date;
 
@@ -33,9 +33,9 @@ async fn attempts(
     };
     let limit = number(&q, "limit")?;
     let offset = number(&q, "offset")?.unwrap_or(0);
-    let path = crate::journal::attempts_path(&state.settings.data_dir, date);
     let quarantine = state.quarantine.clone();
-    let day = blocking(move || read_day(&path, Some(&quarantine))).await?;
+    let journals = state.journals.clone();
+    let day = blocking(move || journals.read_day(Kind::Attempts, date, Some(&quarantine))).await?;
     let blocked = day
         .records
         .iter()

@@ -127,13 +127,13 @@ async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let p = phone(&state, &number.into_inner(), "phone")?;
     let today = crate::clock::business_date(state.clock.now(), state.settings.timezone);
-    let path = crate::journal::calls_path(&state.settings.data_dir, today);
+    let journals = state.journals.clone();
     let e164 = p.as_str().to_string();
     let needle = format!("\"phone\":\"{e164}\"");
     let wanted = e164.clone();
     let quarantine = state.quarantine.clone();
     let events: Vec<Value> = blocking(move || {
-        crate::journal::lines_containing(&path, &needle, Some(&quarantine)).map(|lines| {
+        journals.calls_containing(today, &needle, Some(&quarantine)).map(|lines| {
             lines
                 .into_iter()
                 .filter(|l| l.get("phone").and_then(Value::as_str) == Some(wanted.as_str()))

@@ -51,20 +51,49 @@ impl Scheduler {
         state_fields: Vec<String>,
     ) -> anyhow::Result<Self> {
         let rules = Arc::new(Rules::load(data_dir)?);
-        let federal = rules.federal_holidays.clone();
         let config = Document::open(
             &data_dir.join(CONFIG_FILE),
             SchedulerConfig::defaults(default_tz),
-            Box::new(move |v| {
-                let c = SchedulerConfig::parse(v)?;
-                let compiled = config::compile(&c, &federal)?;
-                Ok((c, compiled))
-            }),
+            Self::parser(&rules),
         )?;
         Ok(Self {
             rules,
             config,
             state_fields,
+        })
+    }
+
+    /// [`Scheduler::open`] with the config document in the database (the rules are
+    /// reference data: built in, or overridden in `DATA_DIR` on every instance alike).
+    pub async fn open_db(
+        data_dir: &std::path::Path,
+        default_tz: Tz,
+        state_fields: Vec<String>,
+        db: &crate::db::Db,
+        clock: crate::clock::SharedClock,
+    ) -> anyhow::Result<Self> {
+        let rules = Arc::new(Rules::load(data_dir)?);
+        let config = Document::open_db(
+            db,
+            CONFIG_FILE,
+            SchedulerConfig::defaults(default_tz),
+            Self::parser(&rules),
+            clock,
+        )
+        .await?;
+        Ok(Self {
+            rules,
+            config,
+            state_fields,
+        })
+    }
+
+    fn parser(rules: &Rules) -> crate::store::document::Parse<SchedulerConfig, Compiled> {
+        let federal = rules.federal_holidays.clone();
+        Box::new(move |v| {
+            let c = SchedulerConfig::parse(v)?;
+            let compiled = config::compile(&c, &federal)?;
+            Ok((c, compiled))
         })
     }
 

@@ -45,6 +45,9 @@ pub struct DayCache<T: DaySummary> {
     data_dir: PathBuf,
     /// Where a line that is not a record (and not a torn write) is kept aside.
     quarantine: Option<Arc<Quarantine>>,
+    /// Database mode: days are read from the journal rows, and `consumed` counts rows
+    /// (a day whose count changed is summarised afresh; closed days stay in memory).
+    rows: Option<(Arc<crate::journal::Journals>, crate::journal::Kind)>,
 }
 
 impl<T: DaySummary> DayCache<T> {
@@ -54,6 +57,7 @@ impl<T: DaySummary> DayCache<T> {
             path_of,
             data_dir: data_dir.to_path_buf(),
             quarantine: None,
+            rows: None,
         }
     }
 
@@ -67,6 +71,9 @@ impl<T: DaySummary> DayCache<T> {
         };
         let jobs: Vec<(NaiveDate, Option<Cached<T>>)> = dates.iter().copied().zip(known).collect();
         let results = run_parallel(jobs, |(date, cached)| {
+            if let Some((journals, kind)) = &self.rows {
+                return Ok((date, self.update_rows(journals, *kind, date, cached)?));
+            }
             let path = (self.path_of)(&self.data_dir, date);
             let closed = date < today;
             let cached = match cached {
@@ -89,6 +96,31 @@ impl<T: DaySummary> DayCache<T> {
                 (date, summary)
             })
             .collect())
+    }
+}
+
+impl<T: DaySummary> DayCache<T> {
+    fn update_rows(
+        &self,
+        journals: &crate::journal::Journals,
+        kind: crate::journal::Kind,
+        date: NaiveDate,
+        cached: Option<Cached<T>>,
+    ) -> io::Result<Cached<T>> {
+        let Some(rows) = journals.rows() else {
+            return Err(io::Error::other("statistics: the journals are not rows"));
+        };
+        let count = rows.day_count(kind, date)?;
+        if let Some(c) = cached.filter(|c| c.consumed == count) {
+            return Ok(c);
+        }
+        let (path, bytes) = journals.day_bytes(kind, date)?;
+        let mut summary = T::default();
+        fold_lines(&path, 0, &bytes, &mut summary, self.quarantine.as_deref());
+        Ok(Cached {
+            consumed: count,
+            summary: Arc::new(summary),
+        })
     }
 }
 
@@ -191,8 +223,25 @@ fn update<T: DaySummary>(
     file.seek(SeekFrom::Start(consumed))?;
     let mut bytes = Vec::with_capacity((len - consumed) as usize);
     file.take(len - consumed).read_to_end(&mut bytes)?;
-    let complete = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
     let mut summary = Arc::unwrap_or_clone(summary);
+    let complete = fold_lines(path, consumed, &bytes, &mut summary, quarantine);
+    consumed += complete as u64;
+    Ok(Cached {
+        consumed,
+        summary: Arc::new(summary),
+    })
+}
+
+/// Folds the complete lines of `bytes` (read from `path` at `consumed`) into `summary`;
+/// returns how many bytes that was.
+fn fold_lines<T: DaySummary>(
+    path: &Path,
+    consumed: u64,
+    bytes: &[u8],
+    summary: &mut T,
+    quarantine: Option<&Quarantine>,
+) -> usize {
+    let complete = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
     let torn_tail = usize::from(bytes[complete..].iter().any(|b| !b.is_ascii_whitespace()));
     let mut torn = 0;
     let mut start = 0usize;
@@ -217,11 +266,7 @@ fn update<T: DaySummary>(
     if torn + torn_tail > 0 {
         tracing::warn!(file = %path.display(), torn = torn + torn_tail, "skipped torn journal lines");
     }
-    consumed += complete as u64;
-    Ok(Cached {
-        consumed,
-        summary: Arc::new(summary),
-    })
+    complete
 }
 
 /// Both journals' summaries.
@@ -236,6 +281,15 @@ impl Statistics {
             attempts: DayCache::new(data_dir, crate::journal::attempts_path),
             calls: DayCache::new(data_dir, crate::journal::calls_path),
         }
+    }
+
+    /// Database mode: the days are read from `journals`' rows.
+    pub fn with_rows(mut self, journals: Arc<crate::journal::Journals>) -> Self {
+        if journals.rows().is_some() {
+            self.attempts.rows = Some((journals.clone(), crate::journal::Kind::Attempts));
+            self.calls.rows = Some((journals, crate::journal::Kind::Calls));
+        }
+        self
     }
 
     /// Lines of either journal that cannot be read are kept aside in `quarantine`.

@@ -41,6 +41,18 @@ pub struct Appender {
 pub struct Pending(oneshot::Receiver<io::Result<()>>);
 
 impl Pending {
+    /// A durability resolved by someone else (the database journal's batch writer).
+    pub fn from_receiver(rx: oneshot::Receiver<io::Result<()>>) -> Self {
+        Self(rx)
+    }
+
+    /// Already settled (nothing to wait for, or an error known now).
+    pub fn settled(result: io::Result<()>) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(result);
+        Self(rx)
+    }
+
     pub async fn wait(self) -> io::Result<()> {
         self.0
             .await

@@ -144,6 +144,36 @@ impl Tracker {
         })
     }
 
+    /// [`Tracker::open`] with the config documents in the database.
+    pub async fn open_db(
+        db: &crate::db::Db,
+        tz: Tz,
+        clock: crate::clock::SharedClock,
+    ) -> anyhow::Result<Self> {
+        let am = Document::open_db(
+            db,
+            AM_FILE,
+            AmConfig::default(),
+            Box::new(|v| AmConfig::parse(v).map(|c| (c, ()))),
+            clock.clone(),
+        )
+        .await?;
+        let protection = Document::open_db(
+            db,
+            PROTECTION_FILE,
+            ProtectionConfig::default(),
+            Box::new(|v| ProtectionConfig::parse(v).map(|c| (c, ()))),
+            clock,
+        )
+        .await?;
+        Ok(Self {
+            tz,
+            state: Mutex::new(State::default()),
+            am,
+            protection,
+        })
+    }
+
     /// Replays yesterday's and today's call journals. Only decision, dispatch and outcome
     /// lines are parsed. Returns how many events were applied.
     pub fn rebuild(

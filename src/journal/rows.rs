@@ -1,0 +1,194 @@
+//! The journals as rows in PostgreSQL (`DATABASE_URL`): the same JSON lines the files hold,
+//! one row each ([`crate::db::journals`]). Appends are group-committed like the files: a
+//! writer task gathers every batch that arrived while the previous transaction committed
+//! and commits them together, and each caller's [`Pending`] resolves after its commit.
+//!
+//! Readers here are blocking (they run on the blocking pool or at startup outside any
+//! task, like the file readers) and wait on the runtime the rows were opened on.
+
+use std::io;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Attempt, CallEvent};
+use crate::db::journals::{Journal, JournalLine};
+use crate::db::Db;
+use crate::store::appender::Pending;
+
+/// Most lines committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
+type Batch = (Vec<JournalLine>, oneshot::Sender<io::Result<()>>);
+
+/// The database side of [`super::Journals`].
+pub struct Rows {
+    db: Db,
+    handle: tokio::runtime::Handle,
+    tx: mpsc::UnboundedSender<Batch>,
+}
+
+impl Rows {
+    /// Starts the batch writer on the current runtime.
+    pub fn start(db: Db) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(db.clone(), rx));
+        Self {
+            db,
+            handle: tokio::runtime::Handle::current(),
+            tx,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Queues `lines` (one transaction with whatever else is waiting); resolves once
+    /// committed.
+    pub fn append(&self, lines: Vec<JournalLine>) -> Pending {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send((lines, reply)).is_err() {
+            return Pending::settled(Err(io::Error::other("database journal writer stopped")));
+        }
+        Pending::from_receiver(rx)
+    }
+
+    /// Runs a query from blocking code.
+    pub fn block_on<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, crate::db::DbError>>,
+    ) -> io::Result<T> {
+        self.handle.block_on(fut).map_err(io::Error::other)
+    }
+
+    /// One business day of `journal` as the file would hold it (lines joined by `\n`),
+    /// and how many rows that is.
+    pub fn day_bytes(&self, journal: Journal, date: NaiveDate) -> io::Result<Vec<u8>> {
+        let lines = self.block_on(self.db.day_lines(journal, date))?;
+        Ok(join(&lines))
+    }
+
+    /// How many rows one business day of `journal` has (statistics re-read a day whose
+    /// count changed).
+    pub fn day_count(&self, journal: Journal, date: NaiveDate) -> io::Result<u64> {
+        self.block_on(self.db.day_count(journal, date))
+    }
+
+    /// The call-journal lines of `phone` and/or `lead_id` in `[since, until)`.
+    pub fn lines_for(
+        &self,
+        phone: Option<&str>,
+        lead_id: Option<&str>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> io::Result<Vec<u8>> {
+        let lines =
+            self.block_on(self.db.lines_for(phone, lead_id, since, until, 100_000))?;
+        Ok(join(&lines))
+    }
+}
+
+fn join(lines: &[String]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for l in lines {
+        bytes.extend_from_slice(l.as_bytes());
+        bytes.push(b'\n');
+    }
+    bytes
+}
+
+async fn write_batches(db: Db, mut rx: mpsc::UnboundedReceiver<Batch>) {
+    while let Some(first) = rx.recv().await {
+        let mut replies = vec![first.1];
+        let mut lines = first.0;
+        while lines.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok((more, reply)) => {
+                    lines.extend(more);
+                    replies.push(reply);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = db.append_lines(&lines).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, lines = lines.len(), "could not commit journal lines");
+        }
+        for reply in replies {
+            let _ = reply.send(
+                result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| io::Error::other(e.to_string())),
+            );
+        }
+    }
+}
+
+/// The row of a call-journal event: its JSON line and the keys it is found by.
+pub fn call_line(event: &CallEvent, date: NaiveDate) -> JournalLine {
+    let (request_id, lead_id, phone, call_id) = match event {
+        CallEvent::Decision {
+            request_id,
+            lead_id,
+            phone,
+            ..
+        }
+        | CallEvent::Dequeued {
+            request_id,
+            lead_id,
+            phone,
+            ..
+        } => (Some(request_id), lead_id.as_ref(), phone.as_ref(), None),
+        CallEvent::Rejected { request_id, .. } => (Some(request_id), None, None, None),
+        CallEvent::Dispatch {
+            request_id,
+            lead_id,
+            phone,
+            call_id,
+            ..
+        } => (
+            Some(request_id),
+            lead_id.as_ref(),
+            phone.as_ref(),
+            call_id.as_ref(),
+        ),
+        CallEvent::Outcome {
+            request_id,
+            lead_id,
+            phone,
+            call_id,
+            ..
+        } => (
+            request_id.as_ref(),
+            lead_id.as_ref(),
+            phone.as_ref(),
+            Some(call_id),
+        ),
+    };
+    JournalLine {
+        journal: Journal::Calls,
+        business_date: date,
+        at: event.at(),
+        request_id: request_id.cloned(),
+        lead_id: lead_id.cloned(),
+        phone: phone.cloned(),
+        call_id: call_id.cloned(),
+        line: super::to_text(event),
+    }
+}
+
+/// The row of a blocked attempt.
+pub fn attempt_line(attempt: &Attempt, date: NaiveDate) -> JournalLine {
+    JournalLine {
+        journal: Journal::Attempts,
+        business_date: date,
+        at: attempt.at(),
+        request_id: attempt.request_id.clone(),
+        lead_id: attempt.lead_id.clone(),
+        phone: attempt.phone.clone(),
+        call_id: None,
+        line: super::to_text(attempt),
+    }
+}
