@@ -188,6 +188,130 @@ impl Db {
         row.as_ref().map(row_of).transpose().map_err(DbError::from)
     }
 
+    /// Up to `limit` rows first deferred at or before `cutoff`, not being released.
+    pub async fn expired_deferred(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DeferredRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM deferred WHERE first_deferred_at <= $1 AND releasing IS NULL
+             ORDER BY first_deferred_at, id LIMIT $2"
+        ))
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_of).collect::<Result<_, _>>()?)
+    }
+
+    /// Removes a row that is not being released (expiry, an admin's delete) and journals
+    /// `line` (its `dequeued` event) in the same commit. False if it was gone or being
+    /// released (nothing journaled).
+    pub async fn dequeue_deferred(
+        &self,
+        id: &str,
+        line: &super::journals::JournalLine,
+    ) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM deferred WHERE id = $1 AND releasing IS NULL")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if gone {
+            super::journals::append_lines(&mut *tx, std::slice::from_ref(line)).await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// One row by id.
+    pub async fn deferred_row(&self, id: &str) -> Result<Option<DeferredRow>, DbError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM deferred WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_of).transpose().map_err(DbError::from)
+    }
+
+    /// Rows matching the filters by release time (releases under way last): (matching,
+    /// page).
+    pub async fn list_deferred(
+        &self,
+        lead_id: Option<&str>,
+        phone: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<DeferredRow>), DbError> {
+        let filter = "($1::text IS NULL OR lead_id = $1) AND ($2::text IS NULL OR phone = $2)";
+        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM deferred WHERE {filter}"))
+            .bind(lead_id)
+            .bind(phone)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM deferred WHERE {filter}
+             ORDER BY releasing IS NOT NULL, release_at, id OFFSET $3 LIMIT $4"
+        ))
+        .bind(lead_id)
+        .bind(phone)
+        .bind(offset)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((total, rows.iter().map(row_of).collect::<Result<_, _>>()?))
+    }
+
+    /// Claims one row for release now (an admin's), whatever its release time. `None`
+    /// when it is gone or already being released.
+    pub async fn claim_release(
+        &self,
+        id: &str,
+        holder: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<DeferredRow>, DbError> {
+        let row = sqlx::query(&format!(
+            "UPDATE deferred SET releasing = id || '-r' || (releases + 1), claimed_by = $2,
+                 claim_expires = $3
+             WHERE id = $1 AND releasing IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(holder)
+        .bind(at + lease)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(row_of).transpose().map_err(DbError::from)
+    }
+
+    /// Makes one row (or every row) due at `at`; returns how many.
+    pub async fn hurry_deferred(&self, id: Option<&str>, at: DateTime<Utc>) -> Result<u64, DbError> {
+        Ok(sqlx::query(
+            "UPDATE deferred SET release_at = LEAST(release_at, $2)
+             WHERE ($1::text IS NULL OR id = $1)",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Gives a claim back (the release could not be recorded): due again.
+    pub async fn unclaim_release(&self, id: &str, holder: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE deferred SET releasing = NULL, claimed_by = NULL, claim_expires = NULL
+             WHERE id = $1 AND claimed_by = $2",
+        )
+        .bind(id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// (rows, due at `at`, oldest first deferral).
     pub async fn deferred_summary(
         &self,

@@ -58,6 +58,18 @@ impl Db {
         .await?)
     }
 
+    /// Retention: removes every journal line of a business date before `oldest_kept`;
+    /// returns how many.
+    pub async fn purge_journals(&self, oldest_kept: NaiveDate) -> Result<u64, DbError> {
+        Ok(
+            sqlx::query("DELETE FROM journal_lines WHERE business_date < $1")
+                .bind(oldest_kept)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// How many lines `journal` has for one business date.
     pub async fn day_count(&self, journal: Journal, date: NaiveDate) -> Result<u64, DbError> {
         let n: i64 = sqlx::query_scalar(
@@ -68,6 +80,29 @@ impl Db {
         .fetch_one(&self.pool)
         .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Journals a Bland completion once per `call_id` across instances: the outcome line
+    /// is committed with the claim on the call id. False (nothing written) when another
+    /// delivery of this completion was recorded first.
+    pub async fn record_outcome(&self, line: &JournalLine) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO call_outcomes (call_id, request_id, at) VALUES ($1, $2, $3)
+             ON CONFLICT (call_id) DO NOTHING",
+        )
+        .bind(&line.call_id)
+        .bind(&line.request_id)
+        .bind(line.at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if fresh {
+            append_lines(&mut *tx, std::slice::from_ref(line)).await?;
+        }
+        tx.commit().await?;
+        Ok(fresh)
     }
 
     /// The call-journal lines for a number and/or a lead id at or after `since` and before

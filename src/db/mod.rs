@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "feed_cache",
         include_str!("../../migrations/0007_feed_cache.sql"),
     ),
+    (
+        8,
+        "shared_dispatch",
+        include_str!("../../migrations/0008_shared_dispatch.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +130,22 @@ impl Db {
             .connect_with(options)
             .await?;
         Ok(Self { pool })
+    }
+}
+
+impl Db {
+    /// Whether the database answers within `within`; the error says why not.
+    pub async fn ping(&self, within: std::time::Duration) -> Result<(), String> {
+        match tokio::time::timeout(within, sqlx::query("SELECT 1").execute(&self.pool)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} s", within.as_secs())),
+        }
+    }
+
+    /// (connections open, of which idle).
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 }
 

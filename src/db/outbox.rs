@@ -46,6 +46,31 @@ pub enum TryResult {
     Deferred,
 }
 
+/// What [`Db::claim_paced`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    Claimed(Claimed),
+    /// Nothing due (or `only` is no longer queued).
+    Nothing,
+    /// `BLAND_MAX_CONCURRENT` calls are in flight across the deployment.
+    Full,
+    /// The next send may start after this long.
+    Wait(std::time::Duration),
+}
+
+fn open_of(r: &sqlx::postgres::PgRow) -> Result<OpenCall, sqlx::Error> {
+    Ok(OpenCall {
+        request_id: r.try_get("request_id")?,
+        lead_id: r.try_get("lead_id")?,
+        phone: r.try_get("phone")?,
+        state: r.try_get("state")?,
+        queued_at: r.try_get("queued_at")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        body: r.try_get("body")?,
+    })
+}
+
 /// An open outbox row, as admins see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenCall {
@@ -56,6 +81,7 @@ pub struct OpenCall {
     pub queued_at: DateTime<Utc>,
     pub attempts: Value,
     pub last_error: Option<String>,
+    pub body: Value,
 }
 
 impl Db {
@@ -107,6 +133,165 @@ impl Db {
             })
         })
         .transpose()
+    }
+
+    /// Claims a call for `holder` within the deployment's limits: at most `max_in_flight`
+    /// calls in flight across instances, and sends started at least `spacing` apart (on the
+    /// database's clock, shared by every instance). `only` claims that queued call whatever
+    /// its `next_try_at` (this instance's own retry timer fired); otherwise the oldest due.
+    pub async fn claim_paced(
+        &self,
+        holder: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+        only: Option<&str>,
+        max_in_flight: i64,
+        spacing: chrono::Duration,
+    ) -> Result<Claim, DbError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('callgate_dispatch', 0))")
+            .execute(&mut *tx)
+            .await?;
+        let in_flight: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'in_flight'")
+                .fetch_one(&mut *tx)
+                .await?;
+        if in_flight >= max_in_flight {
+            tx.commit().await?;
+            return Ok(Claim::Full);
+        }
+        let wait_ms: f64 = sqlx::query_scalar(
+            "SELECT GREATEST(0, EXTRACT(EPOCH FROM (next_at - clock_timestamp())) * 1000)::float8
+             FROM dispatch_pace",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if wait_ms > 0.0 {
+            tx.commit().await?;
+            return Ok(Claim::Wait(std::time::Duration::from_micros(
+                (wait_ms * 1000.0) as u64,
+            )));
+        }
+        let row = sqlx::query(
+            "UPDATE outbox o SET state = 'in_flight', claimed_by = $1, claim_expires = $3,
+                 attempts = o.attempts || jsonb_build_array(jsonb_build_object(
+                     'n', jsonb_array_length(o.attempts) + 1, 'at', $2::timestamptz))
+             WHERE o.request_id = (
+                 SELECT request_id FROM outbox
+                 WHERE state = 'queued'
+                   AND (($4::text IS NULL AND next_try_at <= $2) OR request_id = $4)
+                 ORDER BY next_try_at, queued_at
+                 FOR UPDATE SKIP LOCKED LIMIT 1)
+             RETURNING o.request_id, o.lead_id, o.phone, o.body,
+                 jsonb_array_length(o.attempts)::bigint AS n,
+                 (o.attempts -> 0 ->> 'at')::timestamptz AS first_try",
+        )
+        .bind(holder)
+        .bind(at)
+        .bind(at + lease)
+        .bind(only)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = row else {
+            tx.commit().await?;
+            return Ok(Claim::Nothing);
+        };
+        let claimed = Claimed {
+            request_id: r.try_get("request_id")?,
+            lead_id: r.try_get("lead_id")?,
+            phone: r.try_get("phone")?,
+            body: r.try_get("body")?,
+            n: r.try_get("n")?,
+            first_try: r.try_get("first_try")?,
+        };
+        sqlx::query(
+            "UPDATE dispatch_pace SET next_at = clock_timestamp() + $1 * interval '1 microsecond'",
+        )
+        .bind(spacing.num_microseconds().unwrap_or(0) as f64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Claim::Claimed(claimed))
+    }
+
+    /// An admin's resend of an `unconfirmed` call: queued again, due at `at`, same request
+    /// id. False if it was not unconfirmed.
+    pub async fn requeue_call(
+        &self,
+        request_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'queued', next_try_at = $2,
+                 last_error = 'resend requested by an admin'
+             WHERE request_id = $1 AND state = 'unconfirmed'",
+        )
+        .bind(request_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// An open call by request id.
+    pub async fn open_call(&self, request_id: &str) -> Result<Option<OpenCall>, DbError> {
+        let row = sqlx::query(
+            "SELECT request_id, lead_id, phone, state, queued_at, attempts, last_error, body
+             FROM outbox WHERE request_id = $1 AND state <> 'closed'",
+        )
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(open_of).transpose().map_err(DbError::from)
+    }
+
+    /// The call Bland knows as `call_id`, from its `sent` dispatch line (journaled before
+    /// the outbox row is closed): (request id, lead id, phone).
+    pub async fn call_by_id(
+        &self,
+        call_id: &str,
+    ) -> Result<Option<(Option<String>, Option<String>, Option<String>)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT request_id, lead_id, phone FROM journal_lines
+             WHERE call_id = $1 AND journal = 'calls' ORDER BY id LIMIT 1",
+        )
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The call id a `sent` dispatch line of `request_id` carries, if one was journaled.
+    pub async fn journaled_call_id(&self, request_id: &str) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT call_id FROM journal_lines
+             WHERE request_id = $1 AND journal = 'calls' AND call_id IS NOT NULL
+             ORDER BY id LIMIT 1",
+        )
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Open calls by state: (queued, in flight, unconfirmed, failed, retrying).
+    pub async fn outbox_counts(&self) -> Result<[i64; 5], DbError> {
+        let r = sqlx::query(
+            "SELECT count(*) FILTER (WHERE state = 'queued') AS q,
+                    count(*) FILTER (WHERE state = 'in_flight') AS f,
+                    count(*) FILTER (WHERE state = 'unconfirmed') AS u,
+                    count(*) FILTER (WHERE state = 'failed') AS x,
+                    count(*) FILTER (WHERE state IN ('queued', 'in_flight')
+                                     AND last_error IS NOT NULL) AS r
+             FROM outbox WHERE state <> 'closed'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok([
+            r.try_get("q")?,
+            r.try_get("f")?,
+            r.try_get("u")?,
+            r.try_get("x")?,
+            r.try_get("r")?,
+        ])
     }
 
     /// Records the result of `holder`'s try. False if the claim was no longer `holder`'s
@@ -169,23 +354,13 @@ impl Db {
     /// Calls not yet settled, oldest first.
     pub async fn open_calls(&self) -> Result<Vec<OpenCall>, DbError> {
         let rows = sqlx::query(
-            "SELECT request_id, lead_id, phone, state, queued_at, attempts, last_error
+            "SELECT request_id, lead_id, phone, state, queued_at, attempts, last_error, body
              FROM outbox WHERE state <> 'closed' ORDER BY queued_at, request_id",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(OpenCall {
-                    request_id: r.try_get("request_id")?,
-                    lead_id: r.try_get("lead_id")?,
-                    phone: r.try_get("phone")?,
-                    state: r.try_get("state")?,
-                    queued_at: r.try_get("queued_at")?,
-                    attempts: r.try_get("attempts")?,
-                    last_error: r.try_get("last_error")?,
-                })
-            })
+            .map(|r| open_of(r).map_err(DbError::from))
             .collect()
     }
 

@@ -113,11 +113,11 @@ impl super::Gateway {
         let Some(request_id) = &c.request_id else {
             return Ok(());
         };
-        let Some(entry) = self
-            .outbox
-            .get(request_id)
-            .filter(|e| e.state == super::outbox::State::Unconfirmed)
-        else {
+        let entry = self
+            .outbox_entry(request_id)
+            .await
+            .map_err(|e| format!("could not read the outbox: {e}"))?;
+        let Some(entry) = entry.filter(|e| e.state == super::outbox::State::Unconfirmed) else {
             return Ok(());
         };
         self.settle_sent(&entry, Some(c.call_id.clone()))
@@ -131,6 +131,9 @@ impl super::Gateway {
     pub async fn complete(&self, payload: &Value) -> Result<(Completion, Completed), String> {
         let c = parse(payload)?;
         self.settle_unconfirmed(&c).await?;
+        if let Some(sh) = &self.shared {
+            return self.complete_shared(sh, c).await;
+        }
         let (matched, request_id, done, lead_id, phone) =
             match self.calls.claim(&c.call_id, c.outcome) {
                 Claim::Duplicate => return Ok((c, Completed::Duplicate)),
@@ -178,6 +181,58 @@ impl super::Gateway {
         if !matched {
             tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
         }
+        Ok((c, done))
+    }
+}
+
+impl super::Gateway {
+    /// [`super::Gateway::complete`] in database mode: the call is found by its `sent`
+    /// line, and the outcome is journaled once per `call_id` across instances.
+    async fn complete_shared(
+        &self,
+        sh: &super::shared::Shared,
+        c: Completion,
+    ) -> Result<(Completion, Completed), String> {
+        let found = sh
+            .db
+            .call_by_id(&c.call_id)
+            .await
+            .map_err(|e| format!("could not look the call up: {e}"))?;
+        let (matched, request_id, lead_id, phone) = match found {
+            Some((request_id, lead_id, phone)) => (true, request_id, lead_id, phone),
+            None => (false, c.request_id.clone(), None, None),
+        };
+        let event = CallEvent::Outcome {
+            timestamp: self.clock.now(),
+            request_id: request_id.clone(),
+            call_id: c.call_id.clone(),
+            outcome: c.outcome,
+            duration_s: c.duration_s,
+            matched,
+            lead_id,
+            phone: phone.clone(),
+            tags: c.tags.clone(),
+        };
+        let line = crate::journal::rows::call_line(&event, self.journals.date_of(event.at()));
+        let fresh = sh
+            .db
+            .record_outcome(&line)
+            .await
+            .map_err(|e| format!("could not record the outcome: {e}"))?;
+        if !fresh {
+            return Ok((c, Completed::Duplicate));
+        }
+        self.tracker.apply(&event);
+        if let Some(phone) = &phone {
+            sh.hurry_line(phone, event.at()).await;
+        }
+        let done = match (matched, request_id) {
+            (true, Some(request_id)) => Completed::Recorded { request_id },
+            _ => {
+                tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
+                Completed::Unmatched
+            }
+        };
         Ok((c, done))
     }
 }

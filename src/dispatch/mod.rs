@@ -2,10 +2,14 @@
 //! dispatcher that sends outbox entries to Bland, and Bland's completion webhook.
 
 pub mod calls;
+pub mod claims;
 pub mod completion;
+pub mod entries;
 pub mod outbox;
 pub mod release;
 pub mod resolve;
+pub mod rounds;
+pub mod shared;
 pub mod worker;
 
 use std::io;
@@ -39,6 +43,8 @@ pub struct Gateway {
     pub bland: Option<BlandClient>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
+    /// Database mode: the shared database and this instance's name in claims.
+    pub shared: Option<Arc<shared::Shared>>,
     queue: mpsc::UnboundedSender<String>,
     /// Striped by number: deciding and reserving the line happen under one of these, so
     /// two webhooks for one number at the same moment cannot both be accepted.
@@ -67,6 +73,7 @@ pub struct Parts {
     pub bland: Option<BlandClient>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
+    pub shared: Option<Arc<shared::Shared>>,
 }
 
 /// A decided lead; `queue_id` is set when it was deferred.
@@ -94,15 +101,25 @@ impl crate::health::HealthSource for Gateway {
     /// without `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
-        let entries = self.outbox.pending();
-        let count = |s: State| entries.iter().filter(|e| e.state == s).count();
-        let unconfirmed = count(State::Unconfirmed);
-        let failed = count(State::Failed);
-        let retrying = entries
-            .iter()
-            .filter(|e| e.state != State::Failed && e.state != State::Unconfirmed)
-            .filter(|e| e.last_error.is_some())
-            .count();
+        let [queued, in_flight, unconfirmed, failed, retrying] = match &self.shared {
+            Some(sh) => sh.counts().outbox.map(|n| usize::try_from(n).unwrap_or(0)),
+            None => {
+                let entries = self.outbox.pending();
+                let count = |s: State| entries.iter().filter(|e| e.state == s).count();
+                let retrying = entries
+                    .iter()
+                    .filter(|e| e.state != State::Failed && e.state != State::Unconfirmed)
+                    .filter(|e| e.last_error.is_some())
+                    .count();
+                [
+                    count(State::Queued),
+                    count(State::InFlight),
+                    count(State::Unconfirmed),
+                    count(State::Failed),
+                    retrying,
+                ]
+            }
+        };
         let no_callback = self.bland.is_some() && self.settings.public_base_url.is_none();
         let status = if unconfirmed + failed + retrying > 0 || no_callback {
             HealthStatus::Degraded
@@ -118,8 +135,8 @@ impl crate::health::HealthSource for Gateway {
                     "dry_run"
                 },
             )
-            .with("queued", count(State::Queued))
-            .with("in_flight", count(State::InFlight))
+            .with("queued", queued)
+            .with("in_flight", in_flight)
             .with("unconfirmed", unconfirmed)
             .with("failed", failed)
             .with("retrying", retrying)
@@ -149,6 +166,7 @@ impl Gateway {
             bland: p.bland,
             clock: p.clock,
             settings: p.settings,
+            shared: p.shared,
             queue,
             next_from: AtomicUsize::new(0),
             stripes: (0..STRIPES).map(|_| std::sync::Mutex::new(())).collect(),
@@ -196,6 +214,9 @@ impl Gateway {
         now: DateTime<Utc>,
         release: Option<&Entry>,
     ) -> io::Result<Submitted> {
+        if let Some(sh) = &self.shared {
+            return self.decide_shared(sh, lead, request_id, now, release).await;
+        }
         let stripe = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -205,28 +226,7 @@ impl Gateway {
         let guard = self.stripes[stripe]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let eval = self.pipeline.evaluate(lead, now);
-        tracing::info!(request_id, lead_id = %lead.lead_id, phone = %lead.phone,
-            decision = ?eval.decision, stage = eval.stage.unwrap_or(""),
-            reason = eval.reason.as_deref().unwrap_or(""), flag_id = eval.flag_id().unwrap_or(""),
-            release = release.is_some(), "lead decided");
-        let attempt = match (eval.decision, &eval.block) {
-            (Decision::Blocked, Some(block)) => Some(Attempt {
-                timestamp: now,
-                field: block.field.clone(),
-                value: block.value.clone(),
-                lead_id: Some(lead.lead_id.clone()),
-                phone: Some(lead.phone.as_str().to_string()),
-                blocked: true,
-                reason: eval.reason.clone().unwrap_or_default(),
-                flag_id: block.flag_id.clone(),
-                request_id: Some(request_id.to_string()),
-                stage: eval.stage.unwrap_or("blocklist").to_string(),
-                source: block.source.to_string(),
-                flag_reason: block.flag_reason.clone(),
-            }),
-            _ => None,
-        };
+        let eval = self.evaluate_logged(lead, request_id, now, release.is_some());
         let deferred = match (eval.decision, eval.release_at) {
             (Decision::Deferred, Some(release_at)) => Some(self.deferred.defer(Deferral {
                 lead,
@@ -239,40 +239,20 @@ impl Gateway {
             _ => None,
         };
         let queue_id = deferred.as_ref().map(|(id, _)| id.clone());
-        let decision = CallEvent::Decision {
-            timestamp: now,
-            request_id: request_id.to_string(),
-            lead_id: Some(lead.lead_id.clone()),
-            phone: Some(lead.phone.as_str().to_string()),
-            decision: eval.decision,
-            stage: eval.stage.map(str::to_string),
-            reason: eval.reason.clone(),
-            release: release.is_some(),
-            queue_id: queue_id.clone(),
-            release_at: eval.release_at,
-            trace: serde_json::to_value(&eval.trace).ok(),
-            attempt: attempt.map(Box::new),
-        };
+        let decision =
+            self.decision_event(lead, request_id, now, &eval, release.is_some(), queue_id.clone());
         // An accepted call holds the line from here on (before it is journaled, so the next
         // webhook for this number sees it); the same event is journaled just below.
         self.tracker.apply(&decision);
         drop(guard);
         let decided = self.journals.append_decision(&decision);
         let queued = (eval.decision == Decision::Accepted).then(|| {
-            let from = self.pick_from();
-            let body = call_body(
-                &self.settings.bland,
-                self.settings.public_base_url.as_deref(),
-                lead,
-                request_id,
-                from.as_deref(),
-            );
             self.outbox.record(Record::Queued {
                 request_id: request_id.to_string(),
                 at: now,
                 lead_id: lead.lead_id.clone(),
                 phone: lead.phone.as_str().to_string(),
-                body,
+                body: self.body_for(lead, request_id),
             })
         });
         decided.wait().await?;
@@ -292,6 +272,77 @@ impl Gateway {
             let _ = self.queue.send(request_id.to_string());
         }
         Ok(Submitted { eval, queue_id })
+    }
+
+    /// The pipeline's answer, logged.
+    fn evaluate_logged(
+        &self,
+        lead: &Lead,
+        request_id: &str,
+        now: DateTime<Utc>,
+        release: bool,
+    ) -> Evaluation {
+        let eval = self.pipeline.evaluate(lead, now);
+        tracing::info!(request_id, lead_id = %lead.lead_id, phone = %lead.phone,
+            decision = ?eval.decision, stage = eval.stage.unwrap_or(""),
+            reason = eval.reason.as_deref().unwrap_or(""), flag_id = eval.flag_id().unwrap_or(""),
+            release, "lead decided");
+        eval
+    }
+
+    /// The Bland call body for an accepted lead.
+    fn body_for(&self, lead: &Lead, request_id: &str) -> serde_json::Value {
+        let from = self.pick_from();
+        call_body(
+            &self.settings.bland,
+            self.settings.public_base_url.as_deref(),
+            lead,
+            request_id,
+            from.as_deref(),
+        )
+    }
+
+    /// The call-journal line of a decision (a block carries its attempt line).
+    fn decision_event(
+        &self,
+        lead: &Lead,
+        request_id: &str,
+        now: DateTime<Utc>,
+        eval: &Evaluation,
+        release: bool,
+        queue_id: Option<String>,
+    ) -> CallEvent {
+        let attempt = match (eval.decision, &eval.block) {
+            (Decision::Blocked, Some(block)) => Some(Attempt {
+                timestamp: now,
+                field: block.field.clone(),
+                value: block.value.clone(),
+                lead_id: Some(lead.lead_id.clone()),
+                phone: Some(lead.phone.as_str().to_string()),
+                blocked: true,
+                reason: eval.reason.clone().unwrap_or_default(),
+                flag_id: block.flag_id.clone(),
+                request_id: Some(request_id.to_string()),
+                stage: eval.stage.unwrap_or("blocklist").to_string(),
+                source: block.source.to_string(),
+                flag_reason: block.flag_reason.clone(),
+            }),
+            _ => None,
+        };
+        CallEvent::Decision {
+            timestamp: now,
+            request_id: request_id.to_string(),
+            lead_id: Some(lead.lead_id.clone()),
+            phone: Some(lead.phone.as_str().to_string()),
+            decision: eval.decision,
+            stage: eval.stage.map(str::to_string),
+            reason: eval.reason.clone(),
+            release,
+            queue_id,
+            release_at: eval.release_at,
+            trace: serde_json::to_value(&eval.trace).ok(),
+            attempt: attempt.map(Box::new),
+        }
     }
 
     /// Journals a dispatch result and feeds it to the tracker (it frees or keeps the line).
@@ -316,6 +367,11 @@ impl Gateway {
     /// A number's line became free: leads deferred by `protection` for it are due now
     /// (re-checked by the release task) instead of at their automatic-release time.
     fn line_free(&self, phone: &str, at: DateTime<Utc>) {
+        if let Some(sh) = &self.shared {
+            let (sh, phone) = (sh.clone(), phone.to_string());
+            tokio::spawn(async move { sh.hurry_line(&phone, at).await });
+            return;
+        }
         let hurried = self.deferred.hurry_phone(phone, "protection", at);
         if !hurried.is_empty() {
             tracing::info!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
-use super::outbox::Record;
+use super::entries::Tried;
 use super::{Gateway, Submitted};
 use crate::domain::Lead;
 use crate::journal::{CallEvent, Decision, DispatchStatus};
@@ -25,6 +25,9 @@ pub const TICK: Duration = Duration::from_millis(250);
 
 /// Runs until `shutdown` resolves.
 pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
+    if let Some(sh) = gw.shared.clone() {
+        return super::rounds::run(gw, sh, shutdown).await;
+    }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -107,15 +110,15 @@ impl Gateway {
         let (status, error, queue) = match self.scheduler.decide(&lead, now) {
             Verdict::Allow => return Ok(true),
             Verdict::Defer { until, reason } => {
-                let (id, pending) = self.deferred.defer(Deferral {
+                let d = Deferral {
                     lead: &lead,
                     request_id,
                     now,
                     release_at: until,
                     stage: "schedule",
                     reason: &reason,
-                });
-                pending.wait().await?;
+                };
+                let id = self.defer_lead(d).await?;
                 (DispatchStatus::Deferred, reason, Some(id))
             }
             Verdict::Block { reason, .. } => (DispatchStatus::Failed, reason, None),
@@ -131,27 +134,49 @@ impl Gateway {
             call_id: None,
             error: Some(why.clone()),
         });
-        let record = match queue {
-            Some(queue_id) => Record::Deferred {
-                request_id: request_id.to_string(),
-                at: now,
-                queue_id,
-            },
-            None => Record::Failed {
-                request_id: request_id.to_string(),
-                at: now,
-                error: why,
-            },
+        let tried = match queue {
+            Some(queue_id) => Tried::Deferred { queue_id },
+            None => Tried::Failed { error: why },
         };
         journaled.wait().await?;
-        self.outbox.record(record).wait().await?;
+        if !self.finish_try(request_id, now, tried).await {
+            return Err(io::Error::other("could not record that the call was not sent"));
+        }
         Ok(false)
+    }
+
+    /// Puts a lead in the deferred queue outside a decision (a call whose window closed
+    /// before it was sent); returns the entry's id.
+    async fn defer_lead(&self, d: Deferral<'_>) -> io::Result<String> {
+        let Some(sh) = &self.shared else {
+            let (id, pending) = self.deferred.defer(d);
+            pending.wait().await?;
+            return Ok(id);
+        };
+        let row = crate::db::deferred::DeferredRow {
+            id: format!("q_{}", uuid::Uuid::new_v4().simple()),
+            lead_id: d.lead.lead_id.clone(),
+            phone: d.lead.phone.as_str().to_string(),
+            request_id: d.request_id.to_string(),
+            lead: serde_json::Value::Object(d.lead.fields.clone()),
+            first_deferred_at: d.now,
+            deferred_at: d.now,
+            release_at: d.release_at,
+            stage: d.stage.to_string(),
+            reason: d.reason.to_string(),
+            releases: 0,
+            releasing: None,
+        };
+        sh.db.defer_lead(&row).await.map_err(super::shared::db_io)
     }
 
     /// Journals and removes entries older than `max_defer_hours`.
     pub async fn expire_deferred(&self) -> io::Result<usize> {
         let now = self.clock.now();
         let cutoff = now - self.scheduler.max_defer();
+        if let Some(sh) = &self.shared {
+            return self.expire_deferred_shared(sh, cutoff, now).await;
+        }
         let mut expired = 0;
         loop {
             let batch = self.deferred.expired(cutoff, 1000);
@@ -186,6 +211,9 @@ impl Gateway {
     /// Deletes an entry (admin). `Ok(None)` when there is no such entry; an entry being
     /// released cannot be deleted.
     pub async fn delete_deferred(&self, id: &str) -> io::Result<Option<Result<Entry, Entry>>> {
+        if let Some(sh) = &self.shared {
+            return self.delete_deferred_shared(sh, id).await;
+        }
         let Some(e) = self.deferred.get(id) else {
             return Ok(None);
         };
@@ -199,6 +227,9 @@ impl Gateway {
 
     /// Releases one entry now (admin), through the whole pipeline.
     pub async fn release_one_now(&self, id: &str) -> io::Result<Released> {
+        if let Some(sh) = &self.shared {
+            return self.release_one_shared(sh, id).await;
+        }
         let Some(e) = self.deferred.get(id) else {
             return Ok(Released::Missing);
         };
@@ -211,6 +242,9 @@ impl Gateway {
 
     /// Releases due entries in rounds while the outbox has room.
     pub async fn release_due(&self) {
+        if let Some(sh) = &self.shared {
+            return self.release_due_shared(sh).await;
+        }
         let batch = self.settings.release_batch.max(1);
         loop {
             let room = batch.saturating_sub(self.outbox.backlog());
@@ -275,7 +309,14 @@ impl crate::health::HealthSource for SchedulerHealth {
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
         let gw = &self.0;
-        let (depth, due, oldest) = gw.deferred.summary(gw.clock.now());
+        let (depth, due, oldest) = match &gw.shared {
+            None => gw.deferred.summary(gw.clock.now()),
+            Some(sh) => {
+                let (depth, due, oldest) = sh.counts().deferred;
+                let n = |v: i64| usize::try_from(v).unwrap_or(0);
+                (n(depth), n(due), oldest)
+            }
+        };
         let rules = &gw.scheduler.rules;
         let config = gw.scheduler.config.get();
         ComponentReport::new(HealthStatus::Ok)

@@ -37,22 +37,14 @@ impl Gateway {
         call_id: Option<String>,
     ) -> Result<Value, ResolveError> {
         let entry = self
-            .outbox
-            .get(request_id)
+            .outbox_entry(request_id)
+            .await?
             .ok_or_else(|| ResolveError::NotFound(request_id.into()))?;
         let out = match (entry.state, resolution) {
             (State::Unconfirmed, "sent") => self.settle_sent(&entry, call_id).await?,
             (State::Unconfirmed, "resend") => {
-                self.outbox
-                    .record(Record::Retry {
-                        request_id: request_id.into(),
-                        at: self.clock.now(),
-                        n: entry.attempts.len() as u32,
-                        error: "resend requested by an admin".into(),
-                    })
-                    .wait()
+                self.outbox_requeue(request_id, entry.attempts.len() as u32)
                     .await?;
-                let _ = self.queue.send(request_id.into());
                 json!({"request_id": request_id, "resolution": resolution})
             }
             (State::Unconfirmed | State::Failed, "cancel") => {
@@ -95,10 +87,18 @@ impl Gateway {
         let request_id = entry.request_id.as_str();
         // Already journaled as sent (a crash between the call journal's write and the
         // outbox's): only the outbox is behind.
-        let journaled = call_id
-            .as_deref()
-            .is_some_and(|id| self.calls.call_of(request_id).as_deref() == Some(id));
-        if let (Some(id), false) = (&call_id, journaled) {
+        let journaled = match &self.shared {
+            None => call_id
+                .as_deref()
+                .is_some_and(|id| self.calls.call_of(request_id).as_deref() == Some(id)),
+            Some(sh) => sh
+                .db
+                .journaled_call_id(request_id)
+                .await
+                .map_err(super::shared::db_io)?
+                .is_some(),
+        };
+        if let (Some(id), false, None) = (&call_id, journaled, &self.shared) {
             self.calls.insert(
                 id,
                 calls::CallRef {
@@ -109,14 +109,7 @@ impl Gateway {
                 },
             );
         }
-        self.outbox
-            .record(Record::Resolved {
-                request_id: request_id.into(),
-                at: self.clock.now(),
-                sent: true,
-                call_id: call_id.clone(),
-            })
-            .wait()
+        self.outbox_settle(request_id, true, call_id.clone())
             .await?;
         if !journaled {
             let event = self.dispatch_event(
@@ -132,15 +125,7 @@ impl Gateway {
 
     /// Takes an entry out of the outbox, not sent.
     async fn drop_entry(&self, entry: &Entry) -> io::Result<()> {
-        self.outbox
-            .record(Record::Resolved {
-                request_id: entry.request_id.clone(),
-                at: self.clock.now(),
-                sent: false,
-                call_id: None,
-            })
-            .wait()
-            .await
+        self.outbox_settle(&entry.request_id, false, None).await
     }
 
     /// At startup: an entry left `unconfirmed` whose send (or dry run) the call journal

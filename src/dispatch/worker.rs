@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::calls::CallRef;
+use super::entries::Tried;
 use super::outbox::Record;
 use super::Gateway;
 use crate::bland::SendResult;
@@ -33,6 +34,9 @@ pub async fn run(
     mut queue: mpsc::UnboundedReceiver<String>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    if let Some(sh) = gateway.shared.clone() {
+        return super::claims::run(gateway, sh, queue, shutdown).await;
+    }
     let b = &gateway.settings.bland;
     let slots = Arc::new(Semaphore::new(b.max_concurrent.max(1)));
     let spacing = Duration::from_secs_f64(1.0 / b.max_calls_per_second);
@@ -88,19 +92,11 @@ async fn send_one(gw: &Gateway, request_id: &str) {
     let Some(next) = gw.outbox.next_attempt(request_id) else {
         return;
     };
-    let super::outbox::NextAttempt {
-        body,
-        n,
-        lead_id,
-        phone,
-        first_try,
-    } = next;
     let now = gw.clock.now();
-    let first_try = first_try.unwrap_or(now);
     // A call accepted just before a window closed, retried, or replayed after a restart
     // may be due when calling is no longer allowed: it goes back to the deferred queue.
     match gw
-        .window_still_open(request_id, &body, &lead_id, &phone, now)
+        .window_still_open(request_id, &next.body, &next.lead_id, &next.phone, now)
         .await
     {
         Ok(true) => {}
@@ -115,7 +111,7 @@ async fn send_one(gw: &Gateway, request_id: &str) {
         gw.outbox.record(Record::Attempt {
             request_id: request_id.into(),
             at: now,
-            n,
+            n: next.n,
         }),
         "a dispatch attempt",
         request_id,
@@ -125,11 +121,30 @@ async fn send_one(gw: &Gateway, request_id: &str) {
         let _ = gw.outbox.record(Record::Retry {
             request_id: request_id.into(),
             at: now,
-            n,
+            n: next.n,
             error: "could not record the attempt".into(),
         });
         return;
     }
+    try_send(gw, request_id, next, now).await;
+}
+
+/// Sends a call whose attempt is recorded, and records what came of it: the call journal
+/// first, then the outbox.
+pub(super) async fn try_send(
+    gw: &Gateway,
+    request_id: &str,
+    next: super::outbox::NextAttempt,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let super::outbox::NextAttempt {
+        body,
+        n,
+        lead_id,
+        phone,
+        first_try,
+    } = next;
+    let first_try = first_try.unwrap_or(now);
     let journal = |status, call_id: Option<String>, error: Option<String>| CallEvent::Dispatch {
         timestamp: gw.clock.now(),
         request_id: request_id.to_string(),
@@ -143,60 +158,55 @@ async fn send_one(gw: &Gateway, request_id: &str) {
         tracing::info!(request_id, body = %body, "dry run: no BLAND_API_KEY, this call would have been sent");
         let journaled = gw.record_dispatch(journal(DispatchStatus::DryRun, None, None));
         durable(journaled, "a dry run", request_id).await;
-        let done = gw.outbox.record(Record::DryRun {
-            request_id: request_id.into(),
-            at: gw.clock.now(),
-        });
-        durable(done, "a dry run", request_id).await;
+        gw.finish_try(request_id, gw.clock.now(), Tried::DryRun).await;
         return;
     };
     let result = client.send(&body).await;
     let at = gw.clock.now();
     match result {
         SendResult::Queued { call_id } => {
-            gw.calls.insert(
-                &call_id,
-                CallRef {
-                    request_id: request_id.into(),
-                    lead_id: Some(lead_id.clone()),
-                    phone: Some(phone.clone()),
-                    outcome: None,
-                },
-            );
+            if gw.shared.is_none() {
+                gw.calls.insert(
+                    &call_id,
+                    CallRef {
+                        request_id: request_id.into(),
+                        lead_id: Some(lead_id.clone()),
+                        phone: Some(phone.clone()),
+                        outcome: None,
+                    },
+                );
+            }
             // The call journal first: a crash before the outbox's record then leaves the
-            // entry unconfirmed, and startup settles it from the journal with its call id
-            // (the other order could lose the call id, and its outcome would not match).
+            // entry unconfirmed, and it is settled from the journal with its call id (the
+            // other order could lose the call id, and its outcome would not match).
             let journaled =
                 gw.record_dispatch(journal(DispatchStatus::Sent, Some(call_id.clone()), None));
             tracing::info!(request_id, call_id, attempt = n, "call placed with Bland");
             durable(journaled, "a sent call", request_id).await;
-            let done = gw.outbox.record(Record::Sent {
-                request_id: request_id.into(),
-                at,
-                call_id: call_id.clone(),
-            });
-            durable(done, "a sent call", request_id).await;
+            gw.finish_try(request_id, at, Tried::Sent { call_id }).await;
         }
         SendResult::Retry { after, why } if may_retry(gw, n, first_try, at) => {
             let delay = after.unwrap_or_else(|| backoff(gw.settings.bland.retry_base_ms, n));
             tracing::warn!(request_id, attempt = n, error = %why, delay_ms = delay.as_millis() as u64, "Bland did not take the call; retrying");
-            durable(
-                gw.outbox.record(Record::Retry {
-                    request_id: request_id.into(),
+            let recorded = gw
+                .finish_try(
+                    request_id,
                     at,
-                    n,
-                    error: why,
-                }),
-                "a retry",
-                request_id,
-            )
-            .await;
-            let queue = gw.queue.clone();
-            let id = request_id.to_string();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = queue.send(id);
-            });
+                    Tried::Retry {
+                        n,
+                        error: why,
+                        delay,
+                    },
+                )
+                .await;
+            if recorded {
+                let queue = gw.queue.clone();
+                let id = request_id.to_string();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = queue.send(id);
+                });
+            }
         }
         SendResult::Retry { .. } | SendResult::Failed { .. } => {
             let why = match result {
@@ -210,25 +220,24 @@ async fn send_one(gw: &Gateway, request_id: &str) {
                 _ => String::new(),
             };
             tracing::error!(request_id, attempt = n, error = %why, "dispatch failed");
-            let done = gw.outbox.record(Record::Failed {
-                request_id: request_id.into(),
-                at,
-                error: why.clone(),
-            });
-            let journaled = gw.record_dispatch(journal(DispatchStatus::Failed, None, Some(why)));
-            durable(done, "a failed dispatch", request_id).await;
+            let journaled = gw.record_dispatch(journal(
+                DispatchStatus::Failed,
+                None,
+                Some(why.clone()),
+            ));
+            gw.finish_try(request_id, at, Tried::Failed { error: why })
+                .await;
             durable(journaled, "a failed dispatch", request_id).await;
         }
         SendResult::Unconfirmed { why } => {
             tracing::error!(request_id, attempt = n, error = %why, "dispatch unconfirmed: not retried, an admin must resolve it");
-            let done = gw.outbox.record(Record::Unconfirmed {
-                request_id: request_id.into(),
-                at,
-                error: why.clone(),
-            });
-            let journaled =
-                gw.record_dispatch(journal(DispatchStatus::Unconfirmed, None, Some(why)));
-            durable(done, "an unconfirmed dispatch", request_id).await;
+            let journaled = gw.record_dispatch(journal(
+                DispatchStatus::Unconfirmed,
+                None,
+                Some(why.clone()),
+            ));
+            gw.finish_try(request_id, at, Tried::Unconfirmed { error: why })
+                .await;
             durable(journaled, "an unconfirmed dispatch", request_id).await;
         }
     }

@@ -343,9 +343,19 @@ fn missing_attempts(calls: &Path, attempts: &Path) -> io::Result<Vec<Attempt>> {
 pub fn for_each_call(
     path: &Path,
     quarantine: &crate::store::quarantine::Quarantine,
-    mut f: impl FnMut(CallEvent),
+    f: impl FnMut(CallEvent),
 ) -> io::Result<usize> {
     let bytes = read_or_empty(path)?;
+    Ok(each_call_in(path, &bytes, quarantine, f))
+}
+
+/// [`for_each_call`] over lines already read (`path` names them in the quarantine).
+pub fn each_call_in(
+    path: &Path,
+    bytes: &[u8],
+    quarantine: &crate::store::quarantine::Quarantine,
+    mut f: impl FnMut(CallEvent),
+) -> usize {
     let finders = [
         memchr::memmem::Finder::new(b"\"decision\":\"accepted\""),
         memchr::memmem::Finder::new(b"\"event\":\"dispatch\""),
@@ -353,11 +363,11 @@ pub fn for_each_call(
     ];
     let mut n = 0;
     let select = |l: &[u8]| finders.iter().any(|f| f.find(l).is_some());
-    quarantine.parse_selected::<CallEvent>(path, &bytes, select, |event| {
+    quarantine.parse_selected::<CallEvent>(path, bytes, select, |event| {
         f(event);
         n += 1;
     });
-    Ok(n)
+    n
 }
 
 /// The lines of the journal at `path` that contain `needle`, parsed (others are not). One

@@ -62,17 +62,21 @@ async fn check(
     })))
 }
 
-async fn pending(state: web::Data<AppState>) -> HttpResponse {
-    let entries = state.gateway.outbox.pending();
+async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let entries = state
+        .gateway
+        .outbox_entries()
+        .await
+        .map_err(ApiError::internal)?;
     let count = |s: crate::dispatch::outbox::State| entries.iter().filter(|e| e.state == s).count();
     use crate::dispatch::outbox::State;
-    HttpResponse::Ok().json(json!({
+    Ok(HttpResponse::Ok().json(json!({
         "queued": count(State::Queued),
         "in_flight": count(State::InFlight),
         "unconfirmed": count(State::Unconfirmed),
         "failed": count(State::Failed),
         "entries": entries,
-    }))
+    })))
 }
 
 async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -104,7 +108,11 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
     .await?;
     // Read after the journal: an entry leaves the outbox before its result is journaled,
     // so this order never shows a finished call as still open.
-    let outbox = state.gateway.outbox.get(&id);
+    let outbox = state
+        .gateway
+        .outbox_entry(&id)
+        .await
+        .map_err(ApiError::internal)?;
     if outbox.is_none() && events.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no call with request id `{id}` in the last {} days",

@@ -51,10 +51,11 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
         ),
     };
     let lead_id = q.get("lead_id").map(|l| l.trim()).filter(|l| !l.is_empty());
-    let queue = &state.gateway.deferred;
-    let (matching, entries) =
-        queue.list(lead_id, phone.as_ref().map(|p| p.as_str()), offset, limit);
-    let (total, due, oldest) = queue.summary(state.clock.now());
+    let ((matching, entries), (total, due, oldest)) = state
+        .gateway
+        .deferred_page(lead_id, phone.as_ref().map(|p| p.as_str()), offset, limit)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(json!({
         "total": total,
         "due": due,
@@ -86,8 +87,10 @@ async fn delete(
 async fn release(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let gw = &state.gateway;
     let Some(id) = q.get("id").map(|i| i.trim()).filter(|i| !i.is_empty()) else {
-        let (n, pending) = gw.deferred.hurry(None, state.clock.now());
-        pending.wait().await.map_err(ApiError::internal)?;
+        let n = gw
+            .hurry_deferred(state.clock.now())
+            .await
+            .map_err(ApiError::internal)?;
         tracing::info!(count = n, "admin released every deferred lead");
         return Ok(HttpResponse::Accepted().json(json!({"released": n})));
     };

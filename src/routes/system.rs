@@ -20,6 +20,13 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         HealthStatus::Unhealthy
     };
     let mut components = Map::new();
+    if let Some(sh) = &state.gateway.shared {
+        let (report, reachable) = database_report(&sh.db).await;
+        if !reachable {
+            status = HealthStatus::Unhealthy;
+        }
+        components.insert("database".into(), report);
+    }
     for source in &state.health {
         let report = source.report();
         status = status.max(report.status);
@@ -41,6 +48,25 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The `database` component: reachable within two seconds, and the pool's use.
+async fn database_report(db: &crate::db::Db) -> (Value, bool) {
+    let (ok, error) = match db.ping(std::time::Duration::from_secs(2)).await {
+        Ok(()) => (true, None),
+        Err(e) => (false, Some(e)),
+    };
+    let (size, idle) = db.pool_use();
+    let mut report = json!({
+        "status": if ok { "ok" } else { "unhealthy" },
+        "reachable": ok,
+        "pool_size": size,
+        "idle": idle,
+    });
+    if let Some(e) = error {
+        report["error"] = json!(format!("the database is unreachable: {e}"));
+    }
+    (report, ok)
+}
+
 fn probe_writable(dir: &std::path::Path) -> bool {
     let probe = dir.join(".health-probe");
     let ok = std::fs::write(&probe, b"ok").is_ok();
@@ -53,9 +79,18 @@ async fn live() -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let (depth, due, _) = state.gateway.deferred.summary(state.clock.now());
-    state.metrics.deferred_leads.set(depth as i64);
-    state.metrics.deferred_due.set(due as i64);
+    let (depth, due) = match &state.gateway.shared {
+        None => {
+            let (depth, due, _) = state.gateway.deferred.summary(state.clock.now());
+            (depth as i64, due as i64)
+        }
+        Some(sh) => {
+            let (depth, due, _) = sh.counts().deferred;
+            (depth, due)
+        }
+    };
+    state.metrics.deferred_leads.set(depth);
+    state.metrics.deferred_due.set(due);
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())

@@ -13,21 +13,15 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::bland::BlandClient;
-use crate::blocklist::{watch as bl_watch, Blocklist};
+use crate::blocklist::watch as bl_watch;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
-use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, Gateway};
-use crate::feeds::Feeds;
+use crate::dispatch;
 use crate::journal::retention::purge;
-use crate::journal::Journals;
-use crate::metrics::Metrics;
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
-use crate::schedule::{queue::DeferredQueue, Scheduler};
-use crate::stats::Statistics;
-use crate::store::quarantine::Quarantine;
 use crate::store::DataDirLock;
-use crate::tracker::Tracker;
+
+mod parts;
 
 /// How long writes must be idle before the change log is folded into the document.
 pub const COMPACT_IDLE: Duration = Duration::from_secs(30);
@@ -42,7 +36,8 @@ pub struct Application {
     stop_tasks: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     dispatcher: JoinHandle<()>,
-    _lock: DataDirLock,
+    /// The data-directory lock (file backend only).
+    _lock: Option<DataDirLock>,
 }
 
 /// Removes journal files past `RETENTION_DAYS` at startup and then once a day.
@@ -69,91 +64,44 @@ async fn retention_task(
     }
 }
 
-type Built = (
-    Arc<Gateway>,
-    tokio::sync::mpsc::UnboundedReceiver<String>,
-    Vec<String>,
-);
-
-/// What the gateway's pipeline reads.
-struct Sources<'a> {
-    blocklist: &'a Arc<Blocklist>,
-    feeds: &'a Arc<Feeds>,
-    scheduler: &'a Arc<Scheduler>,
-    tracker: &'a Arc<Tracker>,
-    quarantine: &'a Arc<Quarantine>,
-}
-
-/// The pipeline, outbox, call index and Bland client behind the webhooks.
-async fn build_gateway(
-    settings: &Arc<Settings>,
-    src: Sources<'_>,
-    journals: &Arc<Journals>,
-    clock: &SharedClock,
-) -> anyhow::Result<Built> {
-    let pipeline = crate::pipeline::standard(
-        src.scheduler.clone(),
-        src.tracker.clone(),
-        src.blocklist.clone(),
-        src.feeds.clone(),
-        &settings.bland,
-    );
-    let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now(), src.quarantine)
-        .context("DATA_DIR: cannot open the outbox")?;
-    let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir, src.quarantine)
-        .context("DATA_DIR: cannot open the deferred queue")?;
-    let today = crate::clock::business_date(clock.now(), settings.timezone);
-    let calls = Arc::new(CallIndex::rebuild(
-        &settings.data_dir,
-        today,
-        src.quarantine,
-    ));
-    let bland = match &settings.bland.api_key {
-        None => {
-            tracing::warn!("no BLAND_API_KEY: dry-run mode, calls are logged and never placed");
-            None
+/// Retention in database mode: once a minute, the instance holding the `retention` lease
+/// removes journal lines older than `RETENTION_DAYS` (nothing to do most minutes; another
+/// instance takes over within two minutes when the holder stops).
+async fn retention_rows(
+    state: web::Data<AppState>,
+    sh: Arc<dispatch::shared::Shared>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
         }
-        Some(key) => {
-            if settings.public_base_url.is_none() {
-                tracing::warn!("live mode without PUBLIC_BASE_URL: Bland is given no webhook, so call outcomes never arrive and each line stays busy until its automatic release; set PUBLIC_BASE_URL to this gateway's public URL");
-            }
-            Some(
-                BlandClient::new(
-                    &settings.bland.api_url,
-                    key.clone(),
-                    Duration::from_secs(settings.bland.timeout_secs),
-                )
-                .context("cannot build the Bland client")?,
-            )
+        let days = state.settings.retention_days;
+        let now = state.clock.now();
+        let today = crate::clock::business_date(now, state.settings.timezone);
+        let Some(oldest_kept) = today.checked_sub_days(chrono::Days::new(u64::from(days))) else {
+            continue;
+        };
+        if days == 0 {
+            continue;
         }
-    };
-    let (gateway, queue) = Gateway::new(dispatch::Parts {
-        pipeline,
-        journals: journals.clone(),
-        outbox: Arc::new(outbox),
-        calls,
-        deferred: Arc::new(deferred),
-        scheduler: src.scheduler.clone(),
-        tracker: src.tracker.clone(),
-        bland,
-        clock: clock.clone(),
-        settings: settings.clone(),
-    });
-    let reconciled = gateway
-        .reconcile_unconfirmed()
-        .await
-        .context("DATA_DIR: cannot settle calls the call journal shows as sent")?;
-    if reconciled > 0 {
-        tracing::info!(
-            reconciled,
-            "calls the outbox had as unconfirmed were already journaled as sent"
-        );
+        match sh
+            .db
+            .try_lease("retention", &sh.holder, now, chrono::Duration::minutes(2))
+            .await
+        {
+            Ok(true) => match sh.db.purge_journals(oldest_kept).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, %oldest_kept, "journal retention"),
+                Err(e) => tracing::error!(error = %e, "journal retention failed"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot take the retention lease"),
+        }
     }
-    gateway
-        .settle_in_doubt(in_doubt)
-        .await
-        .context("DATA_DIR: cannot settle deferred leads whose release was interrupted")?;
-    Ok((Arc::new(gateway), queue, ready))
 }
 
 async fn until_stopped(mut rx: watch::Receiver<bool>) {
@@ -167,78 +115,29 @@ impl Application {
 
     /// Builds the application with an injected clock (tests pin time with it).
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
-        let lock = DataDirLock::acquire(&settings.data_dir)?;
-        let quarantine = Arc::new(
-            Quarantine::open(&settings.data_dir)
-                .context("DATA_DIR: cannot open the quarantine file")?,
-        );
-        crate::domain::phone::warm_up();
-        let metrics = Arc::new(Metrics::new());
-        let blocklist = Arc::new(
-            Blocklist::open(
-                &settings.data_dir,
-                &settings.default_country,
-                settings.blocklist_compact_after,
-                clock.clone(),
-                metrics.clone(),
-            )
-            .context("cannot load the blocklist; refusing to start without it")?,
-        );
-        let journals = Arc::new(
-            Journals::open(&settings.data_dir, settings.timezone)
-                .context("DATA_DIR: cannot open the journals")?,
-        );
-        let today = crate::clock::business_date(clock.now(), settings.timezone);
-        let days: Vec<_> = [today.pred_opt(), Some(today)]
-            .into_iter()
-            .flatten()
-            .collect();
-        journals
-            .restore_attempts(&days)
-            .await
-            .context("DATA_DIR: cannot restore the attempts journal from the call journal")?;
-        let stats =
-            Arc::new(Statistics::new(&settings.data_dir).with_quarantine(quarantine.clone()));
+        let parts::Components {
+            db,
+            lock,
+            quarantine,
+            metrics,
+            blocklist,
+            journals,
+            stats,
+            feeds,
+            scheduler,
+            tracker,
+        } = parts::build(&settings, &clock).await?;
         let shared_settings = Arc::new(settings.clone());
-        let feeds = Arc::new(Feeds::new(
-            &settings.feeds,
-            &settings.content,
-            &settings.data_dir,
-            &settings.default_country,
-            clock.clone(),
-            metrics.clone(),
-        ));
-        let scheduler = Arc::new(
-            Scheduler::open(
-                &settings.data_dir,
-                settings.timezone,
-                settings.lead_fields.state.clone(),
-            )
-            .context("cannot load the scheduler config or the calling-window rules")?,
-        );
-        let tracker = Arc::new(
-            Tracker::open(&settings.data_dir, settings.timezone)
-                .context("cannot load the answering-machine or protection config")?,
-        );
-        let events = tracker
-            .rebuild(&settings.data_dir, clock.now(), &quarantine)
-            .context("DATA_DIR: cannot rebuild the call trackers from the call journal")?;
-        let (numbers, leads) = tracker.size();
-        tracing::info!(
-            events,
-            numbers,
-            leads,
-            "call trackers rebuilt from the call journal"
-        );
-        let sources = Sources {
+        let sources = parts::Sources {
             blocklist: &blocklist,
             feeds: &feeds,
             scheduler: &scheduler,
             tracker: &tracker,
             quarantine: &quarantine,
+            db: db.as_ref(),
         };
         let (gateway, queue, ready) =
-            build_gateway(&shared_settings, sources, &journals, &clock).await?;
+            parts::build_gateway(&shared_settings, sources, &journals, &clock).await?;
         let listener =
             TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
                 format!(
@@ -297,27 +196,50 @@ impl Application {
             .run();
 
         let (stop_tasks, stopped) = watch::channel(false);
-        let tasks = vec![
-            tokio::spawn(bl_watch::watch(
-                blocklist.clone(),
-                settings.data_dir.clone(),
-                until_stopped(stopped.clone()),
-            )),
-            tokio::spawn(bl_watch::maintain(
-                blocklist,
-                COMPACT_IDLE,
-                until_stopped(stopped.clone()),
-            )),
-            tokio::spawn(retention_task(
-                state.clone(),
-                until_stopped(stopped.clone()),
-            )),
+        let mut tasks = vec![
             tokio::spawn(feeds.run(until_stopped(stopped.clone()))),
             tokio::spawn(dispatch::release::run(
                 gateway.clone(),
                 until_stopped(stopped.clone()),
             )),
         ];
+        match gateway.shared.clone() {
+            None => tasks.extend([
+                tokio::spawn(bl_watch::watch(
+                    blocklist.clone(),
+                    settings.data_dir.clone(),
+                    until_stopped(stopped.clone()),
+                )),
+                tokio::spawn(bl_watch::maintain(
+                    blocklist,
+                    COMPACT_IDLE,
+                    until_stopped(stopped.clone()),
+                )),
+                tokio::spawn(retention_task(
+                    state.clone(),
+                    until_stopped(stopped.clone()),
+                )),
+            ]),
+            Some(sh) => {
+                let (sched, track) = (scheduler.clone(), tracker.clone());
+                let (track2, stop) = (tracker.clone(), stopped.clone());
+                let (stop2, stop3) = (stopped.clone(), stopped.clone());
+                let stop4 = stopped.clone();
+                tasks.extend([
+                    tokio::spawn(async move { blocklist.follow(until_stopped(stop4)).await }),
+                    tokio::spawn(async move { sched.config.follow(until_stopped(stop)).await }),
+                    tokio::spawn(async move { track.am.follow(until_stopped(stop2)).await }),
+                    tokio::spawn(
+                        async move { track2.protection.follow(until_stopped(stop3)).await },
+                    ),
+                    tokio::spawn(retention_rows(
+                        state.clone(),
+                        sh,
+                        until_stopped(stopped.clone()),
+                    )),
+                ]);
+            }
+        }
         let dispatcher = tokio::spawn(dispatch::worker::run(
             gateway.clone(),
             queue,

@@ -1,0 +1,195 @@
+//! Intake on PostgreSQL (`DATABASE_URL`), where several instances share one database. A
+//! decision about a number is made inside a transaction holding that number's
+//! transaction-scoped advisory lock ([`crate::db::decisions`]): the instance reads every
+//! instance's recent call-journal events for the number into its trackers, runs the
+//! pipeline, and commits the decision line (with a block's attempt), the outbox row of an
+//! accepted call and the deferred row of a deferred lead together. A second instance
+//! deciding about the same number waits for that commit and then sees it, so exactly one
+//! of two concurrent webhooks is accepted and the caps count every instance's calls.
+
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+
+use super::{Gateway, Submitted};
+use crate::db::deferred::DeferredRow;
+use crate::db::{Db, DbError};
+use crate::domain::Lead;
+use crate::journal::Decision;
+use crate::schedule::queue::Entry;
+use crate::store::quarantine::Quarantine;
+
+/// How long a claim on a call or a release lasts past the Bland timeout before another
+/// instance may treat its holder as gone.
+pub const CLAIM_MARGIN_SECS: i64 = 30;
+
+/// What an instance holds for database mode.
+pub struct Shared {
+    pub db: Db,
+    /// This instance's name in claims (`host-pid-uuid`): claims are ours, never a caller's.
+    pub holder: String,
+    pub quarantine: Arc<Quarantine>,
+    counts: Mutex<Counts>,
+}
+
+/// The shared queues' sizes, refreshed by the release task for `/health`.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Outbox: queued, in flight, unconfirmed, failed, retrying.
+    pub outbox: [i64; 5],
+    /// Deferred queue: rows, due, oldest first deferral.
+    pub deferred: (i64, i64, Option<DateTime<Utc>>),
+}
+
+pub(crate) fn db_io(e: DbError) -> io::Error {
+    io::Error::other(e)
+}
+
+impl Shared {
+    pub fn new(db: Db, quarantine: Arc<Quarantine>) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "callgate".into());
+        Self {
+            db,
+            holder: format!(
+                "{host}-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+            quarantine,
+            counts: Mutex::new(Counts::default()),
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A line became free: leads deferred by `protection` for it are due now.
+    pub async fn hurry_line(&self, phone: &str, at: DateTime<Utc>) {
+        match self.db.hurry_phone(phone, "protection", at).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(phone, count = n, "line free: deferred leads for it are due now"),
+            Err(e) => tracing::warn!(phone, error = %e, "could not make leads waiting for a free line due; they are released at their own time"),
+        }
+    }
+
+    /// Re-reads the queues' sizes.
+    pub async fn refresh_counts(&self, now: DateTime<Utc>) -> Result<(), DbError> {
+        let outbox = self.db.outbox_counts().await?;
+        let deferred = self.db.deferred_summary(now).await?;
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = Counts { outbox, deferred };
+        Ok(())
+    }
+}
+
+/// A deferred row as the file queue's entry (admin views and releases use one shape).
+pub fn entry_of(r: DeferredRow) -> Entry {
+    Entry {
+        id: r.id,
+        version: 0,
+        request_id: r.request_id,
+        lead_id: r.lead_id,
+        phone: r.phone,
+        first_deferred_at: r.first_deferred_at,
+        deferred_at: r.deferred_at,
+        release_at: r.release_at,
+        stage: r.stage,
+        reason: r.reason,
+        releases: u32::try_from(r.releases).unwrap_or(0),
+        lead: r.lead.to_string().into(),
+        releasing: r.releasing,
+    }
+}
+
+impl Gateway {
+    /// [`Gateway::decide`] in database mode (see the module docs). `release` is a row
+    /// this instance has claimed.
+    pub(crate) async fn decide_shared(
+        &self,
+        sh: &Shared,
+        lead: &Lead,
+        request_id: &str,
+        now: DateTime<Utc>,
+        release: Option<&Entry>,
+    ) -> io::Result<Submitted> {
+        let phone = lead.phone.as_str();
+        let mut tx = sh.db.lock_number(phone).await.map_err(db_io)?;
+        let lines = tx
+            .history(self.tracker.history_since(now))
+            .await
+            .map_err(db_io)?;
+        let mut bytes = Vec::new();
+        for l in &lines {
+            bytes.extend_from_slice(l.as_bytes());
+            bytes.push(b'\n');
+        }
+        let mut events = Vec::new();
+        let label = std::path::PathBuf::from(format!("database:calls:{phone}"));
+        crate::journal::each_call_in(&label, &bytes, &sh.quarantine, |e| events.push(e));
+        self.tracker.load_number(phone, &lead.lead_id, &events);
+        let eval = self.evaluate_logged(lead, request_id, now, release.is_some());
+        let fields = serde_json::Value::Object(lead.fields.clone());
+        let stage = eval.stage.unwrap_or("");
+        let reason = eval.reason.as_deref().unwrap_or("");
+        let deferral = match eval.decision {
+            Decision::Deferred => eval.release_at.map(|at| (at, stage, reason)),
+            _ => None,
+        };
+        let queue_id = match (release, deferral) {
+            (Some(entry), again) => {
+                let held = tx
+                    .finish_release(&entry.id, &sh.holder, again, request_id, &fields, now)
+                    .await
+                    .map_err(db_io)?;
+                if !held {
+                    return Err(io::Error::other(format!(
+                        "the release of deferred lead {} was taken over by another instance",
+                        entry.id
+                    )));
+                }
+                again.map(|_| entry.id.clone())
+            }
+            (None, Some((release_at, stage, reason))) => Some(
+                tx.defer_lead(&DeferredRow {
+                    id: format!("q_{}", uuid::Uuid::new_v4().simple()),
+                    lead_id: lead.lead_id.clone(),
+                    phone: phone.to_string(),
+                    request_id: request_id.to_string(),
+                    lead: fields.clone(),
+                    first_deferred_at: now,
+                    deferred_at: now,
+                    release_at,
+                    stage: stage.to_string(),
+                    reason: reason.to_string(),
+                    releases: 0,
+                    releasing: None,
+                })
+                .await
+                .map_err(db_io)?,
+            ),
+            (None, None) => None,
+        };
+        let decision =
+            self.decision_event(lead, request_id, now, &eval, release.is_some(), queue_id.clone());
+        tx.append_lines(&self.journals.decision_rows(&decision))
+            .await
+            .map_err(db_io)?;
+        if eval.decision == Decision::Accepted {
+            let body = self.body_for(lead, request_id);
+            tx.enqueue_call(request_id, &lead.lead_id, &body, now)
+                .await
+                .map_err(db_io)?;
+        }
+        tx.commit().await.map_err(db_io)?;
+        self.tracker.apply(&decision);
+        if eval.decision == Decision::Accepted {
+            let _ = self.queue.send(request_id.to_string());
+        }
+        Ok(Submitted { eval, queue_id })
+    }
+
+}

@@ -1,0 +1,298 @@
+//! Building the components from [`Settings`] for either backend: the files in `DATA_DIR`
+//! (locked to this process), or PostgreSQL (`DATABASE_URL`, shared by every instance; no
+//! lock, `DATA_DIR` holds only this instance's quarantine file and rule overrides).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::bland::BlandClient;
+use crate::blocklist::Blocklist;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, shared::Shared, Gateway};
+use crate::feeds::Feeds;
+use crate::journal::Journals;
+use crate::metrics::Metrics;
+use crate::schedule::{queue::DeferredQueue, Scheduler};
+use crate::stats::Statistics;
+use crate::store::quarantine::Quarantine;
+use crate::store::DataDirLock;
+use crate::tracker::Tracker;
+
+/// Everything the server is made of, but the gateway.
+pub(super) struct Components {
+    pub db: Option<Db>,
+    pub lock: Option<DataDirLock>,
+    pub quarantine: Arc<Quarantine>,
+    pub metrics: Arc<Metrics>,
+    pub blocklist: Arc<Blocklist>,
+    pub journals: Arc<Journals>,
+    pub stats: Arc<Statistics>,
+    pub feeds: Arc<Feeds>,
+    pub scheduler: Arc<Scheduler>,
+    pub tracker: Arc<Tracker>,
+}
+
+pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::Result<Components> {
+    let db = match &settings.database_url {
+        None => None,
+        Some(url) => Some(
+            Db::connect(url.expose(), settings.database_max_connections)
+                .await
+                .context("DATABASE_URL: cannot connect to the database or migrate its schema")?,
+        ),
+    };
+    let lock = match db {
+        None => Some(DataDirLock::acquire(&settings.data_dir)?),
+        Some(_) => {
+            std::fs::create_dir_all(&settings.data_dir)
+                .context("DATA_DIR: cannot create the directory")?;
+            None
+        }
+    };
+    let quarantine = Arc::new(
+        Quarantine::open(&settings.data_dir).context("DATA_DIR: cannot open the quarantine file")?,
+    );
+    crate::domain::phone::warm_up();
+    let metrics = Arc::new(Metrics::new());
+    let feeds = Arc::new(Feeds::new(
+        &settings.feeds,
+        &settings.content,
+        &settings.data_dir,
+        &settings.default_country,
+        clock.clone(),
+        metrics.clone(),
+    ));
+    let (blocklist, journals, scheduler, tracker) = match &db {
+        None => files(settings, clock, &metrics, &quarantine).await?,
+        Some(db) => rows(db, settings, clock, &metrics).await?,
+    };
+    let stats = Arc::new(
+        Statistics::new(&settings.data_dir)
+            .with_rows(journals.clone())
+            .with_quarantine(quarantine.clone()),
+    );
+    Ok(Components {
+        db,
+        lock,
+        quarantine,
+        metrics,
+        blocklist,
+        journals,
+        stats,
+        feeds,
+        scheduler,
+        tracker,
+    })
+}
+
+type Stores = (Arc<Blocklist>, Arc<Journals>, Arc<Scheduler>, Arc<Tracker>);
+
+/// The file backend: the blocklist document and its change log, the daily journals, the
+/// config documents, and the trackers rebuilt from yesterday's and today's journals.
+async fn files(
+    settings: &Settings,
+    clock: &SharedClock,
+    metrics: &Arc<Metrics>,
+    quarantine: &Arc<Quarantine>,
+) -> anyhow::Result<Stores> {
+    let blocklist = Arc::new(
+        Blocklist::open(
+            &settings.data_dir,
+            &settings.default_country,
+            settings.blocklist_compact_after,
+            clock.clone(),
+            metrics.clone(),
+        )
+        .context("cannot load the blocklist; refusing to start without it")?,
+    );
+    let journals = Arc::new(
+        Journals::open(&settings.data_dir, settings.timezone)
+            .context("DATA_DIR: cannot open the journals")?,
+    );
+    let today = crate::clock::business_date(clock.now(), settings.timezone);
+    let days: Vec<_> = [today.pred_opt(), Some(today)]
+        .into_iter()
+        .flatten()
+        .collect();
+    journals
+        .restore_attempts(&days)
+        .await
+        .context("DATA_DIR: cannot restore the attempts journal from the call journal")?;
+    let scheduler = Arc::new(
+        Scheduler::open(
+            &settings.data_dir,
+            settings.timezone,
+            settings.lead_fields.state.clone(),
+        )
+        .context("cannot load the scheduler config or the calling-window rules")?,
+    );
+    let tracker = Arc::new(
+        Tracker::open(&settings.data_dir, settings.timezone)
+            .context("cannot load the answering-machine or protection config")?,
+    );
+    let events = tracker
+        .rebuild(&settings.data_dir, clock.now(), quarantine)
+        .context("DATA_DIR: cannot rebuild the call trackers from the call journal")?;
+    let (numbers, leads) = tracker.size();
+    tracing::info!(
+        events,
+        numbers,
+        leads,
+        "call trackers rebuilt from the call journal"
+    );
+    Ok((blocklist, journals, scheduler, tracker))
+}
+
+/// The database backend: flags, journals and config documents are rows; the trackers
+/// start empty and read a number's history from the journal rows at each decision.
+async fn rows(
+    db: &Db,
+    settings: &Settings,
+    clock: &SharedClock,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Stores> {
+    let blocklist = Arc::new(
+        Blocklist::open_db(
+            db.clone(),
+            &settings.default_country,
+            clock.clone(),
+            metrics.clone(),
+        )
+        .await
+        .context("cannot load the blocklist from the database; refusing to start without it")?,
+    );
+    let journals = Arc::new(Journals::open_db(
+        db.clone(),
+        &settings.data_dir,
+        settings.timezone,
+    ));
+    let scheduler = Arc::new(
+        Scheduler::open_db(
+            &settings.data_dir,
+            settings.timezone,
+            settings.lead_fields.state.clone(),
+            db,
+            clock.clone(),
+        )
+        .await
+        .context("cannot load the scheduler config or the calling-window rules")?,
+    );
+    let tracker = Arc::new(
+        Tracker::open_db(db, settings.timezone, clock.clone())
+            .await
+            .context("cannot load the answering-machine or protection config")?,
+    );
+    Ok((blocklist, journals, scheduler, tracker))
+}
+
+pub(super) type Built = (
+    Arc<Gateway>,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+    Vec<String>,
+);
+
+/// What the gateway's pipeline reads.
+pub(super) struct Sources<'a> {
+    pub blocklist: &'a Arc<Blocklist>,
+    pub feeds: &'a Arc<Feeds>,
+    pub scheduler: &'a Arc<Scheduler>,
+    pub tracker: &'a Arc<Tracker>,
+    pub quarantine: &'a Arc<Quarantine>,
+    pub db: Option<&'a Db>,
+}
+
+fn bland_client(settings: &Settings) -> anyhow::Result<Option<BlandClient>> {
+    match &settings.bland.api_key {
+        None => {
+            tracing::warn!("no BLAND_API_KEY: dry-run mode, calls are logged and never placed");
+            Ok(None)
+        }
+        Some(key) => {
+            if settings.public_base_url.is_none() {
+                tracing::warn!("live mode without PUBLIC_BASE_URL: Bland is given no webhook, so call outcomes never arrive and each line stays busy until its automatic release; set PUBLIC_BASE_URL to this gateway's public URL");
+            }
+            Ok(Some(
+                BlandClient::new(
+                    &settings.bland.api_url,
+                    key.clone(),
+                    Duration::from_secs(settings.bland.timeout_secs),
+                )
+                .context("cannot build the Bland client")?,
+            ))
+        }
+    }
+}
+
+/// The pipeline, outbox, call index and Bland client behind the webhooks. Returns the
+/// gateway, its dispatch queue, and the calls to send now (file backend).
+pub(super) async fn build_gateway(
+    settings: &Arc<Settings>,
+    src: Sources<'_>,
+    journals: &Arc<Journals>,
+    clock: &SharedClock,
+) -> anyhow::Result<Built> {
+    let pipeline = crate::pipeline::standard(
+        src.scheduler.clone(),
+        src.tracker.clone(),
+        src.blocklist.clone(),
+        src.feeds.clone(),
+        &settings.bland,
+    );
+    let (outbox, ready, deferred, in_doubt, calls, shared) = match src.db {
+        None => {
+            let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now(), src.quarantine)
+                .context("DATA_DIR: cannot open the outbox")?;
+            let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir, src.quarantine)
+                .context("DATA_DIR: cannot open the deferred queue")?;
+            let today = crate::clock::business_date(clock.now(), settings.timezone);
+            let calls = CallIndex::rebuild(&settings.data_dir, today, src.quarantine);
+            (outbox, ready, deferred, in_doubt, calls, None)
+        }
+        Some(db) => (
+            Outbox::detached()?,
+            Vec::new(),
+            DeferredQueue::detached()?,
+            Vec::new(),
+            CallIndex::default(),
+            Some(Arc::new(Shared::new(db.clone(), src.quarantine.clone()))),
+        ),
+    };
+    let (gateway, queue) = Gateway::new(dispatch::Parts {
+        pipeline,
+        journals: journals.clone(),
+        outbox: Arc::new(outbox),
+        calls: Arc::new(calls),
+        deferred: Arc::new(deferred),
+        scheduler: src.scheduler.clone(),
+        tracker: src.tracker.clone(),
+        bland: bland_client(settings)?,
+        clock: clock.clone(),
+        settings: settings.clone(),
+        shared: shared.clone(),
+    });
+    if let Some(sh) = &shared {
+        sh.refresh_counts(clock.now())
+            .await
+            .context("DATABASE_URL: cannot read the shared queues")?;
+        return Ok((Arc::new(gateway), queue, ready));
+    }
+    let reconciled = gateway
+        .reconcile_unconfirmed()
+        .await
+        .context("DATA_DIR: cannot settle calls the call journal shows as sent")?;
+    if reconciled > 0 {
+        tracing::info!(
+            reconciled,
+            "calls the outbox had as unconfirmed were already journaled as sent"
+        );
+    }
+    gateway
+        .settle_in_doubt(in_doubt)
+        .await
+        .context("DATA_DIR: cannot settle deferred leads whose release was interrupted")?;
+    Ok((Arc::new(gateway), queue, ready))
+}
