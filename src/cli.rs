@@ -255,3 +255,31 @@ pub fn check(
         "trace": eval.trace,
     }))
 }
+
+/// `callgate stats`: pipeline statistics per business day from the journals (the files in
+/// `DATA_DIR`, or the database's rows with `DATABASE_URL`), as JSON or CSV.
+pub async fn stats(
+    settings: &Settings,
+    start: Option<&str>,
+    end: Option<&str>,
+    csv: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let today = crate::clock::business_date(chrono::Utc::now(), settings.timezone);
+    let range = crate::stats::parse_range(start, end, today).map_err(anyhow::Error::msg)?;
+    let mut statistics = crate::stats::Statistics::new(&settings.data_dir);
+    if let Some(url) = &settings.database_url {
+        let db = crate::db::Db::connect(url.expose(), 2).await?;
+        let journals = crate::journal::Journals::open_db(db, &settings.data_dir, settings.timezone);
+        statistics = statistics.with_rows(std::sync::Arc::new(journals));
+    }
+    let tz = settings.timezone.name();
+    let stats =
+        tokio::task::spawn_blocking(move || statistics.pipeline(range, today, tz)).await??;
+    Ok(if csv {
+        crate::stats::calls::to_csv(&stats)?
+    } else {
+        let mut v = serde_json::to_vec_pretty(&stats)?;
+        v.push(b'\n');
+        v
+    })
+}

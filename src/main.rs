@@ -34,7 +34,8 @@ enum Command {
         #[command(subcommand)]
         action: BlocklistAction,
     },
-    /// Pipeline statistics per business day, read from the data directory.
+    /// Pipeline statistics per business day, read from the data directory (or the
+    /// database, with DATABASE_URL).
     Stats {
         /// First day, YYYY-MM-DD (default: 6 days before --end).
         #[arg(long)]
@@ -146,21 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Stats { start, end, csv } => {
-            let today = callgate::clock::business_date(chrono::Utc::now(), settings.timezone);
-            let range = callgate::stats::parse_range(start.as_deref(), end.as_deref(), today)
-                .map_err(anyhow::Error::msg)?;
-            let stats = callgate::stats::Statistics::new(&settings.data_dir).pipeline(
-                range,
-                today,
-                settings.timezone.name(),
-            )?;
-            let out = if csv {
-                callgate::stats::calls::to_csv(&stats)?
-            } else {
-                let mut v = serde_json::to_vec_pretty(&stats)?;
-                v.push(b'\n');
-                v
-            };
+            let out = cli::stats(&settings, start.as_deref(), end.as_deref(), csv).await?;
             std::io::Write::write_all(&mut std::io::stdout(), &out)?;
             Ok(())
         }

@@ -13,8 +13,8 @@ pub mod flag;
 pub mod index;
 pub mod persist;
 pub mod query;
-pub mod watch;
 mod shared;
+pub mod watch;
 mod writes;
 
 use std::io;

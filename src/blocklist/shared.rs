@@ -79,7 +79,12 @@ impl Blocklist {
             index.insert(from_row(row));
         }
         index.shrink();
-        tracing::info!(flags = index.len(), enabled, seq, "blocklist loaded from the database");
+        tracing::info!(
+            flags = index.len(),
+            enabled,
+            seq,
+            "blocklist loaded from the database"
+        );
         let log = crate::store::appender::Appender::detached()
             .map_err(|e| DbError::Sql(sqlx::Error::Io(e)))?;
         let mut list = Self::assemble(

@@ -1,7 +1,7 @@
 //! The deferred queue as rows, shared by every instance. Deferring the same lead id +
 //! number again keeps the row's id and first deferral time and takes the newer payload.
 //! Releasing is two-phase across instances: [`Db::claim_releases`] marks due rows with the
-//! request id each release will use (`<id>-r<n>`) and a lease, committed before the
+//! request id each release will use (`<request id>-r<n>`, as the file queue does) and a lease, committed before the
 //! pipeline decides; the claimant then removes the row or defers it again. A claim whose
 //! lease ran out is handed to [`Db::stale_releases`] for settling.
 
@@ -65,7 +65,7 @@ impl Db {
         lease: chrono::Duration,
     ) -> Result<Vec<DeferredRow>, DbError> {
         let rows = sqlx::query(&format!(
-            "UPDATE deferred d SET releasing = d.id || '-r' || (d.releases + 1),
+            "UPDATE deferred d SET releasing = d.request_id || '-r' || (d.releases + 1),
                  claimed_by = $1, claim_expires = $4
              WHERE d.id IN (
                  SELECT id FROM deferred WHERE releasing IS NULL AND release_at <= $2
@@ -246,11 +246,12 @@ impl Db {
         limit: i64,
     ) -> Result<(i64, Vec<DeferredRow>), DbError> {
         let filter = "($1::text IS NULL OR lead_id = $1) AND ($2::text IS NULL OR phone = $2)";
-        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM deferred WHERE {filter}"))
-            .bind(lead_id)
-            .bind(phone)
-            .fetch_one(&self.pool)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM deferred WHERE {filter}"))
+                .bind(lead_id)
+                .bind(phone)
+                .fetch_one(&self.pool)
+                .await?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM deferred WHERE {filter}
              ORDER BY releasing IS NOT NULL, release_at, id OFFSET $3 LIMIT $4"
@@ -274,7 +275,7 @@ impl Db {
         lease: chrono::Duration,
     ) -> Result<Option<DeferredRow>, DbError> {
         let row = sqlx::query(&format!(
-            "UPDATE deferred SET releasing = id || '-r' || (releases + 1), claimed_by = $2,
+            "UPDATE deferred SET releasing = request_id || '-r' || (releases + 1), claimed_by = $2,
                  claim_expires = $3
              WHERE id = $1 AND releasing IS NULL RETURNING {COLUMNS}"
         ))
@@ -287,7 +288,11 @@ impl Db {
     }
 
     /// Makes one row (or every row) due at `at`; returns how many.
-    pub async fn hurry_deferred(&self, id: Option<&str>, at: DateTime<Utc>) -> Result<u64, DbError> {
+    pub async fn hurry_deferred(
+        &self,
+        id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
         Ok(sqlx::query(
             "UPDATE deferred SET release_at = LEAST(release_at, $2)
              WHERE ($1::text IS NULL OR id = $1)",

@@ -338,10 +338,7 @@ async fn insert_many(
 ) -> Result<(), DbError> {
     let col = |f: fn(&FlagRow) -> Option<String>| flags.iter().map(|r| f(r)).collect::<Vec<_>>();
     let time = |f: fn(&FlagRow) -> Option<i64>| {
-        flags
-            .iter()
-            .map(|r| f(r).map(instant))
-            .collect::<Vec<_>>()
+        flags.iter().map(|r| f(r).map(instant)).collect::<Vec<_>>()
     };
     let docs = flags
         .iter()

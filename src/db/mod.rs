@@ -26,6 +26,7 @@ pub mod flags;
 pub mod journals;
 pub mod leases;
 pub mod outbox;
+pub mod scratch;
 
 use std::borrow::Cow;
 

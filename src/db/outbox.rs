@@ -216,11 +216,7 @@ impl Db {
 
     /// An admin's resend of an `unconfirmed` call: queued again, due at `at`, same request
     /// id. False if it was not unconfirmed.
-    pub async fn requeue_call(
-        &self,
-        request_id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, DbError> {
+    pub async fn requeue_call(&self, request_id: &str, at: DateTime<Utc>) -> Result<bool, DbError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = 'queued', next_try_at = $2,
                  last_error = 'resend requested by an admin'

@@ -5,8 +5,9 @@
 //! [`CLAIM_MARGIN_SECS`]) before the request leaves; a claim whose instance died runs out
 //! and the call becomes `unconfirmed` (the release task's sweep), never resent on its own.
 //!
-//! An instance looks for due calls every [`POLL`], and at once for the calls it accepted
-//! itself and for its own retries when their backoff ends.
+//! An instance looks for due calls every [`POLL`] and at once when it accepted a call
+//! itself; its own retries are claimed by id when their backoff timer fires (the only
+//! claims that do not wait for `next_try_at`, so a retry is never early).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -45,6 +46,9 @@ pub async fn run(
             _ = &mut shutdown => break,
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             id = queue.recv() => match id {
+                // A call was accepted here: claim what is due.
+                Some(id) if id.is_empty() => {}
+                // This instance's retry timer fired for `id`: claim that call.
                 Some(id) => wanted.push_back(id),
                 None => break,
             },
@@ -99,7 +103,9 @@ async fn send_claimed(gw: &Gateway, c: Claimed) {
             tracing::error!(request_id = %rid, error = %e, "could not move a call whose window closed back to the queue; trying again in a minute");
             let retry = super::entries::Tried::Retry {
                 n: u32::try_from(c.n).unwrap_or(1),
-                error: format!("the calling window closed and the lead could not be re-queued: {e}"),
+                error: format!(
+                    "the calling window closed and the lead could not be re-queued: {e}"
+                ),
                 delay: Duration::from_secs(60),
             };
             gw.finish_try(&rid, now, retry).await;

@@ -14,7 +14,9 @@ use crate::db::outbox::{OpenCall, TryResult};
 /// What a try came to, as the dispatcher records it.
 #[derive(Debug, Clone)]
 pub enum Tried {
-    Sent { call_id: String },
+    Sent {
+        call_id: String,
+    },
     DryRun,
     /// Certainly not taken; try `n + 1` after `delay`.
     Retry {
@@ -22,10 +24,16 @@ pub enum Tried {
         error: String,
         delay: std::time::Duration,
     },
-    Failed { error: String },
-    Unconfirmed { error: String },
+    Failed {
+        error: String,
+    },
+    Unconfirmed {
+        error: String,
+    },
     /// The calling window closed; the lead is back in the deferred queue as `queue_id`.
-    Deferred { queue_id: String },
+    Deferred {
+        queue_id: String,
+    },
 }
 
 fn entry_of(c: OpenCall) -> Entry {
@@ -151,10 +159,7 @@ impl Gateway {
                     .await?
             }
             Some(sh) => {
-                sh.db
-                    .requeue_call(request_id, at)
-                    .await
-                    .map_err(db_io)?;
+                sh.db.requeue_call(request_id, at).await.map_err(db_io)?;
             }
         }
         let _ = self.queue.send(request_id.into());
@@ -162,7 +167,12 @@ impl Gateway {
     }
 
     /// Records what a try came to; false when it could not be recorded (logged).
-    pub(crate) async fn finish_try(&self, request_id: &str, at: DateTime<Utc>, tried: Tried) -> bool {
+    pub(crate) async fn finish_try(
+        &self,
+        request_id: &str,
+        at: DateTime<Utc>,
+        tried: Tried,
+    ) -> bool {
         let result = match &self.shared {
             None => {
                 let record = match tried {

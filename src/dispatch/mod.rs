@@ -239,8 +239,14 @@ impl Gateway {
             _ => None,
         };
         let queue_id = deferred.as_ref().map(|(id, _)| id.clone());
-        let decision =
-            self.decision_event(lead, request_id, now, &eval, release.is_some(), queue_id.clone());
+        let decision = self.decision_event(
+            lead,
+            request_id,
+            now,
+            &eval,
+            release.is_some(),
+            queue_id.clone(),
+        );
         // An accepted call holds the line from here on (before it is journaled, so the next
         // webhook for this number sees it); the same event is journaled just below.
         self.tracker.apply(&decision);

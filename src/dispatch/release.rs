@@ -140,7 +140,9 @@ impl Gateway {
         };
         journaled.wait().await?;
         if !self.finish_try(request_id, now, tried).await {
-            return Err(io::Error::other("could not record that the call was not sent"));
+            return Err(io::Error::other(
+                "could not record that the call was not sent",
+            ));
         }
         Ok(false)
     }

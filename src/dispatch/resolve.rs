@@ -164,7 +164,9 @@ impl Gateway {
         };
         let day = crate::clock::business_date(at, self.settings.timezone);
         for date in [Some(day), day.succ_opt()].into_iter().flatten() {
-            let lines = self.journals.calls_containing(date, &entry.request_id, None)?;
+            let lines = self
+                .journals
+                .calls_containing(date, &entry.request_id, None)?;
             if lines.iter().any(|l| {
                 l["event"] == "dispatch"
                     && l["status"] == "dry_run"

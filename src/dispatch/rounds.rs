@@ -28,7 +28,11 @@ pub const LEASE: &str = "release";
 pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Runs until `shutdown` resolves.
-pub async fn run(gw: Arc<Gateway>, sh: Arc<Shared>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run(
+    gw: Arc<Gateway>,
+    sh: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -202,7 +206,11 @@ impl Gateway {
             return Ok(None);
         };
         let e = entry_of(row);
-        if e.releasing.is_some() || !self.dequeue_shared(sh, &e, Removal::Deleted, self.clock.now()).await? {
+        if e.releasing.is_some()
+            || !self
+                .dequeue_shared(sh, &e, Removal::Deleted, self.clock.now())
+                .await?
+        {
             return Ok(Some(Err(e)));
         }
         tracing::info!(queue_id = %e.id, lead_id = %e.lead_id, "deferred lead deleted by an admin");
@@ -212,7 +220,12 @@ impl Gateway {
     /// [`Gateway::release_one_now`] in database mode.
     pub(super) async fn release_one_shared(&self, sh: &Shared, id: &str) -> io::Result<Released> {
         let now = self.clock.now();
-        match sh.db.claim_release(id, &sh.holder, now, self.lease()).await.map_err(db_io)? {
+        match sh
+            .db
+            .claim_release(id, &sh.holder, now, self.lease())
+            .await
+            .map_err(db_io)?
+        {
             Some(row) => match self.release_claimed(sh, &entry_of(row), now).await? {
                 Some(s) => Ok(Released::One(Box::new(s))),
                 None => Ok(Released::Missing),
@@ -276,10 +289,16 @@ impl Gateway {
         e: &Entry,
         now: DateTime<Utc>,
     ) -> io::Result<Option<Submitted>> {
-        let rid = e.releasing.clone().unwrap_or_else(|| e.release_request_id());
+        let rid = e
+            .releasing
+            .clone()
+            .unwrap_or_else(|| e.release_request_id());
         let s = &self.settings;
         match Lead::parse(e.fields(), &s.lead_fields, &s.default_country) {
-            Ok(lead) => self.decide_shared(sh, &lead, &rid, now, Some(e)).await.map(Some),
+            Ok(lead) => self
+                .decide_shared(sh, &lead, &rid, now, Some(e))
+                .await
+                .map(Some),
             Err(errors) => {
                 tracing::error!(queue_id = %e.id, errors = ?errors, "a deferred lead no longer parses; dropped");
                 self.reject(&rid, &errors).await?;

@@ -72,8 +72,14 @@ impl Shared {
     pub async fn hurry_line(&self, phone: &str, at: DateTime<Utc>) {
         match self.db.hurry_phone(phone, "protection", at).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(phone, count = n, "line free: deferred leads for it are due now"),
-            Err(e) => tracing::warn!(phone, error = %e, "could not make leads waiting for a free line due; they are released at their own time"),
+            Ok(n) => tracing::info!(
+                phone,
+                count = n,
+                "line free: deferred leads for it are due now"
+            ),
+            Err(e) => {
+                tracing::warn!(phone, error = %e, "could not make leads waiting for a free line due; they are released at their own time")
+            }
         }
     }
 
@@ -173,8 +179,14 @@ impl Gateway {
             ),
             (None, None) => None,
         };
-        let decision =
-            self.decision_event(lead, request_id, now, &eval, release.is_some(), queue_id.clone());
+        let decision = self.decision_event(
+            lead,
+            request_id,
+            now,
+            &eval,
+            release.is_some(),
+            queue_id.clone(),
+        );
         tx.append_lines(&self.journals.decision_rows(&decision))
             .await
             .map_err(db_io)?;
@@ -187,9 +199,9 @@ impl Gateway {
         tx.commit().await.map_err(db_io)?;
         self.tracker.apply(&decision);
         if eval.decision == Decision::Accepted {
-            let _ = self.queue.send(request_id.to_string());
+            // A wake-up, not this id: the dispatcher claims whatever is due first.
+            let _ = self.queue.send(String::new());
         }
         Ok(Submitted { eval, queue_id })
     }
-
 }

@@ -158,7 +158,8 @@ pub(super) async fn try_send(
         tracing::info!(request_id, body = %body, "dry run: no BLAND_API_KEY, this call would have been sent");
         let journaled = gw.record_dispatch(journal(DispatchStatus::DryRun, None, None));
         durable(journaled, "a dry run", request_id).await;
-        gw.finish_try(request_id, gw.clock.now(), Tried::DryRun).await;
+        gw.finish_try(request_id, gw.clock.now(), Tried::DryRun)
+            .await;
         return;
     };
     let result = client.send(&body).await;
@@ -220,11 +221,8 @@ pub(super) async fn try_send(
                 _ => String::new(),
             };
             tracing::error!(request_id, attempt = n, error = %why, "dispatch failed");
-            let journaled = gw.record_dispatch(journal(
-                DispatchStatus::Failed,
-                None,
-                Some(why.clone()),
-            ));
+            let journaled =
+                gw.record_dispatch(journal(DispatchStatus::Failed, None, Some(why.clone())));
             gw.finish_try(request_id, at, Tried::Failed { error: why })
                 .await;
             durable(journaled, "a failed dispatch", request_id).await;

@@ -83,8 +83,7 @@ impl Rows {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> io::Result<Vec<u8>> {
-        let lines =
-            self.block_on(self.db.lines_for(phone, lead_id, since, until, 100_000))?;
+        let lines = self.block_on(self.db.lines_for(phone, lead_id, since, until, 100_000))?;
         Ok(join(&lines))
     }
 }

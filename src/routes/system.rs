@@ -21,6 +21,8 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     };
     let mut components = Map::new();
     if let Some(sh) = &state.gateway.shared {
+        // The shared queues' sizes as of now, for the dispatch and scheduler components.
+        let _ = sh.refresh_counts(state.clock.now()).await;
         let (report, reachable) = database_report(&sh.db).await;
         if !reachable {
             status = HealthStatus::Unhealthy;
@@ -79,6 +81,9 @@ async fn live() -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Some(sh) = &state.gateway.shared {
+        let _ = sh.refresh_counts(state.clock.now()).await;
+    }
     let (depth, due) = match &state.gateway.shared {
         None => {
             let (depth, due, _) = state.gateway.deferred.summary(state.clock.now());

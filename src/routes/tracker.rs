@@ -133,12 +133,14 @@ async fn history(
     let wanted = e164.clone();
     let quarantine = state.quarantine.clone();
     let events: Vec<Value> = blocking(move || {
-        journals.calls_containing(today, &needle, Some(&quarantine)).map(|lines| {
-            lines
-                .into_iter()
-                .filter(|l| l.get("phone").and_then(Value::as_str) == Some(wanted.as_str()))
-                .collect::<Vec<_>>()
-        })
+        journals
+            .calls_containing(today, &needle, Some(&quarantine))
+            .map(|lines| {
+                lines
+                    .into_iter()
+                    .filter(|l| l.get("phone").and_then(Value::as_str) == Some(wanted.as_str()))
+                    .collect::<Vec<_>>()
+            })
     })
     .await?;
     let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();

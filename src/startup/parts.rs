@@ -54,7 +54,8 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
         }
     };
     let quarantine = Arc::new(
-        Quarantine::open(&settings.data_dir).context("DATA_DIR: cannot open the quarantine file")?,
+        Quarantine::open(&settings.data_dir)
+            .context("DATA_DIR: cannot open the quarantine file")?,
     );
     crate::domain::phone::warm_up();
     let metrics = Arc::new(Metrics::new());

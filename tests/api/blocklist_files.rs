@@ -15,6 +15,9 @@ fn read_doc(path: &std::path::Path) -> Value {
 
 #[tokio::test]
 async fn a_seed_format_file_loads_with_its_ids_and_is_complete_after_shutdown() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
@@ -57,6 +60,9 @@ async fn a_seed_format_file_loads_with_its_ids_and_is_complete_after_shutdown() 
 
 #[tokio::test]
 async fn adds_are_on_disk_in_the_change_log_before_the_response() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let app = spawn_app_with(|s| s.blocklist_compact_after = 1_000_000).await;
     let res = app
         .post_json(
@@ -78,6 +84,9 @@ async fn adds_are_on_disk_in_the_change_log_before_the_response() {
 
 #[tokio::test]
 async fn a_hand_edit_is_applied_and_api_changes_since_are_kept() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let app = spawn_app_with(|s| s.blocklist_compact_after = 1_000_000).await;
     let res = app
         .post_json(
@@ -112,6 +121,9 @@ async fn a_hand_edit_is_applied_and_api_changes_since_are_kept() {
 
 #[tokio::test]
 async fn an_invalid_hand_edit_is_refused_and_the_file_left_as_written() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let app = spawn_app().await;
     let res = app
         .post_json(
@@ -157,6 +169,9 @@ async fn an_invalid_hand_edit_is_refused_and_the_file_left_as_written() {
 
 #[tokio::test]
 async fn a_corrupt_file_at_startup_stops_startup_with_what_and_where() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = Settings::defaults();
     settings.host = "127.0.0.1".into();
@@ -178,6 +193,9 @@ async fn a_corrupt_file_at_startup_stops_startup_with_what_and_where() {
 
 #[tokio::test]
 async fn delete_is_durable_across_restart() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let app = spawn_app().await;
     let res = app
         .post_json(
@@ -201,6 +219,9 @@ async fn delete_is_durable_across_restart() {
 
 #[tokio::test]
 async fn a_hand_edit_that_removes_flags_leaves_a_backup_and_a_trace_in_health() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let app = spawn_app_with(|s| s.blocklist_compact_after = 1).await;
     for v in ["3055550001", "3055550002", "3055550003"] {
         let res = app

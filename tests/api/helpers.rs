@@ -24,13 +24,58 @@ pub fn fixed_now() -> DateTime<Utc> {
     "2026-11-23T15:00:00Z".parse().expect("valid instant")
 }
 
+/// Which backend the suite runs on: `CALLGATE_TEST_BACKEND=postgres` runs every in-process
+/// app on a fresh PostgreSQL database of its own (`.ci/run` runs the suite both ways).
+pub fn on_postgres() -> bool {
+    std::env::var("CALLGATE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// For a test of the file backend's own formats (hand edits, torn lines, files written
+/// behind the server's back): true on PostgreSQL, where the test does not apply; the
+/// database's equivalents are tested in `shared.rs` and `src/db/tests`.
+pub fn file_backend_only() -> bool {
+    on_postgres()
+}
+
+/// A test's temporary data directory and, on PostgreSQL, its database: both live as long
+/// as the value (across restarts of the app), and go with it.
+pub struct TestDir {
+    temp: TempDir,
+    pub db: Option<callgate::db::scratch::Scratch>,
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = TempDir;
+    fn deref(&self) -> &TempDir {
+        &self.temp
+    }
+}
+
+impl TestDir {
+    pub async fn new() -> Self {
+        let db = if on_postgres() {
+            Some(
+                callgate::db::scratch::Scratch::create()
+                    .await
+                    .expect("CALLGATE_TEST_BACKEND=postgres needs a PostgreSQL server"),
+            )
+        } else {
+            None
+        };
+        Self {
+            temp: tempfile::tempdir().expect("temp dir"),
+            db,
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub bland: MockServer,
     pub settings: Settings,
-    pub dir: Arc<TempDir>,
+    pub dir: Arc<TestDir>,
     handle: ServerHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -49,7 +94,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app after `tweak` has adjusted the test settings.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let dir = Arc::new(TestDir::new().await);
     let bland = MockServer::start().await;
     let mut settings = Settings::defaults();
     settings.host = "127.0.0.1".into();
@@ -59,13 +104,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     settings.workers = 2;
     settings.shutdown_timeout_secs = 5;
     settings.bland.api_url = bland.uri();
+    settings.database_url = dir.db.as_ref().map(|d| Secret::new(d.url.clone()));
+    settings.database_max_connections = 8;
     tweak(&mut settings);
     let clock = Arc::new(ManualClock::new(fixed_now()));
     start(settings, dir, bland, clock).await
 }
 
 /// Starts an app from explicit settings on an existing directory (with a fresh mock Bland).
-pub async fn start_with(settings: Settings, dir: Arc<TempDir>, clock: Arc<ManualClock>) -> TestApp {
+pub async fn start_with(settings: Settings, dir: Arc<TestDir>, clock: Arc<ManualClock>) -> TestApp {
     let bland = MockServer::start().await;
     start(settings, dir, bland, clock).await
 }
@@ -74,7 +121,7 @@ pub async fn start_with(settings: Settings, dir: Arc<TempDir>, clock: Arc<Manual
 /// edits files between [`TestApp::stop`] and a new start uses this).
 pub async fn start(
     settings: Settings,
-    dir: Arc<TempDir>,
+    dir: Arc<TestDir>,
     bland: MockServer,
     clock: Arc<ManualClock>,
 ) -> TestApp {
@@ -131,7 +178,7 @@ impl TestApp {
     }
 
     /// Graceful stop: in-flight requests finish, the change log is folded in.
-    pub async fn stop(self) -> (Settings, Arc<TempDir>, MockServer, Arc<ManualClock>) {
+    pub async fn stop(self) -> (Settings, Arc<TestDir>, MockServer, Arc<ManualClock>) {
         self.handle.stop(true).await;
         self.join.await.expect("server task").expect("server ran");
         (self.settings, self.dir, self.bland, self.clock)
@@ -141,6 +188,53 @@ impl TestApp {
     pub async fn restart(self) -> TestApp {
         let (settings, dir, bland, clock) = self.stop().await;
         start(settings, dir, bland, clock).await
+    }
+}
+
+impl TestApp {
+    /// The journals as this app keeps them: its files, or its database's rows.
+    pub async fn journals(&self) -> Arc<callgate::journal::Journals> {
+        let journals = match &self.settings.database_url {
+            None => callgate::journal::Journals::open(self.data_dir(), self.settings.timezone)
+                .expect("journals"),
+            Some(url) => {
+                let db = callgate::db::Db::connect(url.expose(), 2)
+                    .await
+                    .expect("database");
+                callgate::journal::Journals::open_db(db, self.data_dir(), self.settings.timezone)
+            }
+        };
+        Arc::new(journals)
+    }
+
+    /// The environment that points the binary at this app's state (`DATA_DIR`, and
+    /// `DATABASE_URL` on PostgreSQL).
+    pub fn backend_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("DATA_DIR", path_str(self.data_dir()))];
+        if let Some(url) = &self.settings.database_url {
+            env.push(("DATABASE_URL", url.expose().to_string()));
+        }
+        env
+    }
+
+    /// One business day of a journal, parsed (`date` as `YYYY-MM-DD`).
+    pub async fn journal(
+        &self,
+        kind: callgate::journal::Kind,
+        date: &str,
+    ) -> Vec<serde_json::Value> {
+        let journals = self.journals().await;
+        let date = date.parse().expect("date");
+        tokio::task::spawn_blocking(move || journals.read_day(kind, date, None))
+            .await
+            .expect("reader")
+            .expect("journal")
+            .records
+    }
+
+    /// One business day of the call journal, parsed.
+    pub async fn calls(&self, date: &str) -> Vec<serde_json::Value> {
+        self.journal(callgate::journal::Kind::Calls, date).await
     }
 }
 

@@ -8,14 +8,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{eventually, path_str, run_binary, spawn_app, spawn_app_with, TestApp};
-use callgate::journal::{CallEvent, Decision, DispatchStatus, Journals, Outcome};
+use callgate::journal::{CallEvent, Decision, DispatchStatus, Outcome};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("instant")
 }
 
 async fn write_calls(app: &TestApp, events: &[CallEvent]) {
-    let journals = Journals::open(app.data_dir(), app.settings.timezone).expect("journals");
+    let journals = app.journals().await;
     for e in events {
         journals.append_call(e).wait().await.expect("durable");
     }
@@ -170,6 +170,7 @@ async fn pipeline_statistics_per_day_and_in_total() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     // The CLI reads the same data offline.
+    let backend = app.backend_env();
     let (out, stderr) = run_binary(
         &[
             "stats",
@@ -179,7 +180,10 @@ async fn pipeline_statistics_per_day_and_in_total() {
             "2026-11-23",
             "--csv",
         ],
-        &[("DATA_DIR", &path_str(app.data_dir()))],
+        &backend
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>(),
     );
     assert!(out.status.success(), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), csv);
@@ -193,6 +197,9 @@ async fn pipeline_statistics_per_day_and_in_total() {
 
 #[tokio::test]
 async fn retention_removes_old_journal_files_at_startup() {
+    if crate::helpers::file_backend_only() {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let attempts = data.join("blocklist-attempts");

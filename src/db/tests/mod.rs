@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::{Connection, Executor, PgConnection};
 
 use super::*;
 
@@ -13,58 +12,19 @@ mod documents;
 mod queues;
 mod records;
 
-fn admin_url() -> String {
-    std::env::var("CALLGATE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+/// A fresh database, dropped with this value; `None` skips the test (no server, not CI).
+struct TestDb(scratch::Scratch);
 
-/// A fresh database, dropped with this value (also when the test panics).
-struct TestDb {
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn create() -> Self {
-        let name = format!("callgate_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url())
-            .await
-            .expect("PostgreSQL on 127.0.0.1:5432 (see CALLGATE_TEST_DATABASE_URL)");
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create database");
-        admin.close().await.expect("close");
-        let base = admin_url();
-        let root = base.rsplit_once('/').map_or(base.as_str(), |(r, _)| r);
-        Self {
-            url: format!("{root}/{name}"),
-            name,
-        }
+impl std::ops::Deref for TestDb {
+    type Target = scratch::Scratch;
+    fn deref(&self) -> &scratch::Scratch {
+        &self.0
     }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // On a thread of its own: `drop` may run inside the test's runtime.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url()).await.expect("admin");
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await
-                    .expect("drop database");
-            })
-        })
-        .join();
-        if dropped.is_err() {
-            eprintln!("could not drop test database {}", self.name);
-        }
+impl TestDb {
+    async fn create() -> Option<Self> {
+        scratch::Scratch::create().await.map(Self)
     }
 }
 
@@ -102,7 +62,9 @@ async fn listen(db: &Db, channel: &str) -> sqlx::postgres::PgListener {
 
 #[tokio::test]
 async fn two_instances_starting_together_apply_each_migration_once() {
-    let test = TestDb::create().await;
+    let Some(test) = TestDb::create().await else {
+        return;
+    };
     let (a, b) = tokio::join!(Db::connect(&test.url, 2), Db::connect(&test.url, 2));
     let (a, b) = (a.expect("first instance"), b.expect("second instance"));
     let applied: Vec<(i64, bool)> =
