@@ -29,7 +29,7 @@ pub(super) struct Shared {
 
 impl From<DbError> for BlocklistError {
     fn from(e: DbError) -> Self {
-        Self::Storage(std::io::Error::other(e))
+        Self::Storage(e.into_io())
     }
 }
 

@@ -89,6 +89,24 @@ pub enum DbError {
     },
 }
 
+/// The database could not be reached or could not commit: the error an `io::Error` from
+/// database mode carries, so the API answers 503 (retry later) instead of 500.
+#[derive(Debug, thiserror::Error)]
+#[error("the database is unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+impl DbError {
+    /// As an `io::Error` carrying [`Unavailable`].
+    pub fn into_io(self) -> std::io::Error {
+        std::io::Error::other(Unavailable(self.to_string()))
+    }
+}
+
+/// Whether `e` came from the database being unavailable.
+pub fn is_unavailable(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Unavailable>())
+}
+
 /// The embedded migrations as sqlx's migrator reads them.
 #[derive(Debug, Clone, Copy)]
 struct Embedded;

@@ -43,7 +43,7 @@ pub struct Counts {
 }
 
 pub(crate) fn db_io(e: DbError) -> io::Error {
-    io::Error::other(e)
+    e.into_io()
 }
 
 impl Shared {

@@ -59,7 +59,7 @@ impl Rows {
         &self,
         fut: impl std::future::Future<Output = Result<T, crate::db::DbError>>,
     ) -> io::Result<T> {
-        self.handle.block_on(fut).map_err(io::Error::other)
+        self.handle.block_on(fut).map_err(crate::db::DbError::into_io)
     }
 
     /// One business day of `journal` as the file would hold it (lines joined by `\n`),
@@ -119,7 +119,7 @@ async fn write_batches(db: Db, mut rx: mpsc::UnboundedReceiver<Batch>) {
                 result
                     .as_ref()
                     .map(|_| ())
-                    .map_err(|e| io::Error::other(e.to_string())),
+                    .map_err(|e| io::Error::other(crate::db::Unavailable(e.to_string()))),
             );
         }
     }

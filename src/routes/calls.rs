@@ -67,7 +67,7 @@ async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .gateway
         .outbox_entries()
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::storage)?;
     let count = |s: crate::dispatch::outbox::State| entries.iter().filter(|e| e.state == s).count();
     use crate::dispatch::outbox::State;
     Ok(HttpResponse::Ok().json(json!({
@@ -112,7 +112,7 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
         .gateway
         .outbox_entry(&id)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::storage)?;
     if outbox.is_none() && events.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no call with request id `{id}` in the last {} days",

@@ -50,6 +50,16 @@ impl ApiError {
         Self::Internal(cause.to_string())
     }
 
+    /// A storage failure: 503 when the database is unavailable (nothing was recorded; the
+    /// caller retries), else 500.
+    pub fn storage(e: std::io::Error) -> Self {
+        if crate::db::is_unavailable(&e) {
+            Self::Unavailable(format!("{e}; nothing was recorded, retry later"))
+        } else {
+            Self::Internal(e.to_string())
+        }
+    }
+
     /// The error for a bare status produced outside our handlers (router, actix defaults).
     pub fn for_status(status: StatusCode) -> Self {
         let reason = status.canonical_reason().unwrap_or("error").to_string();

@@ -75,6 +75,6 @@ where
             Ok(actix_web::HttpResponse::Ok().json(doc))
         }
         Err(UpdateError::Invalid(e)) => Err(ApiError::BadRequest(e)),
-        Err(UpdateError::Storage(e)) => Err(ApiError::internal(e)),
+        Err(UpdateError::Storage(e)) => Err(ApiError::storage(e)),
     }
 }

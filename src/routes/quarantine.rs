@@ -15,12 +15,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (unacknowledged, total, _) = state.quarantine.counts();
-    let lines = state.quarantine.lines().map_err(ApiError::internal)?;
+    let lines = state.quarantine.lines().map_err(ApiError::storage)?;
     Ok(HttpResponse::Ok()
         .json(json!({"unacknowledged": unacknowledged, "total": total, "lines": lines})))
 }
 
 async fn acknowledge(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let n = state.quarantine.acknowledge().map_err(ApiError::internal)?;
+    let n = state.quarantine.acknowledge().map_err(ApiError::storage)?;
     Ok(HttpResponse::Ok().json(json!({"success": true, "acknowledged": n})))
 }

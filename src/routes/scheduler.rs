@@ -55,7 +55,7 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
         .gateway
         .deferred_page(lead_id, phone.as_ref().map(|p| p.as_str()), offset, limit)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::storage)?;
     Ok(HttpResponse::Ok().json(json!({
         "total": total,
         "due": due,
@@ -90,11 +90,11 @@ async fn release(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, A
         let n = gw
             .hurry_deferred(state.clock.now())
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ApiError::storage)?;
         tracing::info!(count = n, "admin released every deferred lead");
         return Ok(HttpResponse::Accepted().json(json!({"released": n})));
     };
-    match gw.release_one_now(id).await.map_err(ApiError::internal)? {
+    match gw.release_one_now(id).await.map_err(ApiError::storage)? {
         Released::Missing => Err(ApiError::NotFound(format!("no deferred lead `{id}`"))),
         Released::Busy => Err(ApiError::Conflict(format!(
             "deferred lead `{id}` is being released right now"

@@ -96,7 +96,7 @@ async fn lead(
                 .gateway
                 .reject(&request_id, &errors)
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(ApiError::storage)?;
             state
                 .metrics
                 .leads
@@ -116,7 +116,7 @@ async fn lead(
         .gateway
         .submit(&lead, &request_id)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::storage)?;
     let eval = submitted.eval;
     let decision = match eval.decision {
         Decision::Accepted => "accepted",
