@@ -59,7 +59,9 @@ impl Rows {
         &self,
         fut: impl std::future::Future<Output = Result<T, crate::db::DbError>>,
     ) -> io::Result<T> {
-        self.handle.block_on(fut).map_err(crate::db::DbError::into_io)
+        self.handle
+            .block_on(fut)
+            .map_err(crate::db::DbError::into_io)
     }
 
     /// One business day of `journal` as the file would hold it (lines joined by `\n`),

@@ -76,6 +76,8 @@ pub struct TestApp {
     pub bland: MockServer,
     pub settings: Settings,
     pub dir: Arc<TestDir>,
+    /// Another app's directory (and database) this app shares.
+    pub _keep: Option<Arc<TestDir>>,
     handle: ServerHandle,
     join: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -111,6 +113,46 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     start(settings, dir, bland, clock).await
 }
 
+/// Two instances on one fresh PostgreSQL database (whatever `CALLGATE_TEST_BACKEND` says),
+/// sharing one clock and one mock Bland (the first app's; the second's is unused).
+/// `None` when no server is reachable and this is not CI (the skip is printed once).
+pub async fn spawn_pair(tweak: impl Fn(&mut Settings)) -> Option<(TestApp, TestApp)> {
+    let scratch = callgate::db::scratch::Scratch::create().await?;
+    let url = Secret::new(scratch.url.clone());
+    let clock = Arc::new(ManualClock::new(fixed_now()));
+    let bland = MockServer::start().await;
+    let settings = |dir: &TempDir, bland: &str| {
+        let mut s = Settings::defaults();
+        s.host = "127.0.0.1".into();
+        s.port = 0;
+        s.data_dir = dir.path().join("data");
+        s.admin_api_keys = vec![Secret::new(ADMIN_KEY)];
+        s.workers = 2;
+        s.shutdown_timeout_secs = 5;
+        s.bland.api_url = bland.to_string();
+        s.database_url = Some(url.clone());
+        s.database_max_connections = 8;
+        tweak(&mut s);
+        s
+    };
+    let first_dir = Arc::new(TestDir {
+        temp: tempfile::tempdir().expect("temp dir"),
+        db: Some(scratch),
+    });
+    let second_dir = Arc::new(TestDir {
+        temp: tempfile::tempdir().expect("temp dir"),
+        db: None,
+    });
+    let uri = bland.uri();
+    let first_settings = settings(&first_dir, &uri);
+    let first = start(first_settings, first_dir.clone(), bland, clock.clone()).await;
+    let second_settings = settings(&second_dir, &uri);
+    let mut second = start_with(second_settings, second_dir, clock).await;
+    // The second keeps the database alive as long as the first (either may be dropped).
+    second._keep = Some(first_dir);
+    Some((first, second))
+}
+
 /// Starts an app from explicit settings on an existing directory (with a fresh mock Bland).
 pub async fn start_with(settings: Settings, dir: Arc<TestDir>, clock: Arc<ManualClock>) -> TestApp {
     let bland = MockServer::start().await;
@@ -138,6 +180,7 @@ pub async fn start(
         bland,
         settings,
         dir,
+        _keep: None,
         handle,
         join,
     }

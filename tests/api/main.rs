@@ -13,4 +13,5 @@ mod pipeline_stats;
 mod process;
 mod protection;
 mod scheduler;
+mod shared;
 mod system;

@@ -197,7 +197,10 @@ async fn deferred_leads_are_released_once_across_instances() {
         .await
         .expect("due again");
     assert_eq!(due.len(), 1);
-    assert_eq!(due[0].releasing, Some(format!("{}-r2", requeued.request_id)));
+    assert_eq!(
+        due[0].releasing,
+        Some(format!("{}-r2", requeued.request_id))
+    );
     a.pool.close().await;
     b.pool.close().await;
     drop(test);
