@@ -130,6 +130,10 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
+/// How long a request waits for a connection before it is answered 503 (the database is
+/// unreachable or every connection is busy).
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A pool of connections to the callgate database.
 #[derive(Clone)]
 pub struct Db {
@@ -145,7 +149,7 @@ impl Db {
         migrate(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(std::time::Duration::from_secs(5))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Self { pool })

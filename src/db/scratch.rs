@@ -59,6 +59,35 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// Simulates the database going away (`false`: new connections refused, every open
+    /// one terminated) and coming back (`true`).
+    pub async fn set_reachable(&self, reachable: bool) -> Result<(), String> {
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .map_err(|e| e.to_string())?;
+        admin
+            .execute(format!("ALTER DATABASE {} ALLOW_CONNECTIONS {reachable}", self.name).as_str())
+            .await
+            .map_err(|e| e.to_string())?;
+        if !reachable {
+            admin
+                .execute(
+                    format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                        self.name
+                    )
+                    .as_str(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let _ = admin.close().await;
+        Ok(())
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let name = self.name.clone();

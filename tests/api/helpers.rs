@@ -52,6 +52,14 @@ impl std::ops::Deref for TestDir {
 }
 
 impl TestDir {
+    /// A directory alone (the database comes from elsewhere).
+    pub fn new_plain() -> Self {
+        Self {
+            temp: tempfile::tempdir().expect("temp dir"),
+            db: None,
+        }
+    }
+
     pub async fn new() -> Self {
         let db = if on_postgres() {
             Some(
