@@ -1,6 +1,8 @@
-//! Offline and remote admin commands: `callgate blocklist import|export`. Offline they work
-//! on the data directory directly (taking its lock, so they refuse while a server holds
-//! it); with `--url` they go through a running server's admin API.
+//! Offline and remote admin commands: `callgate blocklist import|export`, `stats`,
+//! `check`. Offline they work on the data directory directly (taking its lock, so they
+//! refuse while a server holds it), or with `DATABASE_URL` on the database (while servers
+//! run: they follow the change log); with `--url` they go through a running server's
+//! admin API.
 
 use std::io::Write;
 use std::path::Path;
@@ -20,7 +22,22 @@ pub enum Target {
     Api { url: String, api_key: String },
 }
 
-fn open_offline(settings: &Settings) -> anyhow::Result<(DataDirLock, Blocklist)> {
+/// The blocklist to work on without a server: the data directory (locked), or with
+/// `DATABASE_URL` the database (no lock: running instances follow the change log).
+async fn open_offline(settings: &Settings) -> anyhow::Result<(Option<DataDirLock>, Blocklist)> {
+    if let Some(url) = &settings.database_url {
+        let db = crate::db::Db::connect(url.expose(), 2)
+            .await
+            .context("DATABASE_URL: cannot connect to the database")?;
+        let blocklist = Blocklist::open_db(
+            db,
+            &settings.default_country,
+            Arc::new(SystemClock),
+            Arc::new(Metrics::new()),
+        )
+        .await?;
+        return Ok((None, blocklist));
+    }
     let lock = DataDirLock::acquire(&settings.data_dir)?;
     let blocklist = Blocklist::open(
         &settings.data_dir,
@@ -29,7 +46,7 @@ fn open_offline(settings: &Settings) -> anyhow::Result<(DataDirLock, Blocklist)>
         Arc::new(SystemClock),
         Arc::new(Metrics::new()),
     )?;
-    Ok((lock, blocklist))
+    Ok((Some(lock), blocklist))
 }
 
 fn is_json(path: &Path, format: Option<&str>) -> bool {
@@ -80,7 +97,7 @@ pub async fn import(
         println!("{body}");
         return Ok(());
     }
-    let (_lock, blocklist) = open_offline(settings)?;
+    let (_lock, blocklist) = open_offline(settings).await?;
     let blocklist = Arc::new(blocklist);
     let country = settings.default_country.clone();
     let parsed = if json {
@@ -109,10 +126,13 @@ pub async fn import(
     tokio::task::spawn_blocking(move || folding.compact())
         .await?
         .context("cannot write blocklist-config.json")?;
+    let into = match &settings.database_url {
+        Some(_) => "the database".to_string(),
+        None => settings.data_dir.display().to_string(),
+    };
     println!(
-        "imported {} into {}: {added} added, {existing} already present, {} invalid",
+        "imported {} into {into}: {added} added, {existing} already present, {} invalid",
         file.display(),
-        settings.data_dir.display(),
         parsed.invalid.len()
     );
     for bad in &parsed.invalid {
@@ -159,7 +179,7 @@ pub async fn export(
             body.to_vec()
         }
         Target::DataDir => {
-            let (_lock, blocklist) = open_offline(settings)?;
+            let (_lock, blocklist) = open_offline(settings).await?;
             blocklist.read(|index| -> anyhow::Result<Vec<u8>> {
                 if csv {
                     Ok(bulk::to_csv(&index.sorted())?)

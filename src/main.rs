@@ -55,11 +55,21 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
     },
-    /// Import a Node orchestrator's data directory (flags and attempts files).
+    /// Import a Node orchestrator's data directory (`--from DIR`), or copy this data
+    /// directory into the database named by DATABASE_URL (`--to-database`).
     Migrate {
         /// The Node version's data directory.
-        #[arg(long, value_name = "DIR")]
-        from: PathBuf,
+        #[arg(
+            long,
+            value_name = "DIR",
+            conflicts_with = "to_database",
+            required_unless_present = "to_database"
+        )]
+        from: Option<PathBuf>,
+        /// Copy DATA_DIR (flags, journals, outbox, deferred queue, config documents) into
+        /// DATABASE_URL; safe to run again.
+        #[arg(long)]
+        to_database: bool,
     },
 }
 
@@ -156,7 +166,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
-        Command::Migrate { from } => {
+        Command::Migrate {
+            to_database: true, ..
+        } => {
+            let copied = callgate::migrate::to_database::to_database(&settings).await?;
+            println!("{copied}");
+            Ok(())
+        }
+        Command::Migrate { from, .. } => {
+            let from = from.ok_or_else(|| anyhow::anyhow!("--from DIR or --to-database"))?;
             let report = callgate::migrate::migrate(&settings, &from).await?;
             println!("{report}");
             Ok(())

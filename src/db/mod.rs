@@ -18,6 +18,7 @@
 //! makes two instances starting at once apply each migration exactly once) can never stay
 //! held by a pooled connection.
 
+pub mod copy;
 pub mod decisions;
 pub mod deferred;
 pub mod documents;
@@ -72,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "shared_dispatch",
         include_str!("../../migrations/0008_shared_dispatch.sql"),
+    ),
+    (
+        9,
+        "copied_files",
+        include_str!("../../migrations/0009_copied_files.sql"),
     ),
 ];
 

@@ -6,6 +6,7 @@
 //! config, its queued leads and its protection settings.
 
 mod queue;
+pub mod to_database;
 
 use std::collections::HashSet;
 use std::io::Write;

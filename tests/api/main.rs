@@ -14,4 +14,7 @@ mod process;
 mod protection;
 mod scheduler;
 mod shared;
+mod shared_dispatch;
+mod shared_failures;
 mod system;
+mod to_database;

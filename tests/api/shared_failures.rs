@@ -1,0 +1,262 @@
+//! Two instances on one database, when things break: the database going away during
+//! traffic, and `kill -9` of one instance mid-send.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+use crate::helpers::{eventually, spawn_pair};
+use crate::intake::{live, post_lead, Queued};
+use crate::shared::flag_count;
+
+#[tokio::test]
+async fn an_unreachable_database_is_503_naming_it_and_the_service_recovers_by_itself() {
+    let Some((a, b)) = spawn_pair(|_| {}).await else {
+        return;
+    };
+    drop(b);
+    let db = a.dir.db.as_ref().expect("scratch database");
+    let res = a
+        .post_json(
+            "/api/admin/blocklist",
+            json!({"field": "phone", "value": "3055551111"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // Traffic while the database goes away and comes back: every 2xx is durable.
+    let traffic = {
+        let (client, url) = (a.client.clone(), a.url("/webhooks/lead"));
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for i in 0..60 {
+                let lead =
+                    json!({"phone_number": format!("30555560{i:02}"), "lead_id": format!("T{i}")});
+                if let Ok(res) = client.post(&url).json(&lead).send().await {
+                    let status = res.status();
+                    let body: Value = res.json().await.unwrap_or(Value::Null);
+                    answers.push((status, body));
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            answers
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    db.set_reachable(false)
+        .await
+        .expect("take the database away");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    db.set_reachable(true).await.expect("bring it back");
+    let answers = traffic.await.expect("traffic");
+    let mut durable = 0;
+    for (status, body) in &answers {
+        if status.is_success() {
+            let id = body["request_id"].as_str().expect("request id");
+            let view = a.get_json(&format!("/api/admin/calls/{id}")).await;
+            assert_eq!(view["decision"]["decision"], body["decision"], "{view}");
+            durable += 1;
+        } else {
+            assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        }
+    }
+    assert!(durable > 0, "no lead got through");
+    a.wait_for_health("ok").await;
+    db.set_reachable(false)
+        .await
+        .expect("take the database away");
+    // Health names the database.
+    let res = a.client.get(a.url("/health")).send().await.expect("health");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let h: Value = res.json().await.expect("json");
+    assert_eq!(h["status"], "unhealthy");
+    assert_eq!(h["components"]["database"]["reachable"], false);
+    assert!(h["components"]["database"]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("database")));
+    // A lead cannot be made durable: 503 with a JSON error, never a 2xx.
+    let (status, body) =
+        post_lead(&a, json!({"phone_number": "3055552222", "lead_id": "U1"})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("database")),
+        "{body}"
+    );
+    // Admin writes too; reads of in-memory state still answer.
+    let res = a
+        .post_json(
+            "/api/admin/blocklist",
+            json!({"field": "phone", "value": "3055553333"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(flag_count(&a).await, 1);
+    // Back: no restart needed.
+    db.set_reachable(true).await.expect("bring it back");
+    a.wait_for_health("ok").await;
+    let (status, body) =
+        post_lead(&a, json!({"phone_number": "3055551111", "lead_id": "U2"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "blocked");
+    let res = a
+        .post_json(
+            "/api/admin/blocklist",
+            json!({"field": "phone", "value": "3055553333"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let today = a.get_json("/api/admin/blocklist/attempts/today").await;
+    assert_eq!(
+        today["total_attempts"], 1,
+        "the refused lead left no trace: {today}"
+    );
+}
+
+/// Bland taking 2 s to queue each call, so a `kill -9` catches sends in flight.
+struct VerySlow;
+
+impl Respond for VerySlow {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        Queued.respond(req).set_delay(Duration::from_secs(2))
+    }
+}
+
+#[tokio::test]
+async fn kill_9_of_one_instance_loses_no_call_and_sends_none_twice() {
+    let Some(scratch) = callgate::db::scratch::Scratch::create().await else {
+        return;
+    };
+    let bland = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(VerySlow)
+        .mount(&bland)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = bland.uri();
+    let env = [
+        ("BLAND_API_KEY", crate::intake::BLAND_KEY),
+        ("BLAND_API_URL", uri.as_str()),
+        ("BLAND_MAX_CONCURRENT", "2"),
+        ("BLAND_TIMEOUT_SECS", "10"),
+        ("BLAND_MAX_CALLS_PER_SECOND", "50"),
+        ("DATABASE_URL", scratch.url.as_str()),
+    ];
+    let http = crate::helpers::client();
+    let mut proc = crate::helpers::spawn_process(dir.path(), &env);
+    // The real binary runs on the wall clock: calling is allowed at any hour for this test.
+    let res = http
+        .put(format!("{}/api/admin/scheduler/config", proc.address))
+        .header("X-API-Key", crate::helpers::ADMIN_KEY)
+        .json(
+            &json!({"enabled": false, "local_window": {"enabled": false, "unknown_zone": "block"}}),
+        )
+        .send()
+        .await
+        .expect("config");
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut accepted = Vec::new();
+    let mut blocked = Vec::new();
+    for i in 0..10 {
+        let res = http
+            .post(format!("{}/webhooks/lead", proc.address))
+            .json(&json!({"phone_number": format!("30555580{i:02}"), "lead_id": format!("K{i}")}))
+            .send()
+            .await
+            .expect("lead");
+        assert!(res.status().is_success());
+        let body: Value = res.json().await.expect("json");
+        let id = body["request_id"].as_str().expect("id").to_string();
+        match body["decision"].as_str() {
+            Some("accepted") => accepted.push(id),
+            _ => blocked.push(id),
+        }
+    }
+    assert_eq!(accepted.len(), 10, "blocked: {blocked:?}");
+    // Two sends are under way (BLAND_MAX_CONCURRENT=2, Bland answers after 2 s): kill.
+    eventually(Duration::from_secs(5), || async {
+        (bland_calls_on(&bland).await.len() >= 2).then_some(())
+    })
+    .await
+    .expect("sends started");
+    proc.signal("KILL");
+    proc.wait_exit(Duration::from_secs(5));
+    // A second instance on the same database, its clock on the wall clock.
+    let clock = std::sync::Arc::new(callgate::clock::ManualClock::new(chrono::Utc::now()));
+    let other = std::sync::Arc::new(crate::helpers::TestDir::new_plain());
+    let mut settings = callgate::config::Settings::defaults();
+    settings.host = "127.0.0.1".into();
+    settings.port = 0;
+    settings.data_dir = other.path().join("data");
+    settings.admin_api_keys = vec![callgate::config::Secret::new(crate::helpers::ADMIN_KEY)];
+    settings.workers = 2;
+    settings.bland.api_url = uri.clone();
+    settings.database_url = Some(callgate::config::Secret::new(scratch.url.clone()));
+    live(&mut settings);
+    settings.bland.timeout_secs = 10;
+    let b = crate::helpers::start_with(settings, other, clock.clone()).await;
+    // The queued calls are sent by the survivor.
+    eventually(Duration::from_secs(10), || async {
+        (bland_calls_on(&bland).await.len() >= 10).then_some(())
+    })
+    .await
+    .expect("the queued calls were sent by the other instance");
+    // The claims of the killed instance run out: those calls become unconfirmed, never
+    // sent again on their own.
+    clock.advance(TimeDelta::minutes(2));
+    let pending = eventually(Duration::from_secs(5), || async {
+        let p = b.get_json("/api/admin/calls/pending").await;
+        (p["unconfirmed"].as_u64() >= Some(1) && p["in_flight"] == 0).then_some(p)
+    })
+    .await
+    .expect("the killed instance's sends became unconfirmed");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let sent: Vec<String> = bland_calls_on(&bland)
+        .await
+        .iter()
+        .map(|c| {
+            c["metadata"]["request_id"]
+                .as_str()
+                .expect("rid")
+                .to_string()
+        })
+        .collect();
+    let unconfirmed: Vec<String> = pending["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["state"] == "unconfirmed")
+        .map(|e| e["request_id"].as_str().expect("rid").to_string())
+        .collect();
+    for id in &accepted {
+        let times = sent.iter().filter(|s| *s == id).count();
+        assert!(times <= 1, "{id} sent {times} times");
+        assert!(
+            times == 1 || unconfirmed.contains(id),
+            "{id} neither sent nor unconfirmed"
+        );
+    }
+    for id in &unconfirmed {
+        assert!(
+            sent.contains(id),
+            "an unconfirmed call is one whose send had begun: {id}"
+        );
+    }
+    assert_eq!(sent.len(), 10, "each call reached Bland exactly once");
+}
+
+async fn bland_calls_on(bland: &wiremock::MockServer) -> Vec<Value> {
+    bland
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/v1/calls")
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
