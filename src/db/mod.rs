@@ -144,6 +144,9 @@ pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 #[derive(Clone)]
 pub struct Db {
     pub pool: PgPool,
+    /// This process's name in claims and leases (`host-pid-random`): ours, never a
+    /// caller's, and different for every start.
+    pub holder: String,
 }
 
 impl Db {
@@ -158,7 +161,13 @@ impl Db {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "callgate".into());
+        let holder = format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Ok(Self { pool, holder })
     }
 }
 

@@ -27,7 +27,7 @@ pub const CLAIM_MARGIN_SECS: i64 = 30;
 /// What an instance holds for database mode.
 pub struct Shared {
     pub db: Db,
-    /// This instance's name in claims (`host-pid-uuid`): claims are ours, never a caller's.
+    /// This instance's name in claims and leases ([`Db::holder`]).
     pub holder: String,
     pub quarantine: Arc<Quarantine>,
     counts: Mutex<Counts>,
@@ -48,14 +48,9 @@ pub(crate) fn db_io(e: DbError) -> io::Error {
 
 impl Shared {
     pub fn new(db: Db, quarantine: Arc<Quarantine>) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "callgate".into());
         Self {
+            holder: db.holder.clone(),
             db,
-            holder: format!(
-                "{host}-{}-{}",
-                std::process::id(),
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            ),
             quarantine,
             counts: Mutex::new(Counts::default()),
         }

@@ -1,6 +1,7 @@
 //! Remote number and word feeds (`[[feeds]]`), refreshed on their own schedule, with the
-//! last good copy of each cached under `DATA_DIR/feeds/` and loaded at startup before the
-//! first fetch — a restart without network still blocks. A failed fetch (network error,
+//! last good copy of each cached under `DATA_DIR/feeds/` (in database mode, in the
+//! database, fetched by the instance holding the feed's lease) and loaded at startup before
+//! the first fetch — a restart without network still blocks. A failed fetch (network error,
 //! non-2xx, timeout, a body over the size limit, or zero entries where there were some)
 //! keeps the last good list; the failure is logged and shown. Also owns the content screen:
 //! `[content]` words plus every word feed, rebuilt into one automaton when a list changes.
@@ -71,7 +72,16 @@ pub struct Feeds {
     clock: SharedClock,
     started: DateTime<Utc>,
     metrics: Arc<Metrics>,
+    /// Database mode: the shared last good copies, and this instance's name in leases.
+    shared: Option<(crate::db::Db, String)>,
 }
+
+/// Database mode: how long a feed's lease lasts without renewal (another instance takes
+/// the fetching over this long after its holder stops).
+pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Database mode: how often each instance renews or looks at a feed's lease and copy.
+const SHARED_TICK: Duration = Duration::from_secs(20);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -121,6 +131,7 @@ impl Feeds {
             clock,
             started,
             metrics,
+            shared: None,
         };
         for feed in &this.feeds {
             let path = this.cache_path(&feed.settings.name);
@@ -143,6 +154,46 @@ impl Feeds {
         }
         this.rebuild_screen();
         this
+    }
+
+    /// Database mode: the last good copies live in the database, shared by every
+    /// instance (an instance with no network still blocks with another's copy), and each
+    /// feed is fetched by the instance holding its lease. Loads the stored copies.
+    pub async fn with_db(mut self, db: crate::db::Db, holder: String) -> Self {
+        self.shared = Some((db, holder));
+        for i in 0..self.feeds.len() {
+            self.adopt_shared(&self.feeds[i]).await;
+        }
+        self.rebuild_screen();
+        self
+    }
+
+    /// Installs the database's copy of `feed` if it is newer than the list in force.
+    async fn adopt_shared(&self, feed: &Feed) {
+        let Some((db, _)) = &self.shared else { return };
+        match db.cached_feed(&feed.settings.name).await {
+            Ok(Some((fetched_at, entries))) => {
+                let newer = lock(&feed.status)
+                    .last_success
+                    .is_none_or(|t| t < fetched_at);
+                if newer {
+                    {
+                        let mut st = lock(&feed.status);
+                        st.last_success = Some(fetched_at);
+                        st.source = Some("cache");
+                    }
+                    self.install(feed, entries);
+                    if feed.settings.kind == FeedKind::Words {
+                        self.rebuild_screen();
+                    }
+                    tracing::info!(feed = %feed.settings.name, entries = read(&feed.list).len(), "feed loaded from the shared copy");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(feed = %feed.settings.name, error = %e, "cannot read the shared feed copy")
+            }
+        }
     }
 
     fn cache_path(&self, name: &str) -> PathBuf {
@@ -247,15 +298,13 @@ impl Feeds {
         lock(&feed.status).last_attempt = Some(now);
         match self.fetch(feed).await {
             Ok((entries, skipped)) => {
-                let cache = CacheFile {
-                    fetched_at: now,
-                    entries: entries.clone(),
+                let stored = match &self.shared {
+                    Some((db, _)) => db
+                        .store_feed(&feed.settings.name, now, &entries)
+                        .await
+                        .map_err(crate::db::DbError::into_io),
+                    None => self.cache_file(&feed.settings.name, now, &entries),
                 };
-                let stored = std::fs::create_dir_all(&self.dir)
-                    .and_then(|()| serde_json::to_vec(&cache).map_err(std::io::Error::other))
-                    .and_then(|bytes| {
-                        crate::store::write_atomic(&self.cache_path(&feed.settings.name), &bytes)
-                    });
                 if let Err(e) = stored {
                     tracing::warn!(feed = %feed.settings.name, error = %e, "could not cache the feed");
                 }
@@ -292,6 +341,16 @@ impl Feeds {
                 tracing::error!(feed = %feed.settings.name, error = %e, "feed refresh failed; the last good list stays in force");
             }
         }
+    }
+
+    fn cache_file(&self, name: &str, at: DateTime<Utc>, entries: &[String]) -> std::io::Result<()> {
+        let cache = CacheFile {
+            fetched_at: at,
+            entries: entries.to_vec(),
+        };
+        std::fs::create_dir_all(&self.dir)?;
+        let bytes = serde_json::to_vec(&cache).map_err(std::io::Error::other)?;
+        crate::store::write_atomic(&self.cache_path(name), &bytes)
     }
 
     /// Refreshes every feed, or the one named; `None` if no feed has that name.
@@ -337,6 +396,9 @@ impl Feeds {
     /// Fetches every feed at once (without delaying startup), then each on its schedule,
     /// until `shutdown` resolves.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        if self.shared.is_some() {
+            return self.run_shared(shutdown).await;
+        }
         let mut loops = tokio::task::JoinSet::new();
         for i in 0..self.feeds.len() {
             let feeds = self.clone();
@@ -349,6 +411,45 @@ impl Feeds {
                         .ok()
                         .map(|d| feeds.clock.now() + d);
                     tokio::time::sleep(every).await;
+                }
+            });
+        }
+        shutdown.await;
+        loops.abort_all();
+    }
+}
+
+impl Feeds {
+    /// [`Feeds::run`] in database mode: every [`SHARED_TICK`] (or the feed's period if
+    /// shorter) the instance holding a feed's lease renews it and fetches the feed when its
+    /// period has passed; the others install the stored copy when it is newer than theirs.
+    async fn run_shared(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        let mut loops = tokio::task::JoinSet::new();
+        for i in 0..self.feeds.len() {
+            let feeds = self.clone();
+            loops.spawn(async move {
+                let feed = &feeds.feeds[i];
+                let Some((db, holder)) = &feeds.shared else { return };
+                let every = feed.settings.refresh;
+                let lease = format!("feed:{}", feed.settings.name);
+                let mut fetched: Option<tokio::time::Instant> = None;
+                loop {
+                    let now = feeds.clock.now();
+                    match db.try_lease(&lease, holder, now, LEASE_TTL).await {
+                        Ok(true) if fetched.is_none_or(|t| t.elapsed() >= every) => {
+                            feeds.refresh_feed(feed).await;
+                            fetched = Some(tokio::time::Instant::now());
+                            lock(&feed.status).next_refresh = chrono::Duration::from_std(every)
+                                .ok()
+                                .map(|d| feeds.clock.now() + d);
+                        }
+                        Ok(true) => {}
+                        Ok(false) => feeds.adopt_shared(feed).await,
+                        Err(e) => {
+                            tracing::warn!(feed = %feed.settings.name, error = %e, "cannot take the feed's lease; the list in force stays")
+                        }
+                    }
+                    tokio::time::sleep(every.min(SHARED_TICK)).await;
                 }
             });
         }

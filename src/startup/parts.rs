@@ -59,14 +59,18 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
     );
     crate::domain::phone::warm_up();
     let metrics = Arc::new(Metrics::new());
-    let feeds = Arc::new(Feeds::new(
+    let feeds = Feeds::new(
         &settings.feeds,
         &settings.content,
         &settings.data_dir,
         &settings.default_country,
         clock.clone(),
         metrics.clone(),
-    ));
+    );
+    let feeds = Arc::new(match &db {
+        None => feeds,
+        Some(db) => feeds.with_db(db.clone(), db.holder.clone()).await,
+    });
     let (blocklist, journals, scheduler, tracker) = match &db {
         None => files(settings, clock, &metrics, &quarantine).await?,
         Some(db) => rows(db, settings, clock, &metrics).await?,

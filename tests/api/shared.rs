@@ -248,3 +248,51 @@ async fn a_config_document_put_on_one_instance_applies_on_the_other_within_a_sec
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_instance_fetches_a_feed_and_a_new_instance_without_network_blocks_with_its_copy() {
+    use crate::feeds::{feed, feed_server};
+    use callgate::config::FeedKind;
+    let server = feed_server().await;
+    let uri = server.uri();
+    let Some((a, b)) = spawn_pair(move |s| {
+        s.feeds = vec![feed("scam", FeedKind::Numbers, format!("{uri}/numbers"))];
+    })
+    .await
+    else {
+        return;
+    };
+    for app in [&a, &b] {
+        eventually(Duration::from_secs(5), || async {
+            let f = app.get_json("/api/admin/blocklist/feeds").await;
+            (f["feeds"][0]["entries"] == 2).then_some(())
+        })
+        .await
+        .expect("the feed's numbers on both instances");
+    }
+    let fetches = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/numbers")
+        .count();
+    assert_eq!(fetches, 1, "fetched by the lease holder only");
+    let (_, body) = post_lead(&b, json!({"phone_number": "3055552101", "lead_id": "F1"})).await;
+    assert_eq!(body["decision"], "blocked", "{body}");
+    // A new instance that cannot reach the feed still blocks with the stored copy.
+    let mut settings = b.settings.clone();
+    settings.feeds = vec![feed(
+        "scam",
+        FeedKind::Numbers,
+        "http://127.0.0.1:9/numbers".into(),
+    )];
+    let dir = std::sync::Arc::new(crate::helpers::TestDir::new_plain());
+    settings.data_dir = dir.path().join("data");
+    let c = crate::helpers::start_with(settings, dir, a.clock.clone()).await;
+    let f = c.get_json("/api/admin/blocklist/feeds").await;
+    assert_eq!(f["feeds"][0]["entries"], 2, "{f}");
+    assert_eq!(f["feeds"][0]["source"], "cache", "{f}");
+    let (_, body) = post_lead(&c, json!({"phone_number": "3055552102", "lead_id": "F2"})).await;
+    assert_eq!(body["decision"], "blocked", "{body}");
+}
