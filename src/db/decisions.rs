@@ -36,7 +36,58 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Begins decisions about several numbers at once (a batch of webhooks): their locks
+    /// are taken in one statement, in key order, so two batches sharing numbers (on any
+    /// instances) wait for each other instead of deadlocking.
+    pub async fn lock_numbers(&self, phones: &[&str]) -> Result<NumberTx, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let keys: Vec<String> = phones.iter().map(|p| format!("number\u{1f}{p}")).collect();
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(k) FROM
+               (SELECT DISTINCT hashtextextended(t, 0) AS k FROM unnest($1::text[]) AS t) s
+             ORDER BY k",
+        )
+        .bind(&keys)
+        .execute(&mut *tx)
+        .await?;
+        Ok(NumberTx {
+            tx,
+            phone: String::new(),
+        })
+    }
+}
+
 impl NumberTx {
+    /// The call-journal lines of each of `phones` at or after `since`, oldest first, as
+    /// (phone, line).
+    pub async fn histories(
+        &mut self,
+        phones: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT phone, line FROM journal_lines
+             WHERE journal = 'calls' AND phone = ANY($1) AND at >= $2 ORDER BY at, id",
+        )
+        .bind(phones)
+        .bind(since)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    /// Queues an accepted call for `phone` in this transaction (batches).
+    pub async fn enqueue_call_for(
+        &mut self,
+        phone: &str,
+        request_id: &str,
+        lead_id: &str,
+        body: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        super::outbox::enqueue_call(&mut *self.tx, request_id, lead_id, phone, body, at).await
+    }
+
     /// The number's call-journal lines at or after `since`, oldest first: what the
     /// trackers need (accepted calls in the rolling window, the call in flight, outcomes).
     pub async fn history(&mut self, since: DateTime<Utc>) -> Result<Vec<String>, DbError> {

@@ -1,6 +1,7 @@
 //! The one place that joins the modules: intake (pipeline → journals → outbox), the
 //! dispatcher that sends outbox entries to Bland, and Bland's completion webhook.
 
+pub mod batch;
 pub mod calls;
 pub mod claims;
 pub mod completion;
@@ -45,6 +46,8 @@ pub struct Gateway {
     pub settings: Arc<Settings>,
     /// Database mode: the shared database and this instance's name in claims.
     pub shared: Option<Arc<shared::Shared>>,
+    /// Database mode: webhooks decided in batches ([`batch`]).
+    batcher: batch::Batcher,
     queue: mpsc::UnboundedSender<String>,
     /// Striped by number: deciding and reserving the line happen under one of these, so
     /// two webhooks for one number at the same moment cannot both be accepted.
@@ -167,6 +170,7 @@ impl Gateway {
             clock: p.clock,
             settings: p.settings,
             shared: p.shared,
+            batcher: batch::Batcher::default(),
             queue,
             next_from: AtomicUsize::new(0),
             stripes: (0..STRIPES).map(|_| std::sync::Mutex::new(())).collect(),
@@ -201,6 +205,21 @@ impl Gateway {
     /// a deferred lead in the deferred queue. Returns once all of it is on disk; an
     /// accepted call is then queued for sending.
     pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
+        if self.shared.is_some() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = batch::Job {
+                lead: lead.clone(),
+                request_id: request_id.to_string(),
+                now: self.clock.now(),
+                reply,
+            };
+            if self.batcher.tx.send(job).is_ok() {
+                if let Ok(result) = answer.await {
+                    return result;
+                }
+            }
+            return Err(io::Error::other("the decision workers stopped"));
+        }
         self.decide(lead, request_id, self.clock.now(), None).await
     }
 

@@ -128,10 +128,8 @@ impl Gateway {
             bytes.extend_from_slice(l.as_bytes());
             bytes.push(b'\n');
         }
-        let mut events = Vec::new();
-        let label = std::path::PathBuf::from(format!("database:calls:{phone}"));
-        crate::journal::each_call_in(&label, &bytes, &sh.quarantine, |e| events.push(e));
-        self.tracker.load_number(phone, &lead.lead_id, &events);
+        let events = sh.events(phone, &bytes);
+        self.tracker.load_number(phone, &[lead.lead_id.as_str()], &events);
         let eval = self.evaluate_logged(lead, request_id, now, release.is_some());
         let fields = serde_json::Value::Object(lead.fields.clone());
         let stage = eval.stage.unwrap_or("");

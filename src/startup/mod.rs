@@ -240,6 +240,7 @@ impl Application {
                 ]);
             }
         }
+        dispatch::batch::spawn(&gateway);
         let dispatcher = tokio::spawn(dispatch::worker::run(
             gateway.clone(),
             queue,

@@ -327,14 +327,16 @@ impl Tracker {
     }
 
     /// Database mode, under the number's lock: replaces what this instance holds about
-    /// `phone` (and `lead_id` on it) with what `events` — every instance's call-journal
+    /// `phone` (and `lead_ids` on it) with what `events` — every instance's call-journal
     /// events for the number since [`Tracker::history_since`], oldest first — say.
-    pub fn load_number(&self, phone: &str, lead_id: &str, events: &[CallEvent]) {
+    pub fn load_number(&self, phone: &str, lead_ids: &[&str], events: &[CallEvent]) {
         let Some(key) = phone_key(phone) else { return };
         {
             let mut s = self.state();
             s.lines.remove(&key);
-            s.leads.remove(&lead_key(key, lead_id));
+            for lead_id in lead_ids {
+                s.leads.remove(&lead_key(key, lead_id));
+            }
             for e in events {
                 let lead = match e {
                     CallEvent::Decision { lead_id, .. }
