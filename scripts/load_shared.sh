@@ -33,31 +33,34 @@ DATA_DIR=$SRC DATABASE_URL=$PG/$DB CALLGATE_CONFIG=/dev/null RUST_LOG=warn "$BIN
 cat > "$SRC/leads.lua" <<'LUA'
 -- Each request a different blocklisted number (+1 305 200-0000 … 209-9999), threads
 -- interleaved so no two connections post the same number at once.
+-- `-- N` after the script name keeps two wrk processes (one per instance) apart.
 local threads = 0
 setup = function(thread) thread:set("offset", threads); threads = threads + 1 end
+local base = 0
+init = function(args) base = tonumber(args[1] or "0") end
 local counter = 0
 request = function()
   counter = counter + 1
-  local i = (counter * 2 + offset) % 100000
+  local i = (counter * 4 + offset * 2 + base) % 100000
   local body = string.format('{"phone_number":"(305) %03d-%04d","lead_id":"L%d","list_id":"1001","first_name":"Ada","last_name":"Lovelace","email":"ada@example.org","state":"FL","postal_code":"33101","status":"NEW","city":"Miami","address1":"1 Main St","source":"web"}', 200 + math.floor(i / 10000), i % 10000, i)
   return wrk.format("POST", "/webhooks/lead", {["Content-Type"] = "application/json"}, body)
 end
 LUA
 
-run_wrk() { wrk "$@" --latency -s "$SRC/leads.lua" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|requests in"; }
+run_wrk() { local base=$1; shift; wrk "$@" --latency -s "$SRC/leads.lua" -- "$base" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|requests in"; }
 
 echo "== database backend, one instance (synchronous_commit=$(psql -h 127.0.0.1 -U postgres -Atc 'show synchronous_commit' "$DB"))"
 start_server "$A" DATABASE_URL="$PG/$DB" DATABASE_MAX_CONNECTIONS=16
 PIDS+=("$PID"); ONE=$ADDR
-run_wrk -t2 -c32 -d"$DURATION" "http://$ONE"
+run_wrk 0 -t2 -c32 -d"$DURATION" "http://$ONE"
 echo "decisions committed: $(psql -h 127.0.0.1 -U postgres -Atc "select count(*) from journal_lines where journal='calls'" "$DB")"
 
 echo "== database backend, two instances on the same database (each wrk -t1 -c16)"
 start_server "$B" DATABASE_URL="$PG/$DB" DATABASE_MAX_CONNECTIONS=16
 PIDS+=("$PID"); TWO=$ADDR
-run_wrk -t1 -c16 -d"$DURATION" "http://$ONE" > "$SRC/one.txt" &
+run_wrk 0 -t1 -c16 -d"$DURATION" "http://$ONE" > "$SRC/one.txt" &
 W1=$!
-run_wrk -t1 -c16 -d"$DURATION" "http://$TWO" > "$SRC/two.txt"
+run_wrk 1 -t1 -c16 -d"$DURATION" "http://$TWO" > "$SRC/two.txt"
 wait "$W1"
 echo "-- instance 1"; cat "$SRC/one.txt"; echo "-- instance 2"; cat "$SRC/two.txt"
 for p in "${PIDS[@]}"; do kill "$p"; done; wait 2>/dev/null || true; PIDS=()
@@ -65,4 +68,4 @@ for p in "${PIDS[@]}"; do kill "$p"; done; wait 2>/dev/null || true; PIDS=()
 echo "== file backend, same flags, same leads"
 start_server "$SRC"
 PIDS+=("$PID")
-run_wrk -t2 -c32 -d"$DURATION" "http://$ADDR"
+run_wrk 0 -t2 -c32 -d"$DURATION" "http://$ADDR"

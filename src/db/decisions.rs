@@ -66,10 +66,13 @@ impl NumberTx {
         phones: &[&str],
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, DbError> {
+        // Planned at each call with its numbers (not a cached generic plan): the table
+        // grows from empty, and a plan made then would scan it whole ever after.
         Ok(sqlx::query_as(
             "SELECT phone, line FROM journal_lines
              WHERE journal = 'calls' AND phone = ANY($1) AND at >= $2 ORDER BY at, id",
         )
+        .persistent(false)
         .bind(phones)
         .bind(since)
         .fetch_all(&mut *self.tx)
@@ -95,6 +98,7 @@ impl NumberTx {
             "SELECT line FROM journal_lines
              WHERE journal = 'calls' AND phone = $1 AND at >= $2 ORDER BY at, id",
         )
+        .persistent(false)
         .bind(&self.phone)
         .bind(since)
         .fetch_all(&mut *self.tx)

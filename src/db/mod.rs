@@ -79,6 +79,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "copied_files",
         include_str!("../../migrations/0009_copied_files.sql"),
     ),
+    (
+        10,
+        "calls_indexes",
+        include_str!("../../migrations/0010_calls_indexes.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -79,6 +79,7 @@ pub fn spawn(gw: &Arc<Gateway>) {
                     jobs
                 };
                 let Some(gw) = gw.upgrade() else { return };
+                tracing::debug!(leads = jobs.len(), "deciding a batch");
                 gw.decide_batch(&sh, jobs).await;
             }
         });

@@ -129,7 +129,8 @@ impl Gateway {
             bytes.push(b'\n');
         }
         let events = sh.events(phone, &bytes);
-        self.tracker.load_number(phone, &[lead.lead_id.as_str()], &events);
+        self.tracker
+            .load_number(phone, &[lead.lead_id.as_str()], &events);
         let eval = self.evaluate_logged(lead, request_id, now, release.is_some());
         let fields = serde_json::Value::Object(lead.fields.clone());
         let stage = eval.stage.unwrap_or("");
