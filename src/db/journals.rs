@@ -70,6 +70,59 @@ impl Db {
         )
     }
 
+    /// The id of the last line `journal` has for one business date (0 for none): one
+    /// index probe, so a settled day is checked for late lines without counting it.
+    pub async fn day_last_id(&self, journal: Journal, date: NaiveDate) -> Result<u64, DbError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT max(id) FROM journal_lines WHERE journal = $1 AND business_date = $2",
+        )
+        .bind(journal.name())
+        .bind(date)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id.and_then(|i| u64::try_from(i).ok()).unwrap_or(0))
+    }
+
+    /// A day's stored rollup, with the marker of the lines it covers (see
+    /// [`Db::day_last_id`]).
+    pub async fn day_summary(
+        &self,
+        journal: Journal,
+        date: NaiveDate,
+    ) -> Result<Option<(u64, serde_json::Value)>, DbError> {
+        let row: Option<(i64, serde_json::Value)> = sqlx::query_as(
+            "SELECT lines, summary FROM day_summaries WHERE journal = $1 AND business_date = $2",
+        )
+        .bind(journal.name())
+        .bind(date)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(n, v)| (u64::try_from(n).unwrap_or(0), v)))
+    }
+
+    /// Keeps a closed day's rollup (replacing an older one).
+    pub async fn store_day_summary(
+        &self,
+        journal: Journal,
+        date: NaiveDate,
+        lines: u64,
+        summary: &serde_json::Value,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO day_summaries (journal, business_date, lines, summary)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (journal, business_date) DO UPDATE
+             SET lines = EXCLUDED.lines, summary = EXCLUDED.summary",
+        )
+        .bind(journal.name())
+        .bind(date)
+        .bind(i64::try_from(lines).unwrap_or(i64::MAX))
+        .bind(summary)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// How many lines `journal` has for one business date.
     pub async fn day_count(&self, journal: Journal, date: NaiveDate) -> Result<u64, DbError> {
         let n: i64 = sqlx::query_scalar(

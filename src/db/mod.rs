@@ -84,6 +84,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calls_indexes",
         include_str!("../../migrations/0010_calls_indexes.sql"),
     ),
+    (
+        11,
+        "day_summaries",
+        include_str!("../../migrations/0011_day_summaries.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -77,6 +77,31 @@ impl Rows {
         self.block_on(self.db.day_count(journal, date))
     }
 
+    /// The id of a day's last line (0 for none).
+    pub fn day_last_id(&self, journal: Journal, date: NaiveDate) -> io::Result<u64> {
+        self.block_on(self.db.day_last_id(journal, date))
+    }
+
+    /// A day's stored rollup and the marker of the lines it covers.
+    pub fn day_summary(
+        &self,
+        journal: Journal,
+        date: NaiveDate,
+    ) -> io::Result<Option<(u64, serde_json::Value)>> {
+        self.block_on(self.db.day_summary(journal, date))
+    }
+
+    /// Keeps a closed day's rollup for every instance.
+    pub fn store_day_summary(
+        &self,
+        journal: Journal,
+        date: NaiveDate,
+        lines: u64,
+        summary: &serde_json::Value,
+    ) -> io::Result<()> {
+        self.block_on(self.db.store_day_summary(journal, date, lines, summary))
+    }
+
     /// The call-journal lines of `phone` and/or `lead_id` in `[since, until)`.
     pub fn lines_for(
         &self,

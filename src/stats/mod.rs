@@ -45,8 +45,10 @@ pub struct DayCache<T: DaySummary> {
     data_dir: PathBuf,
     /// Where a line that is not a record (and not a torn write) is kept aside.
     quarantine: Option<Arc<Quarantine>>,
-    /// Database mode: days are read from the journal rows, and `consumed` counts rows
-    /// (a day whose count changed is summarised afresh; closed days stay in memory).
+    /// Database mode: days are read from the journal rows; `consumed` is a settled day's
+    /// last line id, or a recent day's line count (a day whose marker changed is summarised
+    /// afresh); a settled day's rollup is kept in the database (`day_summaries`) for every
+    /// instance, like the file backend's sidecar.
     rows: Option<(Arc<crate::journal::Journals>, crate::journal::Kind)>,
 }
 
@@ -72,7 +74,10 @@ impl<T: DaySummary> DayCache<T> {
         let jobs: Vec<(NaiveDate, Option<Cached<T>>)> = dates.iter().copied().zip(known).collect();
         let results = run_parallel(jobs, |(date, cached)| {
             if let Some((journals, kind)) = &self.rows {
-                return Ok((date, self.update_rows(journals, *kind, date, cached)?));
+                return Ok((
+                    date,
+                    self.update_rows(journals, *kind, (date, today), cached)?,
+                ));
             }
             let path = (self.path_of)(&self.data_dir, date);
             let closed = date < today;
@@ -104,19 +109,47 @@ impl<T: DaySummary> DayCache<T> {
         &self,
         journals: &crate::journal::Journals,
         kind: crate::journal::Kind,
-        date: NaiveDate,
+        (date, today): (NaiveDate, NaiveDate),
         cached: Option<Cached<T>>,
     ) -> io::Result<Cached<T>> {
         let Some(rows) = journals.rows() else {
             return Err(io::Error::other("statistics: the journals are not rows"));
         };
-        let count = rows.day_count(kind, date)?;
+        // A settled day (before yesterday: no decision is still committing into it) is
+        // known by its last line's id, one index probe; yesterday and today by their count.
+        let closed = today.pred_opt().is_some_and(|y| date < y);
+        let count = if closed {
+            rows.day_last_id(kind, date)?
+        } else {
+            rows.day_count(kind, date)?
+        };
         if let Some(c) = cached.filter(|c| c.consumed == count) {
             return Ok(c);
+        }
+        if closed {
+            // Another instance (or an earlier run) may have rolled this day up already.
+            if let Some((lines, stored)) = rows.day_summary(kind, date)? {
+                if lines == count {
+                    if let Ok(summary) = serde_json::from_value::<T>(stored) {
+                        return Ok(Cached {
+                            consumed: count,
+                            summary: Arc::new(summary),
+                        });
+                    }
+                }
+            }
         }
         let (path, bytes) = journals.day_bytes(kind, date)?;
         let mut summary = T::default();
         fold_lines(&path, 0, &bytes, &mut summary, self.quarantine.as_deref());
+        if closed && count > 0 {
+            let stored = serde_json::to_value(&summary)
+                .map_err(io::Error::other)
+                .and_then(|v| rows.store_day_summary(kind, date, count, &v));
+            if let Err(e) = stored {
+                tracing::warn!(%date, error = %e, "could not keep a day's rollup in the database");
+            }
+        }
         Ok(Cached {
             consumed: count,
             summary: Arc::new(summary),

@@ -296,3 +296,43 @@ async fn one_instance_fetches_a_feed_and_a_new_instance_without_network_blocks_w
     let (_, body) = post_lead(&c, json!({"phone_number": "3055552102", "lead_id": "F2"})).await;
     assert_eq!(body["decision"], "blocked", "{body}");
 }
+
+#[tokio::test]
+async fn a_settled_days_rollup_is_shared_and_a_late_line_still_counts() {
+    let Some((a, b)) = spawn_pair(|_| {}).await else {
+        return;
+    };
+    let attempt = |i: u32| callgate::journal::Attempt {
+        timestamp: "2026-11-10T15:00:00Z".parse().expect("instant"),
+        field: "phone".into(),
+        value: "+13055551234".into(),
+        lead_id: Some(format!("R{i}")),
+        phone: Some("+13055551234".into()),
+        blocked: true,
+        reason: "Blocked by flag: phone=+13055551234".into(),
+        flag_id: Some("flag_r".into()),
+        request_id: Some(format!("req_r{i}")),
+        stage: "blocklist".into(),
+        source: "flag".into(),
+        flag_reason: None,
+    };
+    let journals = a.journals().await;
+    for i in 0..3 {
+        journals
+            .append_attempt(&attempt(i))
+            .wait()
+            .await
+            .expect("durable");
+    }
+    let path = "/api/admin/blocklist/statistics?start=2026-11-10&end=2026-11-10";
+    assert_eq!(a.get_json(path).await["total_attempts"], 3);
+    // B answers from A's rollup; a line that lands late in the settled day still counts.
+    assert_eq!(b.get_json(path).await["total_attempts"], 3);
+    journals
+        .append_attempt(&attempt(3))
+        .wait()
+        .await
+        .expect("durable");
+    assert_eq!(b.get_json(path).await["total_attempts"], 4);
+    assert_eq!(a.get_json(path).await["total_attempts"], 4);
+}
