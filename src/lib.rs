@@ -7,7 +7,8 @@
 //! - `main.rs` — the CLI (`serve`, `blocklist import|export`, `stats`, `check`, `migrate`);
 //!   nothing else.
 //! - [`config`] — settings: defaults → TOML file → environment, validated; secrets wrapped.
-//! - [`startup`] — builds every component once, binds, runs, shuts down gracefully.
+//! - [`startup`] — builds every component once for the file or the database backend
+//!   (`startup/parts.rs`), binds, runs, shuts down gracefully.
 //! - [`telemetry`] — the tracing subscriber (pretty or JSON).
 //! - [`clock`] — the injectable clock and business-date helpers.
 //! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`], whose
@@ -22,7 +23,10 @@
 //! - [`tracker`] — the `answering_machine` and `protection` checks and their state, derived
 //!   from the call journal's events (rebuilt at startup); their persisted config documents.
 //! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
-//!   dispatcher (rate limits, retries without double dials), the completion webhook.
+//!   dispatcher (rate limits, retries without double dials), the completion webhook; in
+//!   database mode decisions under per-number locks in batches (`shared`, `batch`), claims
+//!   (`claims`), the lease holder's release rounds (`rounds`), and the outbox over either
+//!   backend (`entries`).
 //! - [`bland`] — the Bland client and call body.
 //! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
@@ -33,14 +37,18 @@
 //!   admin-editable JSON documents (partial `PUT`, field-named errors, atomic save; or a
 //!   versioned row in PostgreSQL followed through `NOTIFY`), and the quarantine where every
 //!   reader puts a line it cannot read back (never a silent skip).
-//! - [`db`] — PostgreSQL storage for the coming `DATABASE_URL` backend (several instances
-//!   on one database), built role by role: the pool, the schema migrations embedded from
-//!   `migrations/`, config documents with versions and `NOTIFY`. Not wired into the server
-//!   yet; sqlx lives here and nowhere else.
+//! - [`db`] — PostgreSQL storage, the backend `DATABASE_URL` selects (several instances on
+//!   one database): the pool, the schema migrations embedded from `migrations/`, and a
+//!   module per kind of state (flags and their change log, journal rows and rollups, the
+//!   outbox and deferred queue with claims, per-number decision locks, documents, feed
+//!   copies, leases), plus `scratch` databases for tests. sqlx lives here and nowhere else.
+//!   Each component above picks its backend when it is built (`startup/parts.rs`); the
+//!   checks never know which.
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
 //!   is a correlation id), the body read before any answer, admin auth, lookups.
-//! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version.
+//! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version,
+//!   and `--to-database` (a file data directory copied into PostgreSQL).
 //!
 //! ## Dependency rule
 //! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,

@@ -1,22 +1,21 @@
-//! PostgreSQL storage, the backend `DATABASE_URL` will select (several instances on one
-//! database). Built role by role, each with its multi-instance rule tested on two
-//! connections pools to one database:
+//! PostgreSQL storage, the backend `DATABASE_URL` selects (several instances on one
+//! database). Each kind of state has its module, and each multi-instance rule is tested on
+//! two connection pools to one database (`tests/`) and on two servers (`tests/api/shared*`):
 //! - the pool and the schema migrations embedded from `migrations/`;
 //! - [`documents`]: config documents, versioned, announced with `NOTIFY`;
-//! - [`flags`]: flags and the change log every instance follows;
-//! - [`journals`]: the call and attempts journals as rows holding the files' JSON lines;
+//! - [`flags`]: flags and the change log every instance follows (writes serialised, so it
+//!   is read in order);
+//! - [`journals`]: the call and attempts journals as rows holding the files' JSON lines,
+//!   per-day rollups, completions once per call id;
 //! - [`outbox`], [`deferred`]: work claimed once with `FOR UPDATE SKIP LOCKED` and leases;
-//! - [`decisions`]: one accept per number, under a transaction-scoped advisory lock;
-//! - [`leases`], [`feeds`]: singleton jobs and shared feed caches.
-//!
-//! **Not wired into the server yet**: nothing here runs in the service, and the file
-//! backend in [`crate::store`] is the only one in use. The `DATABASE_URL` setting comes with
-//! the wiring, so it never selects a half-built backend.
+//! - [`decisions`]: one accept per number, under transaction-scoped advisory locks;
+//! - [`leases`], [`feeds`]: singleton jobs and shared feed copies;
+//! - [`copy`]: `callgate migrate --to-database`; [`scratch`]: throwaway test databases.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
 //! dedicated connection that is closed afterwards, so the migrator's advisory lock (which
 //! makes two instances starting at once apply each migration exactly once) can never stay
-//! held by a pooled connection.
+//! held by a pooled connection. No session-level advisory lock is used anywhere.
 
 pub mod copy;
 pub mod decisions;
