@@ -7,7 +7,8 @@
 //!   is read in order);
 //! - [`journals`]: the call and attempts journals as rows holding the files' JSON lines,
 //!   per-day rollups, completions once per call id;
-//! - [`outbox`], [`deferred`]: work claimed once with `FOR UPDATE SKIP LOCKED` and leases;
+//! - [`outbox`], [`pace`], [`deferred`]: work claimed once with `FOR UPDATE SKIP LOCKED`
+//!   and leases, within the deployment's limits;
 //! - [`decisions`]: one accept per number, under transaction-scoped advisory locks;
 //! - [`leases`], [`feeds`]: singleton jobs and shared feed copies;
 //! - [`copy`]: `callgate migrate --to-database`; [`scratch`]: throwaway test databases.
@@ -26,6 +27,7 @@ pub mod flags;
 pub mod journals;
 pub mod leases;
 pub mod outbox;
+pub mod pace;
 pub mod scratch;
 
 use std::borrow::Cow;

@@ -19,7 +19,8 @@ use tokio::task::JoinSet;
 use super::outbox::NextAttempt;
 use super::shared::{Shared, CLAIM_MARGIN_SECS};
 use super::Gateway;
-use crate::db::outbox::{Claim, Claimed};
+use crate::db::outbox::Claimed;
+use crate::db::pace::Claim;
 
 /// How often every instance looks for due calls (other instances' retries, calls left by
 /// an instance that stopped).

@@ -6,6 +6,7 @@ pub mod calls;
 pub mod claims;
 pub mod completion;
 pub mod entries;
+mod health;
 pub mod outbox;
 pub mod release;
 pub mod resolve;
@@ -28,7 +29,7 @@ use crate::journal::{Attempt, CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
 use crate::schedule::queue::{Deferral, DeferredQueue, Entry, Removal};
 use calls::CallIndex;
-use outbox::{Outbox, Record, State};
+use outbox::{Outbox, Record};
 pub use release::SchedulerHealth;
 pub use resolve::ResolveError;
 
@@ -92,66 +93,6 @@ pub enum Completed {
     Recorded { request_id: String },
     Duplicate,
     Unmatched,
-}
-
-impl crate::health::HealthSource for Gateway {
-    fn name(&self) -> &'static str {
-        "dispatch"
-    }
-
-    /// Degraded while calls wait for an admin to settle them (`unconfirmed`, `failed`),
-    /// while Bland is refusing calls that are being retried (`retrying`), and in live mode
-    /// without `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
-    fn report(&self) -> crate::health::ComponentReport {
-        use crate::health::{ComponentReport, HealthStatus};
-        let [queued, in_flight, unconfirmed, failed, retrying] = match &self.shared {
-            Some(sh) => sh.counts().outbox.map(|n| usize::try_from(n).unwrap_or(0)),
-            None => {
-                let entries = self.outbox.pending();
-                let count = |s: State| entries.iter().filter(|e| e.state == s).count();
-                let retrying = entries
-                    .iter()
-                    .filter(|e| e.state != State::Failed && e.state != State::Unconfirmed)
-                    .filter(|e| e.last_error.is_some())
-                    .count();
-                [
-                    count(State::Queued),
-                    count(State::InFlight),
-                    count(State::Unconfirmed),
-                    count(State::Failed),
-                    retrying,
-                ]
-            }
-        };
-        let no_callback = self.bland.is_some() && self.settings.public_base_url.is_none();
-        let status = if unconfirmed + failed + retrying > 0 || no_callback {
-            HealthStatus::Degraded
-        } else {
-            HealthStatus::Ok
-        };
-        let mut report = ComponentReport::new(status)
-            .with(
-                "mode",
-                if self.bland.is_some() {
-                    "live"
-                } else {
-                    "dry_run"
-                },
-            )
-            .with("queued", queued)
-            .with("in_flight", in_flight)
-            .with("unconfirmed", unconfirmed)
-            .with("failed", failed)
-            .with("retrying", retrying)
-            .with("callback_url", !no_callback);
-        if no_callback {
-            report = report.with(
-                "warning",
-                "live mode without PUBLIC_BASE_URL: Bland gets no webhook, so outcomes never arrive",
-            );
-        }
-        report
-    }
 }
 
 impl Gateway {

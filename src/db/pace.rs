@@ -1,0 +1,102 @@
+//! Claiming a call within the deployment's limits: at most `BLAND_MAX_CONCURRENT` calls in
+//! flight across instances, and sends started at least `1 / BLAND_MAX_CALLS_PER_SECOND`
+//! apart on the database's clock, decided under one transaction-scoped lock.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::outbox::Claimed;
+use super::{Db, DbError};
+
+/// What [`Db::claim_paced`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    Claimed(Claimed),
+    /// Nothing due (or `only` is no longer queued).
+    Nothing,
+    /// `BLAND_MAX_CONCURRENT` calls are in flight across the deployment.
+    Full,
+    /// The next send may start after this long.
+    Wait(std::time::Duration),
+}
+
+impl Db {
+    /// Claims a call for `holder` within the deployment's limits: at most `max_in_flight`
+    /// calls in flight across instances, and sends started at least `spacing` apart (on the
+    /// database's clock, shared by every instance). `only` claims that queued call whatever
+    /// its `next_try_at` (this instance's own retry timer fired); otherwise the oldest due.
+    pub async fn claim_paced(
+        &self,
+        holder: &str,
+        at: DateTime<Utc>,
+        lease: chrono::Duration,
+        only: Option<&str>,
+        max_in_flight: i64,
+        spacing: chrono::Duration,
+    ) -> Result<Claim, DbError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('callgate_dispatch', 0))")
+            .execute(&mut *tx)
+            .await?;
+        let in_flight: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'in_flight'")
+                .fetch_one(&mut *tx)
+                .await?;
+        if in_flight >= max_in_flight {
+            tx.commit().await?;
+            return Ok(Claim::Full);
+        }
+        let wait_ms: f64 = sqlx::query_scalar(
+            "SELECT GREATEST(0, EXTRACT(EPOCH FROM (next_at - clock_timestamp())) * 1000)::float8
+             FROM dispatch_pace",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if wait_ms > 0.0 {
+            tx.commit().await?;
+            return Ok(Claim::Wait(std::time::Duration::from_micros(
+                (wait_ms * 1000.0) as u64,
+            )));
+        }
+        let row = sqlx::query(
+            "UPDATE outbox o SET state = 'in_flight', claimed_by = $1, claim_expires = $3,
+                 attempts = o.attempts || jsonb_build_array(jsonb_build_object(
+                     'n', jsonb_array_length(o.attempts) + 1, 'at', $2::timestamptz))
+             WHERE o.request_id = (
+                 SELECT request_id FROM outbox
+                 WHERE state = 'queued'
+                   AND (($4::text IS NULL AND next_try_at <= $2) OR request_id = $4)
+                 ORDER BY next_try_at, queued_at
+                 FOR UPDATE SKIP LOCKED LIMIT 1)
+             RETURNING o.request_id, o.lead_id, o.phone, o.body,
+                 jsonb_array_length(o.attempts)::bigint AS n,
+                 (o.attempts -> 0 ->> 'at')::timestamptz AS first_try",
+        )
+        .bind(holder)
+        .bind(at)
+        .bind(at + lease)
+        .bind(only)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = row else {
+            tx.commit().await?;
+            return Ok(Claim::Nothing);
+        };
+        let claimed = Claimed {
+            request_id: r.try_get("request_id")?,
+            lead_id: r.try_get("lead_id")?,
+            phone: r.try_get("phone")?,
+            body: r.try_get("body")?,
+            n: r.try_get("n")?,
+            first_try: r.try_get("first_try")?,
+        };
+        sqlx::query(
+            "UPDATE dispatch_pace SET next_at = clock_timestamp() + $1 * interval '1 microsecond'",
+        )
+        .bind(spacing.num_microseconds().unwrap_or(0) as f64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Claim::Claimed(claimed))
+    }
+}
