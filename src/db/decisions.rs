@@ -127,46 +127,15 @@ impl NumberTx {
         super::deferred::defer_lead(&mut *self.tx, row).await
     }
 
-    /// Ends the release of deferred row `id` in this transaction: the row goes (the lead
-    /// was decided), or stays, due at `again`'s instant (deferred again). False if the
-    /// claim was no longer `holder`'s.
+    /// Ends the release of deferred row `id` in this transaction (see
+    /// [`super::deferred::Again`]). False if the claim was no longer `holder`'s.
     pub async fn finish_release(
         &mut self,
         id: &str,
         holder: &str,
-        again: Option<(DateTime<Utc>, &str, &str)>,
-        request_id: &str,
-        lead: &Value,
-        at: DateTime<Utc>,
+        again: Option<super::deferred::Again<'_>>,
     ) -> Result<bool, DbError> {
-        let done = match again {
-            None => {
-                sqlx::query("DELETE FROM deferred WHERE id = $1 AND claimed_by = $2")
-                    .bind(id)
-                    .bind(holder)
-                    .execute(&mut *self.tx)
-                    .await?
-            }
-            Some((release_at, stage, reason)) => {
-                sqlx::query(
-                    "UPDATE deferred SET release_at = $3, stage = $4, reason = $5,
-                         releases = releases + 1, releasing = NULL, claimed_by = NULL,
-                         claim_expires = NULL, request_id = $6, lead = $7, deferred_at = $8
-                     WHERE id = $1 AND claimed_by = $2",
-                )
-                .bind(id)
-                .bind(holder)
-                .bind(release_at)
-                .bind(stage)
-                .bind(reason)
-                .bind(request_id)
-                .bind(lead)
-                .bind(at)
-                .execute(&mut *self.tx)
-                .await?
-            }
-        };
-        Ok(done.rows_affected() == 1)
+        super::deferred::finish_release(&mut *self.tx, id, holder, again).await
     }
 
     /// Makes the decision durable and lets the next decision about the number go ahead.

@@ -89,39 +89,14 @@ impl Db {
     }
 
     /// The release of `id` ended: the lead was decided (the row goes), or it was deferred
-    /// again until `again` (the row stays, `releases` + 1). False if the claim was no
-    /// longer `holder`'s.
+    /// again (`again`; the row stays). False if the claim was no longer `holder`'s.
     pub async fn finish_release(
         &self,
         id: &str,
         holder: &str,
-        again: Option<(DateTime<Utc>, &str, &str)>,
+        again: Option<Again<'_>>,
     ) -> Result<bool, DbError> {
-        let done = match again {
-            None => {
-                sqlx::query("DELETE FROM deferred WHERE id = $1 AND claimed_by = $2")
-                    .bind(id)
-                    .bind(holder)
-                    .execute(&self.pool)
-                    .await?
-            }
-            Some((release_at, stage, reason)) => {
-                sqlx::query(
-                    "UPDATE deferred SET release_at = $3, stage = $4, reason = $5,
-                         releases = releases + 1, releasing = NULL, claimed_by = NULL,
-                         claim_expires = NULL
-                     WHERE id = $1 AND claimed_by = $2",
-                )
-                .bind(id)
-                .bind(holder)
-                .bind(release_at)
-                .bind(stage)
-                .bind(reason)
-                .execute(&self.pool)
-                .await?
-            }
-        };
-        Ok(done.rows_affected() == 1)
+        finish_release(&self.pool, id, holder, again).await
     }
 
     /// Releases whose claim ran out by `at` (their instance stopped mid-release), for the
@@ -360,4 +335,54 @@ pub(super) async fn defer_lead<'e>(
     .bind(&row.reason)
     .fetch_one(ex)
     .await?)
+}
+
+/// How a release ends when its lead is deferred again: the new release time, stage and
+/// reason, the request id and payload of the deciding request, and when.
+pub struct Again<'a> {
+    pub release_at: DateTime<Utc>,
+    pub stage: &'a str,
+    pub reason: &'a str,
+    pub request_id: &'a str,
+    pub lead: &'a Value,
+    pub at: DateTime<Utc>,
+}
+
+/// Ends the release of row `id`: it goes (the lead was decided), or stays due at
+/// `again.release_at` (deferred again, `releases` + 1). False if the claim was no longer
+/// `holder`'s.
+pub(super) async fn finish_release<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    id: &str,
+    holder: &str,
+    again: Option<Again<'_>>,
+) -> Result<bool, DbError> {
+    let done = match again {
+        None => {
+            sqlx::query("DELETE FROM deferred WHERE id = $1 AND claimed_by = $2")
+                .bind(id)
+                .bind(holder)
+                .execute(ex)
+                .await?
+        }
+        Some(a) => {
+            sqlx::query(
+                "UPDATE deferred SET release_at = $3, stage = $4, reason = $5,
+                     releases = releases + 1, releasing = NULL, claimed_by = NULL,
+                     claim_expires = NULL, request_id = $6, lead = $7, deferred_at = $8
+                 WHERE id = $1 AND claimed_by = $2",
+            )
+            .bind(id)
+            .bind(holder)
+            .bind(a.release_at)
+            .bind(a.stage)
+            .bind(a.reason)
+            .bind(a.request_id)
+            .bind(a.lead)
+            .bind(a.at)
+            .execute(ex)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
 }

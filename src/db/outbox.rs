@@ -93,35 +93,7 @@ impl Db {
         at: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Option<Claimed>, DbError> {
-        let row = sqlx::query(
-            "UPDATE outbox o SET state = 'in_flight', claimed_by = $1, claim_expires = $3,
-                 attempts = o.attempts || jsonb_build_array(jsonb_build_object(
-                     'n', jsonb_array_length(o.attempts) + 1, 'at', $2::timestamptz))
-             WHERE o.request_id = (
-                 SELECT request_id FROM outbox
-                 WHERE state = 'queued' AND next_try_at <= $2
-                 ORDER BY next_try_at, queued_at
-                 FOR UPDATE SKIP LOCKED LIMIT 1)
-             RETURNING o.request_id, o.lead_id, o.phone, o.body,
-                 jsonb_array_length(o.attempts)::bigint AS n,
-                 (o.attempts -> 0 ->> 'at')::timestamptz AS first_try",
-        )
-        .bind(holder)
-        .bind(at)
-        .bind(at + lease)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Claimed {
-                request_id: r.try_get("request_id")?,
-                lead_id: r.try_get("lead_id")?,
-                phone: r.try_get("phone")?,
-                body: r.try_get("body")?,
-                n: r.try_get("n")?,
-                first_try: r.try_get("first_try")?,
-            })
-        })
-        .transpose()
+        claim_one(&self.pool, holder, at, lease, None).await
     }
 
     /// An admin's resend of an `unconfirmed` call: queued again, due at `at`, same request
@@ -329,4 +301,46 @@ pub(super) async fn enqueue_call<'e>(
     .execute(ex)
     .await?;
     Ok(())
+}
+
+/// Claims `only` (whatever its `next_try_at`) or else the oldest due call, recording the
+/// attempt and the lease.
+pub(super) async fn claim_one<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    holder: &str,
+    at: DateTime<Utc>,
+    lease: chrono::Duration,
+    only: Option<&str>,
+) -> Result<Option<Claimed>, DbError> {
+    let row = sqlx::query(
+        "UPDATE outbox o SET state = 'in_flight', claimed_by = $1, claim_expires = $3,
+             attempts = o.attempts || jsonb_build_array(jsonb_build_object(
+                 'n', jsonb_array_length(o.attempts) + 1, 'at', $2::timestamptz))
+         WHERE o.request_id = (
+             SELECT request_id FROM outbox
+             WHERE state = 'queued'
+               AND (($4::text IS NULL AND next_try_at <= $2) OR request_id = $4)
+             ORDER BY next_try_at, queued_at
+             FOR UPDATE SKIP LOCKED LIMIT 1)
+         RETURNING o.request_id, o.lead_id, o.phone, o.body,
+             jsonb_array_length(o.attempts)::bigint AS n,
+             (o.attempts -> 0 ->> 'at')::timestamptz AS first_try",
+    )
+    .bind(holder)
+    .bind(at)
+    .bind(at + lease)
+    .bind(only)
+    .fetch_optional(ex)
+    .await?;
+    row.map(|r| {
+        Ok(Claimed {
+            request_id: r.try_get("request_id")?,
+            lead_id: r.try_get("lead_id")?,
+            phone: r.try_get("phone")?,
+            body: r.try_get("body")?,
+            n: r.try_get("n")?,
+            first_try: r.try_get("first_try")?,
+        })
+    })
+    .transpose()
 }

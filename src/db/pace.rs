@@ -3,7 +3,6 @@
 //! apart on the database's clock, decided under one transaction-scoped lock.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::outbox::Claimed;
 use super::{Db, DbError};
@@ -58,37 +57,10 @@ impl Db {
                 (wait_ms * 1000.0) as u64,
             )));
         }
-        let row = sqlx::query(
-            "UPDATE outbox o SET state = 'in_flight', claimed_by = $1, claim_expires = $3,
-                 attempts = o.attempts || jsonb_build_array(jsonb_build_object(
-                     'n', jsonb_array_length(o.attempts) + 1, 'at', $2::timestamptz))
-             WHERE o.request_id = (
-                 SELECT request_id FROM outbox
-                 WHERE state = 'queued'
-                   AND (($4::text IS NULL AND next_try_at <= $2) OR request_id = $4)
-                 ORDER BY next_try_at, queued_at
-                 FOR UPDATE SKIP LOCKED LIMIT 1)
-             RETURNING o.request_id, o.lead_id, o.phone, o.body,
-                 jsonb_array_length(o.attempts)::bigint AS n,
-                 (o.attempts -> 0 ->> 'at')::timestamptz AS first_try",
-        )
-        .bind(holder)
-        .bind(at)
-        .bind(at + lease)
-        .bind(only)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(r) = row else {
+        let Some(claimed) = super::outbox::claim_one(&mut *tx, holder, at, lease, only).await?
+        else {
             tx.commit().await?;
             return Ok(Claim::Nothing);
-        };
-        let claimed = Claimed {
-            request_id: r.try_get("request_id")?,
-            lead_id: r.try_get("lead_id")?,
-            phone: r.try_get("phone")?,
-            body: r.try_get("body")?,
-            n: r.try_get("n")?,
-            first_try: r.try_get("first_try")?,
         };
         sqlx::query(
             "UPDATE dispatch_pace SET next_at = clock_timestamp() + $1 * interval '1 microsecond'",

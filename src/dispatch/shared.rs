@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 
 use super::{Gateway, Submitted};
-use crate::db::deferred::DeferredRow;
+use crate::db::deferred::{Again, DeferredRow};
 use crate::db::{Db, DbError};
 use crate::domain::Lead;
 use crate::journal::Decision;
@@ -141,8 +141,17 @@ impl Gateway {
         };
         let queue_id = match (release, deferral) {
             (Some(entry), again) => {
+                let again = again.map(|(release_at, stage, reason)| Again {
+                    release_at,
+                    stage,
+                    reason,
+                    request_id,
+                    lead: &fields,
+                    at: now,
+                });
+                let deferred_again = again.is_some();
                 let held = tx
-                    .finish_release(&entry.id, &sh.holder, again, request_id, &fields, now)
+                    .finish_release(&entry.id, &sh.holder, again)
                     .await
                     .map_err(db_io)?;
                 if !held {
@@ -151,7 +160,7 @@ impl Gateway {
                         entry.id
                     )));
                 }
-                again.map(|_| entry.id.clone())
+                deferred_again.then(|| entry.id.clone())
             }
             (None, Some((release_at, stage, reason))) => Some(
                 tx.defer_lead(&DeferredRow {

@@ -73,7 +73,12 @@ pub async fn live_app() -> TestApp {
 }
 
 pub async fn bland_calls(app: &TestApp) -> Vec<Value> {
-    app.bland
+    bland_calls_on(&app.bland).await
+}
+
+/// The call bodies a mock Bland received, in order.
+pub async fn bland_calls_on(bland: &wiremock::MockServer) -> Vec<Value> {
+    bland
         .received_requests()
         .await
         .unwrap_or_default()

@@ -239,14 +239,7 @@ async fn the_release_work_moves_to_the_other_instance_when_its_holder_stops() {
     // The lease of a stopped holder runs out after 30 s of the service clock.
     clock.advance(TimeDelta::hours(2));
     let calls = eventually(Duration::from_secs(5), || async {
-        let calls: Vec<Value> = mock
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|r| r.url.path() == "/v1/calls")
-            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
-            .collect();
+        let calls = crate::intake::bland_calls_on(&mock).await;
         (!calls.is_empty()).then_some(calls)
     })
     .await

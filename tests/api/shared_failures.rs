@@ -10,7 +10,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{eventually, spawn_pair};
-use crate::intake::{live, post_lead, Queued};
+use crate::intake::{bland_calls_on, live, post_lead, Queued};
 use crate::shared::flag_count;
 
 #[tokio::test]
@@ -248,15 +248,4 @@ async fn kill_9_of_one_instance_loses_no_call_and_sends_none_twice() {
         );
     }
     assert_eq!(sent.len(), 10, "each call reached Bland exactly once");
-}
-
-async fn bland_calls_on(bland: &wiremock::MockServer) -> Vec<Value> {
-    bland
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.url.path() == "/v1/calls")
-        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
-        .collect()
 }

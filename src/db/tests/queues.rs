@@ -163,8 +163,16 @@ async fn deferred_leads_are_released_once_across_instances() {
     assert_eq!(three.first_deferred_at, at("2026-12-01T02:00:00Z"));
     // `a` decides its leads: one is deferred again, the rest leave the queue.
     let later = at("2026-12-01T15:00:00Z");
+    let payload = json!({"lead_id": "again"});
     for (n, r) in x.iter().enumerate() {
-        let again = (n == 0).then_some((later, "protection", "line busy"));
+        let again = (n == 0).then_some(deferred::Again {
+            release_at: later,
+            stage: "protection",
+            reason: "line busy",
+            request_id: "req_again",
+            lead: &payload,
+            at: later,
+        });
         assert!(a.finish_release(&r.id, "a", again).await.expect("finish"));
     }
     // `b` died holding its claims: after the lease they are stale, and one instance adopts
@@ -199,7 +207,8 @@ async fn deferred_leads_are_released_once_across_instances() {
     assert_eq!(due.len(), 1);
     assert_eq!(
         due[0].releasing,
-        Some(format!("{}-r2", requeued.request_id))
+        Some("req_again-r2".to_string()),
+        "the release after a re-deferral is named after the request that deferred it"
     );
     a.pool.close().await;
     b.pool.close().await;
