@@ -249,3 +249,62 @@ async fn the_release_work_moves_to_the_other_instance_when_its_holder_stops() {
     let q = b.get_json("/api/admin/scheduler/queue").await;
     assert_eq!(q["total"], 0);
 }
+
+#[tokio::test]
+async fn the_daily_cap_counts_every_instances_calls() {
+    let Some((a, b)) = spawn_pair(live).await else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .mount(&a.bland)
+        .await;
+    let res = a
+        .admin(reqwest::Method::PUT, "/api/admin/protection/config")
+        .json(&json!({"max_daily_attempts_per_number": 2}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), StatusCode::OK);
+    crate::helpers::eventually(Duration::from_secs(1), || async {
+        (b.get_json("/api/admin/protection/config").await["max_daily_attempts_per_number"] == 2)
+            .then_some(())
+    })
+    .await
+    .expect("the cap on B");
+    // Two calls to one number, accepted on alternate instances, each completed on the
+    // other one (the line is free again).
+    for (i, (take, finish)) in [(&a, &b), (&b, &a)].into_iter().enumerate() {
+        let (_, body) = post_lead(
+            take,
+            json!({"phone_number": "3055558800", "lead_id": format!("CAP{i}")}),
+        )
+        .await;
+        assert_eq!(body["decision"], "accepted", "{body}");
+        let id = body["request_id"].as_str().expect("id").to_string();
+        wait_for_calls(&a, i + 1).await;
+        let done: Value = finish
+            .client
+            .post(finish.url("/webhooks/bland-callback"))
+            .json(
+                &json!({"call_id": format!("call-{id}"), "status": "completed",
+                "answered_by": "no-answer", "call_length": 0.01, "metadata": {"request_id": id}}),
+            )
+            .send()
+            .await
+            .expect("completion")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(done["status"], "recorded", "{done}");
+    }
+    // The third, on either instance, is over the cap of two.
+    let (_, third) = post_lead(&a, json!({"phone_number": "3055558800", "lead_id": "CAP2"})).await;
+    assert_ne!(third["decision"], "accepted", "{third}");
+    assert_eq!(third["stage"], "protection", "{third}");
+    assert!(
+        third["reason"].as_str().is_some_and(|r| r.contains('2')),
+        "{third}"
+    );
+}

@@ -178,6 +178,27 @@ async fn kill_9_of_one_instance_loses_no_call_and_sends_none_twice() {
         }
     }
     assert_eq!(accepted.len(), 10, "blocked: {blocked:?}");
+    // Mixed load: a flag, a blocked lead, and a lead deferred because its line is busy.
+    let admin = |req: reqwest::RequestBuilder| req.header("X-API-Key", crate::helpers::ADMIN_KEY);
+    let res = admin(http.post(format!("{}/api/admin/blocklist", proc.address)))
+        .json(&json!({"field": "phone", "value": "3055589999"}))
+        .send()
+        .await
+        .expect("flag");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let mut mixed = Vec::new();
+    for (phone, lead) in [("3055589999", "KB"), ("3055558000", "KD")] {
+        let res = http
+            .post(format!("{}/webhooks/lead", proc.address))
+            .json(&json!({"phone_number": phone, "lead_id": lead}))
+            .send()
+            .await
+            .expect("lead");
+        assert!(res.status().is_success());
+        mixed.push(res.json::<Value>().await.expect("json"));
+    }
+    assert_eq!(mixed[0]["decision"], "blocked", "{}", mixed[0]);
+    assert_eq!(mixed[1]["decision"], "deferred", "{}", mixed[1]);
     // Two sends are under way (BLAND_MAX_CONCURRENT=2, Bland answers after 2 s): kill.
     eventually(Duration::from_secs(5), || async {
         (bland_calls_on(&bland).await.len() >= 2).then_some(())
@@ -248,4 +269,19 @@ async fn kill_9_of_one_instance_loses_no_call_and_sends_none_twice() {
         );
     }
     assert_eq!(sent.len(), 10, "each call reached Bland exactly once");
+    // Every other 2xx is there too: the flag, the blocked decision, the deferred lead.
+    let res = b
+        .admin(
+            reqwest::Method::GET,
+            "/api/admin/blocklist/lookup?field=phone&value=3055589999",
+        )
+        .send()
+        .await
+        .expect("lookup");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let blocked_id = mixed[0]["request_id"].as_str().expect("id");
+    let view = b.get_json(&format!("/api/admin/calls/{blocked_id}")).await;
+    assert_eq!(view["decision"]["decision"], "blocked", "{view}");
+    let queue = b.get_json("/api/admin/scheduler/queue?lead_id=KD").await;
+    assert_eq!(queue["matching"], 1, "{queue}");
 }
