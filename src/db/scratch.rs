@@ -39,7 +39,14 @@ impl Scratch {
                     );
                 }
                 if !SKIP_NOTED.swap(true, Ordering::Relaxed) {
-                    eprintln!("skipping the PostgreSQL tests: no server at {} ({e}); start one or set CALLGATE_TEST_DATABASE_URL to run them", admin_url());
+                    // Straight to stderr: the test harness would swallow `eprintln!` of a
+                    // passing test, and this line is for whoever runs `cargo test`.
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "skipping the PostgreSQL tests: no server at {} ({e}); start one or set CALLGATE_TEST_DATABASE_URL to run them",
+                        admin_url()
+                    );
                 }
                 return None;
             }
