@@ -30,6 +30,8 @@
 //! - [`bland`] — the Bland client and call body.
 //! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
+//! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring
+//!   bitmaps) and streaming readers of the FTC and plain formats; not wired yet.
 //! - [`journal`] — the daily attempts and call journals (business-date files), retention.
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
 //!   closed days), the seed's blocklist statistics and pipeline statistics.
@@ -52,7 +54,8 @@
 //!
 //! ## Dependency rule
 //! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
-//! `blocklist`, `journal`, `stats`, `bland`, `feeds` → `store` → `db`, `domain`, `clock`. Imports go
+//! `blocklist`, `lists`, `journal`, `stats`, `bland`, `feeds` → `store` → `db`, `domain`,
+//! `clock`. Imports go
 //! down only, with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them. actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
@@ -79,6 +82,7 @@ pub mod domain;
 pub mod feeds;
 pub mod health;
 pub mod journal;
+pub mod lists;
 pub mod metrics;
 pub mod migrate;
 pub mod pipeline;

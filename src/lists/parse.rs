@@ -1,0 +1,277 @@
+//! Reading do-not-call list files as they are downloaded, streaming (a line at a time, so a
+//! 3 GB national file never sits in memory): the FTC full list (`3055551234` or
+//! `305,5551234` per line), the FTC change list (number, date/time, `A` added / `D`
+//! deleted), and plain lists (any spelling the phone parser accepts, plus `305*` /
+//! `305555*` prefixes where the list allows them). A malformed line is counted and the
+//! first 100 are kept with their line numbers; a file with more than 1 % of them, or with
+//! no entry at all, is refused and the list keeps its previous version.
+
+use std::io::{self, BufRead};
+
+use serde::Serialize;
+
+use super::set::{national, NumberSet};
+
+/// Most malformed lines reported back.
+pub const MAX_REPORTED: usize = 100;
+
+/// A bad line, as reported to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidLine {
+    pub line: u64,
+    pub text: String,
+    pub error: String,
+}
+
+/// What a load read.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub entries: u64,
+    pub invalid: u64,
+    pub invalid_lines: Vec<InvalidLine>,
+}
+
+impl Report {
+    fn bad(&mut self, line: u64, text: &str, error: &str) {
+        self.invalid += 1;
+        if self.invalid_lines.len() < MAX_REPORTED {
+            self.invalid_lines.push(InvalidLine {
+                line,
+                text: text.chars().take(200).collect(),
+                error: error.to_string(),
+            });
+        }
+    }
+
+    /// Refuses an empty file, or one with more than 1 % malformed lines.
+    fn accept(self) -> Result<Self, LoadError> {
+        if self.entries == 0 {
+            return Err(LoadError::Refused {
+                why: "the file has no valid entry (an empty list is not a current list)".into(),
+                report: self,
+            });
+        }
+        if self.invalid * 100 > self.entries + self.invalid {
+            return Err(LoadError::Refused {
+                why: format!(
+                    "{} of {} lines are malformed (more than 1 %)",
+                    self.invalid,
+                    self.entries + self.invalid
+                ),
+                report: self,
+            });
+        }
+        Ok(self)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{why}")]
+    Refused { why: String, report: Report },
+    #[error("reading the list: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// One entry of a full or plain list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Number(u64),
+    Prefix(u32),
+}
+
+/// `3055551234`, `305,5551234`, `305-555-1234`: the FTC's spellings, fast, no allocation.
+fn ftc_number(text: &str) -> Option<u64> {
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    for b in text.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                n = n * 10 + u64::from(b - b'0');
+                digits += 1;
+                if digits > 10 {
+                    return None;
+                }
+            }
+            b',' | b'-' | b' ' | b'\t' | b'"' => {}
+            _ => return None,
+        }
+    }
+    (digits == 10 && n >= 2_000_000_000).then_some(n)
+}
+
+/// An entry of a plain list: an FTC spelling, a prefix (when allowed), or any spelling of a
+/// NANP number the phone parser accepts.
+pub fn entry(text: &str, prefixes: bool) -> Result<Entry, String> {
+    let t = text.trim();
+    if let Some(n) = ftc_number(t) {
+        return Ok(Entry::Number(n));
+    }
+    if let Some(p) = t.strip_suffix('*') {
+        if !prefixes {
+            return Err("prefixes are only allowed in internal_dnc and custom lists".into());
+        }
+        let digits = p.trim();
+        return match (digits.len(), digits.parse::<u32>()) {
+            (3 | 6, Ok(n)) if !digits.starts_with(['0', '1']) => Ok(Entry::Prefix(n)),
+            _ => Err(
+                "a prefix is an area code (`305*`) or an area code and exchange (`305555*`)".into(),
+            ),
+        };
+    }
+    let phone = crate::domain::PhoneNumber::parse(t, "US").map_err(|e| e.to_string())?;
+    national(phone.as_str())
+        .map(Entry::Number)
+        .ok_or_else(|| "not a North American number".to_string())
+}
+
+/// Reads a full or plain list into a new set.
+pub fn read_list(input: impl BufRead, prefixes: bool) -> Result<(NumberSet, Report), LoadError> {
+    let mut set = NumberSet::new();
+    let mut report = Report::default();
+    for_each_line(input, |n, text| match entry(text, prefixes) {
+        Ok(Entry::Number(x)) => {
+            set.insert(x);
+            report.entries += 1;
+        }
+        Ok(Entry::Prefix(p)) => {
+            set.insert_prefix(p);
+            report.entries += 1;
+        }
+        Err(e) => report.bad(n, text, &e),
+    })?;
+    Ok((set, report.accept()?))
+}
+
+/// What a change list did.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub added: u64,
+    pub deleted: u64,
+    pub report: Report,
+}
+
+/// Applies an FTC change list (`number,date time,A|D` per line; the number may be
+/// `NPA,NUMBER`) to a copy of `base`; the caller swaps the result in whole.
+pub fn apply_changes(
+    base: &NumberSet,
+    input: impl BufRead,
+) -> Result<(NumberSet, Changes), LoadError> {
+    let mut set = base.clone();
+    let mut changes = Changes::default();
+    for_each_line(input, |n, text| {
+        let (rest, flag) = match text.trim().rsplit_once(',') {
+            Some((rest, flag)) => (rest, flag.trim()),
+            None => {
+                changes.report.bad(n, text, "expected number,date,A|D");
+                return;
+            }
+        };
+        // The number is what comes before the date: one field, or area code and number.
+        let fields: Vec<&str> = rest.split(',').map(str::trim).collect();
+        let number = match fields.as_slice() {
+            [number, _date] => ftc_number(number),
+            [area, number, _date] => ftc_number(&format!("{area}{number}")),
+            _ => None,
+        };
+        match (number, flag) {
+            (Some(x), "A" | "a") => {
+                set.insert(x);
+                changes.added += 1;
+                changes.report.entries += 1;
+            }
+            (Some(x), "D" | "d") => {
+                set.remove(x);
+                changes.deleted += 1;
+                changes.report.entries += 1;
+            }
+            (None, _) => changes.report.bad(n, text, "not a ten-digit number"),
+            (Some(_), _) => changes.report.bad(n, text, "the last field must be A or D"),
+        }
+    })?;
+    changes.report = changes.report.accept()?;
+    Ok((set, changes))
+}
+
+/// Calls `f` with each non-blank line and its number (from 1), a line at a time. A line
+/// that is not UTF-8 is reported by `f` like any malformed line.
+fn for_each_line(mut input: impl BufRead, mut f: impl FnMut(u64, &str)) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64);
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        f(n, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::set::Match;
+
+    #[test]
+    fn ftc_full_list_in_both_spellings() {
+        let file = "3055551234\n305,5551235\n\n212-555-0000\r\n";
+        let (set, report) = read_list(file.as_bytes(), false).expect("loads");
+        assert_eq!(report.entries, 3);
+        assert_eq!(set.len(), 3);
+        for n in [3055551234, 3055551235, 2125550000] {
+            assert_eq!(set.lookup(n), Some(Match::Number));
+        }
+    }
+
+    #[test]
+    fn plain_lists_take_any_spelling_and_prefixes_only_where_allowed() {
+        let file = "(305) 555-1234\n+1 404 555 0000\n212*\n786555*\n";
+        let (set, _) = read_list(file.as_bytes(), true).expect("loads");
+        assert_eq!(set.lookup(3055551234), Some(Match::Number));
+        assert_eq!(set.lookup(4045550000), Some(Match::Number));
+        assert_eq!(set.lookup(2129999999), Some(Match::Prefix(212)));
+        assert_eq!(set.lookup(7865550001), Some(Match::Prefix(786555)));
+        let err = read_list("212*\n".as_bytes(), false).expect_err("no prefixes");
+        assert!(err.to_string().contains("no valid entry"), "{err}");
+    }
+
+    #[test]
+    fn malformed_lines_are_listed_and_more_than_one_percent_refuses_the_file() {
+        let mut file: String = (0..200).map(|i| format!("305555{i:04}\n")).collect();
+        file.push_str("hello\n");
+        let (_, report) = read_list(file.as_bytes(), false).expect("0.5 % is accepted");
+        assert_eq!(report.invalid, 1);
+        assert_eq!(report.invalid_lines[0].line, 201);
+        assert_eq!(report.invalid_lines[0].text, "hello");
+        file.push_str("nope\nnada\n");
+        match read_list(file.as_bytes(), false) {
+            Err(LoadError::Refused { why, report }) => {
+                assert!(why.contains("more than 1 %"), "{why}");
+                assert_eq!(report.invalid, 3);
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(read_list("".as_bytes(), false).is_err(), "an empty file");
+    }
+
+    #[test]
+    fn a_change_list_adds_and_deletes_on_a_copy() {
+        let (base, _) = read_list("3055551234\n3055551235\n".as_bytes(), false).expect("base");
+        let changes = "3055551236,2026-11-28 10:00:00,A\n305,5551234,2026-11-28 10:01:00,D\n";
+        let (next, c) = apply_changes(&base, changes.as_bytes()).expect("applies");
+        assert_eq!((c.added, c.deleted), (1, 1));
+        assert_eq!(next.lookup(3055551236), Some(Match::Number));
+        assert_eq!(next.lookup(3055551234), None);
+        assert_eq!(next.lookup(3055551235), Some(Match::Number));
+        // The version in force is untouched until the caller swaps.
+        assert_eq!(base.lookup(3055551234), Some(Match::Number));
+        let bad = apply_changes(&base, "3055551236,2026-11-28,X\n".as_bytes());
+        assert!(bad.is_err());
+    }
+}
