@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{ConfigError, SETTINGS};
 
 /// Tables read as a whole rather than as scalar settings.
-const STRUCTURED_KEYS: &[&str] = &["bland.call", "content", "feeds"];
+const STRUCTURED_KEYS: &[&str] = &["bland.call", "content", "feeds", "lists"];
 
 /// The tables read whole.
 #[derive(Default)]
@@ -15,6 +15,7 @@ pub(super) struct Tables {
     pub bland_call: serde_json::Map<String, serde_json::Value>,
     pub content: super::tables::ContentSettings,
     pub feeds: Vec<super::tables::FeedSettings>,
+    pub lists: Vec<super::lists::ListSettings>,
 }
 
 /// Reads the scalar settings into `raw`; returns the structured tables.
@@ -58,6 +59,7 @@ pub(super) fn read_file(
         bland_call,
         content: super::tables::content(&table, &shown)?,
         feeds: super::tables::feeds(&table, &shown)?,
+        lists: super::lists::lists(&table, &shown)?,
     })
 }
 

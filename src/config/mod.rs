@@ -167,6 +167,8 @@ pub struct Settings {
     pub content: ContentSettings,
     /// `[[feeds]]`: remote number and word lists.
     pub feeds: Vec<FeedSettings>,
+    /// `[[lists]]`: do-not-call lists (issue 14; read and validated, not applied yet).
+    pub lists: Vec<lists::ListSettings>,
     /// `DATABASE_URL` (`[database] url`): state in PostgreSQL, shared by every instance on
     /// it. `None` = the file backend in `DATA_DIR`.
     pub database_url: Option<Secret>,
@@ -221,6 +223,7 @@ impl Settings {
             lead_fields: crate::domain::LeadFieldNames::default(),
             content: ContentSettings::default(),
             feeds: Vec::new(),
+            lists: Vec::new(),
             database_url: None,
             database_max_connections: 16,
             config_file: None,
@@ -254,6 +257,7 @@ impl Settings {
         settings.bland.extra = tables.bland_call;
         settings.content = tables.content;
         settings.feeds = tables.feeds;
+        settings.lists = tables.lists;
         settings.config_file = file;
         Ok(settings)
     }
@@ -406,6 +410,7 @@ fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
 
 mod file;
 mod integration;
+pub mod lists;
 pub mod tables;
 
 pub use tables::{ContentSettings, FeedFormat, FeedKind, FeedSettings};
