@@ -83,8 +83,15 @@ fn pipeline(c: &mut Criterion) {
         callgate::tracker::Tracker::open(dir.path(), chrono_tz::America::New_York)
             .expect("tracker"),
     );
-    let pipeline =
-        callgate::pipeline::standard(scheduler.clone(), tracker, flags, feeds, &settings.bland);
+    let pipeline = callgate::pipeline::standard(
+        scheduler.clone(),
+        tracker,
+        flags,
+        Arc::new(callgate::lists::Lists::none()),
+        feeds,
+        &settings.bland,
+        settings.timezone,
+    );
     let names = LeadFieldNames::default();
     // Monday 10:00 Eastern: inside business hours and the Florida window.
     let now: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("instant");

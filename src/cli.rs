@@ -261,8 +261,15 @@ pub fn check(
         Arc::new(scheduler),
         Arc::new(tracker),
         Arc::new(flags),
+        Arc::new(crate::lists::Lists::open(
+            &settings.data_dir,
+            &settings.lists,
+            Arc::new(SystemClock),
+            settings.timezone,
+        )?),
         Arc::new(feeds),
         &settings.bland,
+        settings.timezone,
     )
     .evaluate(&lead, at);
     Ok(json!({

@@ -8,5 +8,7 @@
 pub mod parse;
 pub mod rules;
 pub mod set;
+pub mod store;
 
 pub use set::{Match, NumberSet};
+pub use store::Lists;

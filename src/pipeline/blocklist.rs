@@ -12,16 +12,30 @@ use crate::blocklist::Blocklist;
 use crate::config::BlandSettings;
 use crate::domain::Lead;
 use crate::feeds::Feeds;
+use crate::lists::rules::Verdict as ListVerdict;
+use crate::lists::Lists;
 
 pub struct BlocklistCheck {
     flags: Arc<Blocklist>,
+    lists: Arc<Lists>,
     feeds: Arc<Feeds>,
+    /// Where the lead's state is read from (state do-not-call lists), and the zone that
+    /// dates a list's age.
+    state_fields: Vec<String>,
+    tz: chrono_tz::Tz,
     /// The call's own text (templates).
     templates: Vec<String>,
 }
 
 impl BlocklistCheck {
-    pub fn new(flags: Arc<Blocklist>, feeds: Arc<Feeds>, bland: &BlandSettings) -> Self {
+    pub fn new(
+        flags: Arc<Blocklist>,
+        lists: Arc<Lists>,
+        feeds: Arc<Feeds>,
+        bland: &BlandSettings,
+        state_fields: Vec<String>,
+        tz: chrono_tz::Tz,
+    ) -> Self {
         let templates = [&bland.task, &bland.first_sentence, &bland.voicemail_message]
             .into_iter()
             .flatten()
@@ -29,7 +43,10 @@ impl BlocklistCheck {
             .collect();
         Self {
             flags,
+            lists,
             feeds,
+            state_fields,
+            tz,
             templates,
         }
     }
@@ -48,6 +65,45 @@ impl BlocklistCheck {
             }
         }
         text
+    }
+}
+
+impl BlocklistCheck {
+    /// The do-not-call lists, after the flags: a hit, or a gated list with no current
+    /// snapshot, blocks (fail closed).
+    fn list_block(&self, lead: &Lead, now: DateTime<Utc>) -> Option<Verdict> {
+        if self.lists.is_empty() {
+            return None;
+        }
+        let state = self
+            .state_fields
+            .iter()
+            .find_map(|f| lead.fields.get(f).and_then(|v| v.as_str()))
+            .map(|s| s.trim().to_ascii_uppercase());
+        let today = crate::clock::business_date(now, self.tz);
+        let phone = lead.phone.as_str();
+        self.lists
+            .consult(lead, state.as_deref(), now, today)
+            .into_iter()
+            .find_map(|c| {
+                let reason = match c.verdict {
+                    ListVerdict::Hit { reason, .. } | ListVerdict::Closed { reason } => reason,
+                    _ => return None,
+                };
+                Some(Verdict::Block {
+                    reason: format!("Blocked: {reason}"),
+                    details: Some(BlockDetails {
+                        field: "phone".into(),
+                        value: phone.to_string(),
+                        flag_id: None,
+                        source: "list",
+                        flag_reason: Some(match c.version {
+                            Some(v) => format!("list {} version {v}", c.name),
+                            None => format!("list {} (no snapshot)", c.name),
+                        }),
+                    }),
+                })
+            })
     }
 }
 
@@ -71,6 +127,9 @@ impl Check for BlocklistCheck {
                     flag_reason: hit.flag.reason.as_deref().map(str::to_string),
                 }),
             };
+        }
+        if let Some(block) = self.list_block(lead, now) {
+            return block;
         }
         let phone = lead.phone.as_str();
         if let Some(feed) = self.feeds.number_feed(phone) {

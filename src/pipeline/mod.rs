@@ -81,8 +81,10 @@ pub fn standard(
     scheduler: Arc<crate::schedule::Scheduler>,
     tracker: Arc<crate::tracker::Tracker>,
     flags: Arc<crate::blocklist::Blocklist>,
+    lists: Arc<crate::lists::Lists>,
     feeds: Arc<crate::feeds::Feeds>,
     bland: &crate::config::BlandSettings,
+    tz: chrono_tz::Tz,
 ) -> Pipeline {
     use crate::tracker::checks::{AnsweringMachineCheck, ProtectionCheck};
     Pipeline::new(vec![
@@ -93,7 +95,14 @@ pub fn standard(
             rules: scheduler.rules.clone(),
             state_fields: scheduler.state_fields.clone(),
         }),
-        Arc::new(blocklist::BlocklistCheck::new(flags, feeds, bland)),
+        Arc::new(blocklist::BlocklistCheck::new(
+            flags,
+            lists,
+            feeds,
+            bland,
+            scheduler.state_fields.clone(),
+            tz,
+        )),
     ])
 }
 

@@ -86,8 +86,11 @@ async fn check(
         }
         let call = BlocklistCheck::new(
             state.blocklist.clone(),
+            std::sync::Arc::new(crate::lists::Lists::none()),
             state.feeds.clone(),
             &settings.bland,
+            Vec::new(),
+            settings.timezone,
         )
         .call_text(&lead);
         screen_text = Some(screen_text.map_or(call.clone(), |t| format!("{t}\n{call}")));

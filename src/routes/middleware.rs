@@ -50,6 +50,8 @@ pub const DRAIN_MAX: usize = 256 * 1024 * 1024;
 fn body_limit(req: &ServiceRequest, default: usize) -> usize {
     if req.path() == "/api/admin/blocklist/bulk" {
         super::blocklist::BULK_MAX_BYTES
+    } else if req.path().starts_with("/api/admin/lists/") {
+        super::lists::LIST_MAX_BYTES
     } else {
         default
     }

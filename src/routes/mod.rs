@@ -6,6 +6,7 @@ pub mod blocklist;
 pub mod calls;
 pub mod error;
 pub mod feeds;
+pub mod lists;
 pub mod lookup;
 pub mod middleware;
 pub mod params;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub started: Instant,
     pub admin_keys: auth::AdminKeys,
     pub blocklist: Arc<Blocklist>,
+    pub lists: Arc<crate::lists::Lists>,
     pub journals: Arc<Journals>,
     pub stats: Arc<Statistics>,
     pub gateway: Arc<Gateway>,
@@ -63,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(quarantine::configure)
                 .configure(lookup::configure)
                 .configure(feeds::configure)
+                .configure(lists::configure)
                 .configure(scheduler::configure)
                 .configure(blocklist::configure)
                 .default_service(web::to(not_found)),

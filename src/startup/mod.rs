@@ -121,6 +121,7 @@ impl Application {
             quarantine,
             metrics,
             blocklist,
+            lists,
             journals,
             stats,
             feeds,
@@ -130,6 +131,7 @@ impl Application {
         let shared_settings = Arc::new(settings.clone());
         let sources = parts::Sources {
             blocklist: &blocklist,
+            lists: &lists,
             feeds: &feeds,
             scheduler: &scheduler,
             tracker: &tracker,
@@ -160,10 +162,12 @@ impl Application {
                 Arc::new(dispatch::SchedulerHealth(gateway.clone())),
                 gateway.tracker.clone(),
                 quarantine.clone(),
+                lists.clone(),
             ],
             quarantine,
             started: Instant::now(),
             blocklist: blocklist.clone(),
+            lists: lists.clone(),
             journals,
             stats,
             gateway: gateway.clone(),

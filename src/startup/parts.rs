@@ -29,6 +29,7 @@ pub(super) struct Components {
     pub quarantine: Arc<Quarantine>,
     pub metrics: Arc<Metrics>,
     pub blocklist: Arc<Blocklist>,
+    pub lists: Arc<crate::lists::Lists>,
     pub journals: Arc<Journals>,
     pub stats: Arc<Statistics>,
     pub feeds: Arc<Feeds>,
@@ -80,12 +81,22 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
             .with_rows(journals.clone())
             .with_quarantine(quarantine.clone()),
     );
+    let lists = Arc::new(
+        crate::lists::Lists::open(
+            &settings.data_dir,
+            &settings.lists,
+            clock.clone(),
+            settings.timezone,
+        )
+        .context("cannot load the do-not-call lists")?,
+    );
     Ok(Components {
         db,
         lock,
         quarantine,
         metrics,
         blocklist,
+        lists,
         journals,
         stats,
         feeds,
@@ -203,6 +214,7 @@ pub(super) type Built = (
 /// What the gateway's pipeline reads.
 pub(super) struct Sources<'a> {
     pub blocklist: &'a Arc<Blocklist>,
+    pub lists: &'a Arc<crate::lists::Lists>,
     pub feeds: &'a Arc<Feeds>,
     pub scheduler: &'a Arc<Scheduler>,
     pub tracker: &'a Arc<Tracker>,
@@ -244,8 +256,10 @@ pub(super) async fn build_gateway(
         src.scheduler.clone(),
         src.tracker.clone(),
         src.blocklist.clone(),
+        src.lists.clone(),
         src.feeds.clone(),
         &settings.bland,
+        settings.timezone,
     );
     let (outbox, ready, deferred, in_doubt, calls, shared) = match src.db {
         None => {

@@ -9,6 +9,7 @@ mod hardening;
 mod helpers;
 mod intake;
 mod journals;
+mod lists;
 mod pipeline_stats;
 mod process;
 mod protection;

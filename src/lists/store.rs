@@ -1,0 +1,386 @@
+//! The configured lists and the version of each in force. A load reads the operator's file
+//! a line at a time (a 3 GB national file is never held in memory), builds the new set
+//! beside the one in force, writes its snapshot (`DATA_DIR/lists/<name>.snapshot`, with
+//! `<name>.json` holding its version, download date, source name and SHA-256s) and only then
+//! swaps it in: lookups see the old version or the new one, never a mix, and a refused file
+//! leaves the old one. At startup each snapshot is checked against its SHA-256; one that
+//! fails stops startup for a gated list (fail closed) and is ignored, with a warning, for
+//! the others.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::parse::{self, LoadError, Report};
+use super::rules::{self, Freshness, Snapshot, Verdict};
+use super::set::{national, Match, NumberSet};
+use crate::config::lists::ListSettings;
+use crate::domain::Lead;
+
+pub const LISTS_DIR: &str = "lists";
+
+/// A version's record beside its snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub version: u64,
+    pub downloaded_at: NaiveDate,
+    pub loaded_at: DateTime<Utc>,
+    /// The operator's file name.
+    pub source: String,
+    /// SHA-256 of the operator's file, as read.
+    pub sha256: String,
+    pub count: u64,
+    pub prefixes: usize,
+    /// SHA-256 of the snapshot file (checked at startup).
+    pub snapshot_sha256: String,
+}
+
+pub struct Version {
+    pub meta: Meta,
+    pub snapshot: Snapshot,
+    pub set: NumberSet,
+}
+
+struct List {
+    settings: ListSettings,
+    current: ArcSwapOption<Version>,
+    loading: Mutex<()>,
+}
+
+pub struct Lists {
+    lists: Vec<List>,
+    dir: PathBuf,
+    /// The service clock and business timezone (ages are counted in business dates).
+    clock: crate::clock::SharedClock,
+    tz: chrono_tz::Tz,
+}
+
+/// What a list says about a lead, with the version consulted (for the trace and the
+/// journal).
+#[derive(Debug, Clone)]
+pub struct Consulted {
+    pub name: String,
+    pub version: Option<u64>,
+    pub verdict: Verdict,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Passes bytes through while hashing them.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Lists {
+    /// Loads each configured list's snapshot from `data_dir/lists`.
+    pub fn open(
+        data_dir: &Path,
+        settings: &[ListSettings],
+        clock: crate::clock::SharedClock,
+        tz: chrono_tz::Tz,
+    ) -> anyhow::Result<Self> {
+        let dir = data_dir.join(LISTS_DIR);
+        let mut lists = Vec::new();
+        for s in settings {
+            let current = match load_snapshot(&dir, &s.name) {
+                Ok(v) => v.map(Arc::new),
+                Err(e) if s.max_age_days.is_some() => {
+                    anyhow::bail!(
+                        "list `{}`: {e}; refusing to start without it (it is gated)",
+                        s.name
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(list = %s.name, error = %e, "list snapshot unreadable; the list starts empty");
+                    None
+                }
+            };
+            if let Some(v) = &current {
+                tracing::info!(list = %s.name, version = v.meta.version, count = v.meta.count, downloaded_at = %v.meta.downloaded_at, "list loaded");
+            }
+            lists.push(List {
+                settings: s.clone(),
+                current: ArcSwapOption::new(current),
+                loading: Mutex::new(()),
+            });
+        }
+        Ok(Self {
+            lists,
+            dir,
+            clock,
+            tz,
+        })
+    }
+
+    /// No list configured.
+    pub fn none() -> Self {
+        Self {
+            lists: Vec::new(),
+            dir: PathBuf::new(),
+            clock: Arc::new(crate::clock::SystemClock),
+            tz: chrono_tz::UTC,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lists.is_empty()
+    }
+
+    fn find(&self, name: &str) -> Option<&List> {
+        self.lists.iter().find(|l| l.settings.name == name)
+    }
+
+    pub fn settings(&self, name: &str) -> Option<&ListSettings> {
+        self.find(name).map(|l| &l.settings)
+    }
+
+    /// Replaces a list with the file read from `input` (blocking: run it off the async
+    /// threads). `downloaded_at` defaults to today.
+    pub fn replace(
+        &self,
+        name: &str,
+        input: impl Read,
+        source: &str,
+        downloaded_at: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(Meta, Report), ReplaceError> {
+        let list = self
+            .find(name)
+            .ok_or_else(|| ReplaceError::NoSuchList(name.into()))?;
+        let _one = list.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut hashing = Hashing {
+            inner: input,
+            hash: Sha256::new(),
+        };
+        let (set, report) = parse::read_list(
+            io::BufReader::with_capacity(1 << 20, &mut hashing),
+            list.settings.kind.accepts_prefixes(),
+        )?;
+        let sha256 = hex(&hashing.hash.finalize());
+        let version = list.current.load().as_ref().map_or(0, |v| v.meta.version) + 1;
+        let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
+        list.current.store(Some(Arc::new(Version {
+            snapshot: Snapshot {
+                version,
+                downloaded_at,
+            },
+            meta: meta.clone(),
+            set,
+        })));
+        tracing::info!(list = name, version, count = meta.count, invalid = report.invalid, %downloaded_at, "list replaced");
+        Ok((meta, report))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn keep(
+        &self,
+        name: &str,
+        set: &NumberSet,
+        version: u64,
+        downloaded_at: NaiveDate,
+        now: DateTime<Utc>,
+        source: &str,
+        sha256: String,
+    ) -> io::Result<Meta> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut bytes = Vec::with_capacity(set.size_bytes() as usize + 64);
+        set.write_to(&mut bytes)?;
+        let meta = Meta {
+            version,
+            downloaded_at,
+            loaded_at: now,
+            source: source.to_string(),
+            sha256,
+            count: set.len(),
+            prefixes: set.prefixes(),
+            snapshot_sha256: hex(&Sha256::digest(&bytes)),
+        };
+        crate::store::write_atomic(&self.dir.join(format!("{name}.snapshot")), &bytes)?;
+        let json = serde_json::to_vec_pretty(&meta).map_err(io::Error::other)?;
+        crate::store::write_atomic(&self.dir.join(format!("{name}.json")), &json)?;
+        Ok(meta)
+    }
+
+    /// Every list's answer for `lead`, in configuration order.
+    pub fn consult(
+        &self,
+        lead: &Lead,
+        state: Option<&str>,
+        now: DateTime<Utc>,
+        today: NaiveDate,
+    ) -> Vec<Consulted> {
+        let number = national(lead.phone.as_str());
+        self.lists
+            .iter()
+            .map(|l| {
+                let current = l.current.load();
+                let version = current.as_ref().map(|v| (&v.snapshot, &v.set));
+                Consulted {
+                    name: l.settings.name.clone(),
+                    version: current.as_ref().map(|v| v.meta.version),
+                    verdict: rules::judge(&l.settings, version, lead, state, number, now, today),
+                }
+            })
+            .collect()
+    }
+
+    /// The lists holding `e164` (any spelling parsed by the caller): (name, kind, version,
+    /// prefix).
+    pub fn lookup(&self, e164: &str) -> Vec<serde_json::Value> {
+        let Some(number) = national(e164) else {
+            return Vec::new();
+        };
+        self.lists
+            .iter()
+            .filter_map(|l| {
+                let current = l.current.load();
+                let v = current.as_ref()?;
+                let m = v.set.lookup(number)?;
+                Some(serde_json::json!({
+                    "name": l.settings.name,
+                    "kind": l.settings.kind.as_str(),
+                    "snapshot_version": v.meta.version,
+                    "prefix": match m { Match::Prefix(p) => Some(p), Match::Number => None },
+                }))
+            })
+            .collect()
+    }
+
+    /// Every list as admins see it.
+    pub fn views(&self, today: NaiveDate) -> Vec<serde_json::Value> {
+        self.lists
+            .iter()
+            .map(|l| {
+                let current = l.current.load();
+                let snapshot = current.as_ref().map(|v| &v.snapshot);
+                let status = match (
+                    rules::freshness(&l.settings, snapshot, today),
+                    current.as_ref(),
+                ) {
+                    (Freshness::Stale, _) => "stale",
+                    (_, None) => "empty",
+                    _ => "ok",
+                };
+                serde_json::json!({
+                    "name": l.settings.name,
+                    "kind": l.settings.kind.as_str(),
+                    "count": current.as_ref().map_or(0, |v| v.meta.count),
+                    "prefixes": current.as_ref().map_or(0, |v| v.meta.prefixes),
+                    "snapshot": current.as_ref().map(|v| serde_json::json!({
+                        "version": v.meta.version,
+                        "downloaded_at": v.meta.downloaded_at,
+                        "loaded_at": v.meta.loaded_at,
+                        "source": v.meta.source,
+                        "sha256": v.meta.sha256,
+                    })),
+                    "age_days": snapshot.map(|s| rules::age_days(s, today)),
+                    "max_age_days": l.settings.max_age_days,
+                    "status": status,
+                    "states": (!l.settings.states.is_empty()).then(|| l.settings.states.clone()),
+                })
+            })
+            .collect()
+    }
+
+    /// Worst freshness across gated lists: for `/health`.
+    pub fn freshness(&self, today: NaiveDate) -> Vec<(String, Freshness)> {
+        self.lists
+            .iter()
+            .map(|l| {
+                let current = l.current.load();
+                let f = rules::freshness(&l.settings, current.as_ref().map(|v| &v.snapshot), today);
+                (l.settings.name.clone(), f)
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplaceError {
+    #[error("no list `{0}` is configured")]
+    NoSuchList(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("could not keep the snapshot: {0}")]
+    Storage(#[from] io::Error),
+}
+
+/// Reads and checks a list's snapshot; `None` when it was never loaded.
+fn load_snapshot(dir: &Path, name: &str) -> Result<Option<Version>, String> {
+    let meta_path = dir.join(format!("{name}.json"));
+    let meta: Meta = match std::fs::read(&meta_path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", meta_path.display()))?
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", meta_path.display())),
+    };
+    let path = dir.join(format!("{name}.snapshot"));
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if hex(&Sha256::digest(&bytes)) != meta.snapshot_sha256 {
+        return Err(format!("{}: fails its checksum", path.display()));
+    }
+    let set =
+        NumberSet::read_from(bytes.as_slice()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(Version {
+        snapshot: Snapshot {
+            version: meta.version,
+            downloaded_at: meta.downloaded_at,
+        },
+        meta,
+        set,
+    }))
+}
+
+impl crate::health::HealthSource for Lists {
+    fn name(&self) -> &'static str {
+        "lists"
+    }
+
+    /// `degraded` within five days of a gate closing, `unhealthy` once one is closed (its
+    /// list blocks every lead it covers).
+    fn report(&self) -> crate::health::ComponentReport {
+        use crate::health::{ComponentReport, HealthStatus};
+        let today = crate::clock::business_date(self.clock.now(), self.tz);
+        let fresh = self.freshness(today);
+        let status = fresh.iter().fold(HealthStatus::Ok, |s, (_, f)| {
+            s.max(match f {
+                Freshness::Ok => HealthStatus::Ok,
+                Freshness::Soon { .. } => HealthStatus::Degraded,
+                Freshness::Stale => HealthStatus::Unhealthy,
+            })
+        });
+        let closed: Vec<&str> = fresh
+            .iter()
+            .filter(|(_, f)| *f == Freshness::Stale)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut report = ComponentReport::new(status).with("lists", self.lists.len());
+        if !closed.is_empty() {
+            report = report.with(
+                "error",
+                format!(
+                    "no current snapshot, every lead they cover is blocked: {}",
+                    closed.join(", ")
+                ),
+            );
+        }
+        report
+    }
+}
