@@ -47,6 +47,11 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Load or look up do-not-call lists (`[[lists]]`), offline on DATA_DIR.
+    Lists {
+        #[command(subcommand)]
+        action: ListsAction,
+    },
     /// Run a lead through the pipeline offline, with no side effects.
     Check {
         /// A JSON file with the webhook's fields (or `{"lead": …, "at": …}`), or `-` for stdin.
@@ -71,6 +76,24 @@ enum Command {
         #[arg(long)]
         to_database: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ListsAction {
+    /// Replace list NAME with FILE (FTC full list, or plain numbers), or apply a change list.
+    Import {
+        name: String,
+        file: PathBuf,
+        /// FILE is an FTC change list (number, date, A/D) applied to the version in force.
+        #[arg(long)]
+        changes: bool,
+        /// When the file was downloaded (YYYY-MM-DD; default today): the 31-day rule counts
+        /// from it.
+        #[arg(long, value_name = "DATE")]
+        downloaded_at: Option<String>,
+    },
+    /// Which lists hold PHONE.
+    Lookup { phone: String },
 }
 
 #[derive(clap::Args)]
@@ -159,6 +182,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats { start, end, csv } => {
             let out = cli::stats(&settings, start.as_deref(), end.as_deref(), csv).await?;
             std::io::Write::write_all(&mut std::io::stdout(), &out)?;
+            Ok(())
+        }
+        Command::Lists {
+            action:
+                ListsAction::Import {
+                    name,
+                    file,
+                    changes,
+                    downloaded_at,
+                },
+        } => {
+            let out = callgate::lists::cli::import(
+                &settings,
+                &name,
+                &file,
+                changes,
+                downloaded_at.as_deref(),
+            )?;
+            println!("{out}");
+            Ok(())
+        }
+        Command::Lists {
+            action: ListsAction::Lookup { phone },
+        } => {
+            let found = callgate::lists::cli::lookup(&settings, &phone)?;
+            println!("{}", serde_json::to_string_pretty(&found)?);
             Ok(())
         }
         Command::Check { file, at } => {

@@ -5,6 +5,7 @@
 //! ([`crate::config::lists`]). **Not wired into the pipeline yet**: loading and keeping
 //! snapshots, the check itself, the API and the CLI come next.
 
+pub mod cli;
 pub mod parse;
 pub mod rules;
 pub mod set;

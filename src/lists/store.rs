@@ -187,6 +187,54 @@ impl Lists {
         Ok((meta, report))
     }
 
+    /// Applies an FTC change list to the version in force, as a new version (blocking).
+    /// The new version keeps the base's download date unless `downloaded_at` is given.
+    pub fn apply_changes(
+        &self,
+        name: &str,
+        input: impl Read,
+        source: &str,
+        downloaded_at: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Result<(Meta, parse::Changes), ReplaceError> {
+        let list = self
+            .find(name)
+            .ok_or_else(|| ReplaceError::NoSuchList(name.into()))?;
+        let _one = list.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let base = list.current.load_full();
+        let empty = NumberSet::new();
+        let mut hashing = Hashing {
+            inner: input,
+            hash: Sha256::new(),
+        };
+        let (set, changes) = parse::apply_changes(
+            base.as_ref().map_or(&empty, |v| &v.set),
+            io::BufReader::with_capacity(1 << 20, &mut hashing),
+        )?;
+        let sha256 = hex(&hashing.hash.finalize());
+        let version = base.as_ref().map_or(0, |v| v.meta.version) + 1;
+        let downloaded_at = downloaded_at
+            .or(base.as_ref().map(|v| v.meta.downloaded_at))
+            .unwrap_or_else(|| now.date_naive());
+        let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
+        list.current.store(Some(Arc::new(Version {
+            snapshot: Snapshot {
+                version,
+                downloaded_at,
+            },
+            meta: meta.clone(),
+            set,
+        })));
+        tracing::info!(
+            list = name,
+            version,
+            added = changes.added,
+            deleted = changes.deleted,
+            "list change list applied"
+        );
+        Ok((meta, changes))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn keep(
         &self,

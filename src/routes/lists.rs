@@ -1,5 +1,6 @@
 //! Do-not-call lists: `GET /lists`, `GET /lists/lookup?phone=`, `PUT /lists/{name}` (the
-//! file as the body; `?downloaded_at=YYYY-MM-DD`, default today). A load runs on the
+//! file as the body; `?downloaded_at=YYYY-MM-DD`, default today), `POST
+//! /lists/{name}/changes` (an FTC change list). A load runs on the
 //! blocking pool; the version in force answers until the new one is complete.
 
 use actix_web::{web, HttpResponse};
@@ -22,6 +23,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/lists/{name}")
                 .app_data(web::PayloadConfig::new(LIST_MAX_BYTES))
                 .route(web::put().to(replace)),
+        )
+        .service(
+            web::resource("/lists/{name}/changes")
+                .app_data(web::PayloadConfig::new(LIST_MAX_BYTES))
+                .route(web::post().to(changes)),
         );
 }
 
@@ -52,58 +58,82 @@ async fn replace(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
-    if state.lists.settings(&name).is_none() {
-        return Err(ApiError::NotFound(format!(
-            "no list `{name}` is configured"
-        )));
-    }
-    let downloaded_at = match q
-        .get("downloaded_at")
-        .map(|d| d.trim())
-        .filter(|d| !d.is_empty())
-    {
-        None => today(&state),
-        Some(d) => {
-            crate::stats::range::parse_date("downloaded_at", d).map_err(ApiError::BadRequest)?
-        }
-    };
-    if downloaded_at > today(&state) {
-        return Err(ApiError::BadRequest(
-            "`downloaded_at` is in the future".into(),
-        ));
-    }
-    let now = state.clock.now();
-    let lists = state.lists.clone();
-    let shown = name.clone();
+    let downloaded_at = downloaded_at(&state, &q)?.unwrap_or_else(|| today(&state));
+    let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
     let source = format!("upload via the API ({} bytes)", body.len());
-    let loaded =
+    let (meta, report) =
         web::block(move || lists.replace(&name, body.as_ref(), &source, downloaded_at, now))
             .await
-            .map_err(ApiError::internal)?;
-    match loaded {
-        Ok((meta, report)) => Ok(HttpResponse::Ok().json(json!({
-            "name": shown,
-            "version": meta.version,
-            "count": meta.count,
-            "prefixes": meta.prefixes,
-            "downloaded_at": meta.downloaded_at,
-            "sha256": meta.sha256,
-            "invalid": report.invalid,
-            "invalid_lines": report.invalid_lines,
-        }))),
-        Err(ReplaceError::NoSuchList(n)) => {
-            Err(ApiError::NotFound(format!("no list `{n}` is configured")))
-        }
-        Err(ReplaceError::Load(LoadError::Refused { why, report })) => Err(ApiError::Invalid {
+            .map_err(ApiError::internal)?
+            .map_err(refused)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "name": shown,
+        "version": meta.version,
+        "count": meta.count,
+        "prefixes": meta.prefixes,
+        "downloaded_at": meta.downloaded_at,
+        "sha256": meta.sha256,
+        "invalid": report.invalid,
+        "invalid_lines": report.invalid_lines,
+    })))
+}
+
+/// An FTC change list applied to the version in force, as a new version.
+async fn changes(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    q: Query,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let downloaded_at = downloaded_at(&state, &q)?;
+    let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
+    let source = format!("change list via the API ({} bytes)", body.len());
+    let (meta, c) =
+        web::block(move || lists.apply_changes(&name, body.as_ref(), &source, downloaded_at, now))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(refused)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "name": shown,
+        "version": meta.version,
+        "count": meta.count,
+        "added": c.added,
+        "deleted": c.deleted,
+        "invalid": c.report.invalid,
+        "invalid_lines": c.report.invalid_lines,
+    })))
+}
+
+fn refused(e: ReplaceError) -> ApiError {
+    match e {
+        ReplaceError::NoSuchList(n) => ApiError::NotFound(format!("no list `{n}` is configured")),
+        ReplaceError::Load(LoadError::Refused { why, report }) => ApiError::Invalid {
             message: format!("refused, the list keeps its previous version: {why}"),
             errors: report
                 .invalid_lines
                 .iter()
                 .map(|l| json!({"line": l.line, "text": l.text, "error": l.error}))
                 .collect(),
-        }),
-        Err(ReplaceError::Load(LoadError::Io(e)) | ReplaceError::Storage(e)) => {
-            Err(ApiError::storage(e))
-        }
+        },
+        ReplaceError::Load(LoadError::Io(e)) | ReplaceError::Storage(e) => ApiError::storage(e),
     }
+}
+
+/// `?downloaded_at=YYYY-MM-DD`, not after today.
+fn downloaded_at(state: &AppState, q: &Query) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    let Some(d) = q
+        .get("downloaded_at")
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+    else {
+        return Ok(None);
+    };
+    let date = crate::stats::range::parse_date("downloaded_at", d).map_err(ApiError::BadRequest)?;
+    if date > today(state) {
+        return Err(ApiError::BadRequest(
+            "`downloaded_at` is in the future".into(),
+        ));
+    }
+    Ok(Some(date))
 }

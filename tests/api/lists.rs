@@ -134,10 +134,37 @@ async fn lists_block_with_their_snapshot_fail_closed_when_stale_and_survive_a_re
     let all = app.get_json("/api/admin/lists").await;
     assert_eq!(view(&all, "ftc")["snapshot"]["version"], 1);
 
+    // A change list makes version 2: one number added, one deleted.
+    let res = app
+        .admin(Method::POST, "/api/admin/lists/ftc/changes")
+        .body("3055557777,2026-11-22 10:00:00,A\n305,5551235,2026-11-22 10:01:00,D\n")
+        .send()
+        .await
+        .expect("changes");
+    assert_eq!(res.status(), StatusCode::OK);
+    let c: Value = res.json().await.expect("json");
+    assert_eq!(
+        (
+            c["version"].clone(),
+            c["added"].clone(),
+            c["deleted"].clone()
+        ),
+        (json!(2), json!(1), json!(1))
+    );
+    let found = app
+        .get_json("/api/admin/lists/lookup?phone=3055557777")
+        .await;
+    assert_eq!(found["lists"][0]["snapshot_version"], 2, "{found}");
+    let gone = app
+        .get_json("/api/admin/lists/lookup?phone=3055551235")
+        .await;
+    assert_eq!(gone["lists"], json!([]));
+
     // The snapshot survives a restart.
     let app = app.restart().await;
     let all = app.get_json("/api/admin/lists").await;
     assert_eq!(view(&all, "ftc")["count"], 2, "{all}");
+    assert_eq!(view(&all, "ftc")["snapshot"]["version"], 2);
     // 32 days after the download the gate closes: even an unlisted number is not called.
     app.clock.advance(TimeDelta::days(29));
     let (_, stale) = post_lead(&app, json!({"phone_number": "3055558888", "lead_id": "F"})).await;
@@ -152,4 +179,58 @@ async fn lists_block_with_their_snapshot_fail_closed_when_stale_and_survive_a_re
         app.health().await["components"]["lists"]["status"],
         "unhealthy"
     );
+}
+
+#[test]
+fn the_cli_imports_a_file_and_a_change_list_and_looks_numbers_up() {
+    use crate::helpers::{path_str, run_binary};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("callgate.toml");
+    std::fs::write(
+        &config,
+        "[[lists]]\nname = \"ftc\"\nkind = \"national_dnc\"\n",
+    )
+    .expect("config");
+    let file = dir.path().join("ftc-305.txt");
+    std::fs::write(&file, "3055551234\n305,5551235\n").expect("list");
+    let changes = dir.path().join("changes.txt");
+    std::fs::write(&changes, "3055551234,2026-11-29 09:00:00,D\n").expect("changes");
+    let data = dir.path().join("data");
+    let env = [
+        ("DATA_DIR", path_str(&data)),
+        ("CALLGATE_CONFIG", path_str(&config)),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (out, stderr) = run_binary(
+        &[
+            "lists",
+            "import",
+            "ftc",
+            &path_str(&file),
+            "--downloaded-at",
+            "2026-11-28",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("version 1 (2 numbers, 0 prefixes, downloaded 2026-11-28)"),
+        "{text}"
+    );
+    let (out, stderr) = run_binary(&["lists", "lookup", "(305) 555-1234"], &env);
+    assert!(out.status.success(), "{stderr}");
+    let found: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(found["lists"][0]["name"], "ftc", "{found}");
+    let (out, stderr) = run_binary(
+        &["lists", "import", "ftc", &path_str(&changes), "--changes"],
+        &env,
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("version 2 (1 numbers), 0 added, 1 deleted")
+    );
+    let (out, _) = run_binary(&["lists", "lookup", "3055551234"], &env);
+    let found: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(found["lists"], json!([]));
 }
