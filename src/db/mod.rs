@@ -10,7 +10,8 @@
 //! - [`outbox`], [`pace`], [`deferred`]: work claimed once with `FOR UPDATE SKIP LOCKED`
 //!   and leases, within the deployment's limits;
 //! - [`decisions`]: one accept per number, under transaction-scoped advisory locks;
-//! - [`leases`], [`feeds`]: singleton jobs and shared feed copies;
+//! - [`leases`], [`feeds`], [`lists`]: singleton jobs, shared feed copies and do-not-call
+//!   list versions;
 //! - [`copy`]: `callgate migrate --to-database`; [`scratch`]: throwaway test databases.
 //!
 //! Queries are runtime queries (no database is needed to build). Migrations run on a
@@ -26,6 +27,7 @@ pub mod feeds;
 pub mod flags;
 pub mod journals;
 pub mod leases;
+pub mod lists;
 pub mod outbox;
 pub mod pace;
 pub mod scratch;
@@ -89,6 +91,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "day_summaries",
         include_str!("../../migrations/0011_day_summaries.sql"),
+    ),
+    (
+        12,
+        "list_versions",
+        include_str!("../../migrations/0012_list_versions.sql"),
     ),
 ];
 

@@ -58,7 +58,13 @@ pub struct Lists {
     /// The service clock and business timezone (ages are counted in business dates).
     clock: crate::clock::SharedClock,
     tz: chrono_tz::Tz,
+    /// Database mode: versions shared through `list_versions` (and the runtime the
+    /// blocking loaders store them on).
+    shared: Option<(crate::db::Db, tokio::runtime::Handle)>,
 }
+
+/// Database mode: how often an instance looks for a newer version another one loaded.
+pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a list says about a lead, with the version consulted (for the trace and the
 /// journal).
@@ -125,6 +131,7 @@ impl Lists {
             dir,
             clock,
             tz,
+            shared: None,
         })
     }
 
@@ -135,6 +142,7 @@ impl Lists {
             dir: PathBuf::new(),
             clock: Arc::new(crate::clock::SystemClock),
             tz: chrono_tz::UTC,
+            shared: None,
         }
     }
 
@@ -262,6 +270,12 @@ impl Lists {
         crate::store::write_atomic(&self.dir.join(format!("{name}.snapshot")), &bytes)?;
         let json = serde_json::to_vec_pretty(&meta).map_err(io::Error::other)?;
         crate::store::write_atomic(&self.dir.join(format!("{name}.json")), &json)?;
+        if let Some((db, handle)) = &self.shared {
+            let record = serde_json::to_value(&meta).map_err(io::Error::other)?;
+            handle
+                .block_on(db.store_list_version(name, version as i64, &record, &bytes, now))
+                .map_err(crate::db::DbError::into_io)?;
+        }
         Ok(meta)
     }
 
@@ -356,6 +370,80 @@ impl Lists {
                 (l.settings.name.clone(), f)
             })
             .collect()
+    }
+}
+
+impl Lists {
+    /// Database mode: versions are shared with every instance; loads the newest stored
+    /// ones now.
+    pub async fn with_db(mut self, db: crate::db::Db) -> Self {
+        self.shared = Some((db, tokio::runtime::Handle::current()));
+        self.adopt_newer().await;
+        self
+    }
+
+    /// Installs every stored version newer than the one in force here.
+    pub async fn adopt_newer(&self) {
+        let Some((db, _)) = &self.shared else { return };
+        for l in &self.lists {
+            let name = &l.settings.name;
+            let ours = l
+                .current
+                .load()
+                .as_ref()
+                .map_or(0, |v| v.meta.version as i64);
+            match db.list_version(name).await {
+                Ok(Some(v)) if v > ours => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(list = %name, error = %e, "cannot read the shared list version");
+                    continue;
+                }
+            }
+            match db
+                .list_snapshot(name)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|found| {
+                    let (record, bytes) = found.ok_or("the stored version went away")?;
+                    let meta: Meta = serde_json::from_value(record).map_err(|e| e.to_string())?;
+                    if hex(&Sha256::digest(&bytes)) != meta.snapshot_sha256 {
+                        return Err("the stored snapshot fails its checksum".to_string());
+                    }
+                    let set = NumberSet::read_from(bytes.as_slice()).map_err(|e| e.to_string())?;
+                    Ok((meta, set))
+                }) {
+                Ok((meta, set)) => {
+                    tracing::info!(list = %name, version = meta.version, count = meta.count, "list version loaded from the database");
+                    l.current.store(Some(Arc::new(Version {
+                        snapshot: Snapshot {
+                            version: meta.version,
+                            downloaded_at: meta.downloaded_at,
+                        },
+                        meta,
+                        set,
+                    })));
+                }
+                Err(e) => {
+                    tracing::error!(list = %name, error = %e, "a shared list version cannot be read; the version in force stays")
+                }
+            }
+        }
+    }
+
+    /// Database mode: follows the other instances' loads until `shutdown`.
+    pub async fn follow(&self, shutdown: impl std::future::Future<Output = ()>) {
+        if self.shared.is_none() || self.lists.is_empty() {
+            return;
+        }
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            }
+            self.adopt_newer().await;
+        }
     }
 }
 

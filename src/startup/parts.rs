@@ -81,15 +81,17 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
             .with_rows(journals.clone())
             .with_quarantine(quarantine.clone()),
     );
-    let lists = Arc::new(
-        crate::lists::Lists::open(
-            &settings.data_dir,
-            &settings.lists,
-            clock.clone(),
-            settings.timezone,
-        )
-        .context("cannot load the do-not-call lists")?,
-    );
+    let lists = crate::lists::Lists::open(
+        &settings.data_dir,
+        &settings.lists,
+        clock.clone(),
+        settings.timezone,
+    )
+    .context("cannot load the do-not-call lists")?;
+    let lists = Arc::new(match &db {
+        None => lists,
+        Some(db) => lists.with_db(db.clone()).await,
+    });
     Ok(Components {
         db,
         lock,

@@ -336,3 +336,43 @@ async fn a_settled_days_rollup_is_shared_and_a_late_line_still_counts() {
     assert_eq!(b.get_json(path).await["total_attempts"], 4);
     assert_eq!(a.get_json(path).await["total_attempts"], 4);
 }
+
+#[tokio::test]
+async fn a_list_loaded_on_one_instance_is_in_force_on_the_other_within_ten_seconds() {
+    use callgate::config::lists::{ListKind, ListSettings};
+    let Some((a, b)) = spawn_pair(|s| {
+        s.lists = vec![ListSettings {
+            name: "ftc".into(),
+            kind: ListKind::NationalDnc,
+            max_age_days: Some(31),
+            states: Vec::new(),
+            exemption: None,
+        }];
+    })
+    .await
+    else {
+        return;
+    };
+    let res = a
+        .admin(Method::PUT, "/api/admin/lists/ftc?downloaded_at=2026-11-20")
+        .body("3055551234\n")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), StatusCode::OK);
+    eventually(Duration::from_secs(10), || async {
+        let found = b.get_json("/api/admin/lists/lookup?phone=3055551234").await;
+        (found["lists"][0]["snapshot_version"] == 1).then_some(())
+    })
+    .await
+    .expect("B uses the version A loaded");
+    let (_, body) = post_lead(&b, json!({"phone_number": "3055551234", "lead_id": "N1"})).await;
+    assert_eq!(body["decision"], "blocked", "{body}");
+    // A new instance starts with it.
+    let mut settings = b.settings.clone();
+    let dir = std::sync::Arc::new(crate::helpers::TestDir::new_plain());
+    settings.data_dir = dir.path().join("data");
+    let c = crate::helpers::start_with(settings, dir, a.clock.clone()).await;
+    let found = c.get_json("/api/admin/lists/lookup?phone=3055551234").await;
+    assert_eq!(found["lists"][0]["snapshot_version"], 1, "{found}");
+}
