@@ -83,23 +83,8 @@ pub(super) fn lists(table: &toml::Table, file: &str) -> Result<Vec<ListSettings>
     let mut out: Vec<ListSettings> = Vec::new();
     for (n, l) in raw.into_iter().enumerate() {
         let at = |what: &str| format!("lists[{n}].{what} (in {file})");
-        let name = l.name.trim().to_string();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(ConfigError::new(
-                at("name"),
-                "use letters, digits, `-`, `_` or `.`",
-            ));
-        }
-        if out.iter().any(|o| o.name == name) {
-            return Err(ConfigError::new(
-                at("name"),
-                format!("`{name}` is used twice"),
-            ));
-        }
+        let name =
+            super::tables::entry_name(&l.name, &at("name"), out.iter().map(|o| o.name.as_str()))?;
         let kind: ListKind = toml::Value::String(l.kind.clone())
             .try_into()
             .map_err(|_| {

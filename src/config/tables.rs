@@ -103,6 +103,26 @@ pub(super) fn content(table: &toml::Table, file: &str) -> Result<ContentSettings
     })
 }
 
+/// A table entry's `name`: letters, digits, `-`, `_` or `.`, and not one of `taken`.
+pub(super) fn entry_name<'a>(
+    raw: &str,
+    at: &str,
+    mut taken: impl Iterator<Item = &'a str>,
+) -> Result<String, ConfigError> {
+    let name = raw.trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ConfigError::new(at, "use letters, digits, `-`, `_` or `.`"));
+    }
+    if taken.any(|other| other == name) {
+        return Err(ConfigError::new(at, format!("`{name}` is used twice")));
+    }
+    Ok(name)
+}
+
 pub(super) fn feeds(table: &toml::Table, file: &str) -> Result<Vec<FeedSettings>, ConfigError> {
     let Some(value) = table.get("feeds") else {
         return Ok(Vec::new());
@@ -114,23 +134,7 @@ pub(super) fn feeds(table: &toml::Table, file: &str) -> Result<Vec<FeedSettings>
     let mut feeds: Vec<FeedSettings> = Vec::new();
     for (n, f) in raw.into_iter().enumerate() {
         let at = |what: &str| format!("feeds[{n}].{what} (in {file})");
-        let name = f.name.trim().to_string();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(ConfigError::new(
-                at("name"),
-                "use letters, digits, `-`, `_` or `.`",
-            ));
-        }
-        if feeds.iter().any(|other| other.name == name) {
-            return Err(ConfigError::new(
-                at("name"),
-                format!("`{name}` is used twice"),
-            ));
-        }
+        let name = entry_name(&f.name, &at("name"), feeds.iter().map(|o| o.name.as_str()))?;
         let url = reqwest::Url::parse(&f.url)
             .map_err(|e| ConfigError::new(at("url"), format!("`{}`: {e}", f.url)))?;
         if !matches!(url.scheme(), "http" | "https") {

@@ -17,13 +17,17 @@ use crate::store::DataDirLock;
 
 fn open(settings: &Settings) -> anyhow::Result<(DataDirLock, Lists)> {
     let lock = DataDirLock::acquire(&settings.data_dir)?;
-    let lists = Lists::open(
+    Ok((lock, read(settings)?))
+}
+
+/// The lists as the data directory holds them, without the lock (reads only).
+fn read(settings: &Settings) -> anyhow::Result<Lists> {
+    Lists::open(
         &settings.data_dir,
         &settings.lists,
         Arc::new(SystemClock),
         settings.timezone,
-    )?;
-    Ok((lock, lists))
+    )
 }
 
 /// Reads through a progress bar over the file's bytes.
@@ -96,12 +100,7 @@ pub fn import(
 
 /// The lists holding `phone`, as JSON.
 pub fn lookup(settings: &Settings, phone: &str) -> anyhow::Result<serde_json::Value> {
-    let lists = Lists::open(
-        &settings.data_dir,
-        &settings.lists,
-        Arc::new(SystemClock),
-        settings.timezone,
-    )?;
+    let lists = read(settings)?;
     let number = crate::domain::PhoneNumber::parse(phone, &settings.default_country)
         .map_err(|e| anyhow::anyhow!("{phone}: {e}"))?;
     Ok(serde_json::json!({"phone": number.as_str(), "lists": lists.lookup(number.as_str())}))

@@ -183,14 +183,7 @@ impl Lists {
         let sha256 = hex(&hashing.hash.finalize());
         let version = list.current.load().as_ref().map_or(0, |v| v.meta.version) + 1;
         let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
-        list.current.store(Some(Arc::new(Version {
-            snapshot: Snapshot {
-                version,
-                downloaded_at,
-            },
-            meta: meta.clone(),
-            set,
-        })));
+        install(list, meta.clone(), set);
         tracing::info!(list = name, version, count = meta.count, invalid = report.invalid, %downloaded_at, "list replaced");
         Ok((meta, report))
     }
@@ -225,14 +218,7 @@ impl Lists {
             .or(base.as_ref().map(|v| v.meta.downloaded_at))
             .unwrap_or_else(|| now.date_naive());
         let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
-        list.current.store(Some(Arc::new(Version {
-            snapshot: Snapshot {
-                version,
-                downloaded_at,
-            },
-            meta: meta.clone(),
-            set,
-        })));
+        install(list, meta.clone(), set);
         tracing::info!(
             list = name,
             version,
@@ -415,14 +401,7 @@ impl Lists {
                 }) {
                 Ok((meta, set)) => {
                     tracing::info!(list = %name, version = meta.version, count = meta.count, "list version loaded from the database");
-                    l.current.store(Some(Arc::new(Version {
-                        snapshot: Snapshot {
-                            version: meta.version,
-                            downloaded_at: meta.downloaded_at,
-                        },
-                        meta,
-                        set,
-                    })));
+                    install(l, meta, set);
                 }
                 Err(e) => {
                     tracing::error!(list = %name, error = %e, "a shared list version cannot be read; the version in force stays")
@@ -455,6 +434,18 @@ pub enum ReplaceError {
     Load(#[from] LoadError),
     #[error("could not keep the snapshot: {0}")]
     Storage(#[from] io::Error),
+}
+
+/// Swaps `set` in as the version in force of `list` (lookups see the old one or this one).
+fn install(list: &List, meta: Meta, set: NumberSet) {
+    list.current.store(Some(Arc::new(Version {
+        snapshot: Snapshot {
+            version: meta.version,
+            downloaded_at: meta.downloaded_at,
+        },
+        meta,
+        set,
+    })));
 }
 
 /// Reads and checks a list's snapshot; `None` when it was never loaded.
