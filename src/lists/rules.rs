@@ -123,6 +123,8 @@ pub fn judge(
         }
     }
     let kind = list.kind.as_str();
+    // An emptied gated list is no current list either.
+    let version = version.filter(|(_, set)| !set.is_empty() || list.max_age_days.is_none());
     if freshness(list, version.map(|(s, _)| s), today) == Freshness::Stale {
         let reason = match version {
             None => format!("{kind} \"{}\" has no current snapshot: calls it covers are not placed", list.name),

@@ -188,6 +188,30 @@ impl Lists {
         Ok((meta, report))
     }
 
+    /// Empties a list, as a new version (blocking). A gated list then blocks every lead it
+    /// covers: an empty registry is not a current registry.
+    pub fn empty(&self, name: &str, now: DateTime<Utc>) -> Result<Meta, ReplaceError> {
+        let list = self
+            .find(name)
+            .ok_or_else(|| ReplaceError::NoSuchList(name.into()))?;
+        let _one = list.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let version = list.current.load().as_ref().map_or(0, |v| v.meta.version) + 1;
+        let set = NumberSet::new();
+        let today = crate::clock::business_date(now, self.tz);
+        let meta = self.keep(
+            name,
+            &set,
+            version,
+            today,
+            now,
+            "emptied by an admin",
+            String::new(),
+        )?;
+        install(list, meta.clone(), set);
+        tracing::warn!(list = name, version, "list emptied by an admin");
+        Ok(meta)
+    }
+
     /// Applies an FTC change list to the version in force, as a new version (blocking).
     /// The new version keeps the base's download date unless `downloaded_at` is given.
     pub fn apply_changes(
@@ -317,12 +341,10 @@ impl Lists {
             .map(|l| {
                 let current = l.current.load();
                 let snapshot = current.as_ref().map(|v| &v.snapshot);
-                let status = match (
-                    rules::freshness(&l.settings, snapshot, today),
-                    current.as_ref(),
-                ) {
+                let empty = current.as_ref().is_none_or(|v| v.set.is_empty());
+                let status = match (rules::freshness(&l.settings, snapshot, today), empty) {
                     (Freshness::Stale, _) => "stale",
-                    (_, None) => "empty",
+                    (_, true) => "empty",
                     _ => "ok",
                 };
                 serde_json::json!({
@@ -352,7 +374,12 @@ impl Lists {
             .iter()
             .map(|l| {
                 let current = l.current.load();
-                let f = rules::freshness(&l.settings, current.as_ref().map(|v| &v.snapshot), today);
+                // An emptied gated list is no current list.
+                let in_force = current
+                    .as_ref()
+                    .filter(|v| !v.set.is_empty() || l.settings.max_age_days.is_none());
+                let f = rules::freshness(&l.settings, in_force.map(|v| &v.snapshot), today);
+
                 (l.settings.name.clone(), f)
             })
             .collect()

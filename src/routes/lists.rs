@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(LIST_MAX_BYTES))
                 .route(web::put().to(replace)),
         )
+        .service(web::resource("/lists/{name}/contents").route(web::delete().to(empty)))
         .service(
             web::resource("/lists/{name}/changes")
                 .app_data(web::PayloadConfig::new(LIST_MAX_BYTES))
@@ -103,6 +104,20 @@ async fn changes(
         "invalid": c.report.invalid,
         "invalid_lines": c.report.invalid_lines,
     })))
+}
+
+/// Empties a list (a new version with no entry).
+async fn empty(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
+    let meta = web::block(move || lists.empty(&name, now))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(refused)?;
+    Ok(HttpResponse::Ok().json(json!({"name": shown, "version": meta.version, "count": 0})))
 }
 
 fn refused(e: ReplaceError) -> ApiError {

@@ -234,3 +234,39 @@ fn the_cli_imports_a_file_and_a_change_list_and_looks_numbers_up() {
     let found: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(found["lists"], json!([]));
 }
+
+#[tokio::test]
+async fn an_emptied_gated_list_blocks_what_it_covers() {
+    let app = spawn_app_with(|s| s.lists = lists()).await;
+    let (status, _) = put_list(&app, "ftc", "", "3055551234\n").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, ok) = post_lead(&app, json!({"phone_number": "3055550000", "lead_id": "A"})).await;
+    assert_eq!(ok["decision"], "accepted", "{ok}");
+    let res = app
+        .admin(Method::DELETE, "/api/admin/lists/ftc/contents")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::OK);
+    let all = app.get_json("/api/admin/lists").await;
+    assert_eq!(view(&all, "ftc")["status"], "empty", "{all}");
+    assert_eq!(view(&all, "ftc")["snapshot"]["version"], 2);
+    let (_, blocked) = post_lead(&app, json!({"phone_number": "3055550001", "lead_id": "B"})).await;
+    assert_eq!(blocked["decision"], "blocked", "{blocked}");
+    assert!(
+        blocked["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no current snapshot")),
+        "{blocked}"
+    );
+    assert_eq!(
+        app.health().await["components"]["lists"]["status"],
+        "unhealthy"
+    );
+    let res = app
+        .admin(Method::DELETE, "/api/admin/lists/nope/contents")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
