@@ -206,7 +206,7 @@ mod tests {
             version: 1,
             downloaded_at: day("2026-11-01"),
         };
-        let set = NumberSet::new();
+        let set = on_list();
         let now = |d: &str| (at(&format!("{d}T15:00:00Z")), day(d));
         let v = |d: &str| {
             let (n, t) = now(d);
@@ -249,6 +249,34 @@ mod tests {
         ));
         let internal = list(ListKind::InternalDnc, None);
         assert_eq!(freshness(&internal, None, day("2030-01-01")), Freshness::Ok);
+        // An emptied gated list is no current list; an emptied internal list just matches
+        // nothing.
+        let (n, t) = now("2026-11-02");
+        let empty = NumberSet::new();
+        assert!(matches!(
+            judge(
+                &l,
+                Some((&snap, &empty)),
+                &lead(serde_json::json!({})),
+                None,
+                Some(4045550000),
+                n,
+                t
+            ),
+            Verdict::Closed { .. }
+        ));
+        assert_eq!(
+            judge(
+                &internal,
+                Some((&snap, &empty)),
+                &lead(serde_json::json!({})),
+                None,
+                Some(4045550000),
+                n,
+                t
+            ),
+            Verdict::Clear
+        );
     }
 
     #[test]
