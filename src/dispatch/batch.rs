@@ -26,6 +26,9 @@ pub const MAX_BATCH: usize = 256;
 /// Batches committing at the same time per instance (one gathers while one commits).
 pub const WORKERS: usize = 2;
 
+/// How long a batch that already has company waits for more.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
 pub struct Job {
     pub lead: Lead,
     pub request_id: String,
@@ -70,11 +73,13 @@ pub fn spawn(gw: &Arc<Gateway>) {
                     let mut rx = rx.lock().await;
                     let Some(first) = rx.recv().await else { return };
                     let mut jobs = vec![first];
-                    while jobs.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(job) => jobs.push(job),
-                            Err(_) => break,
-                        }
+                    drain(&mut rx, &mut jobs);
+                    // Under load, a moment's wait gathers the webhooks already on their way:
+                    // fewer, larger commits (the database's CPU is the limit), at most
+                    // LINGER added to a webhook's answer. A lone webhook does not wait.
+                    if jobs.len() > 1 && jobs.len() < MAX_BATCH {
+                        tokio::time::sleep(LINGER).await;
+                        drain(&mut rx, &mut jobs);
                     }
                     jobs
                 };
@@ -83,6 +88,15 @@ pub fn spawn(gw: &Arc<Gateway>) {
                 gw.decide_batch(&sh, jobs).await;
             }
         });
+    }
+}
+
+fn drain(rx: &mut mpsc::UnboundedReceiver<Job>, jobs: &mut Vec<Job>) {
+    while jobs.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
     }
 }
 
