@@ -61,6 +61,8 @@ pub async fn run(
             tracing::warn!(error = %e, "could not read the shared queues' sizes");
         }
     }
+    // A clean stop hands the work over at once.
+    let _ = sh.db.release_lease(LEASE, &sh.holder).await;
 }
 
 /// A page of the deferred queue and the queue's summary: ((matching, page), (rows, due,

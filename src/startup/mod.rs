@@ -102,6 +102,58 @@ async fn retention_rows(
             Err(e) => tracing::warn!(error = %e, "cannot take the retention lease"),
         }
     }
+    let _ = sh.db.release_lease("retention", &sh.holder).await;
+}
+
+/// Database mode: the instance holding the `rollups` lease makes the settled days' rollups
+/// of every day retention keeps, at startup and then every ten minutes, so a statistics
+/// request does not pay for reading a settled day's rows (another instance takes over
+/// within two minutes; a clean stop hands over at once).
+async fn rollups_task(
+    state: web::Data<AppState>,
+    sh: Arc<dispatch::shared::Shared>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        let now = state.clock.now();
+        match sh
+            .db
+            .try_lease("rollups", &sh.holder, now, chrono::Duration::minutes(2))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the rollups lease");
+                continue;
+            }
+        }
+        let today = crate::clock::business_date(now, state.settings.timezone);
+        // Every day retention keeps (a year by default): after the first pass, a settled
+        // day costs one index probe.
+        let days = match state.settings.retention_days {
+            0 => 366,
+            n => u64::from(n).min(3660),
+        };
+        let Some(start) = today.checked_sub_days(chrono::Days::new(days)) else {
+            continue;
+        };
+        let range = crate::stats::range::DateRange { start, end: today };
+        let stats = state.stats.clone();
+        match tokio::task::spawn_blocking(move || stats.warm(range, today)).await {
+            Ok(Ok(days)) => tracing::debug!(days, "statistics rollups up to date"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not make the statistics rollups"),
+            Err(e) => tracing::warn!(error = %e, "rollups task failed"),
+        }
+    }
+    // A clean stop hands the work over at once.
+    let _ = sh.db.release_lease("rollups", &sh.holder).await;
 }
 
 async fn until_stopped(mut rx: watch::Receiver<bool>) {
@@ -239,6 +291,11 @@ impl Application {
                         async move { track2.protection.follow(until_stopped(stop3)).await },
                     ),
                     tokio::spawn(retention_rows(
+                        state.clone(),
+                        sh.clone(),
+                        until_stopped(stopped.clone()),
+                    )),
+                    tokio::spawn(rollups_task(
                         state.clone(),
                         sh,
                         until_stopped(stopped.clone()),

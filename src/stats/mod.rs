@@ -291,6 +291,12 @@ impl Statistics {
         Ok(attempts::merge(range, &days, current))
     }
 
+    /// Brings every day of `range` up to date in both journals (in database mode, storing
+    /// the rollups of settled days that lack one). Returns how many days were read.
+    pub fn warm(&self, range: DateRange, today: NaiveDate) -> io::Result<usize> {
+        Ok(self.attempts.days(range, today)?.len() + self.calls.days(range, today)?.len())
+    }
+
     /// Pipeline statistics per day and in total for `range`.
     pub fn pipeline(
         &self,
