@@ -15,16 +15,22 @@ use crate::helpers::{eventually, spawn_pair, TestApp};
 use crate::intake::{bland_calls, live, post_lead, wait_for_calls, Queued};
 use crate::shared::Slow;
 
-#[tokio::test]
-async fn concurrent_webhooks_for_one_number_on_two_instances_accept_exactly_one() {
-    let Some((a, b)) = spawn_pair(live).await else {
-        return;
-    };
+/// Two live instances whose mock Bland takes every call.
+async fn live_pair() -> Option<(TestApp, TestApp)> {
+    let (a, b) = spawn_pair(live).await?;
     Mock::given(method("POST"))
         .and(path("/v1/calls"))
         .respond_with(Queued)
         .mount(&a.bland)
         .await;
+    Some((a, b))
+}
+
+#[tokio::test]
+async fn concurrent_webhooks_for_one_number_on_two_instances_accept_exactly_one() {
+    let Some((a, b)) = live_pair().await else {
+        return;
+    };
     let posts = (0..16).map(|i| {
         let app = if i % 2 == 0 { &a } else { &b };
         post_lead(
@@ -52,14 +58,9 @@ async fn concurrent_webhooks_for_one_number_on_two_instances_accept_exactly_one(
 
 #[tokio::test]
 async fn every_accepted_call_is_sent_exactly_once_by_some_instance() {
-    let Some((a, b)) = spawn_pair(live).await else {
+    let Some((a, b)) = live_pair().await else {
         return;
     };
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&a.bland)
-        .await;
     let posts = (0..30).map(|i| {
         let app = if i % 2 == 0 { &a } else { &b };
         post_lead(
@@ -147,14 +148,9 @@ async fn concurrency_is_a_limit_for_the_whole_deployment() {
 
 #[tokio::test]
 async fn deferred_leads_are_released_once_each_across_instances() {
-    let Some((a, b)) = spawn_pair(live).await else {
+    let Some((a, b)) = live_pair().await else {
         return;
     };
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&a.bland)
-        .await;
     // 07:00 Eastern: before business hours, so every lead is deferred to 09:00.
     a.clock
         .set("2026-11-23T12:00:00Z".parse().expect("instant"));
@@ -187,14 +183,9 @@ async fn deferred_leads_are_released_once_each_across_instances() {
 
 #[tokio::test]
 async fn a_completion_retried_to_the_other_instance_is_a_duplicate_and_frees_the_line() {
-    let Some((a, b)) = spawn_pair(live).await else {
+    let Some((a, b)) = live_pair().await else {
         return;
     };
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&a.bland)
-        .await;
     let (_, body) = post_lead(&a, json!({"phone_number": "3055556000", "lead_id": "P1"})).await;
     let id = body["request_id"].as_str().expect("id").to_string();
     wait_for_calls(&a, 1).await;
@@ -219,14 +210,9 @@ async fn a_completion_retried_to_the_other_instance_is_a_duplicate_and_frees_the
 
 #[tokio::test]
 async fn the_release_work_moves_to_the_other_instance_when_its_holder_stops() {
-    let Some((a, b)) = spawn_pair(live).await else {
+    let Some((a, b)) = live_pair().await else {
         return;
     };
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&a.bland)
-        .await;
     a.clock
         .set("2026-11-23T12:00:00Z".parse().expect("instant"));
     let (_, body) = post_lead(&b, json!({"phone_number": "3055557001", "lead_id": "R1"})).await;
@@ -252,14 +238,9 @@ async fn the_release_work_moves_to_the_other_instance_when_its_holder_stops() {
 
 #[tokio::test]
 async fn the_daily_cap_counts_every_instances_calls() {
-    let Some((a, b)) = spawn_pair(live).await else {
+    let Some((a, b)) = live_pair().await else {
         return;
     };
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&a.bland)
-        .await;
     let res = a
         .admin(reqwest::Method::PUT, "/api/admin/protection/config")
         .json(&json!({"max_daily_attempts_per_number": 2}))
