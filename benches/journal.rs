@@ -25,6 +25,8 @@ fn attempt(at: DateTime<Utc>, n: u64) -> Attempt {
         stage: "blocklist".into(),
         source: "flag".into(),
         flag_reason: None,
+        list: None,
+        list_version: None,
     }
 }
 

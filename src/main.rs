@@ -47,7 +47,8 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
-    /// Load or look up do-not-call lists (`[[lists]]`), offline on DATA_DIR.
+    /// Load or look up do-not-call lists (`[[lists]]`): on DATA_DIR, the database, or
+    /// through a running server (--url).
     Lists {
         #[command(subcommand)]
         action: ListsAction,
@@ -80,17 +81,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ListsAction {
-    /// Replace list NAME with FILE (FTC full list, or plain numbers), or apply a change list.
+    /// Replace list NAME with FILE (FTC full list, plain numbers or CSV; gzip or zip), or
+    /// apply a change list.
     Import {
         name: String,
         file: PathBuf,
         /// FILE is an FTC change list (number, date, A/D) applied to the version in force.
         #[arg(long)]
         changes: bool,
-        /// When the file was downloaded (YYYY-MM-DD; default today): the 31-day rule counts
-        /// from it.
+        /// When the file was downloaded (YYYY-MM-DD; default: a date in the file's name,
+        /// else a zip's newest entry, else today): the 31-day rule counts from it.
         #[arg(long, value_name = "DATE")]
         downloaded_at: Option<String>,
+        /// The phone column of a CSV file whose header does not name one we know.
+        #[arg(long)]
+        column: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Which lists hold PHONE.
     Lookup { phone: String },
@@ -191,22 +198,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     file,
                     changes,
                     downloaded_at,
+                    column,
+                    remote,
                 },
         } => {
-            let out = callgate::lists::cli::import(
-                &settings,
-                &name,
-                &file,
+            let target = target(remote, &settings)?;
+            let job = cli::lists::Import {
+                name,
+                file,
                 changes,
-                downloaded_at.as_deref(),
-            )?;
+                downloaded_at,
+                column,
+            };
+            let out = cli::lists::import(&settings, job, target).await?;
             println!("{out}");
             Ok(())
         }
         Command::Lists {
             action: ListsAction::Lookup { phone },
         } => {
-            let found = callgate::lists::cli::lookup(&settings, &phone)?;
+            let found = cli::lists::lookup(&settings, &phone).await?;
             println!("{}", serde_json::to_string_pretty(&found)?);
             Ok(())
         }

@@ -292,6 +292,8 @@ impl Gateway {
                 stage: eval.stage.unwrap_or("blocklist").to_string(),
                 source: block.source.to_string(),
                 flag_reason: block.flag_reason.clone(),
+                list: block.list.as_ref().map(|(name, _)| name.clone()),
+                list_version: block.list.as_ref().and_then(|(_, v)| *v),
             }),
             _ => None,
         };

@@ -61,12 +61,17 @@ pub struct Attempt {
     pub request_id: Option<String>,
     /// The pipeline stage that blocked (`blocklist` for flag, feed and content blocks).
     pub stage: String,
-    /// `flag`, `feed` or `content`.
+    /// `flag`, `list`, `feed` or `content`.
     pub source: String,
     /// The flag's own reason at the time, so statistics can show a flag removed since.
     /// Always written (null when there is none): statistics read these lines in key order.
     #[serde(default)]
     pub flag_reason: Option<String>,
+    /// A do-not-call list block: the list and its snapshot version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_version: Option<u64>,
 }
 
 impl Attempt {

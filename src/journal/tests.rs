@@ -14,6 +14,8 @@ fn attempt(at: &str, value: &str) -> Attempt {
         stage: "blocklist".into(),
         source: "flag".into(),
         flag_reason: None,
+        list: None,
+        list_version: None,
     }
 }
 

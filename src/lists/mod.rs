@@ -1,15 +1,19 @@
-//! Do-not-call lists at national scale (issue 14), first part: the exact compact set of
-//! numbers ([`set`]), the streaming readers of the files operators download ([`parse`]),
-//! and what a list says about a lead — coverage, consent exemptions, the freshness gate,
-//! the hit ([`rules`]). The `[[lists]]` settings are read and validated
-//! ([`crate::config::lists`]). **Not wired into the pipeline yet**: loading and keeping
-//! snapshots, the check itself, the API and the CLI come next.
+//! Do-not-call lists at national scale: the exact compact set of numbers ([`set`]), the
+//! streaming readers of the files operators download ([`parse`], [`formats`]), what a list
+//! says about a lead — coverage, consent exemptions, the freshness gate, the hit
+//! ([`rules`]) — and what a decision records of it ([`record`]); the versions in force and
+//! their snapshots ([`store`]), shared through the database ([`shared`]). The proof of scrub is folded from the journals in `stats::scrub`. The `[[lists]]`
+//! settings are read and validated in [`crate::config::lists`]; the check is
+//! `pipeline::blocklist`.
 
-pub mod cli;
+pub mod formats;
 pub mod parse;
+pub mod record;
 pub mod rules;
 pub mod set;
+pub mod shared;
 pub mod store;
 
+pub use record::{ListResult, ListUse};
 pub use set::{Match, NumberSet};
 pub use store::Lists;

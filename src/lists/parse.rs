@@ -6,7 +6,7 @@
 //! first 100 are kept with their line numbers; a file with more than 1 % of them, or with
 //! no entry at all, is refused and the list keeps its previous version.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use serde::Serialize;
 
@@ -18,6 +18,9 @@ pub const MAX_REPORTED: usize = 100;
 /// A bad line, as reported to the operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvalidLine {
+    /// The file inside a zip archive the line is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     pub line: u64,
     pub text: String,
     pub error: String,
@@ -29,6 +32,8 @@ pub struct Report {
     pub entries: u64,
     pub invalid: u64,
     pub invalid_lines: Vec<InvalidLine>,
+    /// The part being read (an entry of a zip archive), for the lines reported.
+    part: Option<String>,
 }
 
 impl Report {
@@ -36,6 +41,7 @@ impl Report {
         self.invalid += 1;
         if self.invalid_lines.len() < MAX_REPORTED {
             self.invalid_lines.push(InvalidLine {
+                file: self.part.clone(),
                 line,
                 text: text.chars().take(200).collect(),
                 error: error.to_string(),
@@ -69,8 +75,15 @@ impl Report {
 pub enum LoadError {
     #[error("{why}")]
     Refused { why: String, report: Report },
-    #[error("reading the list: {0}")]
+    /// The file could not be read to its end (a cut-off upload, a corrupt gzip stream).
+    #[error("the file could not be read to its end: {0}")]
     Io(#[from] io::Error),
+    /// The file is not in a format we read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// Our own storage failed while reading (the copy of a zip archive).
+    #[error("could not keep a working copy: {0}")]
+    Storage(io::Error),
 }
 
 /// One entry of a full or plain list.
@@ -125,22 +138,70 @@ pub fn entry(text: &str, prefixes: bool) -> Result<Entry, String> {
         .ok_or_else(|| "not a North American number".to_string())
 }
 
+/// Builds a new set from one or more parts (the entries of a zip archive) of a full,
+/// plain or CSV list.
+pub struct ListReader {
+    set: NumberSet,
+    report: Report,
+    prefixes: bool,
+}
+
+impl ListReader {
+    pub fn new(prefixes: bool) -> Self {
+        Self {
+            set: NumberSet::new(),
+            report: Report::default(),
+            prefixes,
+        }
+    }
+
+    fn add(&mut self, n: u64, text: &str) {
+        match entry(text, self.prefixes) {
+            Ok(Entry::Number(x)) => {
+                self.set.insert(x);
+                self.report.entries += 1;
+            }
+            Ok(Entry::Prefix(p)) => {
+                self.set.insert_prefix(p);
+                self.report.entries += 1;
+            }
+            Err(e) => self.report.bad(n, text, &e),
+        }
+    }
+
+    /// Reads one part: a CSV file when its first line is a header naming a phone column
+    /// (or `column`), else one entry per line.
+    pub fn part(
+        &mut self,
+        name: Option<&str>,
+        input: impl BufRead,
+        column: Option<&str>,
+    ) -> Result<(), LoadError> {
+        self.report.part = name.map(str::to_string);
+        let (first, rest) = first_line(input)?;
+        match csv_header(&first, column)? {
+            Some(col) => {
+                let input = io::Cursor::new(first).chain(rest);
+                for_each_csv(input, col, |n, text| self.add(n, text))?;
+            }
+            None => for_each_line(io::Cursor::new(first).chain(rest), |n, text| {
+                self.add(n, text)
+            })?,
+        }
+        Ok(())
+    }
+
+    /// The set, or the refusal (empty, or more than 1 % malformed).
+    pub fn finish(self) -> Result<(NumberSet, Report), LoadError> {
+        Ok((self.set, self.report.accept()?))
+    }
+}
+
 /// Reads a full or plain list into a new set.
 pub fn read_list(input: impl BufRead, prefixes: bool) -> Result<(NumberSet, Report), LoadError> {
-    let mut set = NumberSet::new();
-    let mut report = Report::default();
-    for_each_line(input, |n, text| match entry(text, prefixes) {
-        Ok(Entry::Number(x)) => {
-            set.insert(x);
-            report.entries += 1;
-        }
-        Ok(Entry::Prefix(p)) => {
-            set.insert_prefix(p);
-            report.entries += 1;
-        }
-        Err(e) => report.bad(n, text, &e),
-    })?;
-    Ok((set, report.accept()?))
+    let mut reader = ListReader::new(prefixes);
+    reader.part(None, input, None)?;
+    reader.finish()
 }
 
 /// What a change list did.
@@ -151,46 +212,162 @@ pub struct Changes {
     pub report: Report,
 }
 
-/// Applies an FTC change list (`number,date time,A|D` per line; the number may be
-/// `NPA,NUMBER`) to a copy of `base`; the caller swaps the result in whole.
+/// Applies FTC change lists (`number,date time,A|D` per line; the number may be
+/// `NPA,NUMBER`), part by part, to a copy of the version in force; the caller swaps the
+/// result in whole.
+pub struct ChangeReader {
+    set: NumberSet,
+    changes: Changes,
+}
+
+impl ChangeReader {
+    pub fn new(base: &NumberSet) -> Self {
+        Self {
+            set: base.clone(),
+            changes: Changes::default(),
+        }
+    }
+
+    pub fn part(&mut self, name: Option<&str>, input: impl BufRead) -> Result<(), LoadError> {
+        self.changes.report.part = name.map(str::to_string);
+        let (set, changes) = (&mut self.set, &mut self.changes);
+        for_each_line(input, |n, text| change(set, changes, n, text))?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<(NumberSet, Changes), LoadError> {
+        self.changes.report = self.changes.report.accept()?;
+        Ok((self.set, self.changes))
+    }
+}
+
+fn change(set: &mut NumberSet, changes: &mut Changes, n: u64, text: &str) {
+    let (rest, flag) = match text.trim().rsplit_once(',') {
+        Some((rest, flag)) => (rest, flag.trim()),
+        None => {
+            changes.report.bad(n, text, "expected number,date,A|D");
+            return;
+        }
+    };
+    // The number is what comes before the date: one field, or area code and number.
+    let fields: Vec<&str> = rest.split(',').map(str::trim).collect();
+    let number = match fields.as_slice() {
+        [number, _date] => ftc_number(number),
+        [area, number, _date] => ftc_number(&format!("{area}{number}")),
+        _ => None,
+    };
+    match (number, flag) {
+        (Some(x), "A" | "a") => {
+            set.insert(x);
+            changes.added += 1;
+            changes.report.entries += 1;
+        }
+        (Some(x), "D" | "d") => {
+            set.remove(x);
+            changes.deleted += 1;
+            changes.report.entries += 1;
+        }
+        (None, _) => changes.report.bad(n, text, "not a ten-digit number"),
+        (Some(_), _) => changes.report.bad(n, text, "the last field must be A or D"),
+    }
+}
+
+/// Applies one change list to a copy of `base`.
 pub fn apply_changes(
     base: &NumberSet,
     input: impl BufRead,
 ) -> Result<(NumberSet, Changes), LoadError> {
-    let mut set = base.clone();
-    let mut changes = Changes::default();
-    for_each_line(input, |n, text| {
-        let (rest, flag) = match text.trim().rsplit_once(',') {
-            Some((rest, flag)) => (rest, flag.trim()),
-            None => {
-                changes.report.bad(n, text, "expected number,date,A|D");
-                return;
+    let mut reader = ChangeReader::new(base);
+    reader.part(None, input)?;
+    reader.finish()
+}
+
+/// Header names taken for the phone column, compared without case, spaces or `_`.
+const PHONE_COLUMNS: [&str; 7] = [
+    "phone",
+    "phonenumber",
+    "number",
+    "telephone",
+    "tel",
+    "mobile",
+    "dnc",
+];
+
+/// The first line of `input` (with its end) and the rest.
+fn first_line<R: BufRead>(mut input: R) -> io::Result<(Vec<u8>, R)> {
+    let mut first = Vec::with_capacity(128);
+    input.read_until(b'\n', &mut first)?;
+    Ok((first, input))
+}
+
+/// The phone column's index when `first` is a CSV header: a line with a letter in it
+/// (numbers and prefixes have none). A header naming no phone column is refused.
+fn csv_header(first: &[u8], column: Option<&str>) -> Result<Option<usize>, LoadError> {
+    if !first.iter().any(u8::is_ascii_alphabetic) {
+        return Ok(None);
+    }
+    let norm = |s: &str| -> String {
+        s.trim()
+            .trim_matches('"')
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let line = String::from_utf8_lossy(first);
+    let names: Vec<String> = line.trim_end().split(',').map(norm).collect();
+    let found = match column {
+        Some(c) => names.iter().position(|n| *n == norm(c)),
+        None => PHONE_COLUMNS
+            .iter()
+            .find_map(|want| names.iter().position(|n| n == want)),
+    };
+    match found {
+        Some(i) => Ok(Some(i)),
+        None => Err(LoadError::Refused {
+            why: match column {
+                Some(c) => format!("the CSV header has no column `{c}`"),
+                None => "the first line is not a number and names no phone column \
+                         (phone, phone_number, number, telephone); give ?column= or --column"
+                    .to_string(),
+            },
+            report: Report::default(),
+        }),
+    }
+}
+
+/// Calls `f` with column `col` of each CSV record after the header and its line number.
+fn for_each_csv(input: impl io::Read, col: usize, mut f: impl FnMut(u64, &str)) -> io::Result<()> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                let text = String::from_utf8_lossy(record.get(col).unwrap_or_default());
+                if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                    continue;
+                }
+                f(line, &text);
             }
-        };
-        // The number is what comes before the date: one field, or area code and number.
-        let fields: Vec<&str> = rest.split(',').map(str::trim).collect();
-        let number = match fields.as_slice() {
-            [number, _date] => ftc_number(number),
-            [area, number, _date] => ftc_number(&format!("{area}{number}")),
-            _ => None,
-        };
-        match (number, flag) {
-            (Some(x), "A" | "a") => {
-                set.insert(x);
-                changes.added += 1;
-                changes.report.entries += 1;
-            }
-            (Some(x), "D" | "d") => {
-                set.remove(x);
-                changes.deleted += 1;
-                changes.report.entries += 1;
-            }
-            (None, _) => changes.report.bad(n, text, "not a ten-digit number"),
-            (Some(_), _) => changes.report.bad(n, text, "the last field must be A or D"),
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(_) => {
+                    return Err(match e.into_kind() {
+                        csv::ErrorKind::Io(io) => io,
+                        _ => io::Error::other("csv"),
+                    })
+                }
+                _ => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    f(line, &format!("(unreadable CSV record: {e})"));
+                }
+            },
         }
-    })?;
-    changes.report = changes.report.accept()?;
-    Ok((set, changes))
+    }
 }
 
 /// Calls `f` with each non-blank line and its number (from 1), a line at a time. A line

@@ -91,19 +91,22 @@ fn consent_at(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// The list's answer for `lead` (whose state is `state`, number `national`) at `now`,
-/// `today` being the business date of `now`.
+/// The list's answer for `lead` (in `states`: the state its state field names and the state
+/// of its area code, as codes; number `national`) at `now`, `today` being the business date
+/// of `now`.
 pub fn judge(
     list: &ListSettings,
     version: Option<(&Snapshot, &NumberSet)>,
     lead: &Lead,
-    state: Option<&str>,
+    states: &[&str],
     national: Option<u64>,
     now: DateTime<Utc>,
     today: NaiveDate,
 ) -> Verdict {
     if !list.states.is_empty()
-        && !state.is_some_and(|s| list.states.iter().any(|x| x.eq_ignore_ascii_case(s)))
+        && !states
+            .iter()
+            .any(|s| list.states.iter().any(|x| x.eq_ignore_ascii_case(s)))
     {
         return Verdict::NotCovered;
     }
@@ -214,7 +217,7 @@ mod tests {
                 &l,
                 Some((&snap, &set)),
                 &lead(serde_json::json!({})),
-                None,
+                &[],
                 Some(4045550000),
                 n,
                 t,
@@ -240,7 +243,7 @@ mod tests {
                 &l,
                 None,
                 &lead(serde_json::json!({})),
-                None,
+                &[],
                 Some(3055551234),
                 n,
                 t
@@ -258,7 +261,7 @@ mod tests {
                 &l,
                 Some((&snap, &empty)),
                 &lead(serde_json::json!({})),
-                None,
+                &[],
                 Some(4045550000),
                 n,
                 t
@@ -270,7 +273,7 @@ mod tests {
                 &internal,
                 Some((&snap, &empty)),
                 &lead(serde_json::json!({})),
-                None,
+                &[],
                 Some(4045550000),
                 n,
                 t
@@ -291,7 +294,7 @@ mod tests {
             &l,
             Some((&snap, &set)),
             &lead(serde_json::json!({})),
-            None,
+            &[],
             Some(3055551234),
             at("2026-12-01T15:00:00Z"),
             day("2026-12-01"),
@@ -321,7 +324,7 @@ mod tests {
                 &national,
                 Some((&snap, &set)),
                 l,
-                None,
+                &[],
                 Some(3055551234),
                 now,
                 today,
@@ -354,7 +357,7 @@ mod tests {
                 &national,
                 Some((&snap, &set)),
                 &with("2027-05-01"),
-                None,
+                &[],
                 Some(3055551234),
                 at("2027-06-01T15:00:00Z"),
                 stale_day
@@ -368,7 +371,7 @@ mod tests {
                 &internal,
                 Some((&snap, &set)),
                 &with("2026-11-30"),
-                None,
+                &[],
                 Some(3055551234),
                 now,
                 today
@@ -387,19 +390,23 @@ mod tests {
             downloaded_at: day("2026-11-28"),
         };
         let set = on_list();
-        let v = |state: Option<&str>| {
+        let v = |states: &[&str]| {
             judge(
                 &tx,
                 Some((&snap, &set)),
                 &lead(serde_json::json!({})),
-                state,
+                states,
                 Some(3055551234),
                 at("2026-12-01T15:00:00Z"),
                 day("2026-12-01"),
             )
         };
-        assert!(matches!(v(Some("TX")), Verdict::Hit { .. }));
-        assert_eq!(v(Some("FL")), Verdict::NotCovered);
-        assert_eq!(v(None), Verdict::NotCovered);
+        assert!(matches!(v(&["TX"]), Verdict::Hit { .. }));
+        assert!(
+            matches!(v(&["FL", "tx"]), Verdict::Hit { .. }),
+            "by area code"
+        );
+        assert_eq!(v(&["FL"]), Verdict::NotCovered);
+        assert_eq!(v(&[]), Verdict::NotCovered);
     }
 }

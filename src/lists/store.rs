@@ -16,7 +16,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::formats;
 use super::parse::{self, LoadError, Report};
+use super::record::ListUse;
 use super::rules::{self, Freshness, Snapshot, Verdict};
 use super::set::{national, Match, NumberSet};
 use crate::config::lists::ListSettings;
@@ -40,42 +42,46 @@ pub struct Meta {
     pub snapshot_sha256: String,
 }
 
+/// How to read a load: the download date when the operator gives it, and the phone column
+/// of a CSV file whose header names it otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct Load {
+    pub downloaded_at: Option<NaiveDate>,
+    pub column: Option<String>,
+}
+
 pub struct Version {
     pub meta: Meta,
     pub snapshot: Snapshot,
     pub set: NumberSet,
 }
 
-struct List {
-    settings: ListSettings,
-    current: ArcSwapOption<Version>,
+pub(super) struct List {
+    pub(super) settings: ListSettings,
+    pub(super) current: ArcSwapOption<Version>,
     loading: Mutex<()>,
 }
 
 pub struct Lists {
-    lists: Vec<List>,
+    pub(super) lists: Vec<List>,
     dir: PathBuf,
     /// The service clock and business timezone (ages are counted in business dates).
     clock: crate::clock::SharedClock,
     tz: chrono_tz::Tz,
     /// Database mode: versions shared through `list_versions` (and the runtime the
     /// blocking loaders store them on).
-    shared: Option<(crate::db::Db, tokio::runtime::Handle)>,
+    pub(super) shared: Option<(crate::db::Db, tokio::runtime::Handle)>,
 }
-
-/// Database mode: how often an instance looks for a newer version another one loaded.
-pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a list says about a lead, with the version consulted (for the trace and the
 /// journal).
 #[derive(Debug, Clone)]
 pub struct Consulted {
-    pub name: String,
-    pub version: Option<u64>,
+    pub record: ListUse,
     pub verdict: Verdict,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -159,13 +165,15 @@ impl Lists {
     }
 
     /// Replaces a list with the file read from `input` (blocking: run it off the async
-    /// threads). `downloaded_at` defaults to today.
+    /// threads). Any wrapping and format [`super::formats`] reads; the download date is
+    /// `load.downloaded_at`, else a date in `source` (the file's name), else the newest
+    /// entry of a zip archive, else today.
     pub fn replace(
         &self,
         name: &str,
         input: impl Read,
         source: &str,
-        downloaded_at: NaiveDate,
+        load: &Load,
         now: DateTime<Utc>,
     ) -> Result<(Meta, Report), ReplaceError> {
         let list = self
@@ -176,16 +184,34 @@ impl Lists {
             inner: input,
             hash: Sha256::new(),
         };
-        let (set, report) = parse::read_list(
-            io::BufReader::with_capacity(1 << 20, &mut hashing),
-            list.settings.kind.accepts_prefixes(),
-        )?;
+        let mut reader = parse::ListReader::new(list.settings.kind.accepts_prefixes());
+        let stamped = formats::for_each_part(&mut hashing, &self.dir, |(part, lines)| {
+            reader.part(part, lines, load.column.as_deref())
+        })?;
+        let (set, report) = reader.finish()?;
         let sha256 = hex(&hashing.hash.finalize());
         let version = list.current.load().as_ref().map_or(0, |v| v.meta.version) + 1;
+        let downloaded_at = self.download_date(load.downloaded_at, source, stamped, now);
         let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
         install(list, meta.clone(), set);
         tracing::info!(list = name, version, count = meta.count, invalid = report.invalid, %downloaded_at, "list replaced");
         Ok((meta, report))
+    }
+
+    /// The operator's date, else one in the file's name, else the archive's, else today;
+    /// never after today.
+    fn download_date(
+        &self,
+        given: Option<NaiveDate>,
+        source: &str,
+        stamped: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> NaiveDate {
+        let today = crate::clock::business_date(now, self.tz);
+        given
+            .or_else(|| formats::date_in_name(source))
+            .or(stamped)
+            .map_or(today, |d| d.min(today))
     }
 
     /// Empties a list, as a new version (blocking). A gated list then blocks every lead it
@@ -212,14 +238,15 @@ impl Lists {
         Ok(meta)
     }
 
-    /// Applies an FTC change list to the version in force, as a new version (blocking).
-    /// The new version keeps the base's download date unless `downloaded_at` is given.
+    /// Applies an FTC change list (plain, gzip or zip) to the version in force, as a new
+    /// version (blocking). The new version keeps the base's download date unless
+    /// `load.downloaded_at` is given or the file's name carries a date.
     pub fn apply_changes(
         &self,
         name: &str,
         input: impl Read,
         source: &str,
-        downloaded_at: Option<NaiveDate>,
+        load: &Load,
         now: DateTime<Utc>,
     ) -> Result<(Meta, parse::Changes), ReplaceError> {
         let list = self
@@ -232,15 +259,20 @@ impl Lists {
             inner: input,
             hash: Sha256::new(),
         };
-        let (set, changes) = parse::apply_changes(
-            base.as_ref().map_or(&empty, |v| &v.set),
-            io::BufReader::with_capacity(1 << 20, &mut hashing),
-        )?;
+        let mut reader = parse::ChangeReader::new(base.as_ref().map_or(&empty, |v| &v.set));
+        let stamped = formats::for_each_part(&mut hashing, &self.dir, |(part, lines)| {
+            reader.part(part, lines)
+        })?;
+        let (set, changes) = reader.finish()?;
         let sha256 = hex(&hashing.hash.finalize());
         let version = base.as_ref().map_or(0, |v| v.meta.version) + 1;
-        let downloaded_at = downloaded_at
-            .or(base.as_ref().map(|v| v.meta.downloaded_at))
-            .unwrap_or_else(|| now.date_naive());
+        let downloaded_at = match (load.downloaded_at, formats::date_in_name(source), stamped) {
+            (None, None, None) => base
+                .as_ref()
+                .map(|v| v.meta.downloaded_at)
+                .unwrap_or_else(|| crate::clock::business_date(now, self.tz)),
+            (given, _, _) => self.download_date(given, source, stamped, now),
+        };
         let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
         install(list, meta.clone(), set);
         tracing::info!(
@@ -289,11 +321,11 @@ impl Lists {
         Ok(meta)
     }
 
-    /// Every list's answer for `lead`, in configuration order.
+    /// Every list's answer for `lead` (in `states`, as codes), in configuration order.
     pub fn consult(
         &self,
         lead: &Lead,
-        state: Option<&str>,
+        states: &[&str],
         now: DateTime<Utc>,
         today: NaiveDate,
     ) -> Vec<Consulted> {
@@ -303,10 +335,15 @@ impl Lists {
             .map(|l| {
                 let current = l.current.load();
                 let version = current.as_ref().map(|v| (&v.snapshot, &v.set));
+                let verdict = rules::judge(&l.settings, version, lead, states, number, now, today);
                 Consulted {
-                    name: l.settings.name.clone(),
-                    version: current.as_ref().map(|v| v.meta.version),
-                    verdict: rules::judge(&l.settings, version, lead, state, number, now, today),
+                    record: ListUse::new(
+                        &l.settings.name,
+                        current.as_ref().map(|v| &v.snapshot),
+                        today,
+                        &verdict,
+                    ),
+                    verdict,
                 }
             })
             .collect()
@@ -386,73 +423,6 @@ impl Lists {
     }
 }
 
-impl Lists {
-    /// Database mode: versions are shared with every instance; loads the newest stored
-    /// ones now.
-    pub async fn with_db(mut self, db: crate::db::Db) -> Self {
-        self.shared = Some((db, tokio::runtime::Handle::current()));
-        self.adopt_newer().await;
-        self
-    }
-
-    /// Installs every stored version newer than the one in force here.
-    pub async fn adopt_newer(&self) {
-        let Some((db, _)) = &self.shared else { return };
-        for l in &self.lists {
-            let name = &l.settings.name;
-            let ours = l
-                .current
-                .load()
-                .as_ref()
-                .map_or(0, |v| v.meta.version as i64);
-            match db.list_version(name).await {
-                Ok(Some(v)) if v > ours => {}
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::warn!(list = %name, error = %e, "cannot read the shared list version");
-                    continue;
-                }
-            }
-            match db
-                .list_snapshot(name)
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|found| {
-                    let (record, bytes) = found.ok_or("the stored version went away")?;
-                    let meta: Meta = serde_json::from_value(record).map_err(|e| e.to_string())?;
-                    if hex(&Sha256::digest(&bytes)) != meta.snapshot_sha256 {
-                        return Err("the stored snapshot fails its checksum".to_string());
-                    }
-                    let set = NumberSet::read_from(bytes.as_slice()).map_err(|e| e.to_string())?;
-                    Ok((meta, set))
-                }) {
-                Ok((meta, set)) => {
-                    tracing::info!(list = %name, version = meta.version, count = meta.count, "list version loaded from the database");
-                    install(l, meta, set);
-                }
-                Err(e) => {
-                    tracing::error!(list = %name, error = %e, "a shared list version cannot be read; the version in force stays")
-                }
-            }
-        }
-    }
-
-    /// Database mode: follows the other instances' loads until `shutdown`.
-    pub async fn follow(&self, shutdown: impl std::future::Future<Output = ()>) {
-        if self.shared.is_none() || self.lists.is_empty() {
-            return;
-        }
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
-            }
-            self.adopt_newer().await;
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceError {
     #[error("no list `{0}` is configured")]
@@ -464,7 +434,7 @@ pub enum ReplaceError {
 }
 
 /// Swaps `set` in as the version in force of `list` (lookups see the old one or this one).
-fn install(list: &List, meta: Meta, set: NumberSet) {
+pub(super) fn install(list: &List, meta: Meta, set: NumberSet) {
     list.current.store(Some(Arc::new(Version {
         snapshot: Snapshot {
             version: meta.version,

@@ -215,6 +215,8 @@ pub async fn migrate(settings: &Settings, from: &Path) -> anyhow::Result<Report>
                     stage: "blocklist".into(),
                     source: "flag".into(),
                     flag_reason: None,
+                    list: None,
+                    list_version: None,
                 };
                 let line = serde_json::to_value(&record)?;
                 let key = attempt_key(line["timestamp"].as_str().unwrap_or_default(), &line);

@@ -13,7 +13,8 @@ use crate::config::BlandSettings;
 use crate::domain::Lead;
 use crate::feeds::Feeds;
 use crate::lists::rules::Verdict as ListVerdict;
-use crate::lists::Lists;
+use crate::lists::{ListUse, Lists};
+use crate::schedule::rules::Rules;
 
 pub struct BlocklistCheck {
     flags: Arc<Blocklist>,
@@ -22,6 +23,7 @@ pub struct BlocklistCheck {
     /// Where the lead's state is read from (state do-not-call lists), and the zone that
     /// dates a list's age.
     state_fields: Vec<String>,
+    rules: Arc<Rules>,
     tz: chrono_tz::Tz,
     /// The call's own text (templates).
     templates: Vec<String>,
@@ -34,76 +36,103 @@ impl BlocklistCheck {
         feeds: Arc<Feeds>,
         bland: &BlandSettings,
         state_fields: Vec<String>,
+        rules: Arc<Rules>,
         tz: chrono_tz::Tz,
     ) -> Self {
-        let templates = [&bland.task, &bland.first_sentence, &bland.voicemail_message]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
         Self {
+            templates: templates(bland),
             flags,
             lists,
             feeds,
             state_fields,
+            rules,
             tz,
-            templates,
         }
     }
 
     /// The text screened for blocked words.
     pub fn call_text(&self, lead: &Lead) -> String {
-        let mut text = String::new();
-        for t in &self.templates {
-            text.push_str(&lead.fill(t));
-            text.push('\n');
-        }
-        for f in &self.feeds.lead_fields {
-            if let Some(v) = lead.field(f) {
-                text.push_str(&v);
-                text.push('\n');
-            }
-        }
-        text
+        call_text(&self.templates, &self.feeds.lead_fields, lead)
     }
 }
 
-impl BlocklistCheck {
-    /// The do-not-call lists, after the flags: a hit, or a gated list with no current
-    /// snapshot, blocks (fail closed).
-    fn list_block(&self, lead: &Lead, now: DateTime<Utc>) -> Option<Verdict> {
-        if self.lists.is_empty() {
-            return None;
+/// The call's own text templates (Bland's task, first sentence, voicemail message).
+pub fn templates(bland: &BlandSettings) -> Vec<String> {
+    [&bland.task, &bland.first_sentence, &bland.voicemail_message]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+/// The text screened for blocked words: the templates filled with the lead's fields, then
+/// the configured lead fields.
+pub fn call_text(templates: &[String], lead_fields: &[String], lead: &Lead) -> String {
+    let mut text = String::new();
+    for t in templates {
+        text.push_str(&lead.fill(t));
+        text.push('\n');
+    }
+    for f in lead_fields {
+        if let Some(v) = lead.field(f) {
+            text.push_str(&v);
+            text.push('\n');
         }
-        let state = self
+    }
+    text
+}
+
+impl BlocklistCheck {
+    /// The states a lead is in for state lists, as codes: the one its state field names and
+    /// the one its area code belongs to.
+    fn states(&self, lead: &Lead) -> Vec<&str> {
+        let own = self
             .state_fields
             .iter()
             .find_map(|f| lead.fields.get(f).and_then(|v| v.as_str()))
-            .map(|s| s.trim().to_ascii_uppercase());
+            .and_then(|s| self.rules.state(s))
+            .map(|s| s.code.as_str());
+        let area = lead
+            .phone
+            .area_code()
+            .and_then(|npa| self.rules.area_code(npa))
+            .map(|(s, _)| s);
+        let mut states: Vec<&str> = [own, area].into_iter().flatten().collect();
+        states.dedup();
+        states
+    }
+
+    /// The do-not-call lists, after the flags: a hit, or a gated list with no current
+    /// snapshot, blocks (fail closed). Every list is consulted (and recorded), so the trace
+    /// shows each version a call was scrubbed against; the first that blocks decides.
+    fn list_block(&self, lead: &Lead, now: DateTime<Utc>) -> (Option<Verdict>, Vec<ListUse>) {
+        if self.lists.is_empty() {
+            return (None, Vec::new());
+        }
         let today = crate::clock::business_date(now, self.tz);
         let phone = lead.phone.as_str();
-        self.lists
-            .consult(lead, state.as_deref(), now, today)
-            .into_iter()
-            .find_map(|c| {
-                let reason = match c.verdict {
-                    ListVerdict::Hit { reason, .. } | ListVerdict::Closed { reason } => reason,
-                    _ => return None,
-                };
-                Some(Verdict::Block {
-                    reason: format!("Blocked: {reason}"),
-                    details: Some(BlockDetails {
-                        field: "phone".into(),
-                        value: phone.to_string(),
-                        flag_id: None,
-                        source: "list",
-                        flag_reason: Some(match c.version {
-                            Some(v) => format!("list {} version {v}", c.name),
-                            None => format!("list {} (no snapshot)", c.name),
-                        }),
+        let consulted = self.lists.consult(lead, &self.states(lead), now, today);
+        let block = consulted.iter().find_map(|c| {
+            let reason = match &c.verdict {
+                ListVerdict::Hit { reason, .. } | ListVerdict::Closed { reason } => reason,
+                _ => return None,
+            };
+            Some(Verdict::Block {
+                reason: format!("Blocked: {reason}"),
+                details: Some(BlockDetails {
+                    field: "phone".into(),
+                    value: phone.to_string(),
+                    flag_id: None,
+                    source: "list",
+                    flag_reason: Some(match c.record.version {
+                        Some(v) => format!("list {} version {v}", c.record.list),
+                        None => format!("list {} (no snapshot)", c.record.list),
                     }),
-                })
+                    list: Some((c.record.list.clone(), c.record.version)),
+                }),
             })
+        });
+        (block, consulted.into_iter().map(|c| c.record).collect())
     }
 }
 
@@ -113,24 +142,48 @@ impl Check for BlocklistCheck {
     }
 
     fn evaluate(&self, lead: &Lead, now: DateTime<Utc>) -> Verdict {
-        if !self.flags.is_enabled() {
-            return Verdict::Allow;
+        self.evaluate_traced(lead, now).0
+    }
+
+    /// The flags, the lists, the feeds and the content screen. Turning the blocklist off
+    /// (the seed's `enabled`) turns off flags, feeds and the screen, never the do-not-call
+    /// lists: those are the law's, not the operator's.
+    fn evaluate_traced(&self, lead: &Lead, now: DateTime<Utc>) -> (Verdict, Vec<ListUse>) {
+        let enabled = self.flags.is_enabled();
+        if enabled {
+            if let Some(block) = self.flag_block(lead, now) {
+                return (block, Vec::new());
+            }
         }
-        if let Some(hit) = self.flags.match_lead(&lead.fields, now.timestamp_millis()) {
-            return Verdict::Block {
-                reason: format!("Blocked by flag: {}={}", hit.flag.field, hit.flag.value),
-                details: Some(BlockDetails {
-                    field: hit.flag.field.to_string(),
-                    value: hit.value,
-                    flag_id: Some(hit.flag.id.to_string()),
-                    source: "flag",
-                    flag_reason: hit.flag.reason.as_deref().map(str::to_string),
-                }),
-            };
+        let (block, lists) = self.list_block(lead, now);
+        match block {
+            Some(block) => (block, lists),
+            None if !enabled => (Verdict::Allow, lists),
+            None => (self.screen(lead), lists),
         }
-        if let Some(block) = self.list_block(lead, now) {
-            return block;
-        }
+    }
+}
+
+impl BlocklistCheck {
+    fn flag_block(&self, lead: &Lead, now: DateTime<Utc>) -> Option<Verdict> {
+        let hit = self
+            .flags
+            .match_lead(&lead.fields, now.timestamp_millis())?;
+        Some(Verdict::Block {
+            reason: format!("Blocked by flag: {}={}", hit.flag.field, hit.flag.value),
+            details: Some(BlockDetails {
+                field: hit.flag.field.to_string(),
+                value: hit.value,
+                flag_id: Some(hit.flag.id.to_string()),
+                source: "flag",
+                flag_reason: hit.flag.reason.as_deref().map(str::to_string),
+                list: None,
+            }),
+        })
+    }
+
+    /// The numbers feeds, then blocked words in the call's text.
+    fn screen(&self, lead: &Lead) -> Verdict {
         let phone = lead.phone.as_str();
         if let Some(feed) = self.feeds.number_feed(phone) {
             return Verdict::Block {
@@ -141,6 +194,7 @@ impl Check for BlocklistCheck {
                     flag_id: None,
                     source: "feed",
                     flag_reason: Some(format!("listed on feed {feed}")),
+                    list: None,
                 }),
             };
         }
@@ -158,6 +212,7 @@ impl Check for BlocklistCheck {
                         flag_id: None,
                         source: "content",
                         flag_reason: None,
+                        list: None,
                     }),
                 };
             }

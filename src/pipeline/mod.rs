@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::domain::Lead;
 use crate::journal::Decision;
+use crate::lists::ListUse;
 
 /// The pipeline's stages, in the order they run.
 pub const STAGES: [&str; 4] = ["schedule", "answering_machine", "protection", "blocklist"];
@@ -24,9 +25,11 @@ pub struct BlockDetails {
     pub field: String,
     pub value: String,
     pub flag_id: Option<String>,
-    /// `flag`, `feed` or `content`.
+    /// `flag`, `list`, `feed` or `content`.
     pub source: &'static str,
     pub flag_reason: Option<String>,
+    /// A do-not-call list block: the list and the snapshot version in force.
+    pub list: Option<(String, Option<u64>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +49,11 @@ pub trait Check: Send + Sync {
     /// One of [`STAGES`].
     fn stage(&self) -> &'static str;
     fn evaluate(&self, lead: &Lead, now: DateTime<Utc>) -> Verdict;
+    /// The verdict and the do-not-call lists consulted for it (recorded in the trace);
+    /// only the blocklist check consults lists.
+    fn evaluate_traced(&self, lead: &Lead, now: DateTime<Utc>) -> (Verdict, Vec<ListUse>) {
+        (self.evaluate(lead, now), Vec::new())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,6 +63,9 @@ pub struct TraceStep {
     pub verdict: &'static str,
     pub reason: Option<String>,
     pub micros: f64,
+    /// The do-not-call lists this step consulted, each with its snapshot version.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<ListUse>,
 }
 
 /// The pipeline's answer for one lead at one instant.
@@ -101,6 +112,7 @@ pub fn standard(
             feeds,
             bland,
             scheduler.state_fields.clone(),
+            scheduler.rules.clone(),
             tz,
         )),
     ])
@@ -134,7 +146,7 @@ impl Pipeline {
         let mut trace = Vec::with_capacity(self.checks.len());
         for check in &self.checks {
             let started = Instant::now();
-            let verdict = check.evaluate(lead, now);
+            let (verdict, lists) = check.evaluate_traced(lead, now);
             let micros = started.elapsed().as_secs_f64() * 1e6;
             let stage = check.stage();
             match verdict {
@@ -143,6 +155,7 @@ impl Pipeline {
                     verdict: "allow",
                     reason: None,
                     micros,
+                    lists,
                 }),
                 Verdict::Defer { until, reason } => {
                     trace.push(TraceStep {
@@ -150,6 +163,7 @@ impl Pipeline {
                         verdict: "defer",
                         reason: Some(reason.clone()),
                         micros,
+                        lists,
                     });
                     return Evaluation {
                         decision: Decision::Deferred,
@@ -166,6 +180,7 @@ impl Pipeline {
                         verdict: "block",
                         reason: Some(reason.clone()),
                         micros,
+                        lists,
                     });
                     return Evaluation {
                         decision: Decision::Blocked,

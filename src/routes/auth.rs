@@ -5,7 +5,7 @@
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, ResponseError};
+use actix_web::{web, Error, FromRequest, ResponseError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -78,6 +78,13 @@ pub async fn require_admin_key(
         Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
         Err(e) => {
             tracing::warn!(path = %req.path(), error = %e, "admin request refused");
+            let mut req = req;
+            if super::upload::is_streamed(req.method(), req.path()) {
+                // Its body was not read first: read it now, so the 401 follows it.
+                let (http, payload) = req.parts_mut();
+                let payload = web::Payload::from_request(http, payload).await?;
+                super::upload::drain(payload).await;
+            }
             Ok(req.into_response(e.error_response()).map_into_right_body())
         }
     }

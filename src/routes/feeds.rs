@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::params::Query;
 use super::AppState;
 use crate::domain::{Lead, PhoneNumber};
-use crate::pipeline::blocklist::BlocklistCheck;
+use crate::pipeline::blocklist;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/blocklist/feeds").route(web::get().to(list)))
@@ -84,15 +84,11 @@ async fn check(
         {
             matches.push(json!({"source": "flag", "name_or_flag_id": &*hit.flag.id, "term": format!("{}={}", hit.flag.field, hit.value)}));
         }
-        let call = BlocklistCheck::new(
-            state.blocklist.clone(),
-            std::sync::Arc::new(crate::lists::Lists::none()),
-            state.feeds.clone(),
-            &settings.bland,
-            Vec::new(),
-            settings.timezone,
-        )
-        .call_text(&lead);
+        let call = blocklist::call_text(
+            &blocklist::templates(&settings.bland),
+            &state.feeds.lead_fields,
+            &lead,
+        );
         screen_text = Some(screen_text.map_or(call.clone(), |t| format!("{t}\n{call}")));
         phones.push(lead.phone);
     }

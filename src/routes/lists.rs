@@ -1,35 +1,28 @@
-//! Do-not-call lists: `GET /lists`, `GET /lists/lookup?phone=`, `PUT /lists/{name}` (the
-//! file as the body; `?downloaded_at=YYYY-MM-DD`, default today), `POST
-//! /lists/{name}/changes` (an FTC change list). A load runs on the
-//! blocking pool; the version in force answers until the new one is complete.
+//! Do-not-call lists: `GET /lists`, `GET /lists/lookup?phone=`, `GET /lists/audit`
+//! (proof of scrub, JSON or CSV), `PUT /lists/{name}` (the file as the body, streamed:
+//! plain, FTC, CSV with a header, gzip or zip; `?downloaded_at=YYYY-MM-DD`, `?column=`),
+//! `POST /lists/{name}/changes` (an FTC change list), `DELETE /lists/{name}/contents`. A
+//! load runs on the blocking pool while the body streams in; the version in force answers
+//! until the new one is complete.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::error::ApiError;
 use super::params::Query;
+use super::upload;
 use super::AppState;
 use crate::domain::PhoneNumber;
 use crate::lists::parse::LoadError;
-use crate::lists::store::ReplaceError;
-
-/// Largest list body through the API (the offline `callgate lists import` streams any size).
-pub const LIST_MAX_BYTES: usize = 64 * 1024 * 1024;
+use crate::lists::store::{Load, ReplaceError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/lists").route(web::get().to(list)))
         .service(web::resource("/lists/lookup").route(web::get().to(lookup)))
-        .service(
-            web::resource("/lists/{name}")
-                .app_data(web::PayloadConfig::new(LIST_MAX_BYTES))
-                .route(web::put().to(replace)),
-        )
+        .service(web::resource("/lists/audit").route(web::get().to(audit)))
+        .service(web::resource("/lists/{name}").route(web::put().to(replace)))
         .service(web::resource("/lists/{name}/contents").route(web::delete().to(empty)))
-        .service(
-            web::resource("/lists/{name}/changes")
-                .app_data(web::PayloadConfig::new(LIST_MAX_BYTES))
-                .route(web::post().to(changes)),
-        );
+        .service(web::resource("/lists/{name}/changes").route(web::post().to(changes)));
 }
 
 fn today(state: &AppState) -> chrono::NaiveDate {
@@ -52,21 +45,58 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
     })))
 }
 
+/// `?downloaded_at=` and `?column=` (the phone column of a CSV file).
+fn load_options(state: &AppState, q: &Query) -> Result<Load, ApiError> {
+    Ok(Load {
+        downloaded_at: downloaded_at(state, q)?,
+        column: q
+            .get("column")
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty()),
+    })
+}
+
+/// `?format=`: `auto` (the default), `ftc`, `plain`, `csv` or `changes`; the readers detect
+/// the format from the content, so this only refuses a format the route does not take.
+fn check_format(q: &Query, changes: bool) -> Result<(), ApiError> {
+    match (
+        q.get("format")
+            .map(|f| f.trim().to_ascii_lowercase())
+            .as_deref(),
+        changes,
+    ) {
+        (None | Some("" | "auto"), _) => Ok(()),
+        (Some("ftc" | "plain" | "csv"), false) | (Some("changes" | "ftc"), true) => Ok(()),
+        (Some("changes"), false) => Err(ApiError::BadRequest(
+            "a change list is POSTed to /api/admin/lists/{name}/changes".into(),
+        )),
+        (Some(other), _) => Err(ApiError::BadRequest(format!(
+            "`format` must be auto, ftc, plain, csv or changes, not `{other}`"
+        ))),
+    }
+}
+
 async fn replace(
     state: web::Data<AppState>,
     name: web::Path<String>,
     q: Query,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let load = match check_format(&q, false).and_then(|()| load_options(&state, &q)) {
+        Ok(load) => load,
+        Err(e) => {
+            upload::drain(payload).await;
+            return Err(e);
+        }
+    };
     let name = name.into_inner();
-    let downloaded_at = downloaded_at(&state, &q)?.unwrap_or_else(|| today(&state));
     let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
-    let source = format!("upload via the API ({} bytes)", body.len());
-    let (meta, report) =
-        web::block(move || lists.replace(&name, body.as_ref(), &source, downloaded_at, now))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(refused)?;
+    let (loaded, bytes) = upload::stream(payload, move |body| {
+        lists.replace(&name, body, "upload via the API", &load, now)
+    })
+    .await?;
+    let (meta, report) = loaded.map_err(refused)?;
+    tracing::info!(list = %shown, bytes, "list upload loaded");
     Ok(HttpResponse::Ok().json(json!({
         "name": shown,
         "version": meta.version,
@@ -74,6 +104,7 @@ async fn replace(
         "prefixes": meta.prefixes,
         "downloaded_at": meta.downloaded_at,
         "sha256": meta.sha256,
+        "bytes": bytes,
         "invalid": report.invalid,
         "invalid_lines": report.invalid_lines,
     })))
@@ -84,17 +115,22 @@ async fn changes(
     state: web::Data<AppState>,
     name: web::Path<String>,
     q: Query,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let load = match check_format(&q, true).and_then(|()| load_options(&state, &q)) {
+        Ok(load) => load,
+        Err(e) => {
+            upload::drain(payload).await;
+            return Err(e);
+        }
+    };
     let name = name.into_inner();
-    let downloaded_at = downloaded_at(&state, &q)?;
     let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
-    let source = format!("change list via the API ({} bytes)", body.len());
-    let (meta, c) =
-        web::block(move || lists.apply_changes(&name, body.as_ref(), &source, downloaded_at, now))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(refused)?;
+    let (applied, _) = upload::stream(payload, move |body| {
+        lists.apply_changes(&name, body, "change list via the API", &load, now)
+    })
+    .await?;
+    let (meta, c) = applied.map_err(refused)?;
     Ok(HttpResponse::Ok().json(json!({
         "name": shown,
         "version": meta.version,
@@ -131,7 +167,12 @@ fn refused(e: ReplaceError) -> ApiError {
                 .map(|l| json!({"line": l.line, "text": l.text, "error": l.error}))
                 .collect(),
         },
-        ReplaceError::Load(LoadError::Io(e)) | ReplaceError::Storage(e) => ApiError::storage(e),
+        ReplaceError::Load(e @ (LoadError::Io(_) | LoadError::Unreadable(_))) => {
+            ApiError::BadRequest(format!("refused, the list keeps its previous version: {e}"))
+        }
+        ReplaceError::Load(LoadError::Storage(e)) | ReplaceError::Storage(e) => {
+            ApiError::storage(e)
+        }
     }
 }
 
@@ -151,4 +192,26 @@ fn downloaded_at(state: &AppState, q: &Query) -> Result<Option<chrono::NaiveDate
         ));
     }
     Ok(Some(date))
+}
+
+/// `GET /lists/audit?start=&end=[&format=csv]`: per business day, the leads checked and,
+/// per list and snapshot version in force, checks, hits, closed-gate blocks, exemptions.
+async fn audit(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
+    let today = today(&state);
+    let range = super::params::date_range(&q, today)?;
+    let csv = super::stats::wants_csv(&q)?;
+    let audit = super::params::blocking(move || {
+        state
+            .stats
+            .audit(range, today, state.settings.timezone.name())
+    })
+    .await?;
+    if csv {
+        let body = crate::stats::scrub::to_csv(&audit).map_err(ApiError::internal)?;
+        Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(body))
+    } else {
+        Ok(HttpResponse::Ok().json(audit))
+    }
 }

@@ -8,7 +8,9 @@
 //! route that takes no body) goes out while the client is still sending: actix's HTTP/1
 //! dispatcher could then keep such a connection open, `Connection: close` or not. A body
 //! over the route's limit is read on and discarded up to [`DRAIN_MAX`] bytes, then
-//! answered 413 with `Connection: close`.
+//! answered 413 with `Connection: close`. The exception is a do-not-call list load
+//! ([`super::upload`]): its body streams to the handler, which reads it to the end before
+//! answering (and the admin-key check drains it before a 401).
 
 use std::time::Instant;
 
@@ -50,8 +52,6 @@ pub const DRAIN_MAX: usize = 256 * 1024 * 1024;
 fn body_limit(req: &ServiceRequest, default: usize) -> usize {
     if req.path() == "/api/admin/blocklist/bulk" {
         super::blocklist::BULK_MAX_BYTES
-    } else if req.path().starts_with("/api/admin/lists/") {
-        super::lists::LIST_MAX_BYTES
     } else {
         default
     }
@@ -119,7 +119,7 @@ pub async fn observe(
         .as_ref()
         .map_or(256 * 1024, |s| body_limit(&req, s.settings.max_body_bytes));
     let handled = async move {
-        let early = if has_body(&req) {
+        let early = if has_body(&req) && !super::upload::is_streamed(req.method(), req.path()) {
             read_body_first(&mut req, limit).await.err()
         } else {
             None

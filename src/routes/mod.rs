@@ -15,6 +15,7 @@ pub mod scheduler;
 pub mod stats;
 pub mod system;
 pub mod tracker;
+pub mod upload;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -83,19 +83,7 @@ async fn pipeline_statistics(
 ) -> Result<HttpResponse, ApiError> {
     let today = today(&state);
     let range = date_range(&q, today)?;
-    let csv = match q
-        .get("format")
-        .map(|f| f.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "`format` must be json or csv, not `{other}`"
-            )))
-        }
-    };
+    let csv = wants_csv(&q)?;
     let stats = blocking(move || {
         state
             .stats
@@ -109,5 +97,20 @@ async fn pipeline_statistics(
             .body(body))
     } else {
         Ok(HttpResponse::Ok().json(stats))
+    }
+}
+
+/// `?format=json|csv` (default json).
+pub(super) fn wants_csv(q: &Query) -> Result<bool, ApiError> {
+    match q
+        .get("format")
+        .map(|f| f.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "`format` must be json or csv, not `{other}`"
+        ))),
     }
 }

@@ -27,6 +27,9 @@ pub struct AttemptsDay {
     pub blocked: u64,
     pub by_flag: HashMap<String, FlagSeen>,
     pub by_field: HashMap<String, (u64, HashMap<String, u64>)>,
+    /// Blocks by do-not-call list (attempts with a `list`).
+    #[serde(default)]
+    pub by_list: HashMap<String, u64>,
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
@@ -71,6 +74,7 @@ struct Keys {
     blocked: memmem::Finder<'static>,
     flag_id: memmem::Finder<'static>,
     flag_reason: memmem::Finder<'static>,
+    list: memmem::Finder<'static>,
 }
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
@@ -79,7 +83,14 @@ static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
     blocked: memmem::Finder::new(b"\"blocked\":"),
     flag_id: memmem::Finder::new(b"\"flag_id\":"),
     flag_reason: memmem::Finder::new(b"\"flag_reason\":"),
+    list: memmem::Finder::new(b"\"list\":"),
 });
+
+/// The do-not-call list an attempt names (written by list blocks only; list names are
+/// plain configuration names, so the substring search is exact).
+fn list_of(line: &[u8]) -> Option<&str> {
+    value_after(line, 0, &KEYS.list).and_then(|(name, _)| name)
+}
 
 /// The fast path for the flat lines we write ourselves, whose keys come in a fixed order
 /// (`field`, `value`, …, `blocked`, …, `flag_id`, …, `flag_reason`): one forward pass of
@@ -129,6 +140,16 @@ impl DaySummary for AttemptsDay {
         self.blocked += 1;
         let field = row.field.as_deref().unwrap_or("");
         let value = row.value.as_deref().unwrap_or("");
+        if row.flag_id.is_none() {
+            if let Some(list) = list_of(line) {
+                match self.by_list.get_mut(list) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.by_list.insert(list.to_string(), 1);
+                    }
+                }
+            }
+        }
         if let Some(id) = row.flag_id.as_deref().filter(|id| !id.is_empty()) {
             // Look up by `&str` first: an owned key is made only for a new entry.
             if !self.by_flag.contains_key(id) {
@@ -176,6 +197,13 @@ pub struct FlagEntry {
     pub dates: BTreeMap<String, u64>,
 }
 
+/// Blocks by one do-not-call list, in total and per date.
+#[derive(Serialize, Default)]
+pub struct ListEntry {
+    pub count: u64,
+    pub dates: BTreeMap<String, u64>,
+}
+
 #[derive(Serialize)]
 pub struct FieldEntry {
     pub count: u64,
@@ -190,6 +218,8 @@ pub struct BlocklistStatistics {
     pub blocked_attempts: u64,
     pub by_flag: BTreeMap<String, FlagEntry>,
     pub by_field: BTreeMap<String, FieldEntry>,
+    /// Blocks by do-not-call list (an addition to the seed's shape).
+    pub by_list: BTreeMap<String, ListEntry>,
 }
 
 /// One flag's total, its per-date counts and the latest thing known about it.
@@ -207,7 +237,13 @@ pub fn merge(
     let mut blocked_attempts = 0;
     let mut flags: HashMap<&str, FlagTally<'_>> = HashMap::new();
     let mut fields: HashMap<&str, (u64, HashMap<&str, u64>)> = HashMap::new();
+    let mut by_list: BTreeMap<String, ListEntry> = BTreeMap::new();
     for (date, day) in days {
+        for (list, n) in &day.by_list {
+            let entry = by_list.entry(list.clone()).or_default();
+            entry.count += n;
+            entry.dates.insert(date.to_string(), *n);
+        }
         total_attempts += day.total;
         blocked_attempts += day.blocked;
         for (id, seen) in &day.by_flag {
@@ -257,6 +293,7 @@ pub fn merge(
         blocked_attempts,
         by_flag,
         by_field,
+        by_list,
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::scrub::{self, ListDay, StepRow};
 use super::DaySummary;
 use crate::journal::Outcome;
 
@@ -46,6 +47,13 @@ pub struct CallsDay {
     pub outcomes: BTreeMap<String, u64>,
     /// `human` outcomes of at least 20 s.
     pub answered: u64,
+    /// Decisions checked against the do-not-call lists.
+    #[serde(default)]
+    pub lists_checked: u64,
+    /// Per do-not-call list: checks, hits, closed-gate blocks, exemptions, and the
+    /// snapshot versions in force ([`super::scrub`]).
+    #[serde(default)]
+    pub lists: BTreeMap<String, ListDay>,
 }
 
 impl Default for CallsDay {
@@ -69,6 +77,8 @@ impl Default for CallsDay {
                 .map(|o| (o.as_str().to_string(), 0))
                 .collect(),
             answered: 0,
+            lists_checked: 0,
+            lists: BTreeMap::new(),
         }
     }
 }
@@ -91,6 +101,8 @@ struct Row<'a> {
     why: Option<Cow<'a, str>>,
     #[serde(default)]
     duration_s: Option<f64>,
+    #[serde(borrow, default)]
+    trace: Option<Vec<StepRow<'a>>>,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -120,6 +132,9 @@ impl DaySummary for CallsDay {
                         bump(&mut self.blocked, row.stage.as_deref().unwrap_or("unknown"));
                     }
                     _ => return false,
+                }
+                if scrub::fold(&mut self.lists, row.trace.as_deref().unwrap_or_default()) {
+                    self.lists_checked += 1;
                 }
             }
             "rejected" => self.rejected += 1,
@@ -167,6 +182,8 @@ impl CallsDay {
         self.unconfirmed += other.unconfirmed;
         self.requeued += other.requeued;
         self.answered += other.answered;
+        self.lists_checked += other.lists_checked;
+        scrub::add(&mut self.lists, &other.lists);
         for (k, v) in &other.blocked {
             *self.blocked.entry(k.clone()).or_insert(0) += v;
         }

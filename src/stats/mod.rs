@@ -8,6 +8,7 @@ pub mod attempts;
 pub mod calls;
 pub mod range;
 mod rows;
+pub mod scrub;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -306,6 +307,12 @@ impl Statistics {
     ) -> io::Result<calls::PipelineStatistics> {
         let days = self.calls.days(range, today)?;
         Ok(calls::merge(range, tz, &days))
+    }
+
+    /// The do-not-call lists' proof of scrub for `range`.
+    pub fn audit(&self, range: DateRange, today: NaiveDate, tz: &str) -> io::Result<scrub::Audit> {
+        let days = self.calls.days(range, today)?;
+        Ok(scrub::audit(range, tz, &days))
     }
 }
 

@@ -27,6 +27,8 @@ fn attempt(when: &str, field: &str, value: &str, flag_id: &str) -> Attempt {
         stage: "blocklist".into(),
         source: "flag".into(),
         flag_reason: Some("Customer requested no contact".into()),
+        list: None,
+        list_version: None,
     }
 }
 

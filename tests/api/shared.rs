@@ -315,6 +315,8 @@ async fn a_settled_days_rollup_is_shared_and_a_late_line_still_counts() {
         stage: "blocklist".into(),
         source: "flag".into(),
         flag_reason: None,
+        list: None,
+        list_version: None,
     };
     let journals = a.journals().await;
     for i in 0..3 {

@@ -4,6 +4,8 @@
 //! run: they follow the change log); with `--url` they go through a running server's
 //! admin API.
 
+pub mod lists;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -58,7 +60,7 @@ fn is_json(path: &Path, format: Option<&str>) -> bool {
     }
 }
 
-fn http_client() -> anyhow::Result<reqwest::Client> {
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .build()
