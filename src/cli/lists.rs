@@ -22,21 +22,28 @@ use crate::store::DataDirLock;
 
 /// The lists as stored (the data directory, or the database's versions), without a lock.
 async fn read(settings: &Settings) -> anyhow::Result<Lists> {
-    let lists = Lists::open(
-        &settings.data_dir,
-        &settings.lists,
-        Arc::new(SystemClock),
-        settings.timezone,
-    )?;
-    Ok(match &settings.database_url {
+    let clock = Arc::new(SystemClock);
+    match &settings.database_url {
         Some(url) => {
             let db = crate::db::Db::connect(url.expose(), 2)
                 .await
                 .context("DATABASE_URL: cannot connect to the database")?;
-            lists.with_db(db).await
+            Lists::open_db(
+                &settings.data_dir,
+                &settings.lists,
+                clock,
+                settings.timezone,
+                db,
+            )
+            .await
         }
-        None => lists,
-    })
+        None => Lists::open(
+            &settings.data_dir,
+            &settings.lists,
+            clock,
+            settings.timezone,
+        ),
+    }
 }
 
 fn bar(len: u64) -> indicatif::ProgressBar {

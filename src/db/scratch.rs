@@ -95,6 +95,18 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// Runs one statement on the scratch database (tests that damage stored state).
+    pub async fn execute(&self, sql: &str) -> Result<u64, String> {
+        let mut conn = PgConnection::connect(&self.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let done = conn.execute(sql).await.map_err(|e| e.to_string())?;
+        let _ = conn.close().await;
+        Ok(done.rows_affected())
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let name = self.name.clone();

@@ -17,3 +17,6 @@ pub mod store;
 pub use record::{ListResult, ListUse};
 pub use set::{Match, NumberSet};
 pub use store::Lists;
+
+#[cfg(test)]
+mod tests;

@@ -100,6 +100,30 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 impl Lists {
+    /// Every configured list with no version in force yet (database mode loads them from
+    /// the database: [`Lists::open_db`]).
+    pub(super) fn unloaded(
+        data_dir: &Path,
+        settings: &[ListSettings],
+        clock: crate::clock::SharedClock,
+        tz: chrono_tz::Tz,
+    ) -> Self {
+        Self {
+            lists: settings
+                .iter()
+                .map(|s| List {
+                    settings: s.clone(),
+                    current: ArcSwapOption::new(None),
+                    loading: Mutex::new(()),
+                })
+                .collect(),
+            dir: data_dir.join(LISTS_DIR),
+            clock,
+            tz,
+            shared: None,
+        }
+    }
+
     /// Loads each configured list's snapshot from `data_dir/lists`.
     pub fn open(
         data_dir: &Path,
@@ -194,7 +218,7 @@ impl Lists {
         let downloaded_at = self.download_date(load.downloaded_at, source, stamped, now);
         let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
         install(list, meta.clone(), set);
-        tracing::info!(list = name, version, count = meta.count, invalid = report.invalid, %downloaded_at, "list replaced");
+        tracing::info!(list = name, version = meta.version, count = meta.count, invalid = report.invalid, %downloaded_at, "list replaced");
         Ok((meta, report))
     }
 
@@ -285,6 +309,10 @@ impl Lists {
         Ok((meta, changes))
     }
 
+    /// Writes the new version's snapshot and record — to `DATA_DIR/lists`, or in database
+    /// mode to `list_versions` — and returns its record. In database mode the version
+    /// number follows the stored one, and a load that another instance beat to the same
+    /// number is refused (load it again) rather than diverging from the others.
     #[allow(clippy::too_many_arguments)]
     fn keep(
         &self,
@@ -295,11 +323,10 @@ impl Lists {
         now: DateTime<Utc>,
         source: &str,
         sha256: String,
-    ) -> io::Result<Meta> {
-        std::fs::create_dir_all(&self.dir)?;
+    ) -> Result<Meta, ReplaceError> {
         let mut bytes = Vec::with_capacity(set.size_bytes() as usize + 64);
         set.write_to(&mut bytes)?;
-        let meta = Meta {
+        let mut meta = Meta {
             version,
             downloaded_at,
             loaded_at: now,
@@ -309,15 +336,23 @@ impl Lists {
             prefixes: set.prefixes(),
             snapshot_sha256: hex(&Sha256::digest(&bytes)),
         };
+        if let Some((db, handle)) = &self.shared {
+            let db_err = crate::db::DbError::into_io;
+            let stored = handle.block_on(db.list_version(name)).map_err(db_err)?;
+            meta.version = meta.version.max(stored.map_or(0, |v| v as u64) + 1);
+            let record = serde_json::to_value(&meta).map_err(io::Error::other)?;
+            let won = handle
+                .block_on(db.store_list_version(name, meta.version as i64, &record, &bytes, now))
+                .map_err(db_err)?;
+            if !won {
+                return Err(ReplaceError::Conflict(name.to_string()));
+            }
+            return Ok(meta);
+        }
+        std::fs::create_dir_all(&self.dir)?;
         crate::store::write_atomic(&self.dir.join(format!("{name}.snapshot")), &bytes)?;
         let json = serde_json::to_vec_pretty(&meta).map_err(io::Error::other)?;
         crate::store::write_atomic(&self.dir.join(format!("{name}.json")), &json)?;
-        if let Some((db, handle)) = &self.shared {
-            let record = serde_json::to_value(&meta).map_err(io::Error::other)?;
-            handle
-                .block_on(db.store_list_version(name, version as i64, &record, &bytes, now))
-                .map_err(crate::db::DbError::into_io)?;
-        }
         Ok(meta)
     }
 
@@ -431,6 +466,8 @@ pub enum ReplaceError {
     Load(#[from] LoadError),
     #[error("could not keep the snapshot: {0}")]
     Storage(#[from] io::Error),
+    #[error("another instance loaded list `{0}` at the same moment; load it again")]
+    Conflict(String),
 }
 
 /// Swaps `set` in as the version in force of `list` (lookups see the old one or this one).

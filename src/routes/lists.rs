@@ -159,6 +159,7 @@ async fn empty(
 fn refused(e: ReplaceError) -> ApiError {
     match e {
         ReplaceError::NoSuchList(n) => ApiError::NotFound(format!("no list `{n}` is configured")),
+        e @ ReplaceError::Conflict(_) => ApiError::Conflict(e.to_string()),
         ReplaceError::Load(LoadError::Refused { why, report }) => ApiError::Invalid {
             message: format!("refused, the list keeps its previous version: {why}"),
             errors: report

@@ -81,17 +81,27 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
             .with_rows(journals.clone())
             .with_quarantine(quarantine.clone()),
     );
-    let lists = crate::lists::Lists::open(
-        &settings.data_dir,
-        &settings.lists,
-        clock.clone(),
-        settings.timezone,
-    )
-    .context("cannot load the do-not-call lists")?;
-    let lists = Arc::new(match &db {
-        None => lists,
-        Some(db) => lists.with_db(db.clone()).await,
-    });
+    let lists = Arc::new(
+        match &db {
+            None => crate::lists::Lists::open(
+                &settings.data_dir,
+                &settings.lists,
+                clock.clone(),
+                settings.timezone,
+            ),
+            Some(db) => {
+                crate::lists::Lists::open_db(
+                    &settings.data_dir,
+                    &settings.lists,
+                    clock.clone(),
+                    settings.timezone,
+                    db.clone(),
+                )
+                .await
+            }
+        }
+        .context("cannot load the do-not-call lists")?,
+    );
     Ok(Components {
         db,
         lock,

@@ -10,6 +10,7 @@ mod helpers;
 mod intake;
 mod journals;
 mod lists;
+mod lists_formats;
 mod pipeline_stats;
 mod process;
 mod protection;
