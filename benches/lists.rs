@@ -217,5 +217,93 @@ fn main() {
             })
         });
     }
+    consult_every_list(&mut c);
     c.final_summary();
+}
+
+/// A lead's number against four lists as the check runs it (`Lists::consult`: state
+/// coverage, consent, the gate and the lookup for each): a 10^7 national list, a state
+/// list, an internal list with prefixes, a litigator list.
+fn consult_every_list(c: &mut Criterion) {
+    use callgate::config::lists::{ListKind, ListSettings};
+    use callgate::lists::store::Load;
+    let dir = tempfile::tempdir().expect("dir");
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-23T15:00:00Z".parse().expect("now");
+    let list = |name: &str, kind, max: Option<u32>, states: &[&str]| ListSettings {
+        name: name.into(),
+        kind,
+        max_age_days: max,
+        states: states.iter().map(|s| s.to_string()).collect(),
+        exemption: None,
+    };
+    let settings = [
+        list("ftc", ListKind::NationalDnc, Some(31), &[]),
+        list("tx", ListKind::StateDnc, Some(90), &["TX"]),
+        list("ours", ListKind::InternalDnc, None, &[]),
+        list("litigators", ListKind::Litigator, None, &[]),
+    ];
+    let clock = std::sync::Arc::new(callgate::clock::ManualClock::new(now));
+    let lists =
+        callgate::lists::Lists::open(dir.path(), &settings, clock, chrono_tz::UTC).expect("open");
+    let text = registry_text(10_000_000);
+    let load = |name: &str, body: &[u8]| {
+        lists
+            .replace(name, body, name, &Load::default(), now)
+            .expect("loads");
+    };
+    load("ftc", text.as_bytes());
+    load("tx", text.as_bytes().get(..11_000_000).unwrap_or_default());
+    load("ours", b"212*\n786555*\n3055551234\n");
+    load(
+        "litigators",
+        text.as_bytes().get(..1_100_000).unwrap_or_default(),
+    );
+    let leads: Vec<callgate::domain::Lead> = text
+        .lines()
+        .step_by(9973)
+        .take(1000)
+        .map(|n| {
+            let serde_json::Value::Object(map) =
+                serde_json::json!({"phone_number": n, "lead_id": "L", "state": "TX"})
+            else {
+                unreachable!()
+            };
+            callgate::domain::Lead::parse(map, &Default::default(), "US").expect("lead")
+        })
+        .collect();
+    // The lookups alone: the same four sets, each asked about the number.
+    let sets: Vec<NumberSet> = [
+        text.as_bytes(),
+        text.as_bytes().get(..11_000_000).unwrap_or_default(),
+        b"212*\n786555*\n3055551234\n".as_slice(),
+        text.as_bytes().get(..1_100_000).unwrap_or_default(),
+    ]
+    .iter()
+    .map(|t| parse::read_list(*t, true).expect("loads").0)
+    .collect();
+    let numbers: Vec<u64> = text
+        .lines()
+        .step_by(9973)
+        .take(1000)
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    let mut j = 0;
+    c.bench_function("lists/lookup a number in 4 lists (10^7 national)", |b| {
+        b.iter(|| {
+            j = (j + 1) % numbers.len();
+            let n = black_box(numbers[j]);
+            sets.iter().filter(|s| s.lookup(n).is_some()).count()
+        })
+    });
+    let today = now.date_naive();
+    let mut i = 0;
+    c.bench_function(
+        "lists/consult a lead against 4 lists (10^7 national)",
+        |b| {
+            b.iter(|| {
+                i = (i + 1) % leads.len();
+                black_box(lists.consult(black_box(&leads[i]), &["TX"], now, today))
+            })
+        },
+    );
 }

@@ -31,10 +31,14 @@
 //! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring
-//!   bitmaps) and streaming readers of the FTC and plain formats; not wired yet.
+//!   bitmaps), streaming readers of the FTC, plain and CSV formats (gzip, zip), the rules
+//!   (state coverage, consent, the freshness gate), versions swapped in whole and kept as
+//!   snapshots (files, or `list_versions` in database mode); checked by
+//!   `pipeline::blocklist`, each decision's trace recording the lists consulted.
 //! - [`journal`] — the daily attempts and call journals (business-date files), retention.
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
-//!   closed days), the seed's blocklist statistics and pipeline statistics.
+//!   closed days), the seed's blocklist statistics, pipeline statistics and the lists'
+//!   proof of scrub (`stats/scrub.rs`).
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
 //!   admin-editable JSON documents (partial `PUT`, field-named errors, atomic save; or a
 //!   versioned row in PostgreSQL followed through `NOTIFY`), and the quarantine where every
@@ -48,9 +52,11 @@
 //!   checks never know which.
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
-//!   is a correlation id), the body read before any answer, admin auth, lookups.
-//! - [`cli`] — offline/remote admin commands; [`migrate`] — import from the Node version,
-//!   and `--to-database` (a file data directory copied into PostgreSQL).
+//!   is a correlation id), the body read before any answer (list uploads stream instead:
+//!   `upload`), admin auth, lookups.
+//! - [`cli`] — offline/remote admin commands (`cli/lists.rs`: `lists import|lookup`);
+//!   [`migrate`] — import from the Node version, and `--to-database` (a file data directory
+//!   copied into PostgreSQL).
 //!
 //! ## Dependency rule
 //! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
@@ -58,7 +64,9 @@
 //! `clock`. Imports go
 //! down only, with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
-//! them. actix lives in `routes` and `startup`, reqwest in `bland`, `feeds` and `cli`.
+//! them (the blocklist check reads `lists` and the area-code table of `schedule::rules`;
+//! the trace carries `lists::ListUse`). actix lives in `routes` and `startup`, reqwest in
+//! `bland`, `feeds` and `cli`.
 //! Reference data ships in `rules/` (state rules, area codes and their notice).
 //!
 //! ## Deviations from STYLE.md, and why

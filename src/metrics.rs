@@ -32,6 +32,11 @@ pub struct FeedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListLabels {
+    pub list: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FeedResult {
     pub feed: String,
     pub result: &'static str,
@@ -53,6 +58,10 @@ pub struct Metrics {
     pub blocklist_reload_failures: Counter,
     pub leads: Family<DecisionLabels, Counter>,
     pub feed_entries: Family<FeedLabels, Gauge>,
+    /// Per do-not-call list: numbers in the version in force, and its age in days (-1: never
+    /// loaded). Set when `/metrics` is read.
+    pub list_entries: Family<ListLabels, Gauge>,
+    pub list_age_days: Family<ListLabels, Gauge>,
     pub feed_refreshes: Family<FeedResult, Counter>,
     /// Set when `/metrics` is read.
     pub deferred_leads: Gauge,
@@ -110,6 +119,18 @@ impl Metrics {
             "Feed refreshes by result",
             feed_refreshes.clone(),
         );
+        let list_entries = Family::<ListLabels, Gauge>::default();
+        let list_age_days = Family::<ListLabels, Gauge>::default();
+        registry.register(
+            "list_entries",
+            "Numbers in each do-not-call list's version in force",
+            list_entries.clone(),
+        );
+        registry.register(
+            "list_age_days",
+            "Age in days of each do-not-call list's snapshot (-1: never loaded)",
+            list_age_days.clone(),
+        );
         let deferred_leads = Gauge::default();
         let deferred_due = Gauge::default();
         registry.register(
@@ -126,6 +147,8 @@ impl Metrics {
             deferred_leads,
             deferred_due,
             feed_entries,
+            list_entries,
+            list_age_days,
             feed_refreshes,
             leads,
             registry,

@@ -33,7 +33,7 @@ impl ListResult {
 /// One list consulted for one decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListUse {
-    pub list: String,
+    pub list: std::sync::Arc<str>,
     /// The snapshot version in force; `None` when the list was never loaded.
     pub version: Option<u64>,
     pub downloaded_at: Option<NaiveDate>,
@@ -47,7 +47,7 @@ pub struct ListUse {
 
 impl ListUse {
     pub fn new(
-        list: &str,
+        list: &std::sync::Arc<str>,
         snapshot: Option<&super::rules::Snapshot>,
         today: NaiveDate,
         verdict: &Verdict,
@@ -60,7 +60,7 @@ impl ListUse {
             Verdict::NotCovered => (ListResult::NotCovered, None),
         };
         Self {
-            list: list.to_string(),
+            list: list.clone(),
             version: snapshot.map(|s| s.version),
             downloaded_at: snapshot.map(|s| s.downloaded_at),
             age_days: snapshot.map(|s| super::rules::age_days(s, today)),

@@ -38,10 +38,18 @@ pub enum Verdict {
     },
     /// The number is on the list (or under one of its prefixes).
     Hit {
-        reason: String,
         prefix: Option<u32>,
     },
     Clear,
+}
+
+/// Why a hit blocks: the list, its kind and its snapshot date (formatted only for the list
+/// that decides, not for every lookup).
+pub fn hit_reason(kind: &str, name: &str, downloaded_at: Option<NaiveDate>) -> String {
+    match downloaded_at {
+        Some(d) => format!("on {kind} \"{name}\" (snapshot {d})"),
+        None => format!("on {kind} \"{name}\""),
+    }
 }
 
 /// How current a list is.
@@ -141,16 +149,12 @@ pub fn judge(
         };
         return Verdict::Closed { reason };
     }
-    let (Some((snapshot, set)), Some(number)) = (version, national) else {
+    let (Some((_, set)), Some(number)) = (version, national) else {
         return Verdict::Clear;
     };
     match set.lookup(number) {
         None => Verdict::Clear,
         Some(m) => Verdict::Hit {
-            reason: format!(
-                "on {kind} \"{}\" (snapshot {})",
-                list.name, snapshot.downloaded_at
-            ),
             prefix: match m {
                 Match::Number => None,
                 Match::Prefix(p) => Some(p),
@@ -299,13 +303,7 @@ mod tests {
             at("2026-12-01T15:00:00Z"),
             day("2026-12-01"),
         );
-        assert_eq!(
-            v,
-            Verdict::Hit {
-                reason: "on national_dnc \"ftc\" (snapshot 2026-11-28)".into(),
-                prefix: None
-            }
-        );
+        assert_eq!(v, Verdict::Hit { prefix: None });
     }
 
     #[test]

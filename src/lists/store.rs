@@ -58,6 +58,8 @@ pub struct Version {
 
 pub(super) struct List {
     pub(super) settings: ListSettings,
+    /// The name, shared by every trace record.
+    name: Arc<str>,
     pub(super) current: ArcSwapOption<Version>,
     loading: Mutex<()>,
 }
@@ -79,6 +81,22 @@ pub struct Lists {
 pub struct Consulted {
     pub record: ListUse,
     pub verdict: Verdict,
+    pub kind: &'static str,
+}
+
+impl Consulted {
+    /// Why this list blocks the lead, when it does.
+    pub fn blocks(&self) -> Option<String> {
+        match &self.verdict {
+            Verdict::Hit { .. } => Some(rules::hit_reason(
+                self.kind,
+                &self.record.list,
+                self.record.downloaded_at,
+            )),
+            Verdict::Closed { reason } => Some(reason.clone()),
+            _ => None,
+        }
+    }
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {
@@ -112,6 +130,7 @@ impl Lists {
             lists: settings
                 .iter()
                 .map(|s| List {
+                    name: s.name.as_str().into(),
                     settings: s.clone(),
                     current: ArcSwapOption::new(None),
                     loading: Mutex::new(()),
@@ -151,6 +170,7 @@ impl Lists {
                 tracing::info!(list = %s.name, version = v.meta.version, count = v.meta.count, downloaded_at = %v.meta.downloaded_at, "list loaded");
             }
             lists.push(List {
+                name: s.name.as_str().into(),
                 settings: s.clone(),
                 current: ArcSwapOption::new(current),
                 loading: Mutex::new(()),
@@ -372,8 +392,9 @@ impl Lists {
                 let version = current.as_ref().map(|v| (&v.snapshot, &v.set));
                 let verdict = rules::judge(&l.settings, version, lead, states, number, now, today);
                 Consulted {
+                    kind: l.settings.kind.as_str(),
                     record: ListUse::new(
-                        &l.settings.name,
+                        &l.name,
                         current.as_ref().map(|v| &v.snapshot),
                         today,
                         &verdict,

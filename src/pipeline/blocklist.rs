@@ -12,7 +12,6 @@ use crate::blocklist::Blocklist;
 use crate::config::BlandSettings;
 use crate::domain::Lead;
 use crate::feeds::Feeds;
-use crate::lists::rules::Verdict as ListVerdict;
 use crate::lists::{ListUse, Lists};
 use crate::schedule::rules::Rules;
 
@@ -113,10 +112,7 @@ impl BlocklistCheck {
         let phone = lead.phone.as_str();
         let consulted = self.lists.consult(lead, &self.states(lead), now, today);
         let block = consulted.iter().find_map(|c| {
-            let reason = match &c.verdict {
-                ListVerdict::Hit { reason, .. } | ListVerdict::Closed { reason } => reason,
-                _ => return None,
-            };
+            let reason = c.blocks()?;
             Some(Verdict::Block {
                 reason: format!("Blocked: {reason}"),
                 details: Some(BlockDetails {
@@ -128,7 +124,7 @@ impl BlocklistCheck {
                         Some(v) => format!("list {} version {v}", c.record.list),
                         None => format!("list {} (no snapshot)", c.record.list),
                     }),
-                    list: Some((c.record.list.clone(), c.record.version)),
+                    list: Some((c.record.list.to_string(), c.record.version)),
                 }),
             })
         });

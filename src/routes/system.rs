@@ -96,6 +96,16 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     };
     state.metrics.deferred_leads.set(depth);
     state.metrics.deferred_due.set(due);
+    let today = crate::clock::business_date(state.clock.now(), state.settings.timezone);
+    for view in state.lists.views(today) {
+        let labels = crate::metrics::ListLabels {
+            list: view["name"].as_str().unwrap_or_default().to_string(),
+        };
+        let count = view["count"].as_i64().unwrap_or(0);
+        let age = view["age_days"].as_i64().unwrap_or(-1);
+        state.metrics.list_entries.get_or_create(&labels).set(count);
+        state.metrics.list_age_days.get_or_create(&labels).set(age);
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())
