@@ -7,6 +7,7 @@
 //! `pipeline::blocklist`.
 
 pub mod formats;
+mod load;
 pub mod parse;
 pub mod record;
 pub mod rules;
@@ -14,6 +15,7 @@ pub mod set;
 pub mod shared;
 pub mod store;
 
+pub use load::ReplaceError;
 pub use record::{ListResult, ListUse};
 pub use set::{Match, NumberSet};
 pub use store::Lists;

@@ -10,6 +10,7 @@ use std::io::{self, BufRead, Read};
 
 use serde::Serialize;
 
+use super::formats;
 use super::set::{national, NumberSet};
 
 /// Most malformed lines reported back.
@@ -178,11 +179,11 @@ impl ListReader {
         column: Option<&str>,
     ) -> Result<(), LoadError> {
         self.report.part = name.map(str::to_string);
-        let (first, rest) = first_line(input)?;
-        match csv_header(&first, column)? {
+        let (first, rest) = formats::first_line(input)?;
+        match formats::csv_header(&first, column)? {
             Some(col) => {
                 let input = io::Cursor::new(first).chain(rest);
-                for_each_csv(input, col, |n, text| self.add(n, text))?;
+                formats::for_each_csv(input, col, |n, text| self.add(n, text))?;
             }
             None => for_each_line(io::Cursor::new(first).chain(rest), |n, text| {
                 self.add(n, text)
@@ -280,94 +281,6 @@ pub fn apply_changes(
     let mut reader = ChangeReader::new(base);
     reader.part(None, input)?;
     reader.finish()
-}
-
-/// Header names taken for the phone column, compared without case, spaces or `_`.
-const PHONE_COLUMNS: [&str; 7] = [
-    "phone",
-    "phonenumber",
-    "number",
-    "telephone",
-    "tel",
-    "mobile",
-    "dnc",
-];
-
-/// The first line of `input` (with its end) and the rest.
-fn first_line<R: BufRead>(mut input: R) -> io::Result<(Vec<u8>, R)> {
-    let mut first = Vec::with_capacity(128);
-    input.read_until(b'\n', &mut first)?;
-    Ok((first, input))
-}
-
-/// The phone column's index when `first` is a CSV header: a line with a letter in it
-/// (numbers and prefixes have none). A header naming no phone column is refused.
-fn csv_header(first: &[u8], column: Option<&str>) -> Result<Option<usize>, LoadError> {
-    if !first.iter().any(u8::is_ascii_alphabetic) {
-        return Ok(None);
-    }
-    let norm = |s: &str| -> String {
-        s.trim()
-            .trim_matches('"')
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '_' | '-'))
-            .collect::<String>()
-            .to_ascii_lowercase()
-    };
-    let line = String::from_utf8_lossy(first);
-    let names: Vec<String> = line.trim_end().split(',').map(norm).collect();
-    let found = match column {
-        Some(c) => names.iter().position(|n| *n == norm(c)),
-        None => PHONE_COLUMNS
-            .iter()
-            .find_map(|want| names.iter().position(|n| n == want)),
-    };
-    match found {
-        Some(i) => Ok(Some(i)),
-        None => Err(LoadError::Refused {
-            why: match column {
-                Some(c) => format!("the CSV header has no column `{c}`"),
-                None => "the first line is not a number and names no phone column \
-                         (phone, phone_number, number, telephone); give ?column= or --column"
-                    .to_string(),
-            },
-            report: Report::default(),
-        }),
-    }
-}
-
-/// Calls `f` with column `col` of each CSV record after the header and its line number.
-fn for_each_csv(input: impl io::Read, col: usize, mut f: impl FnMut(u64, &str)) -> io::Result<()> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(input);
-    let mut record = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
-                let text = String::from_utf8_lossy(record.get(col).unwrap_or_default());
-                if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-                    continue;
-                }
-                f(line, &text);
-            }
-            Err(e) => match e.kind() {
-                csv::ErrorKind::Io(_) => {
-                    return Err(match e.into_kind() {
-                        csv::ErrorKind::Io(io) => io,
-                        _ => io::Error::other("csv"),
-                    })
-                }
-                _ => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    f(line, &format!("(unreadable CSV record: {e})"));
-                }
-            },
-        }
-    }
 }
 
 /// Calls `f` with each non-blank line and its number (from 1), a line at a time. A line

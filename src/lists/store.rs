@@ -7,17 +7,15 @@
 //! fails stops startup for a gated list (fail closed) and is ignored, with a warning, for
 //! the others.
 
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::formats;
-use super::parse::{self, LoadError, Report};
 use super::record::ListUse;
 use super::rules::{self, Freshness, Snapshot, Verdict};
 use super::set::{national, Match, NumberSet};
@@ -61,15 +59,15 @@ pub(super) struct List {
     /// The name, shared by every trace record.
     name: Arc<str>,
     pub(super) current: ArcSwapOption<Version>,
-    loading: Mutex<()>,
+    pub(super) loading: Mutex<()>,
 }
 
 pub struct Lists {
     pub(super) lists: Vec<List>,
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     /// The service clock and business timezone (ages are counted in business dates).
     clock: crate::clock::SharedClock,
-    tz: chrono_tz::Tz,
+    pub(super) tz: chrono_tz::Tz,
     /// Database mode: versions shared through `list_versions` (and the runtime the
     /// blocking loaders store them on).
     pub(super) shared: Option<(crate::db::Db, tokio::runtime::Handle)>,
@@ -101,20 +99,6 @@ impl Consulted {
 
 pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Passes bytes through while hashing them.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 impl Lists {
@@ -200,180 +184,12 @@ impl Lists {
         self.lists.is_empty()
     }
 
-    fn find(&self, name: &str) -> Option<&List> {
+    pub(super) fn find(&self, name: &str) -> Option<&List> {
         self.lists.iter().find(|l| l.settings.name == name)
     }
 
     pub fn settings(&self, name: &str) -> Option<&ListSettings> {
         self.find(name).map(|l| &l.settings)
-    }
-
-    /// Replaces a list with the file read from `input` (blocking: run it off the async
-    /// threads). Any wrapping and format [`super::formats`] reads; the download date is
-    /// `load.downloaded_at`, else a date in `source` (the file's name), else the newest
-    /// entry of a zip archive, else today.
-    pub fn replace(
-        &self,
-        name: &str,
-        input: impl Read,
-        source: &str,
-        load: &Load,
-        now: DateTime<Utc>,
-    ) -> Result<(Meta, Report), ReplaceError> {
-        let list = self
-            .find(name)
-            .ok_or_else(|| ReplaceError::NoSuchList(name.into()))?;
-        let _one = list.loading.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut hashing = Hashing {
-            inner: input,
-            hash: Sha256::new(),
-        };
-        let mut reader = parse::ListReader::new(list.settings.kind.accepts_prefixes());
-        let stamped = formats::for_each_part(&mut hashing, &self.dir, |(part, lines)| {
-            reader.part(part, lines, load.column.as_deref())
-        })?;
-        let (set, report) = reader.finish()?;
-        let sha256 = hex(&hashing.hash.finalize());
-        let version = list.current.load().as_ref().map_or(0, |v| v.meta.version) + 1;
-        let downloaded_at = self.download_date(load.downloaded_at, source, stamped, now);
-        let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
-        install(list, meta.clone(), set);
-        tracing::info!(list = name, version = meta.version, count = meta.count, invalid = report.invalid, %downloaded_at, "list replaced");
-        Ok((meta, report))
-    }
-
-    /// The operator's date, else one in the file's name, else the archive's, else today;
-    /// never after today.
-    fn download_date(
-        &self,
-        given: Option<NaiveDate>,
-        source: &str,
-        stamped: Option<NaiveDate>,
-        now: DateTime<Utc>,
-    ) -> NaiveDate {
-        let today = crate::clock::business_date(now, self.tz);
-        given
-            .or_else(|| formats::date_in_name(source))
-            .or(stamped)
-            .map_or(today, |d| d.min(today))
-    }
-
-    /// Empties a list, as a new version (blocking). A gated list then blocks every lead it
-    /// covers: an empty registry is not a current registry.
-    pub fn empty(&self, name: &str, now: DateTime<Utc>) -> Result<Meta, ReplaceError> {
-        let list = self
-            .find(name)
-            .ok_or_else(|| ReplaceError::NoSuchList(name.into()))?;
-        let _one = list.loading.lock().unwrap_or_else(PoisonError::into_inner);
-        let version = list.current.load().as_ref().map_or(0, |v| v.meta.version) + 1;
-        let set = NumberSet::new();
-        let today = crate::clock::business_date(now, self.tz);
-        let meta = self.keep(
-            name,
-            &set,
-            version,
-            today,
-            now,
-            "emptied by an admin",
-            String::new(),
-        )?;
-        install(list, meta.clone(), set);
-        tracing::warn!(list = name, version, "list emptied by an admin");
-        Ok(meta)
-    }
-
-    /// Applies an FTC change list (plain, gzip or zip) to the version in force, as a new
-    /// version (blocking). The new version keeps the base's download date unless
-    /// `load.downloaded_at` is given or the file's name carries a date.
-    pub fn apply_changes(
-        &self,
-        name: &str,
-        input: impl Read,
-        source: &str,
-        load: &Load,
-        now: DateTime<Utc>,
-    ) -> Result<(Meta, parse::Changes), ReplaceError> {
-        let list = self
-            .find(name)
-            .ok_or_else(|| ReplaceError::NoSuchList(name.into()))?;
-        let _one = list.loading.lock().unwrap_or_else(PoisonError::into_inner);
-        let base = list.current.load_full();
-        let empty = NumberSet::new();
-        let mut hashing = Hashing {
-            inner: input,
-            hash: Sha256::new(),
-        };
-        let mut reader = parse::ChangeReader::new(base.as_ref().map_or(&empty, |v| &v.set));
-        let stamped = formats::for_each_part(&mut hashing, &self.dir, |(part, lines)| {
-            reader.part(part, lines)
-        })?;
-        let (set, changes) = reader.finish()?;
-        let sha256 = hex(&hashing.hash.finalize());
-        let version = base.as_ref().map_or(0, |v| v.meta.version) + 1;
-        let downloaded_at = match (load.downloaded_at, formats::date_in_name(source), stamped) {
-            (None, None, None) => base
-                .as_ref()
-                .map(|v| v.meta.downloaded_at)
-                .unwrap_or_else(|| crate::clock::business_date(now, self.tz)),
-            (given, _, _) => self.download_date(given, source, stamped, now),
-        };
-        let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
-        install(list, meta.clone(), set);
-        tracing::info!(
-            list = name,
-            version,
-            added = changes.added,
-            deleted = changes.deleted,
-            "list change list applied"
-        );
-        Ok((meta, changes))
-    }
-
-    /// Writes the new version's snapshot and record — to `DATA_DIR/lists`, or in database
-    /// mode to `list_versions` — and returns its record. In database mode the version
-    /// number follows the stored one, and a load that another instance beat to the same
-    /// number is refused (load it again) rather than diverging from the others.
-    #[allow(clippy::too_many_arguments)]
-    fn keep(
-        &self,
-        name: &str,
-        set: &NumberSet,
-        version: u64,
-        downloaded_at: NaiveDate,
-        now: DateTime<Utc>,
-        source: &str,
-        sha256: String,
-    ) -> Result<Meta, ReplaceError> {
-        let mut bytes = Vec::with_capacity(set.size_bytes() as usize + 64);
-        set.write_to(&mut bytes)?;
-        let mut meta = Meta {
-            version,
-            downloaded_at,
-            loaded_at: now,
-            source: source.to_string(),
-            sha256,
-            count: set.len(),
-            prefixes: set.prefixes(),
-            snapshot_sha256: hex(&Sha256::digest(&bytes)),
-        };
-        if let Some((db, handle)) = &self.shared {
-            let db_err = crate::db::DbError::into_io;
-            let stored = handle.block_on(db.list_version(name)).map_err(db_err)?;
-            meta.version = meta.version.max(stored.map_or(0, |v| v as u64) + 1);
-            let record = serde_json::to_value(&meta).map_err(io::Error::other)?;
-            let won = handle
-                .block_on(db.store_list_version(name, meta.version as i64, &record, &bytes, now))
-                .map_err(db_err)?;
-            if !won {
-                return Err(ReplaceError::Conflict(name.to_string()));
-            }
-            return Ok(meta);
-        }
-        std::fs::create_dir_all(&self.dir)?;
-        crate::store::write_atomic(&self.dir.join(format!("{name}.snapshot")), &bytes)?;
-        let json = serde_json::to_vec_pretty(&meta).map_err(io::Error::other)?;
-        crate::store::write_atomic(&self.dir.join(format!("{name}.json")), &json)?;
-        Ok(meta)
     }
 
     /// Every list's answer for `lead` (in `states`, as codes), in configuration order.
@@ -477,18 +293,6 @@ impl Lists {
             })
             .collect()
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReplaceError {
-    #[error("no list `{0}` is configured")]
-    NoSuchList(String),
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    #[error("could not keep the snapshot: {0}")]
-    Storage(#[from] io::Error),
-    #[error("another instance loaded list `{0}` at the same moment; load it again")]
-    Conflict(String),
 }
 
 /// Swaps `set` in as the version in force of `list` (lookups see the old one or this one).

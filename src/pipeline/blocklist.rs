@@ -82,25 +82,6 @@ pub fn call_text(templates: &[String], lead_fields: &[String], lead: &Lead) -> S
 }
 
 impl BlocklistCheck {
-    /// The states a lead is in for state lists, as codes: the one its state field names and
-    /// the one its area code belongs to.
-    fn states(&self, lead: &Lead) -> Vec<&str> {
-        let own = self
-            .state_fields
-            .iter()
-            .find_map(|f| lead.fields.get(f).and_then(|v| v.as_str()))
-            .and_then(|s| self.rules.state(s))
-            .map(|s| s.code.as_str());
-        let area = lead
-            .phone
-            .area_code()
-            .and_then(|npa| self.rules.area_code(npa))
-            .map(|(s, _)| s);
-        let mut states: Vec<&str> = [own, area].into_iter().flatten().collect();
-        states.dedup();
-        states
-    }
-
     /// The do-not-call lists, after the flags: a hit, or a gated list with no current
     /// snapshot, blocks (fail closed). Every list is consulted (and recorded), so the trace
     /// shows each version a call was scrubbed against; the first that blocks decides.
@@ -110,7 +91,12 @@ impl BlocklistCheck {
         }
         let today = crate::clock::business_date(now, self.tz);
         let phone = lead.phone.as_str();
-        let consulted = self.lists.consult(lead, &self.states(lead), now, today);
+        let consulted = self.lists.consult(
+            lead,
+            &self.rules.lead_states(&self.state_fields, lead),
+            now,
+            today,
+        );
         let block = consulted.iter().find_map(|c| {
             let reason = c.blocks()?;
             Some(Verdict::Block {

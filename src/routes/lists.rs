@@ -14,7 +14,8 @@ use super::upload;
 use super::AppState;
 use crate::domain::PhoneNumber;
 use crate::lists::parse::LoadError;
-use crate::lists::store::{Load, ReplaceError};
+use crate::lists::store::Load;
+use crate::lists::ReplaceError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/lists").route(web::get().to(list)))

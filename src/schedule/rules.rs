@@ -278,6 +278,28 @@ impl Rules {
         self.npa.get(&n).map(|(s, z)| (s.as_str(), z.as_slice()))
     }
 
+    /// The states a lead is in, as codes: the one its first present state field names,
+    /// then the one its area code belongs to (once each).
+    pub fn lead_states<'a>(
+        &'a self,
+        state_fields: &[String],
+        lead: &crate::domain::Lead,
+    ) -> Vec<&'a str> {
+        let own = state_fields
+            .iter()
+            .find_map(|f| lead.fields.get(f).and_then(|v| v.as_str()))
+            .and_then(|s| self.state(s))
+            .map(|s| s.code.as_str());
+        let area = lead
+            .phone
+            .area_code()
+            .and_then(|npa| self.area_code(npa))
+            .map(|(s, _)| s);
+        let mut states: Vec<&str> = [own, area].into_iter().flatten().collect();
+        states.dedup();
+        states
+    }
+
     pub fn area_codes(&self) -> usize {
         self.npa.len()
     }

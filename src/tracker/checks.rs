@@ -73,21 +73,11 @@ pub struct ProtectionCheck {
 impl ProtectionCheck {
     /// Whether the lead's state or its area code's state has a rolling cap.
     fn rolling_state(&self, lead: &Lead, states: &[String]) -> Option<String> {
-        let own = self
-            .state_fields
-            .iter()
-            .find_map(|f| lead.fields.get(f).and_then(|v| v.as_str()))
-            .and_then(|s| self.rules.state(s))
-            .map(|s| s.code.clone());
-        let area = lead
-            .phone
-            .area_code()
-            .and_then(|npa| self.rules.area_code(npa))
-            .map(|(s, _)| s.to_string());
-        [own, area]
+        self.rules
+            .lead_states(&self.state_fields, lead)
             .into_iter()
-            .flatten()
-            .find(|s| states.contains(s))
+            .find(|s| states.iter().any(|x| x == s))
+            .map(str::to_string)
     }
 
     fn decide(&self, lead: &Lead, now: DateTime<Utc>, v: &View) -> Verdict {
