@@ -164,11 +164,9 @@ async fn upload(
     } else {
         format!("{base}/api/admin/lists/{name}")
     };
-    let mut query: Vec<(&str, String)> = Vec::new();
-    // The server cannot see the file's name: a date in it is read here.
-    if let Some(d) =
-        downloaded_at.or_else(|| crate::lists::formats::date_in_name(&file_name(&job.file)))
-    {
+    // The file's name goes along: the server records it and reads a date in it.
+    let mut query: Vec<(&str, String)> = vec![("source", file_name(&job.file))];
+    if let Some(d) = downloaded_at {
         query.push(("downloaded_at", d.to_string()));
     }
     if let Some(c) = &job.column {

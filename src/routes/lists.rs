@@ -46,6 +46,15 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
     })))
 }
 
+/// `?source=`: the uploaded file's name (kept in the version's record, and searched for a
+/// download date), at most 200 characters.
+fn source(q: &Query, default: &str) -> String {
+    q.get("source")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| default.to_string(), |s| s.chars().take(200).collect())
+}
+
 /// `?downloaded_at=` and `?column=` (the phone column of a CSV file).
 fn load_options(state: &AppState, q: &Query) -> Result<Load, ApiError> {
     Ok(Load {
@@ -92,8 +101,9 @@ async fn replace(
     };
     let name = name.into_inner();
     let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
+    let source = source(&q, "upload via the API");
     let (loaded, bytes) = upload::stream(payload, move |body| {
-        lists.replace(&name, body, "upload via the API", &load, now)
+        lists.replace(&name, body, &source, &load, now)
     })
     .await?;
     let (meta, report) = loaded.map_err(refused)?;
@@ -127,8 +137,9 @@ async fn changes(
     };
     let name = name.into_inner();
     let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
+    let source = source(&q, "change list via the API");
     let (applied, _) = upload::stream(payload, move |body| {
-        lists.apply_changes(&name, body, "change list via the API", &load, now)
+        lists.apply_changes(&name, body, &source, &load, now)
     })
     .await?;
     let (meta, c) = applied.map_err(refused)?;

@@ -355,3 +355,85 @@ async fn a_snapshot_that_fails_its_checksum_stops_startup_for_a_gated_list_only(
     );
     drop(dir);
 }
+
+#[tokio::test]
+async fn the_cli_streams_a_file_to_a_running_server_or_loads_it_into_the_shared_database() {
+    use crate::helpers::{on_postgres, path_str, run_binary};
+    let app = spawn_app_with(|s| s.lists = three_lists()).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("dnc_2026-11-21.txt.gz");
+    std::fs::write(&file, gzip("3055551234\n3055551235\n")).expect("file");
+    let args: Vec<String> = [
+        "lists",
+        "import",
+        "ftc",
+        &path_str(&file),
+        "--url",
+        &app.address,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (out, stderr) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_binary(&args, &[("ADMIN_API_KEY", ADMIN_KEY)])
+    })
+    .await
+    .expect("cli");
+    assert!(out.status.success(), "{stderr}");
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (
+            answer["version"].clone(),
+            answer["count"].clone(),
+            answer["downloaded_at"].clone()
+        ),
+        (json!(1), json!(2), json!("2026-11-21")),
+        "the date comes from the file's name: {answer}"
+    );
+    let all = app.get_json("/api/admin/lists").await;
+    assert_eq!(
+        all["lists"][0]["snapshot"]["source"], "dnc_2026-11-21.txt.gz",
+        "{all}"
+    );
+
+    // Offline: on PostgreSQL the version goes into the database and the running server
+    // takes it up; on files the running server holds the data directory and the CLI says so.
+    let config = dir.path().join("callgate.toml");
+    std::fs::write(&config, "[[lists]]\nname = \"ftc\"\nkind = \"national_dnc\"\n[[lists]]\nname = \"tx\"\nkind = \"state_dnc\"\nstates = [\"TX\"]\n[[lists]]\nname = \"ours\"\nkind = \"internal_dnc\"\n").expect("config");
+    let plain = dir.path().join("ours.txt");
+    std::fs::write(&plain, "4045550000\n").expect("file");
+    let mut env: Vec<(String, String)> = app
+        .backend_env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    env.push(("CALLGATE_CONFIG".into(), path_str(&config)));
+    let plain_arg = path_str(&plain);
+    let (out, stderr) = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_binary(&["lists", "import", "ours", &plain_arg], &env)
+    })
+    .await
+    .expect("cli");
+    if on_postgres() {
+        assert!(out.status.success(), "{stderr}");
+        let seen = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            let found = app
+                .get_json("/api/admin/lists/lookup?phone=4045550000")
+                .await;
+            (found["lists"].as_array().is_some_and(|l| !l.is_empty())).then_some(found)
+        })
+        .await;
+        assert!(
+            seen.is_some(),
+            "the running server took the database's version up"
+        );
+    } else {
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("--url") || stderr.to_lowercase().contains("lock"),
+            "{stderr}"
+        );
+    }
+}
