@@ -251,7 +251,10 @@ impl Lists {
                 let current = l.current.load();
                 let snapshot = current.as_ref().map(|v| &v.snapshot);
                 let empty = current.as_ref().is_none_or(|v| v.set.is_empty());
+                // A load in progress shows as `loading`; the version in force still answers.
+                let loading = l.loading.try_lock().is_err();
                 let status = match (rules::freshness(&l.settings, snapshot, today), empty) {
+                    _ if loading => "loading",
                     (Freshness::Stale, _) => "stale",
                     (_, true) => "empty",
                     _ => "ok",

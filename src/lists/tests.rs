@@ -106,3 +106,38 @@ fn lookups_during_change_lists_see_one_whole_version_or_the_next() {
     assert_eq!(lists.lookup("+13125550000").len(), 0, "version 7 holds A");
     assert_eq!(lists.lookup("+12125550000").len(), 1);
 }
+
+#[test]
+fn a_list_being_loaded_reports_loading_and_keeps_answering() {
+    let dir = tempfile::tempdir().expect("dir");
+    let now: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("now");
+    let settings = [ListSettings {
+        name: "ours".into(),
+        kind: ListKind::InternalDnc,
+        max_age_days: None,
+        states: Vec::new(),
+        exemption: None,
+    }];
+    let clock = Arc::new(crate::clock::ManualClock::new(now));
+    let lists = Lists::open(dir.path(), &settings, clock, chrono_tz::UTC).expect("open");
+    lists
+        .replace(
+            "ours",
+            "3055551234\n".as_bytes(),
+            "a",
+            &Load::default(),
+            now,
+        )
+        .expect("v1");
+    let status = |lists: &Lists| lists.views(now.date_naive())[0]["status"].clone();
+    assert_eq!(status(&lists), "ok");
+    let held = lists.lists[0].loading.lock().expect("lock");
+    assert_eq!(status(&lists), "loading");
+    assert_eq!(
+        lists.lookup("+13055551234").len(),
+        1,
+        "the version in force answers"
+    );
+    drop(held);
+    assert_eq!(status(&lists), "ok");
+}
