@@ -84,6 +84,7 @@ pub mod blocklist;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod convoso;
 pub mod db;
 pub mod dispatch;
 pub mod domain;

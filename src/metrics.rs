@@ -32,6 +32,14 @@ pub struct FeedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WriteLabels {
+    /// `lead_update` or `dnc_insert`.
+    pub kind: &'static str,
+    /// `done`, `dry_run`, `retry`, `gave_up`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListLabels {
     pub list: String,
 }
@@ -63,6 +71,8 @@ pub struct Metrics {
     pub list_entries: Family<ListLabels, Gauge>,
     pub list_age_days: Family<ListLabels, Gauge>,
     pub feed_refreshes: Family<FeedResult, Counter>,
+    /// Tries of writes to Convoso by kind and result.
+    pub convoso_writes: Family<WriteLabels, Counter>,
     /// Set when `/metrics` is read.
     pub deferred_leads: Gauge,
     pub deferred_due: Gauge,
@@ -119,6 +129,12 @@ impl Metrics {
             "Feed refreshes by result",
             feed_refreshes.clone(),
         );
+        let convoso_writes = Family::<WriteLabels, Counter>::default();
+        registry.register(
+            "convoso_writes",
+            "Tries of writes to Convoso by kind and result",
+            convoso_writes.clone(),
+        );
         let list_entries = Family::<ListLabels, Gauge>::default();
         let list_age_days = Family::<ListLabels, Gauge>::default();
         registry.register(
@@ -150,6 +166,7 @@ impl Metrics {
             list_entries,
             list_age_days,
             feed_refreshes,
+            convoso_writes,
             leads,
             registry,
             http_requests,

@@ -57,6 +57,24 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("bland.max_attempts", "BLAND_MAX_ATTEMPTS"),
     ("bland.retry_base_ms", "BLAND_RETRY_BASE_MS"),
     ("bland.retry_budget_secs", "BLAND_RETRY_BUDGET_SECS"),
+    ("convoso.api_url", "CONVOSO_API_URL"),
+    ("convoso.auth_token", "CONVOSO_AUTH_TOKEN"),
+    ("convoso.status_map", "CONVOSO_STATUS_MAP"),
+    (
+        "convoso.transcript_max_chars",
+        "CONVOSO_TRANSCRIPT_MAX_CHARS",
+    ),
+    (
+        "convoso.write_blocked_stages",
+        "CONVOSO_WRITE_BLOCKED_STAGES",
+    ),
+    ("convoso.dnc_tags", "CONVOSO_DNC_TAGS"),
+    ("convoso.dnc_statuses", "CONVOSO_DNC_STATUSES"),
+    ("convoso.push_dnc", "CONVOSO_PUSH_DNC"),
+    ("convoso.dnc_campaign_id", "CONVOSO_DNC_CAMPAIGN_ID"),
+    ("convoso.max_attempts", "CONVOSO_MAX_ATTEMPTS"),
+    ("convoso.retry_base_ms", "CONVOSO_RETRY_BASE_MS"),
+    ("convoso.timeout_secs", "CONVOSO_TIMEOUT_SECS"),
 ];
 
 /// A configuration problem, naming the setting as the operator wrote it.
@@ -167,13 +185,15 @@ pub struct Settings {
     pub content: ContentSettings,
     /// `[[feeds]]`: remote number and word lists.
     pub feeds: Vec<FeedSettings>,
-    /// `[[lists]]`: do-not-call lists (issue 14; read and validated, not applied yet).
+    /// `[[lists]]`: do-not-call lists, checked by the blocklist stage.
     pub lists: Vec<lists::ListSettings>,
     /// `DATABASE_URL` (`[database] url`): state in PostgreSQL, shared by every instance on
     /// it. `None` = the file backend in `DATA_DIR`.
     pub database_url: Option<Secret>,
     /// `DATABASE_MAX_CONNECTIONS` (`[database] max_connections`): the pool's size.
     pub database_max_connections: u32,
+    /// `[convoso]`: outcomes written back to the lead, do-not-call requests.
+    pub convoso: convoso::ConvosoSettings,
     /// Where the values came from (for the startup log line).
     pub config_file: Option<PathBuf>,
 }
@@ -226,6 +246,7 @@ impl Settings {
             lists: Vec::new(),
             database_url: None,
             database_max_connections: 16,
+            convoso: convoso::ConvosoSettings::default(),
             config_file: None,
         }
     }
@@ -373,6 +394,7 @@ impl Settings {
             s.bland.api_url = v.trim_end_matches('/').to_string();
         }
         s.read_integration(&get)?;
+        s.read_convoso(&get)?;
         s.validate()?;
         Ok(s)
     }
@@ -408,6 +430,7 @@ fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
     }
 }
 
+pub mod convoso;
 mod file;
 mod integration;
 pub mod lists;

@@ -31,6 +31,7 @@ pub mod lists;
 pub mod outbox;
 pub mod pace;
 pub mod scratch;
+pub mod writes;
 
 use std::borrow::Cow;
 
@@ -96,6 +97,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "list_versions",
         include_str!("../../migrations/0012_list_versions.sql"),
+    ),
+    (
+        13,
+        "convoso_writes",
+        include_str!("../../migrations/0013_convoso_writes.sql"),
     ),
 ];
 

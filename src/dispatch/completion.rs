@@ -17,6 +17,13 @@ pub struct Completion {
     /// `disposition_tag`/`disposition` and `pathway_tags` (strings, or objects with a
     /// `name`), as sent.
     pub tags: Vec<String>,
+    /// What the Convoso write-back carries: `answered_by`, the recording, the summary, the
+    /// transcript, and the lead's list (our own `metadata.list_id`, echoed by Bland).
+    pub answered_by: Option<String>,
+    pub recording_url: Option<String>,
+    pub summary: Option<String>,
+    pub transcript: Option<String>,
+    pub list_id: Option<String>,
 }
 
 /// The call's disposition and pathway tags.
@@ -96,12 +103,21 @@ pub fn parse(payload: &Value) -> Result<Completion, String> {
     } else {
         Outcome::Human
     };
+    let own = |k: &str| text(payload, k).map(str::to_string);
     Ok(Completion {
         call_id,
         request_id,
         outcome,
         duration_s,
         tags: tags(payload),
+        answered_by: own("answered_by"),
+        recording_url: own("recording_url"),
+        summary: own("summary"),
+        transcript: own("concatenated_transcript"),
+        list_id: payload
+            .get("metadata")
+            .and_then(|m| text(m, "list_id"))
+            .map(str::to_string),
     })
 }
 
@@ -154,6 +170,15 @@ impl super::Gateway {
                     call.phone,
                 ),
             };
+        if matched {
+            if let Err(e) = self
+                .follow_up(&c, lead_id.as_deref(), phone.as_deref())
+                .await
+            {
+                self.calls.unclaim(&c.call_id);
+                return Err(e);
+            }
+        }
         let event = CallEvent::Outcome {
             timestamp: self.clock.now(),
             request_id,
@@ -202,6 +227,12 @@ impl super::Gateway {
             Some((request_id, lead_id, phone)) => (true, request_id, lead_id, phone),
             None => (false, c.request_id.clone(), None, None),
         };
+        if matched {
+            // Idempotent (the flag, and writes keyed by the call id): a repeated
+            // completion, here or on another instance, adds nothing.
+            self.follow_up(&c, lead_id.as_deref(), phone.as_deref())
+                .await?;
+        }
         let event = CallEvent::Outcome {
             timestamp: self.clock.now(),
             request_id: request_id.clone(),

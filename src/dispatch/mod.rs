@@ -13,6 +13,7 @@ pub mod resolve;
 pub mod rounds;
 pub mod shared;
 pub mod worker;
+pub mod writeback;
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,6 +48,10 @@ pub struct Gateway {
     pub settings: Arc<Settings>,
     /// Database mode: the shared database and this instance's name in claims.
     pub shared: Option<Arc<shared::Shared>>,
+    /// Flags added by outcomes that say do-not-call.
+    pub blocklist: Arc<crate::blocklist::Blocklist>,
+    /// Writes back to Convoso (`None`: not wired, as in offline commands).
+    pub writeback: Option<Arc<writeback::Writeback>>,
     /// Database mode: webhooks decided in batches ([`batch`]).
     batcher: batch::Batcher,
     queue: mpsc::UnboundedSender<String>,
@@ -78,6 +83,8 @@ pub struct Parts {
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub shared: Option<Arc<shared::Shared>>,
+    pub blocklist: Arc<crate::blocklist::Blocklist>,
+    pub writeback: Option<Arc<writeback::Writeback>>,
 }
 
 /// A decided lead; `queue_id` is set when it was deferred.
@@ -111,6 +118,8 @@ impl Gateway {
             clock: p.clock,
             settings: p.settings,
             shared: p.shared,
+            blocklist: p.blocklist,
+            writeback: p.writeback,
             batcher: batch::Batcher::default(),
             queue,
             next_from: AtomicUsize::new(0),

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod blocklist;
 pub mod calls;
+pub mod convoso;
 pub mod error;
 pub mod feeds;
 pub mod lists;
@@ -67,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(lookup::configure)
                 .configure(feeds::configure)
                 .configure(lists::configure)
+                .configure(convoso::configure)
                 .configure(scheduler::configure)
                 .configure(blocklist::configure)
                 .default_service(web::to(not_found)),

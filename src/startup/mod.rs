@@ -189,6 +189,7 @@ impl Application {
             tracker: &tracker,
             quarantine: &quarantine,
             db: db.as_ref(),
+            metrics: &metrics,
         };
         let (gateway, queue, ready) =
             parts::build_gateway(&shared_settings, sources, &journals, &clock).await?;
@@ -202,20 +203,24 @@ impl Application {
         let addr = listener
             .local_addr()
             .context("HOST/PORT: no local address")?;
+        let mut health: Vec<Arc<dyn crate::health::HealthSource>> = vec![
+            blocklist.clone(),
+            gateway.clone(),
+            feeds.clone(),
+            Arc::new(dispatch::SchedulerHealth(gateway.clone())),
+            gateway.tracker.clone(),
+            quarantine.clone(),
+            lists.clone(),
+        ];
+        if let Some(wb) = &gateway.writeback {
+            health.push(wb.clone());
+        }
         let state = web::Data::new(AppState {
             admin_keys: AdminKeys::new(&settings.admin_api_keys),
             settings: shared_settings,
             clock,
             metrics,
-            health: vec![
-                blocklist.clone(),
-                gateway.clone(),
-                feeds.clone(),
-                Arc::new(dispatch::SchedulerHealth(gateway.clone())),
-                gateway.tracker.clone(),
-                quarantine.clone(),
-                lists.clone(),
-            ],
+            health,
             quarantine,
             started: Instant::now(),
             blocklist: blocklist.clone(),
@@ -254,6 +259,10 @@ impl Application {
         let (stop_tasks, stopped) = watch::channel(false);
         let mut tasks = vec![
             tokio::spawn(feeds.run(until_stopped(stopped.clone()))),
+            tokio::spawn(writeback_task(
+                gateway.clone(),
+                until_stopped(stopped.clone()),
+            )),
             tokio::spawn(dispatch::release::run(
                 gateway.clone(),
                 until_stopped(stopped.clone()),
@@ -381,5 +390,15 @@ impl Application {
         }
         tracing::info!("callgate stopped");
         Ok(())
+    }
+}
+
+/// Sends the Convoso writes until the server stops.
+async fn writeback_task(
+    gateway: Arc<dispatch::Gateway>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    if let Some(wb) = gateway.writeback.clone() {
+        wb.run(stop).await;
     }
 }

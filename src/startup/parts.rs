@@ -232,6 +232,7 @@ pub(super) struct Sources<'a> {
     pub tracker: &'a Arc<Tracker>,
     pub quarantine: &'a Arc<Quarantine>,
     pub db: Option<&'a Db>,
+    pub metrics: &'a Arc<crate::metrics::Metrics>,
 }
 
 fn bland_client(settings: &Settings) -> anyhow::Result<Option<BlandClient>> {
@@ -292,7 +293,28 @@ pub(super) async fn build_gateway(
             Some(Arc::new(Shared::new(db.clone(), src.quarantine.clone()))),
         ),
     };
+    let store = match src.db {
+        None => dispatch::writeback::Store::File(
+            crate::convoso::writes::FileWrites::open(&settings.data_dir, src.quarantine)
+                .context("DATA_DIR: cannot open the Convoso writes")?,
+        ),
+        Some(db) => dispatch::writeback::Store::Db(db.clone()),
+    };
+    if settings.convoso.auth_token.is_none() {
+        tracing::warn!(
+            "no CONVOSO_AUTH_TOKEN: Convoso write-back is a dry run, what would be sent is logged"
+        );
+    }
+    let writeback = dispatch::writeback::Writeback::new(
+        store,
+        &settings.convoso,
+        clock.clone(),
+        src.metrics.clone(),
+    )
+    .context("cannot build the Convoso client")?;
     let (gateway, queue) = Gateway::new(dispatch::Parts {
+        blocklist: src.blocklist.clone(),
+        writeback: Some(Arc::new(writeback)),
         pipeline,
         journals: journals.clone(),
         outbox: Arc::new(outbox),

@@ -3,6 +3,7 @@
 mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
+mod convoso;
 mod dispatch;
 mod feeds;
 mod hardening;

@@ -1,0 +1,62 @@
+//! Writes back to Convoso: `GET /convoso/pending` (queued, failing with the last error,
+//! given up), `POST /convoso/pending/{id}/retry` (due now, a fresh run of tries) and
+//! `DELETE /convoso/pending/{id}` (set aside, not sent).
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::convoso::WriteState;
+use crate::dispatch::writeback::Writeback;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/convoso/pending").route(web::get().to(pending)))
+        .service(web::resource("/convoso/pending/{id}/retry").route(web::post().to(retry)))
+        .service(web::resource("/convoso/pending/{id}").route(web::delete().to(dismiss)));
+}
+
+fn writeback(state: &AppState) -> Result<&Writeback, ApiError> {
+    state
+        .gateway
+        .writeback
+        .as_deref()
+        .ok_or_else(|| ApiError::Unavailable("Convoso write-back is not running".into()))
+}
+
+async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let wb = writeback(&state)?;
+    let writes = wb.pending().await.map_err(ApiError::Unavailable)?;
+    let count = |s: WriteState| writes.iter().filter(|w| w.state == s).count();
+    Ok(HttpResponse::Ok().json(json!({
+        "dry_run": wb.settings().auth_token.is_none(),
+        "queued": count(WriteState::Queued),
+        "failing": count(WriteState::Failing),
+        "gave_up": count(WriteState::GaveUp),
+        "writes": writes,
+    })))
+}
+
+async fn retry(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match writeback(&state)?.retry(&id).await {
+        Ok(Some(w)) => Ok(HttpResponse::Ok().json(json!({"retried": w}))),
+        Ok(None) => Err(ApiError::NotFound(format!("no open Convoso write `{id}`"))),
+        Err(e) => Err(ApiError::Conflict(e)),
+    }
+}
+
+async fn dismiss(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match writeback(&state)?.dismiss(&id).await {
+        Ok(Some(w)) => Ok(HttpResponse::Ok().json(json!({"dismissed": w}))),
+        Ok(None) => Err(ApiError::NotFound(format!("no open Convoso write `{id}`"))),
+        Err(e) => Err(ApiError::Conflict(e)),
+    }
+}
