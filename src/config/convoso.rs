@@ -32,7 +32,7 @@ pub const DEFAULT_STATUS: [(&str, &str); 10] = [
     ("callback", "CB"),
     ("human", "CD"),
     ("do_not_call", "DNC"),
-    ("blocked", "NA"),
+    ("blocked", "BLOCK"),
 ];
 
 #[derive(Debug, Clone)]

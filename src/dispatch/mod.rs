@@ -155,6 +155,12 @@ impl Gateway {
     /// a deferred lead in the deferred queue. Returns once all of it is on disk; an
     /// accepted call is then queued for sending.
     pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
+        let decided = self.submit_decision(lead, request_id).await?;
+        self.write_back_block(lead, request_id, &decided).await;
+        Ok(decided)
+    }
+
+    async fn submit_decision(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
         if self.shared.is_some() {
             let (reply, answer) = tokio::sync::oneshot::channel();
             let job = batch::Job {

@@ -284,7 +284,11 @@ impl Gateway {
         let fields = e.fields();
         let s = &self.settings;
         match Lead::parse(fields, &s.lead_fields, &s.default_country) {
-            Ok(lead) => self.decide(&lead, &rid, now, Some(e)).await.map(Some),
+            Ok(lead) => {
+                let decided = self.decide(&lead, &rid, now, Some(e)).await?;
+                self.write_back_block(&lead, &rid, &decided).await;
+                Ok(Some(decided))
+            }
             Err(errors) => {
                 // Only possible if the lead-field settings changed since it was queued.
                 tracing::error!(queue_id = %e.id, errors = ?errors, "a deferred lead no longer parses; dropped");

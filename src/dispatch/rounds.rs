@@ -297,10 +297,11 @@ impl Gateway {
             .unwrap_or_else(|| e.release_request_id());
         let s = &self.settings;
         match Lead::parse(e.fields(), &s.lead_fields, &s.default_country) {
-            Ok(lead) => self
-                .decide_shared(sh, &lead, &rid, now, Some(e))
-                .await
-                .map(Some),
+            Ok(lead) => {
+                let decided = self.decide_shared(sh, &lead, &rid, now, Some(e)).await?;
+                self.write_back_block(&lead, &rid, &decided).await;
+                Ok(Some(decided))
+            }
             Err(errors) => {
                 tracing::error!(queue_id = %e.id, errors = ?errors, "a deferred lead no longer parses; dropped");
                 self.reject(&rid, &errors).await?;

@@ -436,3 +436,50 @@ impl super::Gateway {
         Ok(())
     }
 }
+
+impl super::Gateway {
+    /// A block by one of `write_blocked_stages`, written back to the lead once its decision
+    /// is durable: status `do_not_call` (DNC) for a do-not-call list's block, else
+    /// `blocked`. A failure to queue it is logged; the decision stands.
+    pub(super) async fn write_back_block(
+        &self,
+        lead: &crate::domain::Lead,
+        request_id: &str,
+        decided: &super::Submitted,
+    ) {
+        let Some(wb) = &self.writeback else { return };
+        let e = &decided.eval;
+        let Some(stage) = e
+            .stage
+            .filter(|_| e.decision == crate::journal::Decision::Blocked)
+        else {
+            return;
+        };
+        let s = wb.settings();
+        if !s.write_blocked_stages.iter().any(|x| x == stage) {
+            return;
+        }
+        let key = match &e.block {
+            Some(b) if b.source == "list" => "do_not_call",
+            _ => "blocked",
+        };
+        let mut params = BTreeMap::from([
+            ("lead_id".to_string(), lead.lead_id.clone()),
+            ("status".to_string(), s.status_for(key)),
+        ]);
+        if let Some(list) = lead.field("list_id") {
+            params.insert("list_id".into(), list);
+        }
+        let mut w = Write::new(
+            format!("block_{request_id}"),
+            WriteKind::LeadUpdate,
+            params,
+            self.clock.now(),
+        );
+        w.lead_id = Some(lead.lead_id.clone());
+        w.phone = Some(lead.phone.as_str().to_string());
+        if let Err(err) = wb.enqueue(w).await {
+            tracing::error!(request_id, error = %err, "could not queue the Convoso update for a block");
+        }
+    }
+}
