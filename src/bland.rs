@@ -113,6 +113,67 @@ impl BlandClient {
         })
     }
 
+    /// Calls Bland lists for `to_number` (`GET /v1/calls?to_number=…`), newest first as
+    /// Bland gives them; at most `limit`.
+    pub async fn calls_to(&self, to_number: &str, limit: u32) -> Result<Vec<Value>, String> {
+        let limit = limit.to_string();
+        let answer = self
+            .http
+            .get(&self.calls_url)
+            .header("authorization", self.key.expose())
+            .query(&[
+                ("to_number", to_number),
+                ("from", "0"),
+                ("to", limit.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = answer.status();
+        let v: Value = answer
+            .json()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !status.is_success() {
+            return Err(format!("HTTP {status}: {v}"));
+        }
+        Ok(["calls", "data"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_array))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// One call's details (`GET /v1/calls/{id}`); `None` when Bland has no such call.
+    pub async fn call(&self, call_id: &str) -> Result<Option<Value>, String> {
+        if call_id.is_empty()
+            || !call_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(format!("`{call_id}` is not a call id we look up"));
+        }
+        let answer = self
+            .http
+            .get(format!("{}/{call_id}", self.calls_url))
+            .header("authorization", self.key.expose())
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = answer.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let v: Value = answer
+            .json()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !status.is_success() {
+            return Err(format!("HTTP {status}: {v}"));
+        }
+        Ok(Some(v))
+    }
+
     pub async fn send(&self, body: &Value) -> SendResult {
         let response = self
             .http

@@ -114,6 +114,13 @@ impl Settings {
         if let Some(n) = number("BLAND_RETRY_BUDGET_SECS")? {
             b.retry_budget_secs = n.min(7 * 86_400);
         }
+        if let Some(n) = number("BLAND_RECONCILE_AFTER_MINUTES")? {
+            b.reconcile_after_minutes = n.min(7 * 1440) as u32;
+        }
+        b.auto_resend_unconfirmed = flag("BLAND_AUTO_RESEND_UNCONFIRMED", false)?;
+        if let Some(n) = number("BLAND_RECONCILE_EVERY_SECS")? {
+            b.reconcile_every_secs = n.min(86_400);
+        }
         Ok(())
     }
 }

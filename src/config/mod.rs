@@ -57,6 +57,15 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("bland.max_attempts", "BLAND_MAX_ATTEMPTS"),
     ("bland.retry_base_ms", "BLAND_RETRY_BASE_MS"),
     ("bland.retry_budget_secs", "BLAND_RETRY_BUDGET_SECS"),
+    (
+        "bland.reconcile_after_minutes",
+        "BLAND_RECONCILE_AFTER_MINUTES",
+    ),
+    (
+        "bland.auto_resend_unconfirmed",
+        "BLAND_AUTO_RESEND_UNCONFIRMED",
+    ),
+    ("bland.reconcile_every_secs", "BLAND_RECONCILE_EVERY_SECS"),
     ("convoso.api_url", "CONVOSO_API_URL"),
     ("convoso.auth_token", "CONVOSO_AUTH_TOKEN"),
     ("convoso.status_map", "CONVOSO_STATUS_MAP"),
@@ -146,6 +155,14 @@ pub struct BlandSettings {
     pub retry_base_ms: u64,
     /// How long failures Bland certainly did not take are retried, from the first try.
     pub retry_budget_secs: u64,
+    /// An `unconfirmed` call Bland's call list has not shown this long after its send is
+    /// certainly absent.
+    pub reconcile_after_minutes: u32,
+    /// Resend a certainly absent unconfirmed call (same request id); off: it waits for an
+    /// admin, as before.
+    pub auto_resend_unconfirmed: bool,
+    /// How often unconfirmed calls are looked up at Bland.
+    pub reconcile_every_secs: u64,
     /// Extra body fields from the config file's `[bland.call]` table.
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -236,6 +253,9 @@ impl Settings {
                 max_attempts: 100,
                 retry_base_ms: 500,
                 retry_budget_secs: 900,
+                reconcile_after_minutes: 10,
+                auto_resend_unconfirmed: false,
+                reconcile_every_secs: 30,
                 extra: serde_json::Map::new(),
             },
             webhook_token: None,

@@ -8,6 +8,7 @@ pub mod completion;
 pub mod entries;
 mod health;
 pub mod outbox;
+pub mod reconcile;
 pub mod release;
 pub mod resolve;
 pub mod rounds;
@@ -52,6 +53,8 @@ pub struct Gateway {
     pub blocklist: Arc<crate::blocklist::Blocklist>,
     /// Writes back to Convoso (`None`: not wired, as in offline commands).
     pub writeback: Option<Arc<writeback::Writeback>>,
+    /// Unconfirmed calls already journaled as absent at Bland.
+    reported: reconcile::Reported,
     /// Database mode: webhooks decided in batches ([`batch`]).
     batcher: batch::Batcher,
     queue: mpsc::UnboundedSender<String>,
@@ -120,6 +123,7 @@ impl Gateway {
             shared: p.shared,
             blocklist: p.blocklist,
             writeback: p.writeback,
+            reported: reconcile::Reported::default(),
             batcher: batch::Batcher::default(),
             queue,
             next_from: AtomicUsize::new(0),

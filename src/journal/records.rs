@@ -203,6 +203,17 @@ pub enum CallEvent {
         #[serde(default)]
         error: Option<String>,
     },
+    /// An `unconfirmed` call looked up at Bland: `found` (settled as sent with its
+    /// `call_id`), `absent` (not in Bland's list `reconcile_after_minutes` after its send;
+    /// it waits for an admin), `resent` (absent, and `auto_resend_unconfirmed` is on).
+    Reconciled {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: String,
+        result: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+    },
     /// Bland's completion webhook, mapped to one outcome. `duration_s` is in seconds.
     Outcome {
         #[serde(with = "millis")]
@@ -237,6 +248,7 @@ impl CallEvent {
             | Self::Rejected { timestamp, .. }
             | Self::Dequeued { timestamp, .. }
             | Self::Dispatch { timestamp, .. }
+            | Self::Reconciled { timestamp, .. }
             | Self::Outcome { timestamp, .. } => *timestamp,
         }
     }

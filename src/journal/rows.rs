@@ -167,7 +167,9 @@ pub fn call_line(event: &CallEvent, date: NaiveDate) -> JournalLine {
             phone,
             ..
         } => (Some(request_id), lead_id.as_ref(), phone.as_ref(), None),
-        CallEvent::Rejected { request_id, .. } => (Some(request_id), None, None, None),
+        CallEvent::Rejected { request_id, .. } | CallEvent::Reconciled { request_id, .. } => {
+            (Some(request_id), None, None, None)
+        }
         CallEvent::Dispatch {
             request_id,
             lead_id,

@@ -14,6 +14,7 @@ use crate::domain::Lead;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/check").route(web::post().to(check)))
         .service(web::resource("/calls/pending").route(web::get().to(pending)))
+        .service(web::resource("/calls/reconcile").route(web::post().to(reconcile)))
         .service(web::resource("/calls/{request_id}/resolve").route(web::post().to(resolve)))
         .service(web::resource("/calls/{request_id}").route(web::get().to(one)));
 }
@@ -167,4 +168,11 @@ async fn resolve(
         ) => Err(ApiError::Conflict(e.to_string())),
         Err(ResolveError::Storage(e)) => Err(ApiError::internal(e)),
     }
+}
+
+/// `POST /calls/reconcile`: looks every unconfirmed call up at Bland now (the background
+/// task does it every `BLAND_RECONCILE_EVERY_SECS`) and answers what it did.
+async fn reconcile(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let done = state.gateway.reconcile().await.map_err(ApiError::storage)?;
+    Ok(HttpResponse::Ok().json(done))
 }

@@ -15,6 +15,7 @@ mod lists_formats;
 mod pipeline_stats;
 mod process;
 mod protection;
+mod reconcile;
 mod scheduler;
 mod shared;
 mod shared_dispatch;

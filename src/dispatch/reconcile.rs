@@ -1,0 +1,192 @@
+//! Unconfirmed calls looked up at Bland. A call whose send was cut short (a timeout, a
+//! crash) is `unconfirmed`: Bland may have it. Every `reconcile_every_secs` each one is
+//! looked for in Bland's call list for its number (`GET /v1/calls?to_number=`), matched on
+//! our `metadata.request_id` (a listed call without metadata is fetched whole): found → it
+//! is settled as `sent` with Bland's `call_id`, so its completion is matched; not listed
+//! `reconcile_after_minutes` after the send → certainly absent: resent under the same
+//! request id if `auto_resend_unconfirmed` is on, else left for an admin as before. Each
+//! step is journaled (`reconciled` events). In database mode one instance does it (a lease).
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::outbox::{Entry, State};
+use super::Gateway;
+use crate::journal::CallEvent;
+
+/// Calls asked of Bland per number.
+const LIST_LIMIT: u32 = 50;
+const LEASE: &str = "reconcile";
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Reconciled {
+    pub looked_up: usize,
+    pub found: usize,
+    pub absent: usize,
+    pub resent: usize,
+    pub waiting: usize,
+    pub errors: usize,
+}
+
+/// Absent calls already journaled as such (journaled once, not every pass).
+#[derive(Default)]
+pub struct Reported(Mutex<HashSet<String>>);
+
+/// `metadata.request_id` of a call as Bland shows it.
+fn request_id_of(call: &Value) -> Option<&str> {
+    call.get("metadata")
+        .and_then(|m| m.get("request_id"))
+        .and_then(Value::as_str)
+}
+
+fn call_id_of(call: &Value) -> Option<&str> {
+    call.get("call_id")
+        .or_else(|| call.get("c_id"))
+        .and_then(Value::as_str)
+}
+
+impl Gateway {
+    /// One pass over every unconfirmed call (the admin route runs one at once).
+    pub async fn reconcile(&self) -> io::Result<Reconciled> {
+        let mut done = Reconciled::default();
+        let Some(bland) = &self.bland else {
+            return Ok(done);
+        };
+        let entries: Vec<Entry> = self
+            .outbox_entries()
+            .await?
+            .into_iter()
+            .filter(|e| e.state == State::Unconfirmed)
+            .collect();
+        let s = &self.settings.bland;
+        for e in entries {
+            done.looked_up += 1;
+            let found = match self.find_at_bland(bland, &e).await {
+                Ok(found) => found,
+                Err(err) => {
+                    tracing::warn!(request_id = %e.request_id, error = %err, "cannot look an unconfirmed call up at Bland");
+                    done.errors += 1;
+                    continue;
+                }
+            };
+            let now = self.clock.now();
+            if let Some(call_id) = found {
+                self.settle_sent(&e, Some(call_id.clone()))
+                    .await
+                    .map_err(io::Error::other)?;
+                self.note(&e.request_id, "found", Some(call_id.clone()))
+                    .await?;
+                tracing::info!(request_id = %e.request_id, %call_id, "unconfirmed call found at Bland; settled as sent");
+                done.found += 1;
+                continue;
+            }
+            let sent_at = e.attempts.last().map_or(e.queued_at, |a| a.at);
+            if now - sent_at < TimeDelta::minutes(i64::from(s.reconcile_after_minutes)) {
+                done.waiting += 1;
+                continue;
+            }
+            if s.auto_resend_unconfirmed {
+                self.outbox_requeue(&e.request_id, e.attempts.len() as u32)
+                    .await?;
+                self.note(&e.request_id, "resent", None).await?;
+                tracing::warn!(request_id = %e.request_id, "unconfirmed call certainly absent at Bland; resent");
+                done.resent += 1;
+            } else {
+                let first = self
+                    .reported
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(e.request_id.clone());
+                if first {
+                    self.note(&e.request_id, "absent", None).await?;
+                    tracing::warn!(request_id = %e.request_id, "unconfirmed call certainly absent at Bland; it waits for an admin (resend or cancel)");
+                }
+                done.absent += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Bland's call id for entry `e`, if Bland has it.
+    async fn find_at_bland(
+        &self,
+        bland: &crate::bland::BlandClient,
+        e: &Entry,
+    ) -> Result<Option<String>, String> {
+        let listed = bland.calls_to(&e.phone, LIST_LIMIT).await?;
+        for call in &listed {
+            let Some(call_id) = call_id_of(call) else {
+                continue;
+            };
+            let rid = match request_id_of(call) {
+                Some(r) => Some(r.to_string()),
+                // The list may leave metadata out: the call itself has it.
+                None => bland
+                    .call(call_id)
+                    .await?
+                    .as_ref()
+                    .and_then(request_id_of)
+                    .map(str::to_string),
+            };
+            if rid.as_deref() == Some(e.request_id.as_str()) {
+                return Ok(Some(call_id.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn note(
+        &self,
+        request_id: &str,
+        result: &str,
+        call_id: Option<String>,
+    ) -> io::Result<()> {
+        self.journals
+            .append_call(&CallEvent::Reconciled {
+                timestamp: self.clock.now(),
+                request_id: request_id.to_string(),
+                result: result.to_string(),
+                call_id,
+            })
+            .wait()
+            .await
+    }
+}
+
+/// Reconciles every `reconcile_every_secs` until `shutdown` (in database mode, while this
+/// instance holds the `reconcile` lease).
+pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
+    if gw.bland.is_none() {
+        return;
+    }
+    let every = std::time::Duration::from_secs(gw.settings.bland.reconcile_every_secs.max(1));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Some(sh) = &gw.shared {
+            let now: DateTime<Utc> = gw.clock.now();
+            let ttl = TimeDelta::seconds(3 * every.as_secs() as i64 + 30);
+            match sh.db.try_lease(LEASE, &sh.holder, now, ttl).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take the reconcile lease");
+                    continue;
+                }
+            }
+        }
+        if let Err(e) = gw.reconcile().await {
+            tracing::error!(error = %e, "reconciling unconfirmed calls failed");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Unconfirmed calls looked up at Bland: found in Bland's call list (matched on our
+//! `metadata.request_id`, fetching a listed call whose metadata the list leaves out) →
+//! settled as sent, so its completion is matched; absent past `reconcile_after_minutes` →
+//! journaled once and left for an admin, or resent when `auto_resend_unconfirmed` is on.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use reqwest::Method;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::{eventually, spawn_app_with, TestApp};
+use crate::intake::{bland_hangs, live, post_lead, Queued};
+
+/// A lead whose send hangs past the timeout: its call ends `unconfirmed`.
+async fn unconfirmed_call(app: &TestApp, phone: &str) -> String {
+    bland_hangs(app).await;
+    let (_, body) = post_lead(app, json!({"phone_number": phone, "lead_id": "R-1"})).await;
+    let id = body["request_id"].as_str().expect("accepted").to_string();
+    eventually(Duration::from_secs(10), || async {
+        let p = app.get_json("/api/admin/calls/pending").await;
+        (p["unconfirmed"] == 1).then_some(())
+    })
+    .await
+    .expect("unconfirmed");
+    id
+}
+
+async fn reconcile(app: &TestApp) -> Value {
+    let res = app
+        .admin(Method::POST, "/api/admin/calls/reconcile")
+        .send()
+        .await
+        .expect("reconcile");
+    assert!(res.status().is_success());
+    res.json().await.expect("json")
+}
+
+fn reconciled(calls: &[Value]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c["event"] == "reconciled")
+        .map(|c| c["result"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unconfirmed_call_found_at_bland_becomes_sent_and_its_completion_matches() {
+    let app = spawn_app_with(live).await;
+    let id = unconfirmed_call(&app, "3055524001").await;
+    // Bland lists two calls to the number: one without metadata (fetched: another
+    // request's), and ours.
+    Mock::given(method("GET"))
+        .and(path("/v1/calls"))
+        .and(query_param("to_number", "+13055524001"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"total_count": 2, "calls": [
+                {"call_id": "bland-other", "to": "+13055524001"},
+                {"call_id": "bland-ours", "to": "+13055524001", "metadata": {"request_id": id}},
+            ]})),
+        )
+        .mount(&app.bland)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/calls/bland-other"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"call_id": "bland-other", "metadata": {"request_id": "req_someone_else"}}),
+        ))
+        .mount(&app.bland)
+        .await;
+    let done = reconcile(&app).await;
+    assert_eq!(
+        (done["looked_up"].clone(), done["found"].clone()),
+        (json!(1), json!(1)),
+        "{done}"
+    );
+    let h = app.get_json(&format!("/api/admin/calls/{id}")).await;
+    assert_eq!(h["call_id"], "bland-ours", "{h}");
+    assert_eq!(
+        app.get_json("/api/admin/calls/pending").await["unconfirmed"],
+        0
+    );
+    let res: Value = app
+        .client
+        .post(app.url("/webhooks/bland"))
+        .json(&json!({"call_id": "bland-ours", "answered_by": "voicemail"}))
+        .send()
+        .await
+        .expect("completion")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(res["status"], "recorded", "{res}");
+    assert_eq!(reconciled(&app.calls("2026-11-23").await), vec!["found"]);
+}
+
+#[tokio::test]
+async fn an_absent_call_waits_its_time_then_is_journaled_once_and_left_for_an_admin() {
+    let app = spawn_app_with(live).await;
+    let id = unconfirmed_call(&app, "3055524002").await;
+    Mock::given(method("GET"))
+        .and(path("/v1/calls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"calls": []})))
+        .mount(&app.bland)
+        .await;
+    let done = reconcile(&app).await;
+    assert_eq!(done["waiting"], 1, "not yet certain: {done}");
+    app.clock.advance(TimeDelta::minutes(9));
+    assert_eq!(
+        reconcile(&app).await["waiting"],
+        1,
+        "9 minutes: still not certain"
+    );
+    app.clock.advance(TimeDelta::minutes(2));
+    assert_eq!(reconcile(&app).await["absent"], 1);
+    assert_eq!(reconcile(&app).await["absent"], 1);
+    assert_eq!(
+        reconciled(&app.calls("2026-11-23").await),
+        vec!["absent"],
+        "journaled once"
+    );
+    let p = app.get_json("/api/admin/calls/pending").await;
+    assert_eq!(p["unconfirmed"], 1, "left for an admin: {p}");
+    let posts = app
+        .bland
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 1, "never resent on its own");
+    let _ = id;
+}
+
+#[tokio::test]
+async fn with_auto_resend_an_absent_call_is_sent_again_under_its_request_id() {
+    let app = spawn_app_with(|s| {
+        live(s);
+        s.bland.auto_resend_unconfirmed = true;
+    })
+    .await;
+    let id = unconfirmed_call(&app, "3055524003").await;
+    Mock::given(method("GET"))
+        .and(path("/v1/calls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"calls": []})))
+        .mount(&app.bland)
+        .await;
+    // Bland takes calls again.
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .with_priority(1)
+        .mount(&app.bland)
+        .await;
+    app.clock.advance(TimeDelta::minutes(11));
+    assert_eq!(reconcile(&app).await["resent"], 1);
+    let call_id = format!("call-{id}");
+    eventually(Duration::from_secs(10), || async {
+        let h = app.get_json(&format!("/api/admin/calls/{id}")).await;
+        (h["call_id"] == call_id.as_str()).then_some(())
+    })
+    .await
+    .expect("sent after the resend");
+    let sent_for_id = app
+        .bland
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .filter(|r| {
+            serde_json::from_slice::<Value>(&r.body)
+                .ok()
+                .and_then(|b| b["metadata"]["request_id"].as_str().map(str::to_string))
+                == Some(id.clone())
+        })
+        .count();
+    assert_eq!(
+        sent_for_id, 2,
+        "the hung send, then the resend, same request id"
+    );
+    assert_eq!(reconciled(&app.calls("2026-11-23").await), vec!["resent"]);
+}
