@@ -56,6 +56,7 @@ fn call(tracker: &Tracker, i: u64, at: DateTime<Utc>) {
         lead_id: Some(lead),
         phone: Some(phone),
         tags: Vec::new(),
+        source: None,
     });
 }
 

@@ -138,6 +138,23 @@ impl Db {
         .await?)
     }
 
+    /// Calls journaled as sent between `from` and `until` whose outcome has not arrived.
+    pub async fn silent_calls(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT s.call_id FROM journal_lines s
+             WHERE s.journal = 'calls' AND s.call_id IS NOT NULL AND s.at BETWEEN $1 AND $2
+               AND NOT EXISTS (SELECT 1 FROM call_outcomes o WHERE o.call_id = s.call_id)",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The call id a `sent` dispatch line of `request_id` carries, if one was journaled.
     pub async fn journaled_call_id(&self, request_id: &str) -> Result<Option<String>, DbError> {
         Ok(sqlx::query_scalar(

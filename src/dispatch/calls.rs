@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use crate::journal::{calls_path, Outcome};
@@ -21,6 +21,8 @@ pub struct CallRef {
     pub lead_id: Option<String>,
     pub phone: Option<String>,
     pub outcome: Option<Outcome>,
+    /// When Bland took it (for calls whose completion never came).
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -71,6 +73,7 @@ impl CallIndex {
                                 lead_id: text("lead_id"),
                                 phone: text("phone"),
                                 outcome: None,
+                                sent_at: text("timestamp").and_then(|t| t.parse().ok()),
                             },
                         );
                     }
@@ -139,6 +142,18 @@ impl CallIndex {
         {
             c.outcome = None;
         }
+    }
+
+    /// Calls taken by Bland between `from` and `until` whose outcome has not arrived.
+    pub fn silent(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, c)| c.outcome.is_none())
+            .filter(|(_, c)| c.sent_at.is_some_and(|t| t >= from && t <= until))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     pub fn len(&self) -> usize {

@@ -24,6 +24,8 @@ pub struct Completion {
     pub summary: Option<String>,
     pub transcript: Option<String>,
     pub list_id: Option<String>,
+    /// Fetched from Bland because no completion webhook came (journaled `source: poll`).
+    pub polled: bool,
 }
 
 /// The call's disposition and pathway tags.
@@ -118,6 +120,7 @@ pub fn parse(payload: &Value) -> Result<Completion, String> {
             .get("metadata")
             .and_then(|m| text(m, "list_id"))
             .map(str::to_string),
+        polled: false,
     })
 }
 
@@ -145,7 +148,11 @@ impl super::Gateway {
 
     /// Records Bland's completion webhook once per `call_id`.
     pub async fn complete(&self, payload: &Value) -> Result<(Completion, Completed), String> {
-        let c = parse(payload)?;
+        self.complete_parsed(parse(payload)?).await
+    }
+
+    /// [`Gateway::complete`] for a completion already read (a polled one included).
+    pub async fn complete_parsed(&self, c: Completion) -> Result<(Completion, Completed), String> {
         self.settle_unconfirmed(&c).await?;
         if let Some(sh) = &self.shared {
             return self.complete_shared(sh, c).await;
@@ -189,6 +196,7 @@ impl super::Gateway {
             lead_id,
             phone,
             tags: c.tags.clone(),
+            source: c.polled.then(|| "poll".to_string()),
         };
         if let Err(e) = self.journals.append_call(&event).wait().await {
             self.calls.unclaim(&c.call_id);
@@ -243,6 +251,7 @@ impl super::Gateway {
             lead_id,
             phone: phone.clone(),
             tags: c.tags.clone(),
+            source: c.polled.then(|| "poll".to_string()),
         };
         let line = crate::journal::rows::call_line(&event, self.journals.date_of(event.at()));
         let fresh = sh

@@ -5,7 +5,10 @@
 //! is settled as `sent` with Bland's `call_id`, so its completion is matched; not listed
 //! `reconcile_after_minutes` after the send → certainly absent: resent under the same
 //! request id if `auto_resend_unconfirmed` is on, else left for an admin as before. Each
-//! step is journaled (`reconciled` events). In database mode one instance does it (a lease).
+//! step is journaled (`reconciled` events). A sent call whose completion webhook never
+//! came is fetched `max_duration` + 5 minutes after Bland took it, and a finished one's
+//! outcome applied as if the webhook had arrived (`source: poll`). In database mode one
+//! instance does it (a lease).
 
 use std::collections::HashSet;
 use std::io;
@@ -31,7 +34,27 @@ pub struct Reconciled {
     pub absent: usize,
     pub resent: usize,
     pub waiting: usize,
+    /// Sent calls whose completion never came, fetched from Bland.
+    pub polled: usize,
+    /// Of those, finished at Bland: their outcome applied (`source: poll`).
+    pub completed_by_poll: usize,
     pub errors: usize,
+}
+
+/// A sent call is fetched once this long past Bland's `max_duration` without a completion.
+pub const SILENT_MARGIN_MINUTES: i64 = 5;
+/// Sent calls older than this are not polled any more.
+pub const SILENT_WINDOW_HOURS: i64 = 24;
+
+/// Whether Bland's call details describe a finished call.
+fn finished(call: &Value) -> bool {
+    call.get("completed").and_then(Value::as_bool) == Some(true)
+        || call.get("status").and_then(Value::as_str).is_some_and(|s| {
+            matches!(
+                s.to_ascii_lowercase().as_str(),
+                "completed" | "failed" | "busy" | "no-answer" | "no_answer" | "canceled"
+            )
+        })
 }
 
 /// Absent calls already journaled as such (journaled once, not every pass).
@@ -111,7 +134,65 @@ impl Gateway {
                 done.absent += 1;
             }
         }
+        self.poll_silent(bland, &mut done).await?;
         Ok(done)
+    }
+
+    /// Sent calls with no completion `max_duration` + [`SILENT_MARGIN_MINUTES`] after
+    /// Bland took them: fetched (`GET /v1/calls/{id}`), and a finished one's outcome is
+    /// applied as if its webhook had come (the line, the trackers, the Convoso update
+    /// move), journaled with `source: poll`.
+    async fn poll_silent(
+        &self,
+        bland: &crate::bland::BlandClient,
+        done: &mut Reconciled,
+    ) -> io::Result<()> {
+        let now = self.clock.now();
+        let minutes = i64::from(self.settings.bland.max_duration) + SILENT_MARGIN_MINUTES;
+        let until = now - TimeDelta::minutes(minutes);
+        let from = now - TimeDelta::hours(SILENT_WINDOW_HOURS);
+        let silent = match &self.shared {
+            None => self.calls.silent(from, until),
+            Some(sh) => sh
+                .db
+                .silent_calls(from, until)
+                .await
+                .map_err(super::shared::db_io)?,
+        };
+        for call_id in silent {
+            done.polled += 1;
+            let details = match bland.call(&call_id).await {
+                Ok(Some(v)) if finished(&v) => v,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(%call_id, error = %e, "cannot fetch a silent call from Bland");
+                    done.errors += 1;
+                    continue;
+                }
+            };
+            let mut payload = details;
+            if payload.get("call_id").is_none() {
+                payload["call_id"] = Value::String(call_id.clone());
+            }
+            let applied = match super::completion::parse(&payload) {
+                Ok(mut c) => {
+                    c.polled = true;
+                    self.complete_parsed(c).await
+                }
+                Err(e) => Err(e),
+            };
+            match applied {
+                Ok(_) => {
+                    tracing::warn!(%call_id, "no completion webhook came; the outcome was fetched from Bland");
+                    done.completed_by_poll += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(%call_id, error = %e, "a polled outcome could not be applied");
+                    done.errors += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Bland's call id for entry `e`, if Bland has it.

@@ -106,6 +106,7 @@ impl Gateway {
                     lead_id: Some(entry.lead_id.clone()),
                     phone: Some(entry.phone.clone()),
                     outcome: None,
+                    sent_at: Some(self.clock.now()),
                 },
             );
         }

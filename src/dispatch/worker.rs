@@ -174,6 +174,7 @@ pub(super) async fn try_send(
                         lead_id: Some(lead_id.clone()),
                         phone: Some(phone.clone()),
                         outcome: None,
+                        sent_at: Some(at),
                     },
                 );
             }

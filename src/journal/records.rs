@@ -234,6 +234,10 @@ pub enum CallEvent {
         /// Bland's disposition and pathway tags, as sent.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tags: Vec<String>,
+        /// `poll` when the outcome was fetched from Bland because no completion webhook
+        /// came; absent for a webhook.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
     },
 }
 

@@ -90,6 +90,7 @@ async fn call_events_go_to_the_calls_journal() {
         lead_id: Some("7".into()),
         phone: Some("+13055551234".into()),
         tags: vec!["voicemail".into()],
+        source: None,
     };
     journals.append_call(&event).wait().await.expect("durable");
     let day = read_day(

@@ -77,6 +77,7 @@ fn outcome(rid: &str, l: &Lead, o: Outcome, when: &str, tags: &[&str]) -> CallEv
         lead_id: Some(l.lead_id.clone()),
         phone: Some(l.phone.as_str().into()),
         tags: tags.iter().map(|t| t.to_string()).collect(),
+        source: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn outcome(when: &str, o: Outcome, seconds: f64) -> CallEvent {
         phone: None,
         tags: Vec::new(),
         matched: true,
+        source: None,
     }
 }
 

@@ -184,3 +184,82 @@ async fn with_auto_resend_an_absent_call_is_sent_again_under_its_request_id() {
     );
     assert_eq!(reconciled(&app.calls("2026-11-23").await), vec!["resent"]);
 }
+
+#[tokio::test]
+async fn a_sent_call_whose_completion_never_came_is_fetched_and_its_outcome_applied() {
+    let app = spawn_app_with(|s| {
+        live(s);
+        s.bland.max_duration = 10;
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .mount(&app.bland)
+        .await;
+    let mut ids = Vec::new();
+    for (n, phone) in ["3055524011", "3055524012"].iter().enumerate() {
+        let (_, body) = post_lead(
+            &app,
+            json!({"phone_number": phone, "lead_id": format!("S-{n}")}),
+        )
+        .await;
+        ids.push(body["request_id"].as_str().expect("accepted").to_string());
+    }
+    for id in &ids {
+        let call_id = format!("call-{id}");
+        eventually(Duration::from_secs(5), || async {
+            let h = app.get_json(&format!("/api/admin/calls/{id}")).await;
+            (h["call_id"] == call_id.as_str()).then_some(())
+        })
+        .await
+        .expect("sent");
+    }
+    // Bland: the first call is over (a voicemail), the second still going.
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/calls/call-{}", ids[0])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "call_id": format!("call-{}", ids[0]), "completed": true, "status": "completed",
+            "answered_by": "voicemail", "call_length": 0.4, "metadata": {"request_id": ids[0]}})))
+        .mount(&app.bland)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/calls/call-{}", ids[1])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "call_id": format!("call-{}", ids[1]), "completed": false, "status": "in-progress"})))
+        .mount(&app.bland)
+        .await;
+    assert_eq!(
+        reconcile(&app).await["polled"],
+        0,
+        "within max_duration + 5 min: not yet"
+    );
+    app.clock.advance(TimeDelta::minutes(16));
+    let done = reconcile(&app).await;
+    assert_eq!(
+        (done["polled"].clone(), done["completed_by_poll"].clone()),
+        (json!(2), json!(1)),
+        "{done}"
+    );
+    let h = app.get_json(&format!("/api/admin/calls/{}", ids[0])).await;
+    assert_eq!(h["outcome"]["outcome"], "voicemail", "{h}");
+    let calls = app.calls("2026-11-23").await;
+    let outcome = calls
+        .iter()
+        .find(|c| c["event"] == "outcome")
+        .expect("outcome line");
+    assert_eq!(outcome["source"], "poll", "{outcome}");
+    // The webhook, late, is a duplicate; the second call is asked again next pass.
+    let res: Value = app
+        .client
+        .post(app.url("/webhooks/bland"))
+        .json(&json!({"call_id": format!("call-{}", ids[0]), "answered_by": "voicemail"}))
+        .send()
+        .await
+        .expect("late webhook")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(res["status"], "duplicate");
+    assert_eq!(reconcile(&app).await["polled"], 1);
+}
