@@ -39,6 +39,10 @@ pub fn fill(template: &str, lead: &Lead) -> String {
     lead.fill(template)
 }
 
+/// The lead field a redial's number travels in (`_callgate_*` fields are never sent to
+/// Bland's agent).
+pub const REDIAL_FIELD: &str = "_callgate_redial";
+
 /// The `POST /v1/calls` body for a lead. `from` is the caller id picked for this call.
 pub fn call_body(
     b: &BlandSettings,
@@ -88,8 +92,15 @@ pub fn call_body(
     if let Some(list) = lead.field("list_id") {
         metadata.insert("list_id".into(), json!(list));
     }
+    // A redial carries its number in a field of ours: into the metadata Bland echoes, out
+    // of what the agent sees.
+    if let Some(n) = lead.fields.get(REDIAL_FIELD) {
+        metadata.insert("redial".into(), n.clone());
+    }
     set("metadata", Value::Object(metadata));
-    set("request_data", Value::Object(lead.fields.clone()));
+    let mut data = lead.fields.clone();
+    data.retain(|k, _| !k.starts_with("_callgate"));
+    set("request_data", Value::Object(data));
     Value::Object(body)
 }
 

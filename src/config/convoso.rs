@@ -101,6 +101,42 @@ pub fn normalise_tag(tag: &str) -> String {
         .collect()
 }
 
+/// `[redial]`: unanswered leads called again through the deferred queue.
+///
+/// | TOML key (`[redial]`) | environment | default |
+/// |---|---|---|
+/// | `enabled` | `REDIAL_ENABLED` | false |
+/// | `intervals_minutes` | `REDIAL_INTERVALS_MINUTES` | `30,60,120,240` (the last repeats) |
+/// | `max_redials` | `REDIAL_MAX` | 6 |
+#[derive(Debug, Clone)]
+pub struct RedialSettings {
+    pub enabled: bool,
+    pub intervals_minutes: Vec<u32>,
+    pub max_redials: u32,
+}
+
+impl Default for RedialSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            intervals_minutes: vec![30, 60, 120, 240],
+            max_redials: 6,
+        }
+    }
+}
+
+impl RedialSettings {
+    /// Minutes before redial `n` (from 1): the `n`-th interval, the last one repeating.
+    pub fn interval(&self, n: u32) -> u32 {
+        let i = (n.max(1) - 1) as usize;
+        self.intervals_minutes
+            .get(i)
+            .or(self.intervals_minutes.last())
+            .copied()
+            .unwrap_or(30)
+    }
+}
+
 const STAGES: [&str; 4] = ["schedule", "answering_machine", "protection", "blocklist"];
 
 impl Settings {
@@ -202,6 +238,36 @@ impl Settings {
         if let Some(n) = number("CONVOSO_TIMEOUT_SECS")? {
             c.timeout_secs = n.min(600);
         }
+        let r = &mut self.redial;
+        if let Some((v, origin)) = get("REDIAL_ENABLED") {
+            r.enabled = match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(ConfigError::new(
+                        origin,
+                        format!("`{v}` is not true or false"),
+                    ))
+                }
+            };
+        }
+        if let Some((v, origin)) = get("REDIAL_INTERVALS_MINUTES") {
+            let parsed: Result<Vec<u32>, _> = list(v).iter().map(|m| m.parse::<u32>()).collect();
+            match parsed {
+                Ok(m) if !m.is_empty() && m.iter().all(|x| (1..=10_080).contains(x)) => {
+                    r.intervals_minutes = m
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        origin,
+                        format!("`{v}` is not a list of minutes, each 1 to 10080"),
+                    ))
+                }
+            }
+        }
+        if let Some(n) = number("REDIAL_MAX")? {
+            r.max_redials = n.min(100) as u32;
+        }
         Ok(())
     }
 }
@@ -247,5 +313,17 @@ mod tests {
         assert!(e.message.contains("lunch"), "{e}");
         let e = load(&[("CONVOSO_API_URL", "ftp://x")]).expect_err("url");
         assert_eq!(e.setting, "CONVOSO_API_URL");
+        let s = load(&[("REDIAL_INTERVALS_MINUTES", "5, 10")]).expect("intervals");
+        assert_eq!(
+            (
+                s.redial.interval(1),
+                s.redial.interval(2),
+                s.redial.interval(7)
+            ),
+            (5, 10, 10)
+        );
+        assert!(!s.redial.enabled, "off by default");
+        let e = load(&[("REDIAL_INTERVALS_MINUTES", "0")]).expect_err("zero");
+        assert_eq!(e.setting, "REDIAL_INTERVALS_MINUTES");
     }
 }

@@ -84,6 +84,9 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("convoso.max_attempts", "CONVOSO_MAX_ATTEMPTS"),
     ("convoso.retry_base_ms", "CONVOSO_RETRY_BASE_MS"),
     ("convoso.timeout_secs", "CONVOSO_TIMEOUT_SECS"),
+    ("redial.enabled", "REDIAL_ENABLED"),
+    ("redial.intervals_minutes", "REDIAL_INTERVALS_MINUTES"),
+    ("redial.max_redials", "REDIAL_MAX"),
 ];
 
 /// A configuration problem, naming the setting as the operator wrote it.
@@ -211,6 +214,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// `[convoso]`: outcomes written back to the lead, do-not-call requests.
     pub convoso: convoso::ConvosoSettings,
+    /// `[redial]`: unanswered leads called again.
+    pub redial: convoso::RedialSettings,
     /// Where the values came from (for the startup log line).
     pub config_file: Option<PathBuf>,
 }
@@ -267,6 +272,7 @@ impl Settings {
             database_url: None,
             database_max_connections: 16,
             convoso: convoso::ConvosoSettings::default(),
+            redial: convoso::RedialSettings::default(),
             config_file: None,
         }
     }

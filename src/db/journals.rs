@@ -158,6 +158,17 @@ impl Db {
         Ok(fresh)
     }
 
+    /// True once `call_id`'s outcome is recorded (by any instance).
+    pub async fn outcome_recorded(&self, call_id: &str) -> Result<bool, DbError> {
+        Ok(
+            sqlx::query_scalar::<_, i32>("SELECT 1 FROM call_outcomes WHERE call_id = $1")
+                .bind(call_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
     /// The call-journal lines for a number and/or a lead id at or after `since` and before
     /// `until`, oldest first, at most `limit`.
     pub async fn lines_for(

@@ -26,6 +26,10 @@ pub struct Completion {
     pub list_id: Option<String>,
     /// Fetched from Bland because no completion webhook came (journaled `source: poll`).
     pub polled: bool,
+    /// Which redial this call was (`metadata.redial`, ours), and the lead's fields as
+    /// Bland echoes them (`request_data`), for scheduling the next one.
+    pub redial: Option<u32>,
+    pub request_data: Option<serde_json::Map<String, Value>>,
 }
 
 /// The call's disposition and pathway tags.
@@ -121,6 +125,18 @@ pub fn parse(payload: &Value) -> Result<Completion, String> {
             .and_then(|m| text(m, "list_id"))
             .map(str::to_string),
         polled: false,
+        redial: payload
+            .get("metadata")
+            .and_then(|m| m.get("redial"))
+            .and_then(|n| {
+                n.as_u64()
+                    .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
+            })
+            .map(|n| n.min(1000) as u32),
+        request_data: payload
+            .get("request_data")
+            .and_then(Value::as_object)
+            .cloned(),
     })
 }
 
@@ -179,7 +195,12 @@ impl super::Gateway {
             };
         if matched {
             if let Err(e) = self
-                .follow_up(&c, lead_id.as_deref(), phone.as_deref())
+                .follow_up(
+                    &c,
+                    request_id.as_deref(),
+                    lead_id.as_deref(),
+                    phone.as_deref(),
+                )
                 .await
             {
                 self.calls.unclaim(&c.call_id);
@@ -235,11 +256,22 @@ impl super::Gateway {
             Some((request_id, lead_id, phone)) => (true, request_id, lead_id, phone),
             None => (false, c.request_id.clone(), None, None),
         };
-        if matched {
-            // Idempotent (the flag, and writes keyed by the call id): a repeated
-            // completion, here or on another instance, adds nothing.
-            self.follow_up(&c, lead_id.as_deref(), phone.as_deref())
-                .await?;
+        let known = sh
+            .db
+            .outcome_recorded(&c.call_id)
+            .await
+            .map_err(|e| format!("could not look the call up: {e}"))?;
+        if matched && !known {
+            // Before the outcome is recorded, so a failure leaves the call unsettled for
+            // Bland's retry; each step is idempotent (the flag found live, writes keyed by
+            // the call id, the redial keyed by lead and number).
+            self.follow_up(
+                &c,
+                request_id.as_deref(),
+                lead_id.as_deref(),
+                phone.as_deref(),
+            )
+            .await?;
         }
         let event = CallEvent::Outcome {
             timestamp: self.clock.now(),

@@ -9,6 +9,7 @@ pub mod entries;
 mod health;
 pub mod outbox;
 pub mod reconcile;
+pub mod redial;
 pub mod release;
 pub mod resolve;
 pub mod rounds;
@@ -161,6 +162,16 @@ impl Gateway {
     pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
         let decided = self.submit_decision(lead, request_id).await?;
         self.write_back_block(lead, request_id, &decided).await;
+        // A new webhook replaces the lead's pending redial: deferred, the queue's entry for
+        // the lead and number was replaced already; accepted or blocked, it is removed.
+        if self.settings.redial.enabled && decided.eval.decision != Decision::Deferred {
+            if let Err(e) = self
+                .cancel_redials(&lead.lead_id, Some(lead.phone.as_str()))
+                .await
+            {
+                tracing::error!(request_id, error = %e, "could not remove the lead's pending redial");
+            }
+        }
         Ok(decided)
     }
 

@@ -185,6 +185,21 @@ pub(super) async fn try_send(
                 gw.record_dispatch(journal(DispatchStatus::Sent, Some(call_id.clone()), None));
             tracing::info!(request_id, call_id, attempt = n, "call placed with Bland");
             durable(journaled, "a sent call", request_id).await;
+            if let Some(k) = body["metadata"]["redial"].as_u64() {
+                let placed = gw.journals.append_call(&CallEvent::Redial {
+                    timestamp: at,
+                    request_id: Some(request_id.to_string()),
+                    lead_id: lead_id.clone(),
+                    phone: phone.clone(),
+                    n: k.min(1000) as u32,
+                    of: gw.settings.redial.max_redials,
+                    result: "placed".into(),
+                    after: None,
+                    queue_id: None,
+                    release_at: None,
+                });
+                durable(placed, "a placed redial", request_id).await;
+            }
             gw.finish_try(request_id, at, Tried::Sent { call_id }).await;
         }
         SendResult::Retry { after, why } if may_retry(gw, n, first_try, at) => {

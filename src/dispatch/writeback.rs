@@ -373,12 +373,18 @@ impl super::Gateway {
     pub(super) async fn follow_up(
         &self,
         c: &super::completion::Completion,
+        request_id: Option<&str>,
         lead_id: Option<&str>,
         phone: Option<&str>,
     ) -> Result<(), String> {
         let Some(wb) = &self.writeback else {
             return Ok(());
         };
+        let dnc = status_for(wb.settings(), c.outcome, &c.tags).1;
+        if let (Some(lead_id), Some(phone)) = (lead_id, phone) {
+            self.redial_after(c, request_id, lead_id, phone, dnc)
+                .await?;
+        }
         let s = wb.settings();
         let (status, dnc) = status_for(s, c.outcome, &c.tags);
         let now = self.clock.now();

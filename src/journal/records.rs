@@ -214,6 +214,24 @@ pub enum CallEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call_id: Option<String>,
     },
+    /// A redial: `scheduled` (through the deferred queue, `queue_id`, due `release_at`),
+    /// `placed` (Bland took redial `n`), `exhausted` (`max_redials` reached: no more).
+    Redial {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: Option<String>,
+        lead_id: String,
+        phone: String,
+        n: u32,
+        of: u32,
+        result: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Outcome>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queue_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "millis_opt")]
+        release_at: Option<DateTime<Utc>>,
+    },
     /// Bland's completion webhook, mapped to one outcome. `duration_s` is in seconds.
     Outcome {
         #[serde(with = "millis")]
@@ -253,6 +271,7 @@ impl CallEvent {
             | Self::Dequeued { timestamp, .. }
             | Self::Dispatch { timestamp, .. }
             | Self::Reconciled { timestamp, .. }
+            | Self::Redial { timestamp, .. }
             | Self::Outcome { timestamp, .. } => *timestamp,
         }
     }

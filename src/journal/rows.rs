@@ -170,6 +170,12 @@ pub fn call_line(event: &CallEvent, date: NaiveDate) -> JournalLine {
         CallEvent::Rejected { request_id, .. } | CallEvent::Reconciled { request_id, .. } => {
             (Some(request_id), None, None, None)
         }
+        CallEvent::Redial {
+            request_id,
+            lead_id,
+            phone,
+            ..
+        } => (request_id.as_ref(), Some(lead_id), Some(phone), None),
         CallEvent::Dispatch {
             request_id,
             lead_id,

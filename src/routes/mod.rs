@@ -12,6 +12,7 @@ pub mod lookup;
 pub mod middleware;
 pub mod params;
 pub mod quarantine;
+pub mod redials;
 pub mod scheduler;
 pub mod stats;
 pub mod system;
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(feeds::configure)
                 .configure(lists::configure)
                 .configure(convoso::configure)
+                .configure(redials::configure)
                 .configure(scheduler::configure)
                 .configure(blocklist::configure)
                 .default_service(web::to(not_found)),

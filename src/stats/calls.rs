@@ -47,6 +47,13 @@ pub struct CallsDay {
     pub outcomes: BTreeMap<String, u64>,
     /// `human` outcomes of at least 20 s.
     pub answered: u64,
+    /// Redials scheduled, placed (Bland took them) and exhausted (`max_redials` reached).
+    #[serde(default)]
+    pub redials_scheduled: u64,
+    #[serde(default)]
+    pub redials_placed: u64,
+    #[serde(default)]
+    pub redials_exhausted: u64,
     /// Decisions checked against the do-not-call lists.
     #[serde(default)]
     pub lists_checked: u64,
@@ -77,6 +84,9 @@ impl Default for CallsDay {
                 .map(|o| (o.as_str().to_string(), 0))
                 .collect(),
             answered: 0,
+            redials_scheduled: 0,
+            redials_placed: 0,
+            redials_exhausted: 0,
             lists_checked: 0,
             lists: BTreeMap::new(),
         }
@@ -103,6 +113,8 @@ struct Row<'a> {
     duration_s: Option<f64>,
     #[serde(borrow, default)]
     trace: Option<Vec<StepRow<'a>>>,
+    #[serde(borrow, default)]
+    result: Option<Cow<'a, str>>,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -160,6 +172,12 @@ impl DaySummary for CallsDay {
                     self.answered += 1;
                 }
             }
+            "redial" => match row.result.as_deref() {
+                Some("scheduled") => self.redials_scheduled += 1,
+                Some("placed") => self.redials_placed += 1,
+                Some("exhausted") => self.redials_exhausted += 1,
+                _ => {}
+            },
             // Later event kinds are journaled without counting here.
             _ => {}
         }
@@ -183,6 +201,9 @@ impl CallsDay {
         self.requeued += other.requeued;
         self.answered += other.answered;
         self.lists_checked += other.lists_checked;
+        self.redials_scheduled += other.redials_scheduled;
+        self.redials_placed += other.redials_placed;
+        self.redials_exhausted += other.redials_exhausted;
         scrub::add(&mut self.lists, &other.lists);
         for (k, v) in &other.blocked {
             *self.blocked.entry(k.clone()).or_insert(0) += v;
@@ -232,7 +253,7 @@ pub fn merge(
     }
 }
 
-const CSV_HEADER: [&str; 23] = [
+const CSV_HEADER: [&str; 26] = [
     "date",
     "leads_received",
     "accepted",
@@ -256,6 +277,9 @@ const CSV_HEADER: [&str; 23] = [
     "transferred",
     "failed",
     "answered",
+    "redials_scheduled",
+    "redials_placed",
+    "redials_exhausted",
 ];
 
 fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
@@ -285,6 +309,9 @@ fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
         o("transferred"),
         o("failed"),
         d.answered.to_string(),
+        d.redials_scheduled.to_string(),
+        d.redials_placed.to_string(),
+        d.redials_exhausted.to_string(),
     ]
 }
 

@@ -16,6 +16,7 @@ mod pipeline_stats;
 mod process;
 mod protection;
 mod reconcile;
+mod redials;
 mod scheduler;
 mod shared;
 mod shared_dispatch;

@@ -1,0 +1,66 @@
+//! A lead's redials: `POST /redials/{lead_id}/pause`, `POST /redials/{lead_id}/resume`,
+//! `DELETE /redials/{lead_id}`. Each answers the lead's redials in the deferred queue after
+//! the change (`GET /scheduler/queue?lead_id=` shows them too); 404 when it has none.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::error::ApiError;
+use super::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/redials/{lead_id}/pause").route(web::post().to(pause)))
+        .service(web::resource("/redials/{lead_id}/resume").route(web::post().to(resume)))
+        .service(web::resource("/redials/{lead_id}").route(web::delete().to(delete)));
+}
+
+async fn has_redials(state: &AppState, lead_id: &str) -> Result<(), ApiError> {
+    let found = state
+        .gateway
+        .redials_of(lead_id, None)
+        .await
+        .map_err(ApiError::storage)?;
+    if found.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "lead `{lead_id}` has no pending redial"
+        )));
+    }
+    Ok(())
+}
+
+async fn toggle(state: &AppState, lead_id: &str, pause: bool) -> Result<HttpResponse, ApiError> {
+    has_redials(state, lead_id).await?;
+    let redials = state
+        .gateway
+        .pause_redials(lead_id, pause)
+        .await
+        .map_err(ApiError::storage)?;
+    Ok(HttpResponse::Ok().json(json!({"lead_id": lead_id, "redials": redials})))
+}
+
+async fn pause(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    toggle(&state, &id, true).await
+}
+
+async fn resume(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    toggle(&state, &id, false).await
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    has_redials(&state, &id).await?;
+    let removed = state
+        .gateway
+        .cancel_redials(&id, None)
+        .await
+        .map_err(ApiError::storage)?;
+    Ok(HttpResponse::Ok().json(json!({"lead_id": &*id, "removed": removed})))
+}

@@ -1,0 +1,260 @@
+//! Redials through the deferred queue: the interval at its boundary with a fixed clock,
+//! the redial placed with its number in Bland's metadata (never in what the agent sees),
+//! the next redial from its completion, a repeated completion scheduling nothing twice,
+//! pause/resume/delete, exhaustion, and the stop rules (a human answer, a new webhook).
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::Mock;
+
+use crate::helpers::{eventually, spawn_app_with, TestApp};
+use crate::intake::{live, post_lead, Queued};
+
+async fn app() -> TestApp {
+    let app = spawn_app_with(|s| {
+        live(s);
+        s.redial.enabled = true;
+        s.redial.intervals_minutes = vec![30, 60];
+        s.redial.max_redials = 2;
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .mount(&app.bland)
+        .await;
+    app
+}
+
+/// The Bland call bodies received so far.
+async fn bland_bodies(app: &TestApp) -> Vec<Value> {
+    app.bland
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect()
+}
+
+async fn wait_calls(app: &TestApp, n: usize) -> Vec<Value> {
+    eventually(Duration::from_secs(5), || async {
+        let got = bland_bodies(app).await;
+        (got.len() >= n).then_some(got)
+    })
+    .await
+    .unwrap_or_else(|| panic!("Bland never received {n} calls"))
+}
+
+/// Bland's completion for the call made with `body`, echoing its metadata and lead.
+async fn complete(app: &TestApp, body: &Value, answered_by: &str) -> Value {
+    let rid = body["metadata"]["request_id"].as_str().expect("request id");
+    let payload = json!({
+        "call_id": format!("call-{rid}"), "answered_by": answered_by, "call_length": 0.3,
+        "metadata": body["metadata"], "request_data": body["request_data"],
+    });
+    let call_id = format!("call-{rid}");
+    eventually(Duration::from_secs(5), || async {
+        let h = app.get_json(&format!("/api/admin/calls/{rid}")).await;
+        (h["call_id"] == call_id.as_str()).then_some(())
+    })
+    .await
+    .expect("sent");
+    app.client
+        .post(app.url("/webhooks/bland"))
+        .json(&payload)
+        .send()
+        .await
+        .expect("completion")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn queue(app: &TestApp, lead: &str) -> Value {
+    app.get_json(&format!("/api/admin/scheduler/queue?lead_id={lead}"))
+        .await
+}
+
+async fn stats(app: &TestApp) -> Value {
+    app.get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
+        .await["total"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_voicemail_is_redialled_after_its_interval_and_the_next_redial_follows_its_completion() {
+    let app = app().await;
+    let lead = json!({"phone_number": "3055525001", "lead_id": "RD-1", "list_id": "5", "first_name": "Ada"});
+    post_lead(&app, lead).await;
+    let first = wait_calls(&app, 1).await.remove(0);
+    let done = complete(&app, &first, "voicemail").await;
+    assert_eq!(done["status"], "recorded", "{done}");
+    let q = queue(&app, "RD-1").await;
+    let e = &q["entries"][0];
+    assert_eq!(
+        (e["stage"].clone(), e["reason"].clone()),
+        (json!("redial"), json!("redial 1 of 2 after voicemail")),
+        "{q}"
+    );
+    assert_eq!(e["release_at"], "2026-11-23T15:30:00.000Z");
+    // Bland repeating the completion schedules nothing more.
+    assert_eq!(
+        complete(&app, &first, "voicemail").await["status"],
+        "duplicate"
+    );
+    assert_eq!(queue(&app, "RD-1").await["matching"], 1);
+    assert_eq!(stats(&app).await["redials_scheduled"], 1);
+    // Not due a second before its interval; due at it.
+    app.clock
+        .advance(TimeDelta::minutes(30) - TimeDelta::seconds(1));
+    assert_eq!(queue(&app, "RD-1").await["due"], 0);
+    app.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(queue(&app, "RD-1").await["due"], 1);
+    // Released through the whole pipeline: the redial is placed, its number in Bland's
+    // metadata and not in what the agent sees.
+    let second = eventually(Duration::from_secs(10), || async {
+        let got = bland_bodies(&app).await;
+        (got.len() >= 2).then(|| got[1].clone())
+    })
+    .await
+    .expect("the redial was placed");
+    assert_eq!(second["metadata"]["redial"], 1, "{second}");
+    assert_eq!(second["request_data"]["first_name"], "Ada");
+    assert!(
+        second["request_data"].get("_callgate_redial").is_none(),
+        "{second}"
+    );
+    eventually(Duration::from_secs(5), || async {
+        (stats(&app).await["redials_placed"] == 1).then_some(())
+    })
+    .await
+    .expect("counted as placed");
+    // Its no-answer schedules redial 2 after the second interval.
+    assert_eq!(
+        complete(&app, &second, "no-answer").await["status"],
+        "recorded"
+    );
+    let q = queue(&app, "RD-1").await;
+    assert_eq!(
+        q["entries"][0]["reason"], "redial 2 of 2 after no_answer",
+        "{q}"
+    );
+    assert_eq!(q["entries"][0]["release_at"], "2026-11-23T16:30:00.000Z");
+    // Pause, resume (due now), delete.
+    let res = app
+        .admin(Method::POST, "/api/admin/redials/RD-1/pause")
+        .send()
+        .await
+        .expect("pause");
+    let paused: Value = res.json().await.expect("json");
+    assert_eq!(paused["redials"][0]["stage"], "redial_paused", "{paused}");
+    assert!(paused["redials"][0]["reason"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("paused: ")));
+    let res = app
+        .admin(Method::POST, "/api/admin/redials/RD-1/resume")
+        .send()
+        .await
+        .expect("resume");
+    let resumed: Value = res.json().await.expect("json");
+    assert_eq!(resumed["redials"][0]["stage"], "redial", "{resumed}");
+    assert_eq!(
+        resumed["redials"][0]["reason"],
+        "redial 2 of 2 after no_answer"
+    );
+    assert_eq!(
+        resumed["redials"][0]["release_at"], "2026-11-23T15:30:00.000Z",
+        "due now"
+    );
+    let res = app
+        .admin(Method::DELETE, "/api/admin/redials/RD-1")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(queue(&app, "RD-1").await["matching"], 0);
+    let res = app
+        .admin(Method::DELETE, "/api/admin/redials/RD-1")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn redials_stop_on_a_new_webhook_and_a_human_answer_and_end_when_exhausted() {
+    let app = app().await;
+    // RD-3: a voicemail schedules a redial; a new webhook, accepted, replaces it; that
+    // call answered by a human schedules nothing.
+    post_lead(
+        &app,
+        json!({"phone_number": "3055525003", "lead_id": "RD-3"}),
+    )
+    .await;
+    let first = wait_calls(&app, 1).await.remove(0);
+    complete(&app, &first, "voicemail").await;
+    assert_eq!(queue(&app, "RD-3").await["matching"], 1);
+    app.clock.advance(TimeDelta::minutes(15));
+    let (_, fresh) = post_lead(
+        &app,
+        json!({"phone_number": "3055525003", "lead_id": "RD-3"}),
+    )
+    .await;
+    assert_eq!(fresh["decision"], "accepted", "{fresh}");
+    assert_eq!(
+        queue(&app, "RD-3").await["matching"],
+        0,
+        "the pending redial was replaced"
+    );
+    let second = wait_calls(&app, 2).await.remove(1);
+    complete(&app, &second, "human").await;
+    assert_eq!(queue(&app, "RD-3").await["matching"], 0);
+
+    // RD-4: redial 1 and 2 unanswered, then no more.
+    post_lead(
+        &app,
+        json!({"phone_number": "3055525004", "lead_id": "RD-4"}),
+    )
+    .await;
+    let c = wait_calls(&app, 3).await.remove(2);
+    complete(&app, &c, "voicemail").await;
+    app.clock.advance(TimeDelta::minutes(30));
+    let r1 = wait_calls(&app, 4).await.remove(3);
+    assert_eq!(r1["metadata"]["redial"], 1);
+    complete(&app, &r1, "no-answer").await;
+    app.clock.advance(TimeDelta::minutes(60));
+    let r2 = wait_calls(&app, 5).await.remove(4);
+    assert_eq!(r2["metadata"]["redial"], 2);
+    complete(&app, &r2, "busy").await;
+    assert_eq!(
+        queue(&app, "RD-4").await["matching"],
+        0,
+        "exhausted: no third redial"
+    );
+    let s = stats(&app).await;
+    assert_eq!(
+        (
+            s["redials_scheduled"].clone(),
+            s["redials_placed"].clone(),
+            s["redials_exhausted"].clone()
+        ),
+        (json!(3), json!(2), json!(1)),
+        "{s}"
+    );
+    let calls = app.calls("2026-11-23").await;
+    let exhausted: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["event"] == "redial" && c["result"] == "exhausted")
+        .collect();
+    assert_eq!(exhausted.len(), 1);
+    assert_eq!(
+        (exhausted[0]["n"].clone(), exhausted[0]["of"].clone()),
+        (json!(3), json!(2))
+    );
+}
