@@ -258,3 +258,42 @@ async fn redials_stop_on_a_new_webhook_and_a_human_answer_and_end_when_exhausted
         (json!(3), json!(2))
     );
 }
+
+#[tokio::test]
+async fn a_redial_that_falls_outside_the_calling_hours_waits_for_them() {
+    let app = app().await;
+    // 16:40 Eastern: the redial would fall at 17:10, after business hours (09:00–17:00).
+    app.clock.advance(TimeDelta::minutes(6 * 60 + 40));
+    post_lead(
+        &app,
+        json!({"phone_number": "3055525006", "lead_id": "RD-6", "state": "FL"}),
+    )
+    .await;
+    let first = wait_calls(&app, 1).await.remove(0);
+    complete(&app, &first, "voicemail").await;
+    app.clock.advance(TimeDelta::minutes(30));
+    // Released at 17:10 and deferred again by the schedule, to the next morning.
+    let q = eventually(Duration::from_secs(10), || async {
+        let q = queue(&app, "RD-6").await;
+        (q["entries"][0]["stage"] == "schedule").then_some(q)
+    })
+    .await
+    .expect("deferred by the calling window");
+    let release_at = q["entries"][0]["release_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(release_at.starts_with("2026-11-24T"), "{q}");
+    assert_eq!(bland_bodies(&app).await.len(), 1, "not called at night");
+    // In the morning the redial is placed, still counted as redial 1.
+    let at: chrono::DateTime<chrono::Utc> = release_at.parse().expect("instant");
+    let now = callgate::clock::Clock::now(app.clock.as_ref());
+    app.clock.advance(at - now);
+    let second = eventually(Duration::from_secs(10), || async {
+        let got = bland_bodies(&app).await;
+        (got.len() >= 2).then(|| got[1].clone())
+    })
+    .await
+    .expect("placed when the window opened");
+    assert_eq!(second["metadata"]["redial"], 1);
+}
