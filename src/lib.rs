@@ -26,8 +26,13 @@
 //!   dispatcher (rate limits, retries without double dials), the completion webhook; in
 //!   database mode decisions under per-number locks in batches (`shared`, `batch`), claims
 //!   (`claims`), the lease holder's release rounds (`rounds`), and the outbox over either
-//!   backend (`entries`).
-//! - [`bland`] — the Bland client and call body.
+//!   backend (`entries`); the loop back: Convoso write-back and do-not-call flags from
+//!   outcomes (`writeback`), redials through the deferred queue (`redial`), unconfirmed and
+//!   silent calls looked up at Bland (`reconcile`).
+//! - [`bland`] — the Bland client (send, list, fetch) and call body.
+//! - [`convoso`] — Convoso's REST client (lead update, DNC insert; token only in form
+//!   bodies), the answer classes, and the durable outbox of writes (`convoso/writes.rs`;
+//!   `db/writes.rs` in database mode).
 //! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring
@@ -60,13 +65,13 @@
 //!
 //! ## Dependency rule
 //! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
-//! `blocklist`, `lists`, `journal`, `stats`, `bland`, `feeds` → `store` → `db`, `domain`,
-//! `clock`. Imports go
-//! down only, with one knot: the checks (`schedule`, `tracker::checks`,
+//! `blocklist`, `lists`, `journal`, `stats`, `bland`, `convoso`, `feeds` → `store` → `db`,
+//! `domain`, `clock`. Imports go down only (`convoso`'s writes borrow the journal's
+//! timestamp format), with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them (the blocklist check reads `lists` and the area-code table of `schedule::rules`;
 //! the trace carries `lists::ListUse`). actix lives in `routes` and `startup`, reqwest in
-//! `bland`, `feeds` and `cli`.
+//! `bland`, `convoso`, `feeds` and `cli`.
 //! Reference data ships in `rules/` (state rules, area codes and their notice).
 //!
 //! ## Deviations from STYLE.md, and why
