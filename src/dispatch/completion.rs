@@ -167,7 +167,7 @@ impl super::Gateway {
         self.complete_parsed(parse(payload)?).await
     }
 
-    /// [`Gateway::complete`] for a completion already read (a polled one included).
+    /// [`super::Gateway::complete`] for a completion already read (a polled one included).
     pub async fn complete_parsed(&self, c: Completion) -> Result<(Completion, Completed), String> {
         self.settle_unconfirmed(&c).await?;
         if let Some(sh) = &self.shared {

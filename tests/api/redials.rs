@@ -297,3 +297,75 @@ async fn a_redial_that_falls_outside_the_calling_hours_waits_for_them() {
     .expect("placed when the window opened");
     assert_eq!(second["metadata"]["redial"], 1);
 }
+
+/// The real binary: a redial scheduled by a completion survives `kill -9`.
+#[tokio::test]
+async fn a_scheduled_redial_survives_kill_9() {
+    use crate::helpers::{client, spawn_process, ADMIN_KEY};
+    use crate::intake::BLAND_KEY;
+    let bland = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .mount(&bland)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = bland.uri();
+    let env = [
+        ("BLAND_API_KEY", BLAND_KEY),
+        ("BLAND_API_URL", uri.as_str()),
+        ("REDIAL_ENABLED", "true"),
+    ];
+    let http = client();
+    let mut proc = spawn_process(dir.path(), &env);
+    let res: Value = http
+        .post(format!("{}/webhooks/lead", proc.address))
+        .json(&json!({"phone_number": "3055525007", "lead_id": "RD-7"}))
+        .send()
+        .await
+        .expect("lead")
+        .json()
+        .await
+        .expect("json");
+    let rid = res["request_id"].as_str().expect("id").to_string();
+    let admin = |p: String| http.get(p).header("X-API-Key", ADMIN_KEY);
+    eventually(Duration::from_secs(5), || async {
+        let h: Value = admin(format!("{}/api/admin/calls/{rid}", proc.address))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        h["call_id"].is_string().then_some(())
+    })
+    .await
+    .expect("sent");
+    let done: Value = http
+        .post(format!("{}/webhooks/bland", proc.address))
+        .json(&json!({"call_id": format!("call-{rid}"), "answered_by": "voicemail", "metadata": {"request_id": rid}}))
+        .send()
+        .await
+        .expect("completion")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(done["status"], "recorded", "{done}");
+    proc.child.kill().expect("kill -9");
+    let _ = proc.child.wait();
+    let proc = spawn_process(dir.path(), &env);
+    let q: Value = admin(format!(
+        "{}/api/admin/scheduler/queue?lead_id=RD-7",
+        proc.address
+    ))
+    .send()
+    .await
+    .expect("queue")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(
+        q["entries"][0]["reason"], "redial 1 of 6 after voicemail",
+        "{q}"
+    );
+}
