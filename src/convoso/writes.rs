@@ -25,6 +25,7 @@ use crate::store::quarantine::Quarantine;
 
 pub const WRITES_DIR: &str = "convoso";
 pub const WRITES_FILE: &str = "writes.jsonl";
+const WRITES_ASIDE: &str = "writes.jsonl.compacting";
 
 /// Retries are at most this far apart.
 const MAX_BACKOFF_SECS: i64 = 600;
@@ -167,10 +168,22 @@ impl Write {
 /// The file backend's writes.
 pub struct FileWrites {
     log: Appender,
+    /// The open writes. A change is applied here and its line enqueued in one critical
+    /// section, so a compaction's snapshot (taken under this lock) is never older than a
+    /// line already in the log.
     open: Mutex<HashMap<String, Write>>,
     /// Taken by the sender and not yet settled.
     taken: Mutex<HashSet<String>>,
+    /// Lines appended since the last compaction.
+    lines: std::sync::atomic::AtomicUsize,
+    /// Where the log is moved while a compaction writes the open writes anew.
+    aside: PathBuf,
+    compact_every: usize,
 }
+
+/// The log is rewritten with only the open writes after this many lines (each line holds
+/// a whole write, transcript included, so the log would otherwise grow by every call).
+pub const COMPACT_EVERY: usize = 10_000;
 
 impl FileWrites {
     /// Replays the log, keeps the open writes and rewrites the file with only them.
@@ -178,17 +191,21 @@ impl FileWrites {
         let dir = data_dir.join(WRITES_DIR);
         std::fs::create_dir_all(&dir)?;
         let path: PathBuf = dir.join(WRITES_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
+        let aside = dir.join(WRITES_ASIDE);
         let mut last: HashMap<String, Write> = HashMap::new();
-        let torn = quarantine.parse_lines::<Write>(&path, &bytes, |w| {
-            last.insert(w.id.clone(), w);
-        });
-        if torn > 0 {
-            tracing::warn!(torn, "skipped torn Convoso write lines (crash mid-write)");
+        // A compaction cut short leaves the history aside: it is read first.
+        for file in [&aside, &path] {
+            let bytes = match std::fs::read(file) {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let torn = quarantine.parse_lines::<Write>(file, &bytes, |w| {
+                last.insert(w.id.clone(), w);
+            });
+            if torn > 0 {
+                tracing::warn!(torn, file = %file.display(), "skipped torn Convoso write lines (crash mid-write)");
+            }
         }
         last.retain(|_, w| w.is_open());
         let mut kept: Vec<&Write> = last.values().collect();
@@ -199,34 +216,49 @@ impl FileWrites {
             text.push(b'\n');
         }
         crate::store::write_atomic(&path, &text)?;
+        match std::fs::remove_file(&aside) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         Ok(Self {
             log: Appender::open(&path)?,
             open: Mutex::new(last),
             taken: Mutex::new(HashSet::new()),
+            lines: std::sync::atomic::AtomicUsize::new(0),
+            aside,
+            compact_every: COMPACT_EVERY,
         })
     }
 
-    async fn append(&self, w: &Write) -> io::Result<()> {
-        let line = serde_json::to_vec(w).map_err(io::Error::other)?;
-        self.log.append(line).wait().await
+    /// Compacts after `n` lines instead of [`COMPACT_EVERY`] (tests).
+    pub fn with_compact_every(mut self, n: usize) -> Self {
+        self.compact_every = n.max(1);
+        self
+    }
+
+    fn line(w: &Write) -> io::Result<Vec<u8>> {
+        serde_json::to_vec(w).map_err(io::Error::other)
     }
 
     /// Queues `w` unless a write with its id is open; true when queued (durable on return).
     pub async fn enqueue(&self, w: Write) -> io::Result<bool> {
-        {
+        let line = Self::line(&w)?;
+        let pending = {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             if open.contains_key(&w.id) {
                 return Ok(false);
             }
             open.insert(w.id.clone(), w.clone());
-        }
-        if let Err(e) = self.append(&w).await {
+            self.log.append(line)
+        };
+        if let Err(e) = pending.wait().await {
             self.open
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&w.id);
             return Err(e);
         }
+        self.appended().await;
         Ok(true)
     }
 
@@ -253,27 +285,63 @@ impl FileWrites {
 
     /// Records a write's new state (durable on return) and releases it.
     pub async fn save(&self, w: &Write) -> io::Result<()> {
-        let result = self.append(w).await;
-        if result.is_ok() {
+        let line = Self::line(w);
+        let pending = line.map(|line| {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             if w.is_open() {
                 open.insert(w.id.clone(), w.clone());
             } else {
                 open.remove(&w.id);
             }
-        }
+            self.log.append(line)
+        });
         self.taken
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&w.id);
-        result
+        pending?.wait().await?;
+        self.appended().await;
+        Ok(())
+    }
+
+    /// Counts a line; past [`COMPACT_EVERY`], rewrites the log with only the open writes:
+    /// the log is moved aside (synced), the open writes are written to a new one, and the
+    /// old one is removed once they are on disk (a crash in between: both are read).
+    async fn appended(&self) {
+        use std::sync::atomic::Ordering;
+        if self.lines.fetch_add(1, Ordering::Relaxed) + 1 < self.compact_every {
+            return;
+        }
+        self.lines.store(0, Ordering::Relaxed);
+        let (rotated, written) = {
+            let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+            let rotated = self.log.rotate(self.aside.clone());
+            let mut all: Vec<&Write> = open.values().collect();
+            all.sort_by_key(|w| w.created_at);
+            let lines: Vec<Vec<u8>> = all.iter().filter_map(|w| Self::line(w).ok()).collect();
+            let written: Vec<_> = lines.into_iter().map(|l| self.log.append(l)).collect();
+            (rotated, written)
+        };
+        let mut ok = rotated.wait().await.is_ok();
+        for p in written {
+            ok &= p.wait().await.is_ok();
+        }
+        if ok {
+            if let Err(e) = std::fs::remove_file(&self.aside) {
+                tracing::warn!(error = %e, "cannot remove the Convoso writes log set aside");
+            }
+        } else {
+            tracing::error!(
+                "compacting the Convoso writes log failed; both files are kept and read at startup"
+            );
+        }
     }
 
     /// The open writes, oldest first.
     pub fn list(&self) -> Vec<Write> {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all: Vec<Write> = open.values().cloned().collect();
-        all.sort_by_key(|w| w.created_at);
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         all
     }
 
@@ -297,6 +365,41 @@ impl FileWrites {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_log_is_compacted_to_the_open_writes_and_replays_the_same() {
+        let dir = tempfile::tempdir().expect("dir");
+        let q = Quarantine::open(dir.path()).expect("quarantine");
+        let t0: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("t");
+        let c = ConvosoSettings::default();
+        let writes = FileWrites::open(dir.path(), &q)
+            .expect("open")
+            .with_compact_every(7);
+        for i in 0..10 {
+            let w = Write::new(
+                format!("lead_{i}"),
+                WriteKind::LeadUpdate,
+                BTreeMap::new(),
+                t0,
+            );
+            assert!(writes.enqueue(w).await.expect("enqueue"));
+        }
+        // Half done: their lines stay in the log until a compaction drops them.
+        for mut w in writes.due(t0, 5) {
+            w.settle(Some(&Sent::Done { note: None }), t0, &c);
+            writes.save(&w).await.expect("save");
+        }
+        let path = dir.path().join(WRITES_DIR).join(WRITES_FILE);
+        let lines = std::fs::read_to_string(&path).expect("log").lines().count();
+        assert!(lines < 15, "compacted at least once: {lines} lines");
+        assert!(!dir.path().join(WRITES_DIR).join(WRITES_ASIDE).exists());
+        let open: Vec<String> = writes.list().into_iter().map(|w| w.id).collect();
+        drop(writes);
+        let again = FileWrites::open(dir.path(), &q).expect("reopen");
+        let replayed: Vec<String> = again.list().into_iter().map(|w| w.id).collect();
+        assert_eq!(replayed, open);
+        assert_eq!(replayed.len(), 5);
+    }
 
     #[test]
     fn retries_back_off_then_give_up_and_final_answers_give_up_at_once() {
