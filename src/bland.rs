@@ -128,26 +128,15 @@ impl BlandClient {
     /// Bland gives them; at most `limit`.
     pub async fn calls_to(&self, to_number: &str, limit: u32) -> Result<Vec<Value>, String> {
         let limit = limit.to_string();
-        let answer = self
-            .http
-            .get(&self.calls_url)
-            .header("authorization", self.key.expose())
-            .query(&[
-                ("to_number", to_number),
-                ("from", "0"),
-                ("to", limit.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        let status = answer.status();
-        let v: Value = answer
-            .json()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {v}"));
-        }
+        let query = [
+            ("to_number", to_number),
+            ("from", "0"),
+            ("to", limit.as_str()),
+        ];
+        let v = self
+            .get_json(self.calls_url.clone(), &query)
+            .await?
+            .unwrap_or_default();
         Ok(["calls", "data"]
             .iter()
             .find_map(|k| v.get(*k).and_then(Value::as_array))
@@ -164,10 +153,18 @@ impl BlandClient {
         {
             return Err(format!("`{call_id}` is not a call id we look up"));
         }
+        self.get_json(format!("{}/{call_id}", self.calls_url), &[])
+            .await
+    }
+
+    /// A GET of Bland's API: its JSON, `None` on 404, `Err` naming any other failure
+    /// (never the URL).
+    async fn get_json(&self, url: String, query: &[(&str, &str)]) -> Result<Option<Value>, String> {
         let answer = self
             .http
-            .get(format!("{}/{call_id}", self.calls_url))
+            .get(url)
             .header("authorization", self.key.expose())
+            .query(query)
             .send()
             .await
             .map_err(|e| e.without_url().to_string())?;

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{parse_positive, ConfigError, Secret, Settings};
+use super::{parse_flag, parse_list, parse_positive, ConfigError, Secret, Settings};
 
 /// The outcome → Convoso status table, the Node version's defaults. `human` is a human
 /// answer with no tag that says more; `not_interested`, `callback` and `do_not_call` are
@@ -144,13 +144,7 @@ impl Settings {
         &mut self,
         get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
-        let list = |v: &str| -> Vec<String> {
-            v.split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
+        let list = parse_list;
         let c = &mut self.convoso;
         if let Some((v, origin)) = get("CONVOSO_API_URL") {
             if !(v.starts_with("http://") || v.starts_with("https://")) {
@@ -212,16 +206,7 @@ impl Settings {
             c.dnc_statuses = list(v).iter().map(|s| s.to_ascii_uppercase()).collect();
         }
         if let Some((v, origin)) = get("CONVOSO_PUSH_DNC") {
-            c.push_dnc = match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => {
-                    return Err(ConfigError::new(
-                        origin,
-                        format!("`{v}` is not true or false"),
-                    ))
-                }
-            };
+            c.push_dnc = parse_flag(v, origin)?;
         }
         if let Some((v, origin)) = get("CONVOSO_DNC_CAMPAIGN_ID") {
             c.dnc_campaign_id = v
@@ -240,16 +225,7 @@ impl Settings {
         }
         let r = &mut self.redial;
         if let Some((v, origin)) = get("REDIAL_ENABLED") {
-            r.enabled = match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => {
-                    return Err(ConfigError::new(
-                        origin,
-                        format!("`{v}` is not true or false"),
-                    ))
-                }
-            };
+            r.enabled = parse_flag(v, origin)?;
         }
         if let Some((v, origin)) = get("REDIAL_INTERVALS_MINUTES") {
             let parsed: Result<Vec<u32>, _> = list(v).iter().map(|m| m.parse::<u32>()).collect();

@@ -1,6 +1,6 @@
 //! Webhook, lead-field and Bland call settings.
 
-use super::{parse_positive, ConfigError, Secret, Settings};
+use super::{parse_flag, parse_list, parse_positive, ConfigError, Secret, Settings};
 
 impl Settings {
     /// Webhook, lead-field and Bland call settings.
@@ -8,30 +8,14 @@ impl Settings {
         &mut self,
         get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
-        let list = |v: &str| -> Vec<String> {
-            v.split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
+        let list = parse_list;
         let text = |var: &str| {
             get(var)
                 .map(|(v, _)| v.to_string())
                 .filter(|v| !v.is_empty())
         };
         let flag = |var: &str, default: bool| -> Result<bool, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some((v, origin)) => match v.to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" | "on" => Ok(true),
-                    "false" | "0" | "no" | "off" => Ok(false),
-                    _ => Err(ConfigError::new(
-                        origin,
-                        format!("`{v}` is not true or false"),
-                    )),
-                },
-            }
+            get(var).map_or(Ok(default), |(v, origin)| parse_flag(v, origin))
         };
         let number = |var: &str| -> Result<Option<u64>, ConfigError> {
             get(var)

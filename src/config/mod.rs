@@ -446,6 +446,27 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// A comma-separated list, items trimmed, empty ones dropped.
+fn parse_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`, any case.
+fn parse_flag(v: &str, origin: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(
+            origin,
+            format!("`{v}` is not true or false"),
+        )),
+    }
+}
+
 fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
     match v.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),

@@ -56,9 +56,7 @@ impl Db {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| r.try_get("body").map_err(DbError::from))
-            .collect()
+        bodies(&rows)
     }
 
     /// Stores a write's new state and releases its claim.
@@ -91,9 +89,7 @@ impl Db {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| r.try_get("body").map_err(DbError::from))
-            .collect()
+        bodies(&rows)
     }
 
     pub async fn write_by_id(&self, id: &str) -> Result<Option<Value>, DbError> {
@@ -104,4 +100,10 @@ impl Db {
                 .await?,
         )
     }
+}
+
+fn bodies(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<Value>, DbError> {
+    rows.iter()
+        .map(|r| r.try_get("body").map_err(DbError::from))
+        .collect()
 }

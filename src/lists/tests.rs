@@ -21,8 +21,8 @@ fn lead(phone: u64) -> Lead {
     Lead::parse(map, &LeadFieldNames::default(), "US").expect("lead")
 }
 
-#[test]
-fn lookups_during_change_lists_see_one_whole_version_or_the_next() {
+/// One internal list `ours` in a fresh data directory, on a fixed clock.
+fn internal_list() -> (tempfile::TempDir, DateTime<Utc>, Lists) {
     let dir = tempfile::tempdir().expect("dir");
     let now: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("now");
     let settings = [ListSettings {
@@ -33,7 +33,14 @@ fn lookups_during_change_lists_see_one_whole_version_or_the_next() {
         exemption: None,
     }];
     let clock = Arc::new(crate::clock::ManualClock::new(now));
-    let lists = Arc::new(Lists::open(dir.path(), &settings, clock, chrono_tz::UTC).expect("open"));
+    let lists = Lists::open(dir.path(), &settings, clock, chrono_tz::UTC).expect("open");
+    (dir, now, lists)
+}
+
+#[test]
+fn lookups_during_change_lists_see_one_whole_version_or_the_next() {
+    let (_dir, now, lists) = internal_list();
+    let lists = Arc::new(lists);
     // Odd versions hold block A, even versions block B.
     let a: Vec<u64> = (0..2000).map(|i| 2125550000 + i).collect();
     let b: Vec<u64> = (0..2000).map(|i| 3125550000 + i).collect();
@@ -109,17 +116,7 @@ fn lookups_during_change_lists_see_one_whole_version_or_the_next() {
 
 #[test]
 fn a_list_being_loaded_reports_loading_and_keeps_answering() {
-    let dir = tempfile::tempdir().expect("dir");
-    let now: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("now");
-    let settings = [ListSettings {
-        name: "ours".into(),
-        kind: ListKind::InternalDnc,
-        max_age_days: None,
-        states: Vec::new(),
-        exemption: None,
-    }];
-    let clock = Arc::new(crate::clock::ManualClock::new(now));
-    let lists = Lists::open(dir.path(), &settings, clock, chrono_tz::UTC).expect("open");
+    let (_dir, now, lists) = internal_list();
     lists
         .replace(
             "ours",

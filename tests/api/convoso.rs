@@ -46,13 +46,8 @@ async fn call(app: &TestApp, n: u32, completion: Value) -> String {
     let lead = json!({"phone_number": format!("30555{:05}", 21000 + n), "lead_id": format!("L-{n}"), "list_id": "77"});
     let (_, body) = post_lead(app, lead).await;
     let id = body["request_id"].as_str().expect("accepted").to_string();
+    crate::helpers::wait_sent(app, &id).await;
     let call_id = format!("call-{id}");
-    eventually(Duration::from_secs(5), || async {
-        let h = app.get_json(&format!("/api/admin/calls/{id}")).await;
-        (h["call_id"] == call_id.as_str()).then_some(())
-    })
-    .await
-    .expect("sent");
     let mut payload = completion;
     payload["call_id"] = json!(call_id);
     payload["metadata"] = json!({"request_id": id, "lead_id": format!("L-{n}"), "list_id": "77"});
@@ -89,6 +84,16 @@ async fn wait_received(convoso: &MockServer, p: &str, n: usize) -> Vec<BTreeMap<
     })
     .await
     .unwrap_or_else(|| panic!("Convoso never received {n} requests on {p}"))
+}
+
+/// Waits until no Convoso write is open (each one Convoso answered is recorded done).
+async fn no_open_writes(app: &TestApp, what: &str) {
+    eventually(Duration::from_secs(5), || async {
+        let p = app.get_json("/api/admin/convoso/pending").await;
+        (p["writes"] == json!([])).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("writes still open: {what}"));
 }
 
 fn ok() -> ResponseTemplate {
@@ -168,12 +173,7 @@ async fn each_outcome_is_written_back_with_its_status_and_the_call_details() {
     .collect();
     assert_eq!(plain, &want, "the exact fields of a human answer");
     // Convoso has answered; each write is then recorded as done.
-    eventually(Duration::from_secs(5), || async {
-        let p = app.get_json("/api/admin/convoso/pending").await;
-        (p["writes"] == json!([])).then_some(())
-    })
-    .await
-    .expect("every write done");
+    no_open_writes(&app, "every write done").await;
     let metrics = app
         .client
         .get(app.url("/metrics"))
@@ -264,12 +264,7 @@ async fn failures_are_retried_or_given_up_by_class_shown_pending_and_retried_by_
         .await
         .expect("retry");
     assert_eq!(res.status(), StatusCode::OK);
-    eventually(Duration::from_secs(5), || async {
-        let p = app.get_json("/api/admin/convoso/pending").await;
-        (p["writes"] == json!([])).then_some(())
-    })
-    .await
-    .expect("done after the retry");
+    no_open_writes(&app, "done after the retry").await;
     assert_eq!(received(&convoso, "/v1/leads/update").await.len(), 3);
     let res = app
         .admin(
@@ -339,12 +334,7 @@ async fn a_do_not_call_outcome_flags_the_number_at_once_and_pushes_it_to_convoso
     .collect();
     assert_eq!(dnc[0], want);
     // "Already exists" counts as done; Bland repeating the completion changes nothing.
-    eventually(Duration::from_secs(5), || async {
-        let p = app.get_json("/api/admin/convoso/pending").await;
-        (p["writes"] == json!([])).then_some(())
-    })
-    .await
-    .expect("both writes done");
+    no_open_writes(&app, "both writes done").await;
     let mut repeat = completion;
     repeat["call_id"] = json!(call_id);
     let res: Value = app
@@ -410,12 +400,7 @@ async fn blocks_by_chosen_stages_are_written_back_and_others_are_not() {
         (json!("blocked"), json!("protection"))
     );
     // Nothing open once the first write is done: the second block queued nothing.
-    eventually(Duration::from_secs(5), || async {
-        let p = app.get_json("/api/admin/convoso/pending").await;
-        (p["writes"] == json!([])).then_some(())
-    })
-    .await
-    .expect("nothing open");
+    no_open_writes(&app, "nothing open").await;
     assert_eq!(received(&convoso, "/v1/leads/update").await.len(), 1);
 }
 

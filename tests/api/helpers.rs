@@ -338,6 +338,20 @@ where
     }
 }
 
+/// Waits until the call for `request_id` is sent (Bland's `call-<request id>` from the
+/// `Queued` mock).
+pub async fn wait_sent(app: &TestApp, request_id: &str) {
+    let call_id = format!("call-{request_id}");
+    eventually(Duration::from_secs(5), || async {
+        let h = app
+            .get_json(&format!("/api/admin/calls/{request_id}"))
+            .await;
+        (h["call_id"] == call_id.as_str()).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("{request_id} was never sent"));
+}
+
 /// The real `callgate` binary running as a child process.
 pub struct Process {
     pub child: Child,

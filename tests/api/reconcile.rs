@@ -207,13 +207,7 @@ async fn a_sent_call_whose_completion_never_came_is_fetched_and_its_outcome_appl
         ids.push(body["request_id"].as_str().expect("accepted").to_string());
     }
     for id in &ids {
-        let call_id = format!("call-{id}");
-        eventually(Duration::from_secs(5), || async {
-            let h = app.get_json(&format!("/api/admin/calls/{id}")).await;
-            (h["call_id"] == call_id.as_str()).then_some(())
-        })
-        .await
-        .expect("sent");
+        crate::helpers::wait_sent(&app, id).await;
     }
     // Bland: the first call is over (a voicemail), the second still going.
     Mock::given(method("GET"))

@@ -58,13 +58,7 @@ async fn complete(app: &TestApp, body: &Value, answered_by: &str) -> Value {
         "call_id": format!("call-{rid}"), "answered_by": answered_by, "call_length": 0.3,
         "metadata": body["metadata"], "request_data": body["request_data"],
     });
-    let call_id = format!("call-{rid}");
-    eventually(Duration::from_secs(5), || async {
-        let h = app.get_json(&format!("/api/admin/calls/{rid}")).await;
-        (h["call_id"] == call_id.as_str()).then_some(())
-    })
-    .await
-    .expect("sent");
+    crate::helpers::wait_sent(app, rid).await;
     app.client
         .post(app.url("/webhooks/bland"))
         .json(&payload)
