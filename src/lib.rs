@@ -26,13 +26,14 @@
 //!   dispatcher (rate limits, retries without double dials), the completion webhook; in
 //!   database mode decisions under per-number locks in batches (`shared`, `batch`), claims
 //!   (`claims`), the lease holder's release rounds (`rounds`), and the outbox over either
-//!   backend (`entries`); the loop back: Convoso write-back and do-not-call flags from
-//!   outcomes (`writeback`), redials through the deferred queue (`redial`), unconfirmed and
-//!   silent calls looked up at Bland (`reconcile`).
+//!   backend (`entries`); the loop back: the Convoso write sender (`writeback`), what an
+//!   outcome or a block sets off — do-not-call flags, writes, redials (`follow_up`) —
+//!   redials through the deferred queue (`redial`), unconfirmed and silent calls looked up
+//!   at Bland (`reconcile`).
 //! - [`bland`] — the Bland client (send, list, fetch) and call body.
 //! - [`convoso`] — Convoso's REST client (lead update, DNC insert; token only in form
-//!   bodies), the answer classes, and the durable outbox of writes (`convoso/writes.rs`;
-//!   `db/writes.rs` in database mode).
+//!   bodies), the answer classes, the fields sent (`convoso/params.rs`), and the durable
+//!   outbox of writes (`convoso/writes.rs`; `db/writes.rs` in database mode).
 //! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring

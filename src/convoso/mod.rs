@@ -8,6 +8,7 @@
 //! [`classify`] sorts every answer into done, retry or final — an answer that does not say
 //! `success: true` is never taken for success.
 
+pub mod params;
 pub mod writes;
 
 use std::collections::BTreeMap;

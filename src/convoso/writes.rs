@@ -37,6 +37,15 @@ pub enum WriteKind {
     DncInsert,
 }
 
+impl WriteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LeadUpdate => "lead_update",
+            Self::DncInsert => "dnc_insert",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteState {

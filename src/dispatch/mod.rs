@@ -6,6 +6,7 @@ pub mod calls;
 pub mod claims;
 pub mod completion;
 pub mod entries;
+mod follow_up;
 mod health;
 pub mod outbox;
 pub mod reconcile;

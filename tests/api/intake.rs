@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, TestApp};
 use callgate::config::{Secret, Settings};
@@ -28,6 +28,15 @@ pub fn live(s: &mut Settings) {
     s.bland.retry_base_ms = 10;
     s.bland.max_calls_per_second = 1000.0;
     s.bland.timeout_secs = 1;
+}
+
+/// Bland takes every call (`call-<request id>`).
+pub async fn bland_takes(bland: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(Queued)
+        .mount(bland)
+        .await;
 }
 
 /// Bland takes 3 s to answer, longer than the tests' 1 s timeout: every send is

@@ -4,6 +4,7 @@ mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
 mod convoso;
+mod convoso_process;
 mod dispatch;
 mod feeds;
 mod hardening;

@@ -192,11 +192,7 @@ async fn a_sent_call_whose_completion_never_came_is_fetched_and_its_outcome_appl
         s.bland.max_duration = 10;
     })
     .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&app.bland)
-        .await;
+    crate::intake::bland_takes(&app.bland).await;
     let mut ids = Vec::new();
     for (n, phone) in ["3055524011", "3055524012"].iter().enumerate() {
         let (_, body) = post_lead(

@@ -8,11 +8,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::Mock;
 
 use crate::helpers::{eventually, spawn_app_with, TestApp};
-use crate::intake::{live, post_lead, Queued};
+use crate::intake::{live, post_lead};
 
 async fn app() -> TestApp {
     let app = spawn_app_with(|s| {
@@ -22,11 +20,7 @@ async fn app() -> TestApp {
         s.redial.max_redials = 2;
     })
     .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&app.bland)
-        .await;
+    crate::intake::bland_takes(&app.bland).await;
     app
 }
 
@@ -298,11 +292,7 @@ async fn a_scheduled_redial_survives_kill_9() {
     use crate::helpers::{client, spawn_process, ADMIN_KEY};
     use crate::intake::BLAND_KEY;
     let bland = wiremock::MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Queued)
-        .mount(&bland)
-        .await;
+    crate::intake::bland_takes(&bland).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let uri = bland.uri();
     let env = [

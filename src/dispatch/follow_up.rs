@@ -1,0 +1,133 @@
+//! What a call's outcome (or a chosen stage's block) sets off beyond the journal: the
+//! do-not-call flag, the Convoso writes, the redials. See [`super::writeback`].
+
+use std::collections::BTreeMap;
+
+use crate::convoso::params::{dnc_insert, lead_update, status_for, CallDetails};
+use crate::convoso::{Write, WriteKind};
+
+impl super::Gateway {
+    /// What an outcome sets off beyond the journal, before it is journaled (so a failure
+    /// is answered with an error and Bland's retry finds the call unsettled): the number
+    /// flagged at once when the outcome says do-not-call, then the Convoso writes — the
+    /// lead update and, if configured, the DNC insert. Each is idempotent: the flag is
+    /// found live, the writes are keyed by the call id.
+    pub(super) async fn follow_up(
+        &self,
+        c: &super::completion::Completion,
+        request_id: Option<&str>,
+        lead_id: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<(), String> {
+        let Some(wb) = &self.writeback else {
+            return Ok(());
+        };
+        let dnc = status_for(wb.settings(), c.outcome, &c.tags).1;
+        if let (Some(lead_id), Some(phone)) = (lead_id, phone) {
+            self.redial_after(c, request_id, lead_id, phone, dnc)
+                .await?;
+        }
+        let s = wb.settings();
+        let (status, dnc) = status_for(s, c.outcome, &c.tags);
+        let now = self.clock.now();
+        let reason = format!("do-not-call from call {}", c.call_id);
+        if let (true, Some(phone)) = (dnc, phone) {
+            let record = crate::blocklist::FlagRecord {
+                field: Some("phone".into()),
+                value: Some(serde_json::Value::String(phone.to_string())),
+                reason: Some(reason.clone()),
+                added_by: Some("outcome".into()),
+                ..Default::default()
+            };
+            let added = self.blocklist.add(record).await.map_err(|e| {
+                format!("could not flag {phone}, which asked not to be called: {e}")
+            })?;
+            tracing::warn!(call_id = %c.call_id, flag_id = %added.flag.id, "do-not-call outcome: the number is flagged");
+        }
+        if let Some(lead_id) = lead_id {
+            let details = CallDetails {
+                call_id: c.call_id.clone(),
+                duration_s: c.duration_s,
+                answered_by: c.answered_by.clone(),
+                recording_url: c.recording_url.clone(),
+                summary: c.summary.clone(),
+                transcript: c.transcript.clone(),
+            };
+            let params = lead_update(s, lead_id, c.list_id.as_deref(), &status, &details);
+            let mut w = Write::new(
+                format!("lead_{}", c.call_id),
+                WriteKind::LeadUpdate,
+                params,
+                now,
+            );
+            w.call_id = Some(c.call_id.clone());
+            w.lead_id = Some(lead_id.to_string());
+            w.phone = phone.map(str::to_string);
+            wb.enqueue(w)
+                .await
+                .map_err(|e| format!("could not queue the Convoso update: {e}"))?;
+        }
+        if let (true, true, Some(phone)) = (dnc, s.push_dnc, phone) {
+            let mut w = Write::new(
+                format!("dnc_{}", c.call_id),
+                WriteKind::DncInsert,
+                dnc_insert(s, phone, &reason),
+                now,
+            );
+            w.call_id = Some(c.call_id.clone());
+            w.lead_id = lead_id.map(str::to_string);
+            w.phone = Some(phone.to_string());
+            wb.enqueue(w)
+                .await
+                .map_err(|e| format!("could not queue the Convoso DNC insert: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl super::Gateway {
+    /// A block by one of `write_blocked_stages`, written back to the lead once its decision
+    /// is durable: status `do_not_call` (DNC) for a do-not-call list's block, else
+    /// `blocked`. A failure to queue it is logged; the decision stands.
+    pub(super) async fn write_back_block(
+        &self,
+        lead: &crate::domain::Lead,
+        request_id: &str,
+        decided: &super::Submitted,
+    ) {
+        let Some(wb) = &self.writeback else { return };
+        let e = &decided.eval;
+        let Some(stage) = e
+            .stage
+            .filter(|_| e.decision == crate::journal::Decision::Blocked)
+        else {
+            return;
+        };
+        let s = wb.settings();
+        if !s.write_blocked_stages.iter().any(|x| x == stage) {
+            return;
+        }
+        let key = match &e.block {
+            Some(b) if b.source == "list" => "do_not_call",
+            _ => "blocked",
+        };
+        let mut params = BTreeMap::from([
+            ("lead_id".to_string(), lead.lead_id.clone()),
+            ("status".to_string(), s.status_for(key)),
+        ]);
+        if let Some(list) = lead.field("list_id") {
+            params.insert("list_id".into(), list);
+        }
+        let mut w = Write::new(
+            format!("block_{request_id}"),
+            WriteKind::LeadUpdate,
+            params,
+            self.clock.now(),
+        );
+        w.lead_id = Some(lead.lead_id.clone());
+        w.phone = Some(lead.phone.as_str().to_string());
+        if let Err(err) = wb.enqueue(w).await {
+            tracing::error!(request_id, error = %err, "could not queue the Convoso update for a block");
+        }
+    }
+}
