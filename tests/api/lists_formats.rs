@@ -82,6 +82,21 @@ async fn gzip_zip_and_csv_load_state_lists_apply_by_area_code_and_every_decision
     .await;
     assert_eq!(status, StatusCode::OK, "{ftc}");
     assert_eq!(ftc["count"], 2);
+    // Sent with `Content-Encoding: gzip` it reads the same.
+    let res = app
+        .admin(Method::PUT, "/api/admin/lists/ftc?downloaded_at=2026-11-20")
+        .header("Content-Encoding", "gzip")
+        .body(gzip("3055551234\n305,5551235\n"))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), StatusCode::OK);
+    let again: Value = res.json().await.expect("json");
+    assert_eq!(
+        (again["version"].clone(), again["count"].clone()),
+        (json!(2), json!(2)),
+        "{again}"
+    );
     // No date given: the zip's entries carry it.
     let (status, tx) = put(
         &app,
@@ -174,7 +189,7 @@ async fn gzip_zip_and_csv_load_state_lists_apply_by_area_code_and_every_decision
     assert_eq!(
         step["lists"],
         json!([
-            {"list": "ftc", "version": 1, "downloaded_at": "2026-11-20", "age_days": 3, "result": "clear"},
+            {"list": "ftc", "version": 2, "downloaded_at": "2026-11-20", "age_days": 3, "result": "clear"},
             {"list": "tx", "version": 1, "downloaded_at": "2026-11-21", "age_days": 2, "result": "not_covered"},
             {"list": "ours", "version": 2, "downloaded_at": "2026-11-23", "age_days": 0, "result": "clear"},
         ]),
