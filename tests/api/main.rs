@@ -22,5 +22,6 @@ mod scheduler;
 mod shared;
 mod shared_dispatch;
 mod shared_failures;
+mod shared_loop;
 mod system;
 mod to_database;
