@@ -320,6 +320,13 @@ impl DeferredQueue {
         self.inner().entries.get(id).cloned()
     }
 
+    /// The entry of a lead and number (there is at most one), without a scan.
+    pub fn get_for(&self, lead_id: &str, phone: &str) -> Option<Entry> {
+        let inner = self.inner();
+        let id = inner.by_key.get(&key(lead_id, phone))?;
+        inner.entries.get(id).cloned()
+    }
+
     pub fn len(&self) -> usize {
         self.inner().entries.len()
     }
