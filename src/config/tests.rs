@@ -79,6 +79,9 @@ fn the_example_config_file_is_valid() {
     let s = Settings::load(Some(path), &|_| None).expect("example config loads");
     assert_eq!(s.port, 3000);
     assert_eq!(s.blocklist_compact_after, 10000);
+    assert_eq!(s.convoso.dnc_tags, ["do_not_call", "dnc", "stop"]);
+    assert_eq!(s.redial.intervals_minutes, [30, 60, 120, 240]);
+    assert_eq!(s.bland.reconcile_after_minutes, 10);
 }
 
 #[test]
@@ -86,10 +89,12 @@ fn secrets_do_not_debug_print() {
     let s = load(&[
         ("ADMIN_API_KEY", "topsecret"),
         ("BLAND_API_KEY", "bland-secret"),
+        ("CONVOSO_AUTH_TOKEN", "convoso-secret"),
     ])
     .expect("valid");
     let shown = format!("{s:?}");
     assert!(!shown.contains("topsecret") && !shown.contains("bland-secret"));
+    assert!(!shown.contains("convoso-secret"));
 }
 
 #[test]
