@@ -66,6 +66,7 @@ struct Document<'a> {
     flags: &'a [&'a Flag],
 }
 
+#[utoipa::path(get, path = "/api/admin/blocklist", tag = "admin", summary = "Flags (seed shape), filtered and paged", params(("field" = Option<String>, Query, description = "filter by field"), ("value" = Option<String>, Query, description = "filter by value"), ("search" = Option<String>, Query, description = "substring of field, value or reason"), ("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let order = match q.get("order").map(|s| s.trim()) {
         None | Some("") | Some("added_at") => Order::AddedAt,
@@ -126,6 +127,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/api/admin/blocklist", tag = "admin", summary = "Add a flag {field, value, reason?, expires_at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 201, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let body = object(body.into_inner())?;
     let missing: Vec<&str> = ["field", "value"]
@@ -182,6 +184,7 @@ async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpR
     }
 }
 
+#[utoipa::path(get, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "One flag", params(("id" = String, Path, description = "flag id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -193,6 +196,7 @@ async fn get_one(
     Ok(HttpResponse::Ok().json(json!({"success": true, "flag": flag})))
 }
 
+#[utoipa::path(delete, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Delete a flag", params(("id" = String, Path, description = "flag id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn remove(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -219,6 +223,7 @@ fn optional_string(
     }
 }
 
+#[utoipa::path(put, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Change a flag (reason, expiry, value)", params(("id" = String, Path, description = "flag id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -246,6 +251,7 @@ async fn update(
     })))
 }
 
+#[utoipa::path(put, path = "/api/admin/blocklist/enabled", tag = "admin", summary = "Turn flags, feeds and the content screen on or off {enabled}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn set_enabled(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -264,6 +270,7 @@ async fn set_enabled(
     })))
 }
 
+#[utoipa::path(method(get, head), path = "/api/admin/blocklist/lookup", tag = "admin", summary = "Is a value flagged? 204 with X-Flag-Id, or 404", params(("field" = String, Query, description = "field"), ("value" = String, Query, description = "value")), responses((status = 204, description = "yes"), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let field = q.get("field").map(String::as_str).unwrap_or("phone");
     let Some(value) = q.get("value").filter(|v| !v.trim().is_empty()) else {
@@ -278,6 +285,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
     }
 }
 
+#[utoipa::path(post, path = "/api/admin/blocklist/bulk", tag = "admin", summary = "Bulk add flags from CSV or JSON", request_body(content((String = "text/csv"), (serde_json::Value = "application/json"))), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn bulk_import(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -311,6 +319,7 @@ async fn bulk_import(
     })))
 }
 
+#[utoipa::path(get, path = "/api/admin/blocklist/export", tag = "admin", summary = "Every flag as JSON or CSV", params(("format" = Option<String>, Query, description = "json or csv")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn export(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     match q
         .get("format")

@@ -24,6 +24,7 @@ fn writeback(state: &AppState) -> Result<&Writeback, ApiError> {
         .ok_or_else(|| ApiError::Unavailable("Convoso write-back is not running".into()))
 }
 
+#[utoipa::path(get, path = "/api/admin/convoso/pending", tag = "admin", summary = "Open writes to Convoso", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let wb = writeback(&state)?;
     let writes = wb.pending().await.map_err(ApiError::Unavailable)?;
@@ -37,6 +38,7 @@ async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     })))
 }
 
+#[utoipa::path(post, path = "/api/admin/convoso/pending/{id}/retry", tag = "admin", summary = "Retry an open write now", params(("id" = String, Path, description = "write id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn retry(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -49,6 +51,7 @@ async fn retry(
     }
 }
 
+#[utoipa::path(delete, path = "/api/admin/convoso/pending/{id}", tag = "admin", summary = "Set an open write aside", params(("id" = String, Path, description = "write id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn dismiss(
     state: web::Data<AppState>,
     id: web::Path<String>,

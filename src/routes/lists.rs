@@ -30,10 +30,12 @@ fn today(state: &AppState) -> chrono::NaiveDate {
     crate::clock::business_date(state.clock.now(), state.settings.timezone)
 }
 
+#[utoipa::path(get, path = "/api/admin/lists", tag = "admin", summary = "The do-not-call lists", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({"lists": state.lists.views(today(&state))}))
 }
 
+#[utoipa::path(get, path = "/api/admin/lists/lookup", tag = "admin", summary = "The lists holding a number", params(("phone" = String, Query, description = "the number, any spelling")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let Some(text) = q.get("phone").filter(|p| !p.trim().is_empty()) else {
         return Err(ApiError::BadRequest("`phone` is required".into()));
@@ -86,6 +88,7 @@ fn check_format(q: &Query, changes: bool) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(put, path = "/api/admin/lists/{name}", tag = "admin", summary = "Replace a list with the body's file (streamed; FTC, plain, CSV; gzip or zip)", params(("name" = String, Path, description = "list name"), ("downloaded_at" = Option<String>, Query, description = "YYYY-MM-DD"), ("column" = Option<String>, Query, description = "CSV phone column"), ("format" = Option<String>, Query, description = "auto, ftc, plain, csv"), ("source" = Option<String>, Query, description = "the file's name")), request_body(content = String, content_type = "application/octet-stream", description = "the list file"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn replace(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -122,6 +125,7 @@ async fn replace(
 }
 
 /// An FTC change list applied to the version in force, as a new version.
+#[utoipa::path(post, path = "/api/admin/lists/{name}/changes", tag = "admin", summary = "Apply an FTC change list", params(("name" = String, Path, description = "list name"), ("downloaded_at" = Option<String>, Query, description = "YYYY-MM-DD"), ("source" = Option<String>, Query, description = "the file's name")), request_body(content = String, content_type = "application/octet-stream", description = "the list file"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn changes(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -155,6 +159,7 @@ async fn changes(
 }
 
 /// Empties a list (a new version with no entry).
+#[utoipa::path(delete, path = "/api/admin/lists/{name}/contents", tag = "admin", summary = "Empty a list (a new version)", params(("name" = String, Path, description = "list name")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn empty(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -209,6 +214,7 @@ fn downloaded_at(state: &AppState, q: &Query) -> Result<Option<chrono::NaiveDate
 
 /// `GET /lists/audit?start=&end=[&format=csv]`: per business day, the leads checked and,
 /// per list and snapshot version in force, checks, hits, closed-gate blocks, exemptions.
+#[utoipa::path(get, path = "/api/admin/lists/audit", tag = "admin", summary = "Proof of scrub per business day (JSON or CSV)", params(("start" = Option<String>, Query, description = "first business date (YYYY-MM-DD), inclusive"), ("end" = Option<String>, Query, description = "last business date (YYYY-MM-DD), inclusive"), ("format" = Option<String>, Query, description = "json or csv")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn audit(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let today = today(&state);
     let range = super::params::date_range(&q, today)?;

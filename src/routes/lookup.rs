@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/leads/lookup").route(web::get().to(lookup)));
 }
 
+#[utoipa::path(get, path = "/api/admin/leads/lookup", tag = "admin", summary = "Why was this lead not called? Decisions, dispatches, outcomes", params(("phone" = Option<String>, Query, description = "the number, any spelling"), ("lead_id" = Option<String>, Query, description = "lead id"), ("start" = Option<String>, Query, description = "first business date (YYYY-MM-DD), inclusive"), ("end" = Option<String>, Query, description = "last business date (YYYY-MM-DD), inclusive")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let phone = match q.get("phone").filter(|p| !p.trim().is_empty()) {
         Some(p) => Some(

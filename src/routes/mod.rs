@@ -10,6 +10,7 @@ pub mod feeds;
 pub mod lists;
 pub mod lookup;
 pub mod middleware;
+pub mod openapi;
 pub mod params;
 pub mod quarantine;
 pub mod redials;
@@ -57,6 +58,7 @@ pub struct AppState {
 /// admin key, and a JSON 404 for the rest.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(system::configure)
+        .configure(openapi::configure)
         .configure(webhooks::configure)
         .service(
             web::scope("/api/admin")

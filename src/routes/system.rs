@@ -12,6 +12,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
+#[utoipa::path(get, path = "/health", tag = "system", summary = "Component health (200 ok/degraded, 503 unhealthy)", responses((status = 200, description = "done", body = serde_json::Value), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)))]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let data_dir_writable = probe_writable(&state.settings.data_dir);
     let mut status = if data_dir_writable {
@@ -76,10 +77,12 @@ fn probe_writable(dir: &std::path::Path) -> bool {
     ok
 }
 
+#[utoipa::path(get, path = "/health/live", tag = "system", summary = "Liveness (204, no body)", responses((status = 204, description = "yes")))]
 async fn live() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "system", summary = "Prometheus metrics (OpenMetrics text)", responses((status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Some(sh) = &state.gateway.shared {
         let _ = sh.refresh_counts(state.clock.now()).await;

@@ -67,6 +67,7 @@ fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, Api
     }
 }
 
+#[utoipa::path(post, path = "/webhooks/lead", tag = "webhooks", summary = "A lead from Convoso: decided, and called, deferred or blocked", params(("token" = Option<String>, Query, description = "the webhook token (or X-Webhook-Token)")), request_body(content((serde_json::Value = "application/json"), (serde_json::Value = "application/x-www-form-urlencoded")), description = "the lead's fields"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security((), ("webhook_token" = [])))]
 async fn lead(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -184,6 +185,7 @@ pub fn signature_ok(
     })
 }
 
+#[utoipa::path(post, path = "/webhooks/bland", tag = "webhooks", summary = "Bland's completion webhook (X-Webhook-Signature when secrets are set)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 500, description = "internal error", body = super::openapi::ErrorBody)), security((), ("bland_signature" = [])))]
 async fn bland(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -344,3 +344,25 @@ fn the_readme_systemd_unit_has_no_comment_after_a_value() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_key() {
+    let app = crate::helpers::spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let doc: serde_json::Value = res.json().await.expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for path in [
+        "/webhooks/lead",
+        "/api/admin/blocklist",
+        "/api/admin/lists/{name}",
+        "/health",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is described");
+    }
+}
