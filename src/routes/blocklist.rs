@@ -127,7 +127,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist", tag = "admin", summary = "Add a flag {field, value, reason?, expires_at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 201, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist", tag = "admin", summary = "Add a flag {field, value, reason?, expires_at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 201, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let body = object(body.into_inner())?;
     let missing: Vec<&str> = ["field", "value"]
@@ -223,7 +223,7 @@ fn optional_string(
     }
 }
 
-#[utoipa::path(put, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Change a flag (reason, expiry, value)", params(("id" = String, Path, description = "flag id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Change a flag (reason, expiry, value)", params(("id" = String, Path, description = "flag id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -251,7 +251,7 @@ async fn update(
     })))
 }
 
-#[utoipa::path(put, path = "/api/admin/blocklist/enabled", tag = "admin", summary = "Turn flags, feeds and the content screen on or off {enabled}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/blocklist/enabled", tag = "admin", summary = "Turn flags, feeds and the content screen on or off {enabled}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn set_enabled(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -285,7 +285,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist/bulk", tag = "admin", summary = "Bulk add flags from CSV or JSON", request_body(content((String = "text/csv"), (serde_json::Value = "application/json"))), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist/bulk", tag = "admin", summary = "Bulk add flags from CSV or JSON", request_body(content((String = "text/csv"), (serde_json::Value = "application/json"))), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn bulk_import(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -19,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/calls/{request_id}").route(web::get().to(one)));
 }
 
-#[utoipa::path(post, path = "/api/admin/check", tag = "admin", summary = "The pipeline's answer for a lead, with no side effects {lead, at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/check", tag = "admin", summary = "The pipeline's answer for a lead, with no side effects {lead, at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn check(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -146,7 +146,7 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
     })))
 }
 
-#[utoipa::path(post, path = "/api/admin/calls/{request_id}/resolve", tag = "admin", summary = "Settle an unconfirmed or failed call {resolution, call_id?}", params(("request_id" = String, Path, description = "our request id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/calls/{request_id}/resolve", tag = "admin", summary = "Settle an unconfirmed or failed call {resolution, call_id?}", params(("request_id" = String, Path, description = "our request id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn resolve(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -43,7 +43,7 @@ fn text_field<'a>(body: &'a Value, key: &str) -> Result<Option<&'a str>, ApiErro
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist/check", tag = "admin", summary = "Which feeds, flags and words a number or lead matches", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist/check", tag = "admin", summary = "Which feeds, flags and words a number or lead matches", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn check(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -110,7 +110,7 @@ async fn check(
     Ok(HttpResponse::Ok().json(json!({"blocked": !matches.is_empty(), "matches": matches})))
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist/words/check", tag = "admin", summary = "Blocked words in a text", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist/words/check", tag = "admin", summary = "Blocked words in a text", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn words(
     state: web::Data<AppState>,
     body: web::Json<Value>,

@@ -25,7 +25,7 @@ async fn get_config(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.gateway.scheduler.config.get().doc)
 }
 
-#[utoipa::path(put, path = "/api/admin/scheduler/config", tag = "admin", summary = "Change the scheduler config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/scheduler/config", tag = "admin", summary = "Change the scheduler config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn put_config(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -88,7 +88,7 @@ async fn delete(
 
 /// `?id=` releases that entry now and answers with its new decision; without it every
 /// entry becomes due now and is released by the release task in rounds.
-#[utoipa::path(post, path = "/api/admin/scheduler/queue/release", tag = "admin", summary = "Release one entry now (id) or make every entry due", params(("id" = Option<String>, Query, description = "queue entry id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/scheduler/queue/release", tag = "admin", summary = "Release one entry now (id) or make every entry due", params(("id" = Option<String>, Query, description = "queue entry id")), responses((status = 200, description = "the released entry's decision", body = serde_json::Value), (status = 202, description = "every entry made due", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn release(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let gw = &state.gateway;
     let Some(id) = q.get("id").map(|i| i.trim()).filter(|i| !i.is_empty()) else {

@@ -32,7 +32,7 @@ async fn get_am(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.gateway.tracker.am.get().doc)
 }
 
-#[utoipa::path(put, path = "/api/admin/answering-machine/config", tag = "admin", summary = "Change the answering-machine config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/answering-machine/config", tag = "admin", summary = "Change the answering-machine config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn put_am(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -47,7 +47,7 @@ async fn get_protection(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.gateway.tracker.protection.get().doc)
 }
 
-#[utoipa::path(put, path = "/api/admin/protection/config", tag = "admin", summary = "Change the protection config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/protection/config", tag = "admin", summary = "Change the protection config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn put_protection(
     state: web::Data<AppState>,
     body: web::Json<Value>,
