@@ -66,7 +66,7 @@ struct Document<'a> {
     flags: &'a [&'a Flag],
 }
 
-#[utoipa::path(get, path = "/api/admin/blocklist", tag = "admin", summary = "Flags (seed shape), filtered and paged", params(("field" = Option<String>, Query, description = "filter by field"), ("value" = Option<String>, Query, description = "filter by value"), ("search" = Option<String>, Query, description = "substring of field, value or reason"), ("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/blocklist", tag = "admin", summary = "Flags (seed shape), filtered and paged", params(("field" = Option<String>, Query, description = "filter by field"), ("value" = Option<String>, Query, description = "filter by value"), ("search" = Option<String>, Query, description = "substring of field, value or reason"), ("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "every flag (seed shape)", body = super::schemas::FlagList), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let order = match q.get("order").map(|s| s.trim()) {
         None | Some("") | Some("added_at") => Order::AddedAt,
@@ -127,7 +127,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist", tag = "admin", summary = "Add a flag {field, value, reason?, expires_at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 201, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist", tag = "admin", summary = "Add a flag {field, value, reason?, expires_at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 201, description = "the flag (seed shape)", body = super::schemas::FlagAdded), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let body = object(body.into_inner())?;
     let missing: Vec<&str> = ["field", "value"]
@@ -184,7 +184,7 @@ async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpR
     }
 }
 
-#[utoipa::path(get, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "One flag", params(("id" = String, Path, description = "flag id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "One flag", params(("id" = String, Path, description = "flag id")), responses((status = 200, description = "the flag", body = super::schemas::OneFlag), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -196,7 +196,7 @@ async fn get_one(
     Ok(HttpResponse::Ok().json(json!({"success": true, "flag": flag})))
 }
 
-#[utoipa::path(delete, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Delete a flag", params(("id" = String, Path, description = "flag id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Delete a flag", params(("id" = String, Path, description = "flag id")), responses((status = 200, description = "seed shape", body = super::schemas::FlagChanged), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn remove(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -223,7 +223,7 @@ fn optional_string(
     }
 }
 
-#[utoipa::path(put, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Change a flag (reason, expiry, value)", params(("id" = String, Path, description = "flag id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/blocklist/{id}", tag = "admin", summary = "Change a flag (reason, expiry, value)", params(("id" = String, Path, description = "flag id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "the changed flag", body = super::schemas::FlagChanged), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn update(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -251,7 +251,7 @@ async fn update(
     })))
 }
 
-#[utoipa::path(put, path = "/api/admin/blocklist/enabled", tag = "admin", summary = "Turn flags, feeds and the content screen on or off {enabled}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/blocklist/enabled", tag = "admin", summary = "Turn flags, feeds and the content screen on or off {enabled}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "seed shape", body = super::schemas::EnabledSet), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn set_enabled(
     state: web::Data<AppState>,
     body: web::Json<Value>,

@@ -15,6 +15,7 @@ pub mod params;
 pub mod quarantine;
 pub mod redials;
 pub mod scheduler;
+pub mod schemas;
 pub mod stats;
 pub mod system;
 pub mod tracker;

@@ -251,6 +251,28 @@ mod tests {
         assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
         let add = &doc["paths"]["/api/admin/blocklist"]["post"];
         assert_eq!(add["security"][0]["api_key"], serde_json::json!([]));
+        // The seed's shapes appear as they are.
+        let list = &doc["paths"]["/api/admin/blocklist"]["get"]["responses"]["200"];
+        assert_eq!(
+            list["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/FlagList"
+        );
+        let flag = &doc["components"]["schemas"]["Flag"];
+        assert_eq!(
+            flag["required"],
+            serde_json::json!(["id", "field", "value", "added_at"])
+        );
+        let stats = &doc["components"]["schemas"]["BlocklistStatistics"]["required"];
+        assert_eq!(
+            stats,
+            &serde_json::json!([
+                "date_range",
+                "total_attempts",
+                "blocked_attempts",
+                "by_flag",
+                "by_field"
+            ])
+        );
         assert_eq!(
             add["responses"]["401"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/ErrorBody"

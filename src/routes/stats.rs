@@ -22,7 +22,7 @@ fn today(state: &AppState) -> chrono::NaiveDate {
     crate::clock::business_date(state.clock.now(), state.settings.timezone)
 }
 
-#[utoipa::path(get, path = "/api/admin/blocklist/attempts/{date}", tag = "admin", summary = "One business day of blocked attempts (seed shape); `today` allowed", params(("date" = String, Path, description = "YYYY-MM-DD or today"), ("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/blocklist/attempts/{date}", tag = "admin", summary = "One business day of blocked attempts (seed shape); `today` allowed", params(("date" = String, Path, description = "YYYY-MM-DD or today"), ("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "the day (seed shape)", body = super::schemas::AttemptsDay), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn attempts(
     state: web::Data<AppState>,
     date: web::Path<String>,
@@ -57,7 +57,7 @@ async fn attempts(
     })))
 }
 
-#[utoipa::path(get, path = "/api/admin/blocklist/statistics", tag = "admin", summary = "Blocklist statistics (seed shape, plus by_list)", params(("start" = Option<String>, Query, description = "first business date (YYYY-MM-DD), inclusive"), ("end" = Option<String>, Query, description = "last business date (YYYY-MM-DD), inclusive")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/blocklist/statistics", tag = "admin", summary = "Blocklist statistics (seed shape, plus by_list)", params(("start" = Option<String>, Query, description = "first business date (YYYY-MM-DD), inclusive"), ("end" = Option<String>, Query, description = "last business date (YYYY-MM-DD), inclusive")), responses((status = 200, description = "seed shape, plus by_list", body = super::schemas::BlocklistStatistics), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn blocklist_statistics(
     state: web::Data<AppState>,
     q: Query,

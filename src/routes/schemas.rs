@@ -1,0 +1,140 @@
+//! The seed's JSON shapes, as OpenAPI schemas (documentation only: the handlers build the
+//! same shapes; schemathesis checks every answer against these in CI). Fields beyond the
+//! seed's are optional, so an answer may carry more.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use utoipa::ToSchema;
+
+/// A blocklist flag.
+#[derive(ToSchema)]
+pub struct Flag {
+    /// Ours: `flag_<ms>_<random>`.
+    id: String,
+    field: String,
+    /// Phone values are E.164.
+    value: String,
+    reason: Option<String>,
+    added_at: String,
+    #[schema(required = false)]
+    added_by: Option<String>,
+    #[schema(required = false)]
+    expires_at: Option<String>,
+    #[schema(required = false)]
+    updated_at: Option<String>,
+}
+
+/// `GET /api/admin/blocklist`.
+#[derive(ToSchema)]
+pub struct FlagList {
+    enabled: bool,
+    flags_count: u64,
+    flags: Vec<Flag>,
+}
+
+/// `POST /api/admin/blocklist`.
+#[derive(ToSchema)]
+pub struct FlagAdded {
+    success: bool,
+    message: String,
+    flag: Flag,
+    /// The same field and value was flagged already (that flag is returned).
+    #[schema(rename = "alreadyExists")]
+    already_exists: bool,
+}
+
+/// `GET /api/admin/blocklist/{id}`.
+#[derive(ToSchema)]
+pub struct OneFlag {
+    success: bool,
+    flag: Flag,
+}
+
+/// `DELETE /api/admin/blocklist/{id}`, `PUT /api/admin/blocklist/{id}`.
+#[derive(ToSchema)]
+pub struct FlagChanged {
+    success: bool,
+    message: String,
+    #[schema(required = false)]
+    flag: Option<Flag>,
+}
+
+/// `PUT /api/admin/blocklist/enabled`.
+#[derive(ToSchema)]
+pub struct EnabledSet {
+    success: bool,
+    message: String,
+    enabled: bool,
+}
+
+/// A blocked attempt.
+#[derive(ToSchema)]
+pub struct AttemptView {
+    timestamp: String,
+    field: String,
+    value: String,
+    lead_id: Option<String>,
+    phone: Option<String>,
+    blocked: bool,
+    reason: String,
+    flag_id: Option<String>,
+}
+
+/// `GET /api/admin/blocklist/attempts/{date}`.
+#[derive(ToSchema)]
+pub struct AttemptsDay {
+    date: String,
+    total_attempts: u64,
+    blocked_count: u64,
+    attempts: Vec<AttemptView>,
+}
+
+#[derive(ToSchema)]
+pub struct DateRange {
+    start: String,
+    end: String,
+}
+
+/// A flag as the statistics show it (a flag removed since has `removed: true`).
+#[derive(ToSchema)]
+pub struct StatsFlag {
+    id: String,
+    field: String,
+    value: String,
+    reason: Option<String>,
+    #[schema(required = false)]
+    removed: Option<bool>,
+}
+
+#[derive(ToSchema)]
+pub struct ByFlag {
+    flag: StatsFlag,
+    count: u64,
+    dates: BTreeMap<String, u64>,
+}
+
+#[derive(ToSchema)]
+pub struct ByField {
+    count: u64,
+    values: BTreeMap<String, u64>,
+}
+
+#[derive(ToSchema)]
+pub struct ByList {
+    count: u64,
+    dates: BTreeMap<String, u64>,
+}
+
+/// `GET /api/admin/blocklist/statistics` (the seed's shape, plus `by_list`).
+#[derive(ToSchema)]
+pub struct BlocklistStatistics {
+    date_range: DateRange,
+    total_attempts: u64,
+    blocked_attempts: u64,
+    by_flag: BTreeMap<String, ByFlag>,
+    by_field: BTreeMap<String, ByField>,
+    #[schema(required = false)]
+    by_list: BTreeMap<String, ByList>,
+}
