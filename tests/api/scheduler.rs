@@ -43,7 +43,8 @@ async fn queue(app: &TestApp, query: &str) -> Value {
 async fn queue_len_becomes(app: &TestApp, n: u64) -> Value {
     eventually(Duration::from_secs(3), || async {
         let q = queue(app, "").await;
-        (q["total"] == n).then_some(q)
+        let listed = q["entries"].as_array().map_or(0, Vec::len) as u64;
+        (q["total"] == n && listed == n).then_some(q)
     })
     .await
     .unwrap_or_else(|| panic!("the queue did not reach {n} entries"))
@@ -495,7 +496,13 @@ async fn deferred_leads_survive_kill_9_of_the_real_binary() {
 
 #[tokio::test]
 async fn a_call_whose_window_closes_before_it_is_sent_goes_back_to_the_queue() {
-    let app = spawn_app_with(live).await;
+    // A backoff of 0.75–2.25 s: the test moves the clock past 17:00 well before the retry,
+    // however late it sees the first request on a loaded machine.
+    let app = spawn_app_with(|s| {
+        live(s);
+        s.bland.retry_base_ms = 1500;
+    })
+    .await;
     // The first send is answered 503 after 400 ms; the retry would come after 17:00.
     Mock::given(method("POST"))
         .and(path("/v1/calls"))
@@ -518,7 +525,12 @@ async fn a_call_whose_window_closes_before_it_is_sent_goes_back_to_the_queue() {
     assert_eq!(body["decision"], "accepted");
     wait_for_calls(&app, 1).await;
     app.clock.advance(TimeDelta::seconds(2));
-    let q = queue_len_becomes(&app, 1).await;
+    let q = eventually(Duration::from_secs(6), || async {
+        let q = queue(&app, "").await;
+        (q["entries"].as_array().map_or(0, Vec::len) == 1).then_some(q)
+    })
+    .await
+    .expect("the call went back to the queue");
     assert_eq!(q["entries"][0]["release_at"], "2026-11-24T14:00:00.000Z");
     assert_eq!(q["entries"][0]["lead_id"], "NY-1");
     eventually(Duration::from_secs(3), || async {
