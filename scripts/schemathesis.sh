@@ -16,8 +16,11 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
 fi
 DATA=$(mktemp -d)
 PORT=${PORT:-38123}
-HOST=127.0.0.1 PORT=$PORT DATA_DIR="$DATA" ADMIN_API_KEY=schemathesis-key \
-  CALLGATE_CONFIG=/dev/null RUST_LOG=warn "$BIN" serve >"$DATA/server.log" 2>&1 &
+# Two do-not-call lists (not gated: a gated list never loaded would make /health 503),
+# so their views are in the answers.
+printf '[[lists]]\nname = "litigators"\nkind = "litigator"\n[[lists]]\nname = "ours"\nkind = "internal_dnc"\n' >"$DATA/callgate.toml"
+HOST=127.0.0.1 PORT=$PORT DATA_DIR="$DATA/data" ADMIN_API_KEY=schemathesis-key \
+  CALLGATE_CONFIG="$DATA/callgate.toml" RUST_LOG=warn "$BIN" serve >"$DATA/server.log" 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 100); do

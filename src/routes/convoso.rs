@@ -24,7 +24,7 @@ fn writeback(state: &AppState) -> Result<&Writeback, ApiError> {
         .ok_or_else(|| ApiError::Unavailable("Convoso write-back is not running".into()))
 }
 
-#[utoipa::path(get, path = "/api/admin/convoso/pending", tag = "admin", summary = "Open writes to Convoso", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/convoso/pending", tag = "admin", summary = "Open writes to Convoso", responses((status = 200, description = "done", body = super::schemas::ConvosoPending), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let wb = writeback(&state)?;
     let writes = wb.pending().await.map_err(ApiError::Unavailable)?;

@@ -30,12 +30,12 @@ fn today(state: &AppState) -> chrono::NaiveDate {
     crate::clock::business_date(state.clock.now(), state.settings.timezone)
 }
 
-#[utoipa::path(get, path = "/api/admin/lists", tag = "admin", summary = "The do-not-call lists", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/lists", tag = "admin", summary = "The do-not-call lists", responses((status = 200, description = "done", body = super::schemas::Lists), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({"lists": state.lists.views(today(&state))}))
 }
 
-#[utoipa::path(get, path = "/api/admin/lists/lookup", tag = "admin", summary = "The lists holding a number", params(("phone" = String, Query, description = "the number, any spelling")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/lists/lookup", tag = "admin", summary = "The lists holding a number", params(("phone" = String, Query, description = "the number, any spelling")), responses((status = 200, description = "done", body = super::schemas::ListLookup), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let Some(text) = q.get("phone").filter(|p| !p.trim().is_empty()) else {
         return Err(ApiError::BadRequest("`phone` is required".into()));

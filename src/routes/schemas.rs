@@ -138,3 +138,84 @@ pub struct BlocklistStatistics {
     #[schema(required = false)]
     by_list: BTreeMap<String, ByList>,
 }
+
+/// A do-not-call list's version in force.
+#[derive(ToSchema)]
+pub struct ListSnapshot {
+    version: u64,
+    downloaded_at: String,
+    loaded_at: String,
+    source: String,
+    sha256: String,
+}
+
+/// A do-not-call list as admins see it.
+#[derive(ToSchema)]
+pub struct ListView {
+    name: String,
+    /// `national_dnc`, `state_dnc`, `internal_dnc`, `litigator` or `custom`.
+    kind: String,
+    count: u64,
+    prefixes: u64,
+    snapshot: Option<ListSnapshot>,
+    age_days: Option<i64>,
+    max_age_days: Option<u32>,
+    /// `ok`, `stale`, `empty` or `loading`.
+    status: String,
+    #[schema(required = false)]
+    states: Option<Vec<String>>,
+}
+
+/// `GET /api/admin/lists`.
+#[derive(ToSchema)]
+pub struct Lists {
+    lists: Vec<ListView>,
+}
+
+#[derive(ToSchema)]
+pub struct ListHolding {
+    name: String,
+    kind: String,
+    snapshot_version: u64,
+    /// The prefix that matched (`305` or `305555`), for a prefix entry.
+    prefix: Option<u32>,
+}
+
+/// `GET /api/admin/lists/lookup`.
+#[derive(ToSchema)]
+pub struct ListLookup {
+    /// E.164.
+    phone: String,
+    lists: Vec<ListHolding>,
+}
+
+/// A write to Convoso.
+#[derive(ToSchema)]
+pub struct ConvosoWrite {
+    id: String,
+    /// `lead_update` or `dnc_insert`.
+    kind: String,
+    call_id: Option<String>,
+    lead_id: Option<String>,
+    phone: Option<String>,
+    params: BTreeMap<String, String>,
+    /// `queued`, `failing`, `gave_up`.
+    state: String,
+    created_at: String,
+    next_at: String,
+    attempts: u32,
+    failing_since: Option<String>,
+    last_error: Option<String>,
+    result: Option<String>,
+    done_at: Option<String>,
+}
+
+/// `GET /api/admin/convoso/pending`.
+#[derive(ToSchema)]
+pub struct ConvosoPending {
+    dry_run: bool,
+    queued: u64,
+    failing: u64,
+    gave_up: u64,
+    writes: Vec<ConvosoWrite>,
+}
