@@ -219,3 +219,48 @@ pub struct ConvosoPending {
     gave_up: u64,
     writes: Vec<ConvosoWrite>,
 }
+
+/// One day's (or the range's) pipeline counts.
+#[derive(ToSchema)]
+pub struct DayCounts {
+    leads_received: u64,
+    accepted: u64,
+    deferred: u64,
+    /// By stage: `schedule`, `answering_machine`, `protection`, `blocklist`.
+    blocked: BTreeMap<String, u64>,
+    blocked_total: u64,
+    rejected: u64,
+    expired: u64,
+    deleted: u64,
+    dispatched: u64,
+    dry_run: u64,
+    dispatch_failures: u64,
+    unconfirmed: u64,
+    requeued: u64,
+    /// By outcome: `human`, `voicemail`, `no_answer`, `busy`, `transferred`, `failed`.
+    outcomes: BTreeMap<String, u64>,
+    answered: u64,
+    redials_scheduled: u64,
+    redials_placed: u64,
+    redials_exhausted: u64,
+    lists_checked: u64,
+    /// Per do-not-call list, as in the audit.
+    lists: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(ToSchema)]
+pub struct DayRow {
+    date: String,
+    #[schema(inline)]
+    #[serde(flatten)]
+    counts: DayCounts,
+}
+
+/// `GET /api/admin/statistics`.
+#[derive(ToSchema)]
+pub struct PipelineStatistics {
+    date_range: DateRange,
+    timezone: String,
+    days: Vec<DayRow>,
+    total: DayCounts,
+}

@@ -79,7 +79,7 @@ async fn blocklist_statistics(
         .body(body))
 }
 
-#[utoipa::path(get, path = "/api/admin/statistics", tag = "admin", summary = "Pipeline statistics per day and in total (JSON or CSV)", params(("start" = Option<String>, Query, description = "first business date (YYYY-MM-DD), inclusive"), ("end" = Option<String>, Query, description = "last business date (YYYY-MM-DD), inclusive"), ("format" = Option<String>, Query, description = "json or csv")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/statistics", tag = "admin", summary = "Pipeline statistics per day and in total (JSON or CSV)", params(("start" = Option<String>, Query, description = "first business date (YYYY-MM-DD), inclusive"), ("end" = Option<String>, Query, description = "last business date (YYYY-MM-DD), inclusive"), ("format" = Option<String>, Query, description = "json or csv")), responses((status = 200, description = "per day and in total (JSON), or CSV with format=csv", content((super::schemas::PipelineStatistics = "application/json"), (String = "text/csv"))), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pipeline_statistics(
     state: web::Data<AppState>,
     q: Query,
