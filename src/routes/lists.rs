@@ -88,6 +88,22 @@ fn check_format(q: &Query, changes: bool) -> Result<(), ApiError> {
     }
 }
 
+/// The load's options, or their refusal answered once the body is read to its end.
+async fn options_or_drain(
+    state: &AppState,
+    q: &Query,
+    changes: bool,
+    payload: web::Payload,
+) -> Result<(Load, web::Payload), ApiError> {
+    match check_format(q, changes).and_then(|()| load_options(state, q)) {
+        Ok(load) => Ok((load, payload)),
+        Err(e) => {
+            upload::drain(payload).await;
+            Err(e)
+        }
+    }
+}
+
 #[utoipa::path(put, path = "/api/admin/lists/{name}", tag = "admin", summary = "Replace a list with the body's file (streamed; FTC, plain, CSV; gzip or zip)", params(("name" = String, Path, description = "list name"), ("downloaded_at" = Option<String>, Query, description = "YYYY-MM-DD"), ("column" = Option<String>, Query, description = "CSV phone column"), ("format" = Option<String>, Query, description = "auto, ftc, plain, csv"), ("source" = Option<String>, Query, description = "the file's name")), request_body(content = String, content_type = "application/octet-stream", description = "the list file"), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn replace(
     state: web::Data<AppState>,
@@ -95,13 +111,7 @@ async fn replace(
     q: Query,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let load = match check_format(&q, false).and_then(|()| load_options(&state, &q)) {
-        Ok(load) => load,
-        Err(e) => {
-            upload::drain(payload).await;
-            return Err(e);
-        }
-    };
+    let (load, payload) = options_or_drain(&state, &q, false, payload).await?;
     let name = name.into_inner();
     let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
     let source = source(&q, "upload via the API");
@@ -132,13 +142,7 @@ async fn changes(
     q: Query,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let load = match check_format(&q, true).and_then(|()| load_options(&state, &q)) {
-        Ok(load) => load,
-        Err(e) => {
-            upload::drain(payload).await;
-            return Err(e);
-        }
-    };
+    let (load, payload) = options_or_drain(&state, &q, true, payload).await?;
     let name = name.into_inner();
     let (lists, now, shown) = (state.lists.clone(), state.clock.now(), name.clone());
     let source = source(&q, "change list via the API");
