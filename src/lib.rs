@@ -56,6 +56,8 @@
 //!   copies, leases), plus `scratch` databases for tests. sqlx lives here and nowhere else.
 //!   Each component above picks its backend when it is built (`startup/parts.rs`); the
 //!   checks never know which.
+//! - [`console`] — the ops console's static files (`console/` at the repository root,
+//!   embedded with `include_bytes!`), served under `/console`; it only calls the admin API.
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
 //!   is a correlation id), the body read before any answer (list uploads stream instead:
@@ -65,13 +67,13 @@
 //!   copied into PostgreSQL).
 //!
 //! ## Dependency rule
-//! `routes`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
+//! `routes`, `console`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
 //! `blocklist`, `lists`, `journal`, `stats`, `bland`, `convoso`, `feeds` → `store` → `db`,
 //! `domain`, `clock`. Imports go down only (`convoso`'s writes borrow the journal's
 //! timestamp format), with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them (the blocklist check reads `lists` and the area-code table of `schedule::rules`;
-//! the trace carries `lists::ListUse`). actix lives in `routes` and `startup`, reqwest in
+//! the trace carries `lists::ListUse`). actix lives in `routes`, `console` and `startup`, reqwest in
 //! `bland`, `convoso`, `feeds` and `cli`.
 //! Reference data ships in `rules/` (state rules, area codes and their notice).
 //!
@@ -90,6 +92,7 @@ pub mod blocklist;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod convoso;
 pub mod db;
 pub mod dispatch;

@@ -243,6 +243,7 @@ impl Application {
                 .app_data(path)
                 .wrap(middleware::Compress::default())
                 .wrap(middleware::from_fn(routes::middleware::observe))
+                .configure(crate::console::configure)
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -1,0 +1,106 @@
+// Statistics: a date range (default the last 7 days), per-day charts of decisions by stage
+// and of outcomes, the table and its CSV, and the seed's blocklist statistics (top flags,
+// fields and values). The time from the data's arrival to the finished page is kept in
+// the page's data-render-ms (the README's performance figure reads it).
+
+import { addDays, api, query, serverToday } from './api.js';
+import { dayChart } from './charts.js';
+import { download, h, num, table, toast } from './dom.js';
+
+const STAGES = ['schedule', 'answering_machine', 'protection', 'blocklist'];
+const OUTCOMES = ['human', 'voicemail', 'no_answer', 'busy', 'transferred', 'failed'];
+const COLUMNS = [
+  ['Received', (d) => d.leads_received], ['Accepted', (d) => d.accepted], ['Deferred', (d) => d.deferred],
+  ...STAGES.map((s) => [`Blocked ${s.replace('_', ' ')}`, (d) => (d.blocked || {})[s] || 0]),
+  ['Rejected', (d) => d.rejected], ['Dispatched', (d) => d.dispatched],
+  ...OUTCOMES.map((o) => [o.replace('_', ' '), (d) => (d.outcomes || {})[o] || 0]),
+  ['Answered', (d) => d.answered],
+];
+
+export function mount(root) {
+  const start = h('input', { id: 'stats-start', name: 'start', type: 'date', required: true });
+  const end = h('input', { id: 'stats-end', name: 'end', type: 'date', required: true });
+  const error = h('p', { class: 'error', role: 'alert', id: 'stats-error' });
+  const csv = h('button', { type: 'button', class: 'secondary', id: 'stats-csv' }, 'Download CSV');
+  const form = h('form', { class: 'toolbar', id: 'stats-form' },
+    h('label', { for: 'stats-start' }, 'From'), start,
+    h('label', { for: 'stats-end' }, 'To'), end,
+    h('button', { type: 'submit' }, 'Show'), csv);
+  const out = h('div', { id: 'stats-out' });
+  root.append(h('h1', {}, 'Statistics'), form, error, out);
+  let cleanups = [];
+  const clear = () => { cleanups.forEach((f) => f()); cleanups = []; };
+
+  const load = async () => {
+    error.textContent = '';
+    const range = query({ start: start.value, end: end.value });
+    try {
+      const [pipeline, blocklist] = await Promise.all([
+        api(`/api/admin/statistics${range}`), api(`/api/admin/blocklist/statistics${range}`)]);
+      const t0 = performance.now();
+      clear();
+      cleanups = render(out, pipeline, blocklist);
+      root.dataset.renderMs = (performance.now() - t0).toFixed(1);
+      root.dataset.days = String(pipeline.days.length);
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  };
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  csv.addEventListener('click', async () => {
+    try {
+      const blob = await api(`/api/admin/statistics${query({ start: start.value, end: end.value, format: 'csv' })}`, { blob: true });
+      download(blob, `statistics-${start.value}-${end.value}.csv`);
+    } catch (err) { toast(err.message, 'error'); }
+  });
+  serverToday().then((today) => {
+    end.value = today;
+    start.value = addDays(today, -6);
+    load();
+  }).catch((err) => { error.textContent = err.message; });
+  return clear;
+}
+
+function render(out, p, b) {
+  const dates = p.days.map((d) => d.date);
+  const decisions = h('div', { class: 'chart', id: 'chart-decisions' });
+  const outcomes = h('div', { class: 'chart', id: 'chart-outcomes' });
+  out.replaceChildren(
+    h('p', { class: 'muted' }, `${p.date_range.start} – ${p.date_range.end} (${p.timezone}), ${dates.length} days`),
+    h('div', { class: 'grid two' }, decisions, outcomes),
+    h('h2', {}, 'Per day'),
+    table([['Day', (d) => d.date], ...COLUMNS.map(([l, f]) => [l, (d) => num(f(d))])],
+      [...p.days, { date: 'Total', ...p.total }], { id: 'stats-table', class: 'numeric' }),
+    blocklistSection(b));
+  return [
+    dayChart(decisions, 'Decisions', dates, [
+      ['accepted', p.days.map((d) => d.accepted)], ['deferred', p.days.map((d) => d.deferred)],
+      ...STAGES.map((s) => [`blocked ${s}`, p.days.map((d) => (d.blocked || {})[s] || 0)]),
+      ['rejected', p.days.map((d) => d.rejected)]]),
+    dayChart(outcomes, 'Outcomes', dates, [
+      ...OUTCOMES.map((o) => [o, p.days.map((d) => (d.outcomes || {})[o] || 0)]),
+      ['answered', p.days.map((d) => d.answered)]]),
+  ];
+}
+
+function top(obj, n) {
+  return Object.entries(obj || {}).sort((a, b) => b[1] - a[1]).slice(0, n);
+}
+
+function blocklistSection(b) {
+  const flags = Object.values(b.by_flag || {}).sort((x, y) => y.count - x.count).slice(0, 10);
+  const fields = Object.entries(b.by_field || {}).sort((x, y) => y[1].count - x[1].count);
+  const lists = Object.entries(b.by_list || {}).sort((x, y) => y[1].count - x[1].count);
+  return h('section', { id: 'blocklist-stats' },
+    h('h2', {}, 'Blocklist'),
+    h('p', {}, `${num(b.blocked_attempts)} of ${num(b.total_attempts)} attempts blocked`),
+    h('h3', {}, 'Top flags'),
+    table([['Field', (f) => f.flag.field], ['Value', (f) => f.flag.value],
+      ['Reason', (f) => f.flag.reason || ''], ['Blocks', (f) => num(f.count)],
+      ['', (f) => (f.removed ? 'removed since' : '')]], flags, { id: 'top-flags' }),
+    h('h3', {}, 'By field'),
+    table([['Field', ([k]) => k], ['Blocks', ([, v]) => num(v.count)],
+      ['Top values', ([, v]) => top(v.values, 5).map(([val, n]) => `${val} (${n})`).join(', ')]], fields),
+    h('h3', {}, 'By do-not-call list'),
+    table([['List', ([k]) => k], ['Blocks', ([, v]) => num(v.count)]], lists));
+}

@@ -1,0 +1,195 @@
+//! The console's flows, each checked against what the API then holds.
+
+use std::time::Duration;
+
+use callgate::config::Secret;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::driver::{launch, Browser};
+use crate::helpers::{eventually, spawn_app_with, TestApp, ADMIN_KEY};
+
+const FLAGGED: &str = "+13055551234";
+
+async fn sign_in(b: &Browser, app: &TestApp, key: &str) {
+    b.goto(&app.url("/console")).await;
+    b.type_into("#api-key", key).await;
+    b.click("#sign-in button[type=submit]").await;
+}
+
+async fn post_lead(app: &TestApp, lead: Value) -> Value {
+    let res = app
+        .client
+        .post(app.url("/webhooks/lead"))
+        .json(&lead)
+        .send()
+        .await
+        .expect("lead posted");
+    res.json().await.expect("json")
+}
+
+/// Bland takes the request and never answers within the timeout: the call is unconfirmed.
+async fn bland_hangs(app: &TestApp) {
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(3))
+                .set_body_json(json!({"call_id": "late"})),
+        )
+        .mount(&app.bland)
+        .await;
+}
+
+fn live(s: &mut callgate::config::Settings) {
+    s.bland.api_key = Some(Secret::new("bland-test-key"));
+    s.bland.retry_base_ms = 10;
+    s.bland.timeout_secs = 1;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_signs_in_flags_a_number_sees_the_block_traces_it_and_resolves_a_call() {
+    let app = spawn_app_with(live).await;
+    let Some(b) = launch(1280, 800).await else {
+        return;
+    };
+    bland_hangs(&app).await;
+
+    // A wrong key shows the API's message; the right one opens Today.
+    sign_in(&b, &app, "not-the-key").await;
+    b.text_contains("#sign-in-error", "invalid API key").await;
+    sign_in(&b, &app, ADMIN_KEY).await;
+    b.text_contains("#today-leads", "Business date 2026-11-23")
+        .await;
+    let stored = b
+        .js("return sessionStorage.getItem('callgate.adminKey')")
+        .await;
+    assert_eq!(stored, json!(ADMIN_KEY));
+    let url = b.client.current_url().await.expect("url");
+    assert!(
+        !url.as_str().contains(ADMIN_KEY),
+        "the key is never in a URL"
+    );
+    let cookies = b.js("return document.cookie").await;
+    assert_eq!(cookies, json!(""));
+
+    // Add a flag: a bad value is shown at the field, a good one is listed.
+    b.click("a[data-page=flags]").await;
+    b.type_into("#add-value", "123").await;
+    b.click("#add-flag button[type=submit]").await;
+    b.text_contains("#add-value-error", "invalid phone value")
+        .await;
+    b.type_into("#add-value", "(305) 555-1234").await;
+    b.type_into("#add-reason", "asked not to be called").await;
+    b.click("#add-flag button[type=submit]").await;
+    b.text_contains("#flags-table", FLAGGED).await;
+    b.text_contains("#flags-table", "asked not to be called")
+        .await;
+    let flags = app.get_json("/api/admin/blocklist").await;
+    assert_eq!(flags["flags"][0]["value"], FLAGGED);
+    assert_eq!(flags["flags"][0]["added_by"], "console");
+
+    // A lead for that number is blocked, and Today counts it.
+    let answer = post_lead(
+        &app,
+        json!({"lead_id": "L-7", "phone_number": "305.555.1234"}),
+    )
+    .await;
+    assert_eq!(answer["decision"], "blocked");
+    b.click("a[data-page=today]").await;
+    b.text_where("#today-blocked-blocklist", |t| t == "1").await;
+    b.text_where("#today-received", |t| t == "1").await;
+
+    // Lead lookup in another spelling: the decision and its trace; check now agrees.
+    b.click("a[data-page=lookup]").await;
+    b.type_into("#lookup-q", "305 555 1234").await;
+    b.click("#lookup-form button[type=submit]").await;
+    let trace = b.text_contains("#lookup-out", "Blocked by flag").await;
+    for check in ["schedule", "answering_machine", "protection", "blocklist"] {
+        assert!(trace.contains(check), "trace lists {check}: {trace}");
+    }
+    b.click("#check-now").await;
+    b.text_contains("#check-result", "blocked by blocklist")
+        .await;
+
+    // A call Bland never confirmed: mark it sent with Bland's call id.
+    let accepted = post_lead(
+        &app,
+        json!({"lead_id": "L-8", "phone_number": "3055559876"}),
+    )
+    .await;
+    assert_eq!(accepted["decision"], "accepted", "{accepted}");
+    let id = accepted["request_id"].as_str().expect("id").to_string();
+    eventually(Duration::from_secs(10), || async {
+        let p = app.get_json("/api/admin/calls/pending").await;
+        (p["unconfirmed"] == 1).then_some(())
+    })
+    .await
+    .expect("the call becomes unconfirmed");
+    b.click("a[data-page=lookup]").await;
+    b.click("a[data-page=today]").await;
+    b.text_contains("#unconfirmed-table", &id).await;
+    b.click("#unconfirmed-table button[data-action=sent]").await;
+    b.type_into("#resolve-call-id", "bland-call-42").await;
+    b.click("#dialog button[value=ok]").await;
+    b.text_contains("#toast", &id).await;
+    let call = app.get_json(&format!("/api/admin/calls/{id}")).await;
+    assert_eq!(call["call_id"], "bland-call-42", "{call}");
+    assert_eq!(
+        app.get_json("/api/admin/calls/pending").await["unconfirmed"],
+        0
+    );
+    b.text_where("#today-unconfirmed-count", |t| t == "0").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_show_the_apis_field_error_at_the_field_and_save_good_values() {
+    let app = spawn_app_with(|_| {}).await;
+    let Some(b) = launch(1280, 800).await else {
+        return;
+    };
+    sign_in(&b, &app, ADMIN_KEY).await;
+    b.find("#today-leads").await;
+    b.click("a[data-page=settings]").await;
+    b.type_into("#hours-mon-start", "25:00").await;
+    b.click("#form-scheduler button[type=submit]").await;
+    let error = b.text_contains("#hours-mon-error", "hours.mon").await;
+    assert!(error.contains("25:00"), "{error}");
+    let config = app.get_json("/api/admin/scheduler/config").await;
+    assert_eq!(config["hours"]["mon"]["start"], "09:00", "nothing changed");
+
+    b.type_into("#hours-mon-start", "08:30").await;
+    b.click("#hours-sat-open").await;
+    b.click("#form-scheduler button[type=submit]").await;
+    b.text_contains("#toast", "saved").await;
+    let config = app.get_json("/api/admin/scheduler/config").await;
+    assert_eq!(
+        config["hours"]["mon"],
+        json!({"start": "08:30", "end": "17:00"})
+    );
+    assert_eq!(
+        config["hours"]["sat"],
+        json!({"start": "09:00", "end": "17:00"})
+    );
+
+    // The answering-machine document: a number field, saved as a number.
+    b.type_into("#f-max_attempts_per_day", "6").await;
+    b.click("#form-am button[type=submit]").await;
+    b.text_contains("#toast", "Answering machine: saved").await;
+    let am = app.get_json("/api/admin/answering-machine/config").await;
+    assert_eq!(am["max_attempts_per_day"], 6);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_admin_key_configured_the_console_says_so() {
+    let app = spawn_app_with(|s| s.admin_api_keys.clear()).await;
+    let Some(b) = launch(1280, 800).await else {
+        return;
+    };
+    b.goto(&app.url("/")).await;
+    b.text_contains("#sign-in-error", "ADMIN_API_KEY").await;
+    b.close().await;
+}
