@@ -46,6 +46,8 @@ export function mount(root) {
     show(bodies.unconfirmed, ok(pending), (p) => unconfirmed(p, refresh));
     show(bodies.sources, { feeds: ok(feeds), lists: ok(lists) }, sources);
     show(bodies.health, ok(health), healthCard);
+    const page = document.documentElement.dataset;
+    if (!page.firstDataMs) page.firstDataMs = performance.now().toFixed(0);
     updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')} · every 10 s`;
   };
   refresh();

@@ -3,6 +3,7 @@
 mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
+mod console;
 mod convoso;
 mod convoso_process;
 mod dispatch;
