@@ -193,3 +193,54 @@ async fn with_no_admin_key_configured_the_console_says_so() {
     b.text_contains("#sign-in-error", "ADMIN_API_KEY").await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_upload_in_bulk_with_the_invalid_lines_then_search_edit_and_delete() {
+    let app = spawn_app_with(|_| {}).await;
+    let Some(b) = launch(1280, 800).await else {
+        return;
+    };
+    let csv = app.data_dir().with_file_name("flags.csv");
+    std::fs::write(
+        &csv,
+        "field,value,reason\nphone,3055551201,moved\nphone,12,too short\nemail,a@example.com,bounced\n",
+    )
+    .expect("csv");
+    sign_in(&b, &app, ADMIN_KEY).await;
+    b.find("#today-leads").await;
+    b.click("a[data-page=flags]").await;
+    b.find("#bulk-file")
+        .await
+        .send_keys(&csv.to_string_lossy())
+        .await
+        .expect("file chosen");
+    b.click("#bulk-upload button[type=submit]").await;
+    b.text_contains("#bulk-summary", "2 added, 0 already there, 1 invalid")
+        .await;
+    let invalid = b.text_contains("#bulk-invalid", "12").await;
+    assert!(invalid.contains('3'), "line 3 is the bad one: {invalid}");
+    b.text_contains("#flags-count", "of 2 flags").await;
+
+    // Search narrows the list; edit the reason; delete after confirming.
+    b.type_into("#flags-search", "example").await;
+    b.click("#flags-filter button[type=submit]").await;
+    b.text_contains("#flags-count", "1–1 of 1 flags").await;
+    b.click("#flags-table button.secondary").await;
+    b.type_into("#edit-reason", "hard bounce").await;
+    b.click("#edit-flag button[type=submit]").await;
+    b.text_contains("#flags-table", "hard bounce").await;
+    let flags = app.get_json("/api/admin/blocklist?field=email").await;
+    assert_eq!(flags["flags"][0]["reason"], "hard bounce");
+
+    b.click("#flags-table button.danger").await;
+    b.click("#dialog button[value='']").await;
+    b.text_contains("#flags-table", "a@example.com").await;
+    assert_eq!(app.get_json("/api/admin/blocklist").await["flags_count"], 2);
+    b.click("#flags-table button.danger").await;
+    b.click("#dialog button[value=yes]").await;
+    b.text_contains("#flags-count", "No flags match").await;
+    let left = app.get_json("/api/admin/blocklist").await;
+    assert_eq!(left["flags_count"], 1);
+    assert_eq!(left["flags"][0]["value"], "+13055551201");
+    b.close().await;
+}
