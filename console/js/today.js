@@ -142,8 +142,8 @@ async function resolve(entry, resolution) {
     if (!sure) return;
   }
   try {
-    const r = await api(`/api/admin/calls/${encodeURIComponent(entry.request_id)}/resolve`, { method: 'POST', json: body });
-    toast(`${entry.request_id}: ${r.message || r.resolution || resolution}`, 'ok');
+    await api(`/api/admin/calls/${encodeURIComponent(entry.request_id)}/resolve`, { method: 'POST', json: body });
+    toast(`${entry.request_id}: resolved as ${resolution}`, 'ok');
   } catch (err) {
     toast(`${entry.request_id}: ${err.message}`, 'error');
   }

@@ -19,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/calls/{request_id}").route(web::get().to(one)));
 }
 
-#[utoipa::path(post, path = "/api/admin/check", tag = "admin", summary = "The pipeline's answer for a lead, with no side effects {lead, at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/check", tag = "admin", summary = "The pipeline's answer for a lead, with no side effects {lead, at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::CheckAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn check(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -64,7 +64,7 @@ async fn check(
     })))
 }
 
-#[utoipa::path(get, path = "/api/admin/calls/pending", tag = "admin", summary = "The open outbox", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/calls/pending", tag = "admin", summary = "The open outbox", responses((status = 200, description = "done", body = super::schemas_ops::PendingCalls), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let entries = state
         .gateway
@@ -82,7 +82,7 @@ async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     })))
 }
 
-#[utoipa::path(get, path = "/api/admin/calls/{request_id}", tag = "admin", summary = "A call: decision, outbox, dispatches, outcome", params(("request_id" = String, Path, description = "our request id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/calls/{request_id}", tag = "admin", summary = "A call: decision, outbox, dispatches, outcome", params(("request_id" = String, Path, description = "our request id")), responses((status = 200, description = "done", body = super::schemas_ops::CallView), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (journals, today) = (
@@ -146,7 +146,7 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
     })))
 }
 
-#[utoipa::path(post, path = "/api/admin/calls/{request_id}/resolve", tag = "admin", summary = "Settle an unconfirmed or failed call {resolution, call_id?}", params(("request_id" = String, Path, description = "our request id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/calls/{request_id}/resolve", tag = "admin", summary = "Settle an unconfirmed or failed call {resolution, call_id?}", params(("request_id" = String, Path, description = "our request id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::Resolved), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn resolve(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -176,7 +176,7 @@ async fn resolve(
 
 /// `POST /calls/reconcile`: looks every unconfirmed call up at Bland now (the background
 /// task does it every `BLAND_RECONCILE_EVERY_SECS`) and answers what it did.
-#[utoipa::path(post, path = "/api/admin/calls/reconcile", tag = "admin", summary = "Look unconfirmed and silent calls up at Bland now", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/calls/reconcile", tag = "admin", summary = "Look unconfirmed and silent calls up at Bland now", responses((status = 200, description = "done", body = super::schemas_ops::Reconciled), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn reconcile(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let done = state.gateway.reconcile().await.map_err(ApiError::storage)?;
     Ok(HttpResponse::Ok().json(done))

@@ -17,13 +17,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/blocklist/words/check").route(web::post().to(words)));
 }
 
-#[utoipa::path(get, path = "/api/admin/blocklist/feeds", tag = "admin", summary = "Feeds and their freshness", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/blocklist/feeds", tag = "admin", summary = "Feeds and their freshness", responses((status = 200, description = "done", body = super::schemas_ops::Feeds), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .json(json!({"feeds": state.feeds.status(), "content_terms": state.feeds.screen().len()}))
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist/feeds/refresh", tag = "admin", summary = "Refresh feeds now", params(("name" = Option<String>, Query, description = "one feed")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist/feeds/refresh", tag = "admin", summary = "Refresh feeds now", params(("name" = Option<String>, Query, description = "one feed")), responses((status = 200, description = "done", body = super::schemas_ops::FeedsRefreshed), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn refresh(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let name = q.get("name").map(String::as_str);
     match state.feeds.refresh(name).await {
@@ -43,7 +43,7 @@ fn text_field<'a>(body: &'a Value, key: &str) -> Result<Option<&'a str>, ApiErro
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist/check", tag = "admin", summary = "Which feeds, flags and words a number or lead matches", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist/check", tag = "admin", summary = "Which feeds, flags and words a number or lead matches", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::ScreenAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn check(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -110,7 +110,7 @@ async fn check(
     Ok(HttpResponse::Ok().json(json!({"blocked": !matches.is_empty(), "matches": matches})))
 }
 
-#[utoipa::path(post, path = "/api/admin/blocklist/words/check", tag = "admin", summary = "Blocked words in a text", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/blocklist/words/check", tag = "admin", summary = "Blocked words in a text", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::WordsAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn words(
     state: web::Data<AppState>,
     body: web::Json<Value>,

@@ -53,11 +53,11 @@ impl Modify for Security {
 }
 
 /// The Node version's webhook paths, kept as aliases.
-#[utoipa::path(post, path = "/webhooks/awhealth-outbound", tag = "webhooks", summary = "Alias of /webhooks/lead (the Node version's path)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 200, description = "blocked or deferred", body = serde_json::Value), (status = 202, description = "accepted: the call is queued", body = serde_json::Value), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "missing or wrong webhook token", body = ErrorBody)), security((), ("webhook_token" = [])))]
+#[utoipa::path(post, path = "/webhooks/awhealth-outbound", tag = "webhooks", summary = "Alias of /webhooks/lead (the Node version's path)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 200, description = "blocked", body = super::schemas_ops::LeadAnswer), (status = 202, description = "accepted (the call is queued) or deferred", body = super::schemas_ops::LeadAnswer), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "missing or wrong webhook token", body = ErrorBody)), security((), ("webhook_token" = [])))]
 #[allow(dead_code)]
 fn lead_alias() {}
 
-#[utoipa::path(post, path = "/webhooks/bland-callback", tag = "webhooks", summary = "Alias of /webhooks/bland", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 200, description = "recorded, duplicate or unmatched", body = serde_json::Value), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "bad signature", body = ErrorBody)), security((), ("bland_signature" = [])))]
+#[utoipa::path(post, path = "/webhooks/bland-callback", tag = "webhooks", summary = "Alias of /webhooks/bland", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 200, description = "recorded, duplicate or unmatched", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "bad signature", body = ErrorBody)), security((), ("bland_signature" = [])))]
 #[allow(dead_code)]
 fn bland_alias() {}
 

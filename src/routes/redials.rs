@@ -38,7 +38,7 @@ async fn toggle(state: &AppState, lead_id: &str, pause: bool) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(json!({"lead_id": lead_id, "redials": redials})))
 }
 
-#[utoipa::path(post, path = "/api/admin/redials/{lead_id}/pause", tag = "admin", summary = "Pause a lead's redials", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/redials/{lead_id}/pause", tag = "admin", summary = "Pause a lead's redials", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = super::schemas_ops::RedialsView), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pause(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -46,7 +46,7 @@ async fn pause(
     toggle(&state, &id, true).await
 }
 
-#[utoipa::path(post, path = "/api/admin/redials/{lead_id}/resume", tag = "admin", summary = "Resume a lead's redials (due now)", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/redials/{lead_id}/resume", tag = "admin", summary = "Resume a lead's redials (due now)", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = super::schemas_ops::RedialsView), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn resume(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -54,7 +54,7 @@ async fn resume(
     toggle(&state, &id, false).await
 }
 
-#[utoipa::path(delete, path = "/api/admin/redials/{lead_id}", tag = "admin", summary = "Remove a lead's redials", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/admin/redials/{lead_id}", tag = "admin", summary = "Remove a lead's redials", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = super::schemas_ops::RedialsRemoved), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -20,12 +20,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/scheduler/queue/{id}").route(web::delete().to(delete)));
 }
 
-#[utoipa::path(get, path = "/api/admin/scheduler/config", tag = "admin", summary = "The scheduler config", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/scheduler/config", tag = "admin", summary = "The scheduler config", responses((status = 200, description = "done", body = super::schemas_ops::SchedulerConfig), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_config(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.gateway.scheduler.config.get().doc)
 }
 
-#[utoipa::path(put, path = "/api/admin/scheduler/config", tag = "admin", summary = "Change the scheduler config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/scheduler/config", tag = "admin", summary = "Change the scheduler config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::SchedulerConfig), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn put_config(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -37,7 +37,7 @@ async fn put_config(
 
 const MAX_LIMIT: usize = 1000;
 
-#[utoipa::path(get, path = "/api/admin/scheduler/queue", tag = "admin", summary = "The deferred queue, by release time", params(("lead_id" = Option<String>, Query, description = "lead id"), ("phone" = Option<String>, Query, description = "the number, any spelling"), ("limit" = Option<String>, Query, description = "1-1000"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/scheduler/queue", tag = "admin", summary = "The deferred queue, by release time", params(("lead_id" = Option<String>, Query, description = "lead id"), ("phone" = Option<String>, Query, description = "the number, any spelling"), ("limit" = Option<String>, Query, description = "1-1000"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "done", body = super::schemas_ops::DeferredQueue), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     let limit = number(&q, "limit")?.unwrap_or(100);
     if limit == 0 || limit > MAX_LIMIT {
@@ -70,7 +70,7 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
     })))
 }
 
-#[utoipa::path(delete, path = "/api/admin/scheduler/queue/{id}", tag = "admin", summary = "Remove a deferred lead", params(("id" = String, Path, description = "queue entry id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/admin/scheduler/queue/{id}", tag = "admin", summary = "Remove a deferred lead", params(("id" = String, Path, description = "queue entry id")), responses((status = 200, description = "done", body = super::schemas_ops::QueueDeleted), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -12,7 +12,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
-#[utoipa::path(get, path = "/health", tag = "system", summary = "Component health (200 ok/degraded, 503 unhealthy)", responses((status = 200, description = "done", body = serde_json::Value), (status = 503, description = "unhealthy: the same report, naming the component", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/health", tag = "system", summary = "Component health (200 ok/degraded, 503 unhealthy)", responses((status = 200, description = "done", body = super::schemas_ops::Health), (status = 503, description = "unhealthy: the same report, naming the component", body = super::schemas_ops::Health)))]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let data_dir_writable = probe_writable(&state.settings.data_dir);
     let mut status = if data_dir_writable {

@@ -27,12 +27,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/calls/history/{phone}").route(web::get().to(history)));
 }
 
-#[utoipa::path(get, path = "/api/admin/answering-machine/config", tag = "admin", summary = "The answering-machine config", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/answering-machine/config", tag = "admin", summary = "The answering-machine config", responses((status = 200, description = "done", body = super::schemas_ops::AnsweringMachineConfig), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_am(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.gateway.tracker.am.get().doc)
 }
 
-#[utoipa::path(put, path = "/api/admin/answering-machine/config", tag = "admin", summary = "Change the answering-machine config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/answering-machine/config", tag = "admin", summary = "Change the answering-machine config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::AnsweringMachineConfig), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn put_am(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -42,12 +42,12 @@ async fn put_am(
     put_document("answering-machine", move || tracker.am.update(&patch)).await
 }
 
-#[utoipa::path(get, path = "/api/admin/protection/config", tag = "admin", summary = "The protection config", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/protection/config", tag = "admin", summary = "The protection config", responses((status = 200, description = "done", body = super::schemas_ops::ProtectionConfig), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_protection(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.gateway.tracker.protection.get().doc)
 }
 
-#[utoipa::path(put, path = "/api/admin/protection/config", tag = "admin", summary = "Change the protection config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/admin/protection/config", tag = "admin", summary = "Change the protection config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::ProtectionConfig), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn put_protection(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -67,7 +67,7 @@ fn instant(secs: i64) -> DateTime<Utc> {
 }
 
 /// Today's answering-machine count for a lead id on a number.
-#[utoipa::path(get, path = "/api/admin/answering-machine/{lead_id}", tag = "admin", summary = "A lead's answering-machine counts today", params(("lead_id" = String, Path, description = "lead id"), ("phone" = String, Query, description = "the number, any spelling")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/answering-machine/{lead_id}", tag = "admin", summary = "A lead's answering-machine counts today", params(("lead_id" = String, Path, description = "lead id"), ("phone" = String, Query, description = "the number, any spelling")), responses((status = 200, description = "done", body = super::schemas_ops::AttemptsToday), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn am_counts(
     state: web::Data<AppState>,
     lead_id: web::Path<String>,
@@ -102,7 +102,7 @@ async fn am_counts(
 }
 
 /// Lines with a call in flight, with their automatic release time.
-#[utoipa::path(get, path = "/api/admin/calls/active", tag = "admin", summary = "Numbers with a call in flight", responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/calls/active", tag = "admin", summary = "Numbers with a call in flight", responses((status = 200, description = "done", body = super::schemas_ops::ActiveLines), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn active(state: web::Data<AppState>) -> HttpResponse {
     let tracker = &state.gateway.tracker;
     let c = tracker.protection.get();
@@ -127,7 +127,7 @@ async fn active(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Today's decisions, dispatches and outcomes for a number, in journal order.
-#[utoipa::path(get, path = "/api/admin/calls/history/{phone}", tag = "admin", summary = "Today's decisions, dispatches and outcomes for a number", params(("phone" = String, Path, description = "the number, any spelling")), responses((status = 200, description = "done", body = serde_json::Value), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/calls/history/{phone}", tag = "admin", summary = "Today's decisions, dispatches and outcomes for a number", params(("phone" = String, Path, description = "the number, any spelling")), responses((status = 200, description = "done", body = super::schemas_ops::CallHistory), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn history(
     state: web::Data<AppState>,
     number: web::Path<String>,
