@@ -485,3 +485,17 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (std::process::Output,
 pub fn path_str(p: &Path) -> String {
     p.to_string_lossy().to_string()
 }
+
+/// Bland takes 3 s to answer, longer than the tests' 1 s timeout: every send is
+/// unconfirmed.
+pub async fn bland_hangs(app: &TestApp) {
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/calls"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(3))
+                .set_body_json(serde_json::json!({"call_id": "late"})),
+        )
+        .mount(&app.bland)
+        .await;
+}

@@ -39,19 +39,7 @@ pub async fn bland_takes(bland: &MockServer) {
         .await;
 }
 
-/// Bland takes 3 s to answer, longer than the tests' 1 s timeout: every send is
-/// unconfirmed.
-pub async fn bland_hangs(app: &TestApp) {
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(Duration::from_secs(3))
-                .set_body_json(json!({"call_id": "late"})),
-        )
-        .mount(&app.bland)
-        .await;
-}
+pub use crate::helpers::bland_hangs;
 
 /// Bland answers `first` to the first `times` calls, then takes every call.
 pub async fn bland_fails_then_takes(app: &TestApp, first: ResponseTemplate, times: u64) {

@@ -4,11 +4,9 @@ use std::time::Duration;
 
 use callgate::config::Secret;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::driver::{launch, Browser};
-use crate::helpers::{eventually, spawn_app_with, TestApp, ADMIN_KEY};
+use crate::helpers::{bland_hangs, eventually, spawn_app_with, TestApp, ADMIN_KEY};
 
 const FLAGGED: &str = "+13055551234";
 
@@ -27,19 +25,6 @@ async fn post_lead(app: &TestApp, lead: Value) -> Value {
         .await
         .expect("lead posted");
     res.json().await.expect("json")
-}
-
-/// Bland takes the request and never answers within the timeout: the call is unconfirmed.
-async fn bland_hangs(app: &TestApp) {
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(Duration::from_secs(3))
-                .set_body_json(json!({"call_id": "late"})),
-        )
-        .mount(&app.bland)
-        .await;
 }
 
 fn live(s: &mut callgate::config::Settings) {

@@ -134,7 +134,9 @@ async fn console_tour() {
     let first = b
         .js("const n = performance.getEntriesByType('navigation')[0];
              const r = performance.getEntriesByType('resource').filter(e => e.name.includes('/console/'));
+             const all = performance.getEntriesByType('resource');
              return {bytes: n.transferSize + r.reduce((s, e) => s + e.transferSize, 0),
+                     with_api_answers: n.transferSize + all.reduce((s, e) => s + e.transferSize, 0),
                      body: n.encodedBodySize + r.reduce((s, e) => s + e.encodedBodySize, 0),
                      decoded: n.decodedBodySize + r.reduce((s, e) => s + e.decodedBodySize, 0),
                      files: r.length + 1,
