@@ -17,7 +17,8 @@ export function mount(root) {
   };
   const bodies = {};
   const updated = h('p', { class: 'muted', id: 'today-updated', 'aria-live': 'off' });
-  root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Today'), updated));
+  const now = h('button', { type: 'button', class: 'secondary', id: 'today-refresh' }, 'Refresh now');
+  root.append(h('div', { class: 'page-head' }, h('h1', {}, 'Today'), updated, now));
   const grid = h('div', { class: 'grid' });
   for (const id of ids) {
     bodies[id] = h('div', { class: 'card-body' }, h('p', { class: 'muted' }, 'loading…'));
@@ -46,10 +47,12 @@ export function mount(root) {
     show(bodies.unconfirmed, ok(pending), (p) => unconfirmed(p, refresh));
     show(bodies.sources, { feeds: ok(feeds), lists: ok(lists) }, sources);
     show(bodies.health, ok(health), healthCard);
+    root.dataset.refreshes = String(Number(root.dataset.refreshes || 0) + 1);
     const page = document.documentElement.dataset;
     if (!page.firstDataMs) page.firstDataMs = performance.now().toFixed(0);
     updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')} · every 10 s`;
   };
+  now.addEventListener('click', refresh);
   refresh();
   const timer = setInterval(refresh, REFRESH_MS);
   return () => { stopped = true; clearInterval(timer); };

@@ -19,6 +19,7 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: TempDir,
+    downloads: TempDir,
 }
 
 fn find_program(names: &[&str]) -> Option<PathBuf> {
@@ -54,6 +55,7 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
         .spawn()
         .expect("chromedriver starts");
     let profile = tempfile::tempdir().expect("profile dir");
+    let downloads = tempfile::tempdir().expect("download dir");
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -65,6 +67,10 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
                 format!("--user-data-dir={}", profile.path().display()),
                 format!("--window-size={width},{height}"),
             ],
+            "prefs": {
+                "download.default_directory": downloads.path().to_string_lossy(),
+                "download.prompt_for_download": false,
+            },
         },
     });
     let Value::Object(caps) = caps else {
@@ -91,6 +97,7 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
         client,
         driver: child,
         _profile: profile,
+        downloads,
     })
 }
 
@@ -149,6 +156,21 @@ impl Browser {
 
     pub async fn js(&self, script: &str) -> Value {
         self.client.execute(script, vec![]).await.expect("script")
+    }
+
+    /// The contents of the downloaded file `name`, once the browser has finished it.
+    pub async fn downloaded(&self, name: &str) -> String {
+        let path = self.downloads.path().join(name);
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                if !text.is_empty() {
+                    return text;
+                }
+            }
+            assert!(started.elapsed() < PATIENCE, "{name} was never downloaded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn screenshot(&self, dir: &Path, name: &str) {

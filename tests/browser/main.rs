@@ -9,4 +9,5 @@ mod flows;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod pages;
 mod tour;

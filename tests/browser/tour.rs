@@ -18,7 +18,7 @@ use crate::helpers::{eventually, fixed_now, spawn_app_with, TestApp, ADMIN_KEY};
 const DAYS: i64 = 90;
 
 /// Bland takes every call, as `call-<request id>`.
-struct Takes;
+pub struct Takes;
 
 impl Respond for Takes {
     fn respond(&self, req: &Request) -> ResponseTemplate {
