@@ -61,7 +61,8 @@
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
 //!   is a correlation id), the body read before any answer (list uploads stream instead:
-//!   `upload`), admin auth, lookups, the OpenAPI document (`openapi`, the seed's shapes in `schemas`).
+//!   `upload`), admin auth, lookups, the OpenAPI document (`openapi`; the answers' shapes, documentation only: the seed's
+//!   in `schemas`, the operational ones in `schemas_ops` and `schemas_admin`).
 //! - [`cli`] — offline/remote admin commands (`cli/lists.rs`: `lists import|lookup`);
 //!   [`migrate`] — import from the Node version, and `--to-database` (a file data directory
 //!   copied into PostgreSQL).

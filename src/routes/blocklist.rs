@@ -319,7 +319,7 @@ async fn bulk_import(
     })))
 }
 
-#[utoipa::path(get, path = "/api/admin/blocklist/export", tag = "admin", summary = "Every flag as JSON or CSV", params(("format" = Option<String>, Query, description = "json or csv")), responses((status = 200, description = "every flag as JSON, or CSV with format=csv", content((serde_json::Value = "application/json"), (String = "text/csv"))), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/blocklist/export", tag = "admin", summary = "Every flag as JSON or CSV", params(("format" = Option<String>, Query, description = "json or csv")), responses((status = 200, description = "every flag as JSON, or CSV with format=csv", content((super::schemas_admin::FlagExport = "application/json"), (String = "text/csv"))), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn export(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
     match q
         .get("format")

@@ -38,7 +38,7 @@ async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     })))
 }
 
-#[utoipa::path(post, path = "/api/admin/convoso/pending/{id}/retry", tag = "admin", summary = "Retry an open write now", params(("id" = String, Path, description = "write id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/admin/convoso/pending/{id}/retry", tag = "admin", summary = "Retry an open write now", params(("id" = String, Path, description = "write id")), responses((status = 200, description = "done", body = super::schemas_admin::ConvosoRetried), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn retry(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -51,7 +51,7 @@ async fn retry(
     }
 }
 
-#[utoipa::path(delete, path = "/api/admin/convoso/pending/{id}", tag = "admin", summary = "Set an open write aside", params(("id" = String, Path, description = "write id")), responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/admin/convoso/pending/{id}", tag = "admin", summary = "Set an open write aside", params(("id" = String, Path, description = "write id")), responses((status = 200, description = "done", body = super::schemas_admin::ConvosoDismissed), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn dismiss(
     state: web::Data<AppState>,
     id: web::Path<String>,

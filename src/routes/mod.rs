@@ -16,6 +16,7 @@ pub mod quarantine;
 pub mod redials;
 pub mod scheduler;
 pub mod schemas;
+pub mod schemas_admin;
 pub mod schemas_ops;
 pub mod stats;
 pub mod system;

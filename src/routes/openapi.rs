@@ -278,4 +278,27 @@ mod tests {
             "#/components/schemas/ErrorBody"
         );
     }
+
+    /// Every JSON answer (success or error) names a schema; only the document itself is
+    /// free-form.
+    #[test]
+    fn every_json_answer_has_a_named_schema() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("json");
+        let mut bare = Vec::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("operations") {
+                let Some(responses) = op["responses"].as_object() else {
+                    continue;
+                };
+                for (status, answer) in responses {
+                    let schema = &answer["content"]["application/json"]["schema"];
+                    if !schema.is_null() && schema["$ref"].is_null() && path != "/api/openapi.json"
+                    {
+                        bare.push(format!("{method} {path} {status}"));
+                    }
+                }
+            }
+        }
+        assert!(bare.is_empty(), "JSON answers without a schema: {bare:?}");
+    }
 }

@@ -1,0 +1,111 @@
+//! The answers of the lists' uploads and audit, the queue's release, the Convoso write
+//! actions and the flags' export, as OpenAPI schemas — documentation only, like `schemas`
+//! and `schemas_ops`.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::schemas::DateRange;
+
+/// A line of a list file that was not loaded.
+#[derive(ToSchema)]
+pub struct ListLine {
+    line: u64,
+    text: String,
+    error: String,
+}
+
+/// `PUT /api/admin/lists/{name}`: the new version.
+#[derive(ToSchema)]
+pub struct ListReplaced {
+    name: String,
+    version: u64,
+    count: u64,
+    prefixes: u64,
+    /// `YYYY-MM-DD`.
+    downloaded_at: String,
+    sha256: String,
+    bytes: u64,
+    invalid: u64,
+    invalid_lines: Vec<ListLine>,
+}
+
+/// `POST /api/admin/lists/{name}/changes`: the new version.
+#[derive(ToSchema)]
+pub struct ListChanged {
+    name: String,
+    version: u64,
+    count: u64,
+    added: u64,
+    deleted: u64,
+    invalid: u64,
+    invalid_lines: Vec<ListLine>,
+}
+
+/// `DELETE /api/admin/lists/{name}/contents`: the new, empty version.
+#[derive(ToSchema)]
+pub struct ListEmptied {
+    name: String,
+    version: u64,
+    count: u64,
+}
+
+/// `POST /api/admin/scheduler/queue/release?id=`: the released entry's new decision.
+#[derive(ToSchema)]
+pub struct ReleasedOne {
+    queue_id: String,
+    decision: String,
+    stage: Option<String>,
+    reason: Option<String>,
+    release_at: Option<String>,
+    flag_id: Option<String>,
+}
+
+/// `POST /api/admin/scheduler/queue/release`: every entry made due.
+#[derive(ToSchema)]
+pub struct ReleasedAll {
+    released: u64,
+}
+
+/// `POST /api/admin/convoso/pending/{id}/retry`.
+#[derive(ToSchema)]
+pub struct ConvosoRetried {
+    /// The write, as in `GET /api/admin/convoso/pending`.
+    retried: Value,
+}
+
+/// `DELETE /api/admin/convoso/pending/{id}`.
+#[derive(ToSchema)]
+pub struct ConvosoDismissed {
+    /// The write set aside.
+    dismissed: Value,
+}
+
+/// `GET /api/admin/blocklist/export` (JSON): what `POST /api/admin/blocklist/bulk` takes back.
+#[derive(ToSchema)]
+pub struct FlagExport {
+    enabled: bool,
+    flags: Vec<super::schemas::Flag>,
+}
+
+/// One business day of the lists' proof of scrub.
+#[derive(ToSchema)]
+pub struct ScrubDay {
+    date: String,
+    leads_checked: u64,
+    /// Per list: `{checked, hits, closed, exempt, versions: {version: {downloaded_at,
+    /// min_age_days, max_age_days, checked, hits, closed, exempt}}}`.
+    lists: BTreeMap<String, Value>,
+}
+
+/// `GET /api/admin/lists/audit` (JSON).
+#[derive(ToSchema)]
+pub struct ScrubAudit {
+    date_range: DateRange,
+    timezone: String,
+    days: Vec<ScrubDay>,
+}
