@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use callgate::config::Secret;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::driver::{launch, Browser};
 use crate::helpers::{bland_hangs, eventually, spawn_app_with, TestApp, ADMIN_KEY};
+use crate::setup::post;
 
 const FLAGGED: &str = "+13055551234";
 
@@ -14,17 +15,6 @@ async fn sign_in(b: &Browser, app: &TestApp, key: &str) {
     b.goto(&app.url("/console")).await;
     b.type_into("#api-key", key).await;
     b.click("#sign-in button[type=submit]").await;
-}
-
-async fn post_lead(app: &TestApp, lead: Value) -> Value {
-    let res = app
-        .client
-        .post(app.url("/webhooks/lead"))
-        .json(&lead)
-        .send()
-        .await
-        .expect("lead posted");
-    res.json().await.expect("json")
 }
 
 fn live(s: &mut callgate::config::Settings) {
@@ -76,8 +66,9 @@ async fn an_operator_signs_in_flags_a_number_sees_the_block_traces_it_and_resolv
     assert_eq!(flags["flags"][0]["added_by"], "console");
 
     // A lead for that number is blocked, and Today counts it.
-    let answer = post_lead(
+    let answer = post(
         &app,
+        "/webhooks/lead",
         json!({"lead_id": "L-7", "phone_number": "305.555.1234"}),
     )
     .await;
@@ -99,8 +90,9 @@ async fn an_operator_signs_in_flags_a_number_sees_the_block_traces_it_and_resolv
         .await;
 
     // A call Bland never confirmed: mark it sent with Bland's call id.
-    let accepted = post_lead(
+    let accepted = post(
         &app,
+        "/webhooks/lead",
         json!({"lead_id": "L-8", "phone_number": "3055559876"}),
     )
     .await;

@@ -10,4 +10,5 @@ mod flows;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod pages;
+mod setup;
 mod tour;

@@ -5,23 +5,10 @@ use std::time::Duration;
 
 use fantoccini::key::Key;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::Mock;
 
 use crate::driver::{launch, Browser};
-use crate::helpers::{eventually, spawn_app_with, TestApp, ADMIN_KEY};
-use crate::tour::Takes;
-
-async fn post(app: &TestApp, path: &str, body: Value) -> Value {
-    let res = app
-        .client
-        .post(app.url(path))
-        .json(&body)
-        .send()
-        .await
-        .expect("posted");
-    res.json().await.expect("json")
-}
+use crate::helpers::{eventually, ADMIN_KEY};
+use crate::setup::{bland_takes_calls, post};
 
 /// Clicks "Refresh now" and waits for that refresh to finish.
 async fn refresh(b: &Browser) {
@@ -44,16 +31,7 @@ async fn refresh(b: &Browser) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn today_refreshes_in_place_statistics_chart_and_download_and_a_request_is_traced() {
-    let app = spawn_app_with(|s| {
-        s.bland.api_key = Some(callgate::config::Secret::new("bland-test-key"));
-        s.bland.max_calls_per_second = 1000.0;
-    })
-    .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Takes)
-        .mount(&app.bland)
-        .await;
+    let app = bland_takes_calls().await;
     let Some(b) = launch(1280, 800).await else {
         return;
     };

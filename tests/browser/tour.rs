@@ -8,36 +8,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::Duration as Days;
-use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
+use serde_json::json;
 
 use crate::driver::{launch, Browser};
-use crate::helpers::{eventually, fixed_now, spawn_app_with, TestApp, ADMIN_KEY};
+use crate::helpers::{eventually, fixed_now, TestApp, ADMIN_KEY};
+use crate::setup::{bland_takes_calls, post};
 
 const DAYS: i64 = 90;
-
-/// Bland takes every call, as `call-<request id>`.
-pub struct Takes;
-
-impl Respond for Takes {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let id = body["metadata"]["request_id"].as_str().unwrap_or("none");
-        ResponseTemplate::new(200)
-            .set_body_json(json!({"status": "success", "call_id": format!("call-{id}")}))
-    }
-}
-
-async fn send(app: &TestApp, path: &str, body: Value) -> Value {
-    let res = app
-        .admin(reqwest::Method::POST, path)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    res.json().await.unwrap_or(Value::Null)
-}
 
 /// One business day: twelve leads (eight called, two flagged, one fictional number,
 /// one without a phone), and Bland's outcomes for the calls.
@@ -51,7 +28,7 @@ async fn day(app: &TestApp, d: i64) {
             _ => format!("305{:07}", 3_000_000 + d * 100 + i),
         };
         let lead = json!({"lead_id": format!("T-{d}-{i}"), "phone_number": phone, "list_id": "77"});
-        let answer = send(app, "/webhooks/lead", lead).await;
+        let answer = post(app, "/webhooks/lead", lead).await;
         if answer["decision"] == "accepted" {
             accepted.push((i, answer["request_id"].as_str().unwrap_or("").to_string()));
         }
@@ -70,7 +47,7 @@ async fn day(app: &TestApp, d: i64) {
         };
         let completion = json!({"call_id": format!("call-{id}"), "answered_by": answered_by,
             "call_length": minutes, "metadata": {"request_id": id}});
-        send(app, "/webhooks/bland", completion).await;
+        post(app, "/webhooks/bland", completion).await;
     }
 }
 
@@ -99,19 +76,10 @@ async fn shoot(b: &Browser, app: &TestApp, dir: &std::path::Path, suffix: &str) 
 async fn console_tour() {
     let dir = PathBuf::from(std::env::var("CONSOLE_TOUR_DIR").expect("CONSOLE_TOUR_DIR"));
     std::fs::create_dir_all(&dir).expect("screenshot dir");
-    let app = spawn_app_with(|s| {
-        s.bland.api_key = Some(callgate::config::Secret::new("bland-tour-key"));
-        s.bland.max_calls_per_second = 1000.0;
-    })
-    .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/calls"))
-        .respond_with(Takes)
-        .mount(&app.bland)
-        .await;
+    let app = bland_takes_calls().await;
     for n in ["3052200008", "3052200009"] {
         let flag = json!({"field": "phone", "value": n, "reason": "asked not to be called"});
-        send(&app, "/api/admin/blocklist", flag).await;
+        post(&app, "/api/admin/blocklist", flag).await;
     }
     let start = fixed_now() - Days::days(DAYS - 1);
     for d in 0..DAYS {
