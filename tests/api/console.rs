@@ -49,15 +49,7 @@ async fn the_console_is_served_from_the_binary_and_the_root_redirects_to_it() {
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert_eq!(res.headers()[CONTENT_TYPE], kind, "{path}");
     }
-    let licence = app
-        .client
-        .get(app.url("/console/vendor/uplot/LICENSE"))
-        .send()
-        .await
-        .expect("req")
-        .text()
-        .await
-        .expect("text");
+    let licence = app.get_text("/console/vendor/uplot/LICENSE").await;
     assert!(licence.contains("MIT"));
 }
 

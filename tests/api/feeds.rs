@@ -173,15 +173,7 @@ async fn feed_numbers_and_blocked_phrases_stop_leads_before_bland() {
     );
     let res = app.post_json("/api/admin/blocklist/check", json!({})).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("req")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains(r#"callgate_feed_entries{feed="scam-numbers"} 2"#),
         "{metrics}"

@@ -220,6 +220,12 @@ impl TestApp {
         res.json().await.expect("json body")
     }
 
+    /// The body of an unauthenticated `GET`, as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let res = self.client.get(self.url(path)).send().await.expect("req");
+        res.text().await.expect("text")
+    }
+
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
         self.admin(reqwest::Method::POST, path)
             .json(&body)
