@@ -34,6 +34,10 @@ async fn an_operator_signs_in_flags_a_number_sees_the_block_traces_it_and_resolv
     // A wrong key shows the API's message; the right one opens Today.
     sign_in(&b, &app, "not-the-key").await;
     b.text_contains("#sign-in-error", "invalid API key").await;
+    let nav = b
+        .js("return getComputedStyle(document.getElementById('nav')).display")
+        .await;
+    assert_eq!(nav, json!("none"), "no navigation before signing in");
     sign_in(&b, &app, ADMIN_KEY).await;
     b.text_contains("#today-leads", "Business date 2026-11-23")
         .await;
