@@ -94,13 +94,19 @@ async fn today_refreshes_in_place_statistics_chart_and_download_and_a_request_is
     b.text_where("#today-received", |t| t == "3").await;
     b.text_where("#today-blocked-blocklist", |t| t == "2").await;
 
-    // Statistics: the charts, the table with its total, the top flag, the CSV.
+    // Statistics: the charts, the table with its total, the top flag, the CSV — drawn
+    // within the page's Content-Security-Policy (a violation would be recorded here).
+    b.js("window.violations = [];
+          document.addEventListener('securitypolicyviolation',
+            (e) => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));")
+        .await;
     b.click("a[data-page=statistics]").await;
     b.text_contains("#stats-table", "Total").await;
     b.find("#chart-decisions canvas").await;
     b.find("#chart-outcomes canvas").await;
     b.text_contains("#top-flags", "+13055551234").await;
     b.text_contains("#stats-render", "7 days").await;
+    assert_eq!(b.js("return window.violations").await, json!([]));
     b.click("#stats-csv").await;
     let csv = b.downloaded("statistics-2026-11-17-2026-11-23.csv").await;
     let served = app
