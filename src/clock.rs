@@ -56,6 +56,12 @@ pub fn to_millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
+/// An instant in the seed's timestamp form (RFC 3339, milliseconds, `Z`): every instant
+/// the API answers with.
+pub fn format_instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// RFC 3339 with milliseconds and `Z`, the seed's timestamp form.
 pub fn format_millis(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)

@@ -57,9 +57,9 @@ async fn check(
         "decision": eval.decision,
         "stage": eval.stage,
         "reason": eval.reason,
-        "release_at": eval.release_at,
+        "release_at": eval.release_at.map(crate::clock::format_instant),
         "flag_id": eval.flag_id(),
-        "at": at.unwrap_or_else(|| state.clock.now()),
+        "at": crate::clock::format_instant(at.unwrap_or_else(|| state.clock.now())),
         "trace": eval.trace,
     })))
 }

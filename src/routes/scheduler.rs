@@ -111,7 +111,7 @@ async fn release(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, A
                 "decision": e.decision,
                 "stage": e.stage,
                 "reason": e.reason,
-                "release_at": e.release_at,
+                "release_at": e.release_at.map(crate::clock::format_instant),
                 "flag_id": e.flag_id(),
             })))
         }

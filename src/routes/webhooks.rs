@@ -138,9 +138,7 @@ async fn lead(
         Decision::Deferred => {
             body["stage"] = json!(eval.stage);
             body["reason"] = json!(eval.reason);
-            body["release_at"] = json!(eval
-                .release_at
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+            body["release_at"] = json!(eval.release_at.map(crate::clock::format_instant));
             body["queue_id"] = json!(submitted.queue_id);
             Ok(HttpResponse::Accepted().json(body))
         }

@@ -371,7 +371,7 @@ async fn check_answers_for_any_instant_and_queues_nothing() {
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["decision"], "deferred");
     assert_eq!(body["stage"], "schedule");
-    assert_eq!(body["release_at"], "2026-11-25T14:00:00Z");
+    assert_eq!(body["release_at"], "2026-11-25T14:00:00.000Z");
     let unknown = json!({"phone_number": "6245550123", "lead_id": "X"});
     let res = app
         .post_json("/api/admin/check", json!({"lead": unknown}))
