@@ -161,20 +161,9 @@ impl Gateway {
             }
             Some(sh) => sh
                 .db
-                .defer_lead(&crate::db::deferred::DeferredRow {
-                    id: format!("q_{}", uuid::Uuid::new_v4().simple()),
-                    lead_id: lead.lead_id.clone(),
-                    phone: lead.phone.as_str().to_string(),
-                    request_id: request_id.to_string(),
-                    lead: Value::Object(lead.fields.clone()),
-                    first_deferred_at: now,
-                    deferred_at: now,
-                    release_at,
-                    stage: stage.to_string(),
-                    reason: reason.to_string(),
-                    releases: 0,
-                    releasing: None,
-                })
+                .defer_lead(&super::shared::first_deferral(
+                    lead, request_id, now, release_at, stage, reason,
+                ))
                 .await
                 .map_err(super::shared::db_io),
         }

@@ -163,20 +163,9 @@ impl Gateway {
                 deferred_again.then(|| entry.id.clone())
             }
             (None, Some((release_at, stage, reason))) => Some(
-                tx.defer_lead(&DeferredRow {
-                    id: format!("q_{}", uuid::Uuid::new_v4().simple()),
-                    lead_id: lead.lead_id.clone(),
-                    phone: phone.to_string(),
-                    request_id: request_id.to_string(),
-                    lead: fields.clone(),
-                    first_deferred_at: now,
-                    deferred_at: now,
-                    release_at,
-                    stage: stage.to_string(),
-                    reason: reason.to_string(),
-                    releases: 0,
-                    releasing: None,
-                })
+                tx.defer_lead(&first_deferral(
+                    lead, request_id, now, release_at, stage, reason,
+                ))
                 .await
                 .map_err(db_io)?,
             ),
@@ -206,5 +195,31 @@ impl Gateway {
             let _ = self.queue.send(String::new());
         }
         Ok(Submitted { eval, queue_id })
+    }
+}
+
+/// A lead's first row in the deferred queue (a fresh queue id; deferred now, never
+/// released yet).
+pub(super) fn first_deferral(
+    lead: &Lead,
+    request_id: &str,
+    now: DateTime<Utc>,
+    release_at: DateTime<Utc>,
+    stage: &str,
+    reason: &str,
+) -> DeferredRow {
+    DeferredRow {
+        id: format!("q_{}", uuid::Uuid::new_v4().simple()),
+        lead_id: lead.lead_id.clone(),
+        phone: lead.phone.as_str().to_string(),
+        request_id: request_id.to_string(),
+        lead: serde_json::Value::Object(lead.fields.clone()),
+        first_deferred_at: now,
+        deferred_at: now,
+        release_at,
+        stage: stage.to_string(),
+        reason: reason.to_string(),
+        releases: 0,
+        releasing: None,
     }
 }
