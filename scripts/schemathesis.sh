@@ -22,7 +22,7 @@ printf '[[lists]]\nname = "litigators"\nkind = "litigator"\n[[lists]]\nname = "o
 HOST=127.0.0.1 PORT=$PORT DATA_DIR="$DATA/data" ADMIN_API_KEY=schemathesis-key \
   CALLGATE_CONFIG="$DATA/callgate.toml" RUST_LOG=warn "$BIN" serve >"$DATA/server.log" 2>&1 &
 PID=$!
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DATA" || true' EXIT
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break
   sleep 0.1
