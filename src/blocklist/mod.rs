@@ -103,8 +103,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn file_id(path: &Path) -> io::Result<FileId> {
+    id_of(&std::fs::metadata(path)?)
+}
+
+fn id_of(meta: &std::fs::Metadata) -> io::Result<FileId> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path)?;
     Ok((meta.len(), meta.modified()?, meta.ino()))
 }
 
@@ -334,9 +337,11 @@ impl Blocklist {
         let aside = self.dir.join(CHANGES_COMPACTING);
         self.log.rotate(aside.clone()).wait_blocking()?;
         self.pending.fetch_sub(pending, Ordering::Relaxed);
-        persist::write_config(&config, &index)?;
+        // The id of what we wrote, not a stat after the rename: a hand edit made in between
+        // would otherwise be taken for our own file and never applied.
+        let written = persist::write_config(&config, &index)?;
         let mut file = lock(&self.file);
-        file.known = file_id(&config).ok();
+        file.known = id_of(&written).ok();
         file.refused = None;
         drop(file);
         drop(index);

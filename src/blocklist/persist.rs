@@ -171,7 +171,9 @@ impl<'de> Visitor<'de> for FlagsSeed<'_> {
 }
 
 /// Writes the full document atomically, flags oldest first, pretty-printed like the seed.
-pub fn write_config(path: &Path, index: &FlagIndex) -> io::Result<()> {
+/// Writes the document atomically; answers the written file's metadata (see
+/// `write_atomic_with`).
+pub fn write_config(path: &Path, index: &FlagIndex) -> io::Result<std::fs::Metadata> {
     let doc = ConfigDocOut {
         enabled: index.enabled,
         flags: index.sorted(),

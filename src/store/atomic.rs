@@ -5,11 +5,13 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-/// Writes `path` atomically with whatever `fill` writes into the buffered temp file.
+/// Writes `path` atomically with whatever `fill` writes into the buffered temp file, and
+/// answers the written file's metadata, taken before the rename (which keeps its inode,
+/// length and mtime): a later `stat` of `path` could already see someone else's edit.
 pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&mut File>) -> io::Result<()>,
-) -> io::Result<()> {
+) -> io::Result<std::fs::Metadata> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -25,13 +27,15 @@ pub fn write_atomic_with(
         writer.flush()?;
     }
     tmp.as_file().sync_all()?;
+    let written = tmp.as_file().metadata()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    Ok(written)
 }
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
+    write_atomic_with(path, |w| w.write_all(bytes)).map(drop)
 }
 
 /// Makes a rename or a new file in `dir` durable.
