@@ -213,7 +213,7 @@ impl FileWrites {
                 last.insert(w.id.clone(), w);
             });
             if torn > 0 {
-                tracing::warn!(torn, file = %file.display(), "skipped torn Convoso write lines (crash mid-write)");
+                tracing::warn!(torn, file = %file.display(), "skipped a torn last Convoso write line (crash mid-write)");
             }
         }
         last.retain(|_, w| w.is_open());

@@ -144,26 +144,32 @@ impl Gateway {
     }
 
     /// An admin's resend of an unconfirmed call: queued again under the same request id.
-    pub(crate) async fn outbox_requeue(&self, request_id: &str, n: u32) -> io::Result<()> {
+    /// Puts an unconfirmed call back in the queue; false when it is not unconfirmed any
+    /// more (settled or requeued meanwhile), so it is never queued twice.
+    pub(crate) async fn outbox_requeue(&self, request_id: &str, n: u32) -> io::Result<bool> {
         let at = self.clock.now();
-        match &self.shared {
+        let requeued = match &self.shared {
             None => {
-                self.outbox
-                    .record(Record::Retry {
-                        request_id: request_id.into(),
-                        at,
-                        n,
-                        error: "resend requested by an admin".into(),
-                    })
-                    .wait()
-                    .await?
+                let retry = Record::Retry {
+                    request_id: request_id.into(),
+                    at,
+                    n,
+                    error: "resend requested by an admin".into(),
+                };
+                match self.outbox.record_if(retry, State::Unconfirmed) {
+                    Some(pending) => {
+                        pending.wait().await?;
+                        true
+                    }
+                    None => false,
+                }
             }
-            Some(sh) => {
-                sh.db.requeue_call(request_id, at).await.map_err(db_io)?;
-            }
+            Some(sh) => sh.db.requeue_call(request_id, at).await.map_err(db_io)?,
+        };
+        if requeued {
+            let _ = self.queue.send(request_id.into());
         }
-        let _ = self.queue.send(request_id.into());
-        Ok(())
+        Ok(requeued)
     }
 
     /// Records what a try came to; false when it could not be recorded (logged).

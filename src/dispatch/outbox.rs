@@ -254,7 +254,7 @@ impl Outbox {
             apply(&mut entries, record)
         });
         if torn > 0 {
-            tracing::warn!(torn, "skipped torn outbox lines (crash mid-write)");
+            tracing::warn!(torn, "skipped a torn last outbox line (crash mid-write)");
         }
         // A send that was under way when the process stopped may have reached Bland.
         for e in entries.values_mut().filter(|e| e.state == State::InFlight) {
@@ -353,6 +353,17 @@ impl Outbox {
         let pending = self.log.append(line(&record));
         apply(&mut entries, record);
         pending
+    }
+
+    /// Records `record` only if its entry is in state `when` (a compare-and-set).
+    pub fn record_if(&self, record: Record, when: State) -> Option<Pending> {
+        let mut entries = self.entries();
+        if entries.get(record.request_id()).map(|e| e.state) != Some(when) {
+            return None;
+        }
+        let pending = self.log.append(line(&record));
+        apply(&mut entries, record);
+        Some(pending)
     }
 
     /// What the next try of a queued entry needs.

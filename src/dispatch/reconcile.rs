@@ -57,9 +57,15 @@ fn finished(call: &Value) -> bool {
         })
 }
 
-/// Absent calls already journaled as such (journaled once, not every pass).
+/// What passes share: the absent calls already journaled as such (journaled once, not
+/// every pass), and the pass itself, one at a time on an instance — the background task
+/// and the admin route never look the same call up together, so neither resends it twice
+/// (across instances a resend is a compare-and-set on the row's state).
 #[derive(Default)]
-pub struct Reported(Mutex<HashSet<String>>);
+pub struct Reported {
+    absent: Mutex<HashSet<String>>,
+    pass: tokio::sync::Mutex<()>,
+}
 
 /// `metadata.request_id` of a call as Bland shows it.
 fn request_id_of(call: &Value) -> Option<&str> {
@@ -81,6 +87,7 @@ impl Gateway {
         let Some(bland) = &self.bland else {
             return Ok(done);
         };
+        let _one_pass = self.reported.pass.lock().await;
         let entries: Vec<Entry> = self
             .outbox_entries()
             .await?
@@ -115,15 +122,20 @@ impl Gateway {
                 continue;
             }
             if s.auto_resend_unconfirmed {
-                self.outbox_requeue(&e.request_id, e.attempts.len() as u32)
+                let requeued = self
+                    .outbox_requeue(&e.request_id, e.attempts.len() as u32)
                     .await?;
+                if !requeued {
+                    // Settled meanwhile (an admin, a completion, another instance).
+                    continue;
+                }
                 self.note(&e.request_id, "resent", None).await?;
                 tracing::warn!(request_id = %e.request_id, "unconfirmed call certainly absent at Bland; resent");
                 done.resent += 1;
             } else {
                 let first = self
                     .reported
-                    .0
+                    .absent
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(e.request_id.clone());

@@ -43,8 +43,15 @@ impl Gateway {
         let out = match (entry.state, resolution) {
             (State::Unconfirmed, "sent") => self.settle_sent(&entry, call_id).await?,
             (State::Unconfirmed, "resend") => {
-                self.outbox_requeue(request_id, entry.attempts.len() as u32)
-                    .await?;
+                if !self
+                    .outbox_requeue(request_id, entry.attempts.len() as u32)
+                    .await?
+                {
+                    return Err(ResolveError::NotResolvable(
+                        request_id.into(),
+                        State::Queued,
+                    ));
+                }
                 json!({"request_id": request_id, "resolution": resolution})
             }
             (State::Unconfirmed | State::Failed, "cancel") => {

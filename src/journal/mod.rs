@@ -279,8 +279,8 @@ fn to_text(record: &impl serde::Serialize) -> String {
     serde_json::to_string(record).unwrap_or_default()
 }
 
-/// Splits a journal into complete lines. A last line without its newline, or a line that
-/// is not JSON, is torn (a crash mid-append) and is counted, not returned.
+/// Splits a journal into complete lines. A last line without its newline is torn (a crash
+/// mid-append) and is counted, not returned; the callers parse (and keep aside) the rest.
 pub fn complete_lines(bytes: &[u8]) -> (impl Iterator<Item = &[u8]>, usize) {
     let end = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
     let torn_tail = usize::from(bytes[end..].iter().any(|b| !b.is_ascii_whitespace()));

@@ -98,7 +98,7 @@ pub(super) fn parse_day(
         .unwrap_or(&fallback)
         .parse_lines(path, bytes, |v| records.push(v));
     if torn > 0 {
-        tracing::warn!(file = %path.display(), torn, "skipped torn journal lines (crash mid-write)");
+        tracing::warn!(file = %path.display(), torn, "skipped a torn last journal line (crash mid-write)");
     }
     DayRecords { records, torn }
 }

@@ -129,7 +129,10 @@ impl DeferredQueue {
         let mut inner = Inner::default();
         let torn = quarantine.parse_lines::<Record>(&path, &bytes, |r| inner.apply(r));
         if torn > 0 {
-            tracing::warn!(torn, "skipped torn deferred-queue lines (crash mid-write)");
+            tracing::warn!(
+                torn,
+                "skipped a torn last deferred-queue line (crash mid-write)"
+            );
         }
         let mut live: Vec<&Entry> = inner.entries.values().collect();
         live.sort_by_key(|e| (e.release_at, e.id.clone()));

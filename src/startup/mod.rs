@@ -268,6 +268,10 @@ impl Application {
                 gateway.clone(),
                 until_stopped(stopped.clone()),
             )),
+            tokio::spawn(dispatch::reconcile::run(
+                gateway.clone(),
+                until_stopped(stopped.clone()),
+            )),
         ];
         match gateway.shared.clone() {
             None => tasks.extend([

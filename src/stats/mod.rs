@@ -224,8 +224,7 @@ pub(crate) fn fold_lines<T: DaySummary>(
     quarantine: Option<&Quarantine>,
 ) -> usize {
     let complete = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
-    let torn_tail = usize::from(bytes[complete..].iter().any(|b| !b.is_ascii_whitespace()));
-    let mut torn = 0;
+    let torn_tail = usize::from(crate::store::quarantine::has_open_tail(bytes));
     let mut start = 0usize;
     for newline in memchr::memchr_iter(b'\n', &bytes[..complete]) {
         let (line, offset) = (&bytes[start..newline], start);
@@ -233,11 +232,11 @@ pub(crate) fn fold_lines<T: DaySummary>(
         if line.iter().all(u8::is_ascii_whitespace) || summary.fold(line) {
             continue;
         }
-        // Not counted: a record of another kind, a torn write, or a line that cannot be
-        // read at all, which is kept aside rather than skipped in silence.
+        // Not counted: a record of another kind, or a line that cannot be read at all,
+        // which is kept aside rather than skipped in silence (only the unterminated tail,
+        // not folded here, can be a torn write).
         match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
             Ok(_) => {}
-            Err(e) if crate::store::quarantine::is_torn(&e) => torn += 1,
             Err(e) => {
                 if let Some(q) = quarantine {
                     q.keep(path, consumed + offset as u64, line, &e.to_string());
@@ -245,8 +244,8 @@ pub(crate) fn fold_lines<T: DaySummary>(
             }
         }
     }
-    if torn + torn_tail > 0 {
-        tracing::warn!(file = %path.display(), torn = torn + torn_tail, "skipped torn journal lines");
+    if torn_tail > 0 {
+        tracing::warn!(file = %path.display(), "skipped a torn last journal line (crash mid-write)");
     }
     complete
 }

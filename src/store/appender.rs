@@ -178,11 +178,37 @@ fn open_append(path: &Path) -> io::Result<File> {
         file.seek(SeekFrom::Start(len - 1))?;
         file.read_exact(&mut last)?;
         if last[0] != b'\n' {
-            file.write_all(b"\n")?;
-            file.sync_data()?;
+            close_tail(path, &mut file, len)?;
         }
     }
     Ok(file)
+}
+
+/// Ends a file whose last line has no newline before anything is appended after it. A
+/// tail that is a whole record (only its newline was lost) gets its newline and stays, as
+/// the readers already applied it. A tail that does not parse is a torn write, never
+/// acknowledged (every answer waits for its line's newline to be synced): it is cut off, so
+/// that it cannot become an unreadable line in the middle of the file, which the readers
+/// keep aside as damage.
+fn close_tail(path: &Path, file: &mut File, len: u64) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    // A record is far shorter than this; a longer tail is read from its last part only.
+    const MOST: u64 = 1 << 20;
+    let from = len.saturating_sub(MOST);
+    file.seek(SeekFrom::Start(from))?;
+    let mut tail = Vec::with_capacity((len - from) as usize);
+    file.read_to_end(&mut tail)?;
+    let start = memchr::memrchr(b'\n', &tail).map(|i| i + 1);
+    let line = &tail[start.unwrap_or(0)..];
+    let whole = serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok();
+    if whole || (start.is_none() && from > 0) {
+        file.write_all(b"\n")?;
+    } else {
+        let keep = from + start.unwrap_or(0) as u64;
+        tracing::warn!(file = %path.display(), bytes = len - keep, "cut off a torn last line (a crash mid-write; it was never acknowledged)");
+        file.set_len(keep)?;
+    }
+    file.sync_data()
 }
 
 /// Bytes waiting for each file, in arrival order per file, and whether it must be synced.
@@ -353,17 +379,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_torn_tail_is_terminated_before_the_next_record() {
+    async fn a_torn_tail_is_cut_off_and_a_whole_one_terminated_before_the_next_record() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("log.jsonl");
-        std::fs::write(&path, "{\"a\":1}\n{\"b\":").expect("write");
-        let log = Appender::open(&path).expect("open");
-        log.append(b"{\"c\":3}".to_vec())
-            .wait()
-            .await
-            .expect("durable");
-        let text = std::fs::read_to_string(&path).expect("read");
-        assert_eq!(text, "{\"a\":1}\n{\"b\":\n{\"c\":3}\n");
+        for (before, after) in [
+            ("{\"a\":1}\n{\"b\":", "{\"a\":1}\n{\"c\":3}\n"),
+            ("{\"b\":", "{\"c\":3}\n"),
+            ("{\"a\":1}\n{\"b\":2}", "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n"),
+        ] {
+            let path = dir.path().join("log.jsonl");
+            std::fs::write(&path, before).expect("write");
+            let log = Appender::open(&path).expect("open");
+            log.append(b"{\"c\":3}".to_vec())
+                .wait()
+                .await
+                .expect("durable");
+            drop(log);
+            assert_eq!(std::fs::read_to_string(&path).expect("read"), after);
+        }
     }
 
     #[tokio::test]

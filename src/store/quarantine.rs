@@ -1,6 +1,7 @@
-//! Lines that cannot be read back. A journal or queue line that does not parse and is not a
-//! torn write (a crash mid-append leaves a line that ends early) is never skipped in
-//! silence: it is copied, with its file, byte offset and the parse error, to
+//! Lines that cannot be read back. Only a file's last line, with no newline after it, can
+//! be a torn write (a crash mid-append; it was never acknowledged, since every answer waits
+//! for its line's newline to be synced). Any other line that does not parse — a line cut
+//! short in the middle of a file included — is never skipped in silence: it is copied, with its file, byte offset and the parse error, to
 //! `DATA_DIR/quarantine/quarantine.jsonl` (fsynced), logged at ERROR, counted, and turns
 //! `/health` `degraded` until an admin acknowledges it. The same line read again (a second
 //! rebuild, a restart) is recorded once.
@@ -41,9 +42,10 @@ pub struct Quarantine {
     state: Mutex<State>,
 }
 
-/// Whether a parse error is a torn write (the line ends early) rather than a bad line.
-pub fn is_torn(e: &serde_json::Error) -> bool {
-    e.classify() == serde_json::error::Category::Eof
+/// Whether `bytes` ends in an unterminated last line (a torn write when it does not parse).
+pub fn has_open_tail(bytes: &[u8]) -> bool {
+    let complete = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
+    bytes[complete..].iter().any(|b| !b.is_ascii_whitespace())
 }
 
 impl Quarantine {
@@ -127,9 +129,9 @@ impl Quarantine {
         true
     }
 
-    /// Parses every complete line of `bytes` (the contents of `file`). A line that does not
-    /// parse is counted as torn when it ends early, else kept aside; neither is passed on.
-    /// Returns how many lines were torn.
+    /// Parses every line of `bytes` (the contents of `file`). A last line with no newline
+    /// that does not parse is counted as torn; any other line that does not parse is kept
+    /// aside; neither is passed on. Returns how many lines were torn (0 or 1).
     pub fn parse_lines<T: serde::de::DeserializeOwned>(
         &self,
         file: &Path,
@@ -158,7 +160,7 @@ impl Quarantine {
             }
             match serde_json::from_slice::<T>(line) {
                 Ok(v) => f(v),
-                Err(e) if is_torn(&e) || newline == bytes.len() => torn += 1,
+                Err(_) if newline == bytes.len() => torn += 1,
                 Err(e) => {
                     self.keep(file, offset, line, &e.to_string());
                 }
@@ -233,14 +235,16 @@ mod tests {
         let mut got = Vec::new();
         let torn = q.parse_lines::<serde_json::Value>(&file, bytes.as_bytes(), |v| got.push(v));
         assert_eq!(got.len(), 2);
-        assert_eq!(torn, 2, "a line cut short, and the last line");
-        assert_eq!(q.counts().0, 1);
+        assert_eq!(torn, 1, "only the last line, with no newline, is torn");
+        assert_eq!(q.counts().0, 2, "a line cut short mid-file is kept aside");
         q.parse_lines::<serde_json::Value>(&file, bytes.as_bytes(), |_| {});
-        assert_eq!(q.counts().0, 1, "the same line is kept once");
+        assert_eq!(q.counts().0, 2, "the same line is kept once");
         let again = Quarantine::open(dir.path()).expect("reopen");
-        assert_eq!(again.counts().0, 1);
-        assert_eq!(again.lines().expect("lines")[0]["line"], deep.as_str());
-        assert_eq!(again.acknowledge().expect("ack"), 1);
+        assert_eq!(again.counts().0, 2);
+        let lines = again.lines().expect("lines");
+        assert_eq!(lines[0]["line"], deep.as_str());
+        assert_eq!(lines[1]["line"], "{\"a\":");
+        assert_eq!(again.acknowledge().expect("ack"), 2);
         assert_eq!(Quarantine::open(dir.path()).expect("reopen").counts().0, 0);
     }
 }

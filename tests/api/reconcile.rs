@@ -2,6 +2,8 @@
 //! `metadata.request_id`, fetching a listed call whose metadata the list leaves out) →
 //! settled as sent, so its completion is matched; absent past `reconcile_after_minutes` →
 //! journaled once and left for an admin, or resent when `auto_resend_unconfirmed` is on.
+//! The server runs the passes by itself; the tests that count one pass's result call the
+//! admin route with the background pass slowed to once an hour (`by_hand`).
 
 use std::time::Duration;
 
@@ -28,6 +30,12 @@ async fn unconfirmed_call(app: &TestApp, phone: &str) -> String {
     id
 }
 
+/// Live, with the background pass out of the way of a test that counts passes.
+fn by_hand(s: &mut callgate::config::Settings) {
+    live(s);
+    s.bland.reconcile_every_secs = 3600;
+}
+
 async fn reconcile(app: &TestApp) -> Value {
     let res = app
         .admin(Method::POST, "/api/admin/calls/reconcile")
@@ -48,7 +56,7 @@ fn reconciled(calls: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn an_unconfirmed_call_found_at_bland_becomes_sent_and_its_completion_matches() {
-    let app = spawn_app_with(live).await;
+    let app = spawn_app_with(by_hand).await;
     let id = unconfirmed_call(&app, "3055524001").await;
     // Bland lists two calls to the number: one without metadata (fetched: another
     // request's), and ours.
@@ -98,7 +106,7 @@ async fn an_unconfirmed_call_found_at_bland_becomes_sent_and_its_completion_matc
 
 #[tokio::test]
 async fn an_absent_call_waits_its_time_then_is_journaled_once_and_left_for_an_admin() {
-    let app = spawn_app_with(live).await;
+    let app = spawn_app_with(by_hand).await;
     let id = unconfirmed_call(&app, "3055524002").await;
     Mock::given(method("GET"))
         .and(path("/v1/calls"))
@@ -138,7 +146,7 @@ async fn an_absent_call_waits_its_time_then_is_journaled_once_and_left_for_an_ad
 #[tokio::test]
 async fn with_auto_resend_an_absent_call_is_sent_again_under_its_request_id() {
     let app = spawn_app_with(|s| {
-        live(s);
+        by_hand(s);
         s.bland.auto_resend_unconfirmed = true;
     })
     .await;
@@ -188,7 +196,7 @@ async fn with_auto_resend_an_absent_call_is_sent_again_under_its_request_id() {
 #[tokio::test]
 async fn a_sent_call_whose_completion_never_came_is_fetched_and_its_outcome_applied() {
     let app = spawn_app_with(|s| {
-        live(s);
+        by_hand(s);
         s.bland.max_duration = 10;
     })
     .await;
@@ -252,4 +260,97 @@ async fn a_sent_call_whose_completion_never_came_is_fetched_and_its_outcome_appl
         .expect("json");
     assert_eq!(res["status"], "duplicate");
     assert_eq!(reconcile(&app).await["polled"], 1);
+}
+
+/// Bland lists `id`'s call to `phone` as `bland-<phone>`.
+async fn bland_lists(app: &TestApp, phone: &str, id: &str) -> String {
+    let call_id = format!("bland-{phone}");
+    Mock::given(method("GET"))
+        .and(path("/v1/calls"))
+        .and(query_param("to_number", format!("+1{phone}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"calls": [
+            {"call_id": call_id, "metadata": {"request_id": id}},
+        ]})))
+        .mount(&app.bland)
+        .await;
+    call_id
+}
+
+#[tokio::test]
+async fn the_server_reconciles_by_itself_finding_unconfirmed_calls_and_polling_silent_ones() {
+    let app = spawn_app_with(|s| {
+        live(s);
+        s.bland.reconcile_every_secs = 1;
+        s.bland.max_duration = 10;
+    })
+    .await;
+    let id = unconfirmed_call(&app, "3055524021").await;
+    let call_id = bland_lists(&app, "3055524021", &id).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/calls/{call_id}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "call_id": call_id, "completed": true, "status": "completed",
+            "answered_by": "voicemail", "metadata": {"request_id": id}})))
+        .mount(&app.bland)
+        .await;
+    // No admin route: the background pass finds the call at Bland.
+    let found = eventually(Duration::from_secs(10), || async {
+        let h = app.get_json(&format!("/api/admin/calls/{id}")).await;
+        (h["call_id"] == call_id.as_str()).then_some(h)
+    })
+    .await;
+    assert!(found.is_some(), "the unconfirmed call was never looked up");
+    // Its completion never comes: past max_duration + 5 minutes it is fetched.
+    app.clock.advance(TimeDelta::minutes(16));
+    let polled = eventually(Duration::from_secs(10), || async {
+        let h = app.get_json(&format!("/api/admin/calls/{id}")).await;
+        (h["outcome"]["outcome"] == "voicemail").then_some(h)
+    })
+    .await;
+    assert!(polled.is_some(), "the silent call was never polled");
+    let results = reconciled(&app.calls("2026-11-23").await);
+    assert_eq!(results, vec!["found"], "found once, by the server");
+}
+
+#[tokio::test]
+async fn passes_at_once_from_the_route_and_the_server_resend_an_absent_call_once() {
+    let app = spawn_app_with(|s| {
+        live(s);
+        s.bland.auto_resend_unconfirmed = true;
+        s.bland.reconcile_every_secs = 1;
+    })
+    .await;
+    let _id = unconfirmed_call(&app, "3055524022").await;
+    // Bland's list is slow, so passes overlap.
+    Mock::given(method("GET"))
+        .and(path("/v1/calls"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(300))
+                .set_body_json(json!({"calls": []})),
+        )
+        .mount(&app.bland)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(1)
+        .mount(&app.bland)
+        .await;
+    app.clock.advance(TimeDelta::minutes(11));
+    let passes = futures_util::future::join_all((0..4).map(|_| reconcile(&app))).await;
+    let resent: u64 = passes
+        .iter()
+        .map(|p| p["resent"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(resent <= 1, "{passes:?}");
+    eventually(Duration::from_secs(10), || async {
+        let r = reconciled(&app.calls("2026-11-23").await);
+        r.contains(&"resent".to_string()).then_some(())
+    })
+    .await
+    .expect("resent by some pass");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = reconciled(&app.calls("2026-11-23").await);
+    assert_eq!(r.iter().filter(|x| *x == "resent").count(), 1, "{r:?}");
 }
