@@ -80,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     paths(
         document, lead_alias, bland_alias,
         super::system::health,
+        super::system::ready,
         super::system::live,
         super::system::metrics,
         super::webhooks::lead,

@@ -320,6 +320,17 @@ pub struct Health {
     components: BTreeMap<String, Value>,
 }
 
+/// `GET /health/ready` (200 and 503 alike).
+#[derive(ToSchema)]
+pub struct Ready {
+    /// Whether this instance's storage answers: a webhook it takes is durable.
+    ready: bool,
+    /// `files` or `database`.
+    storage: String,
+    /// When not ready: which storage does not answer, and why.
+    error: Option<String>,
+}
+
 /// `POST /webhooks/bland`: the completion as recorded.
 #[derive(ToSchema)]
 pub struct CompletionAnswer {

@@ -1,4 +1,6 @@
-//! Unauthenticated operational routes: `/health`, `/health/live` and `/metrics`.
+//! Unauthenticated operational routes: `/health` (the operator's view of every component),
+//! `/health/ready` (for load balancers: can this instance take a webhook durably?),
+//! `/health/live` and `/metrics`.
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -8,6 +10,7 @@ use crate::health::HealthStatus;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health").route(web::get().to(health)))
+        .service(web::resource("/health/ready").route(web::get().to(ready)))
         .service(web::resource("/health/live").route(web::get().to(live)))
         .service(web::resource("/metrics").route(web::get().to(metrics)));
 }
@@ -75,6 +78,48 @@ fn probe_writable(dir: &std::path::Path) -> bool {
     let ok = std::fs::write(&probe, b"ok").is_ok();
     let _ = std::fs::remove_file(&probe);
     ok
+}
+
+/// Readiness for a load balancer: 200 while this instance's storage answers (the data
+/// directory is writable; in database mode the database answers within two seconds), so a
+/// lead it takes is durable. Nothing else: a list not loaded yet or a closed gate blocks
+/// leads (recorded, answered 200) on every instance alike, and taking every instance out
+/// of the balancer for it would refuse leads instead and leave the list upload nowhere to
+/// go. `/health` stays the operator's view.
+#[utoipa::path(get, path = "/health/ready", tag = "system", summary = "Readiness for load balancers (200 while storage answers, else 503)", responses((status = 200, description = "ready", body = super::schemas_ops::Ready), (status = 503, description = "not ready: the storage that does not answer", body = super::schemas_ops::Ready)))]
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let (storage, error) = match &state.gateway.shared {
+        None => {
+            let dir = state.settings.data_dir.clone();
+            let writable = tokio::task::spawn_blocking(move || probe_writable(&dir))
+                .await
+                .unwrap_or(false);
+            let error = (!writable).then(|| {
+                format!(
+                    "the data directory {} is not writable",
+                    state.settings.data_dir.display()
+                )
+            });
+            ("files", error)
+        }
+        Some(sh) => {
+            let error = sh
+                .db
+                .ping(std::time::Duration::from_secs(2))
+                .await
+                .err()
+                .map(|e| format!("the database is unreachable: {e}"));
+            ("database", error)
+        }
+    };
+    let mut body = json!({"ready": error.is_none(), "storage": storage});
+    match error {
+        None => HttpResponse::Ok().json(body),
+        Some(e) => {
+            body["error"] = json!(e);
+            HttpResponse::ServiceUnavailable().json(body)
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/health/live", tag = "system", summary = "Liveness (204, no body)", responses((status = 204, description = "yes")))]

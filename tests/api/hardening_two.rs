@@ -179,3 +179,95 @@ async fn a_cut_blocklist_change_line_mid_file_refuses_to_start_and_a_torn_tail_i
     );
     drop(dir);
 }
+
+async fn ready(app: &TestApp) -> (StatusCode, serde_json::Value) {
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .expect("ready");
+    (res.status(), res.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn a_list_not_loaded_makes_health_503_but_the_instance_stays_ready_for_the_balancer() {
+    use callgate::config::lists::{ListKind, ListSettings};
+    let app = spawn_app_with(|s| {
+        s.lists = vec![ListSettings {
+            name: "ftc".into(),
+            kind: ListKind::NationalDnc,
+            max_age_days: Some(31),
+            states: Vec::new(),
+            exemption: None,
+        }]
+    })
+    .await;
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(
+        res.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the operator's view"
+    );
+    let (status, body) = ready(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let storage = if crate::helpers::on_postgres() {
+        "database"
+    } else {
+        "files"
+    };
+    assert_eq!(body, json!({"ready": true, "storage": storage}));
+    // Leads are still taken and recorded as blocked by the closed gate.
+    let (status, answer) =
+        post_lead(&app, json!({"phone_number": "3055552120", "lead_id": "R"})).await;
+    assert_eq!(
+        (status, answer["decision"].as_str()),
+        (StatusCode::OK, Some("blocked"))
+    );
+    // In database mode, readiness is the database answering.
+    let Some(db) = app.dir.db.as_ref() else {
+        return;
+    };
+    db.set_reachable(false)
+        .await
+        .expect("take the database away");
+    let (status, body) = ready(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["ready"], false);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("database")),
+        "{body}"
+    );
+    db.set_reachable(true).await.expect("bring it back");
+    let back = eventually(Duration::from_secs(5), || async {
+        let (status, _) = ready(&app).await;
+        (status == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "ready again once the database answers");
+}
+
+/// The README's balancer and service examples probe readiness, never `/health`.
+#[test]
+fn the_readme_examples_check_readiness_not_the_operators_health() {
+    let readme = include_str!("../../README.md");
+    for fence in ["```haproxy", "```ini"] {
+        let block = readme
+            .split(fence)
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("the README has a {fence} block"));
+        assert!(block.contains("/health/ready"), "{block}");
+        assert!(
+            !block.replace("/health/ready", "").contains("/health"),
+            "{block}"
+        );
+    }
+}
