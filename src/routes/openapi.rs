@@ -57,7 +57,7 @@ impl Modify for Security {
 #[allow(dead_code)]
 fn lead_alias() {}
 
-#[utoipa::path(post, path = "/webhooks/bland-callback", tag = "webhooks", summary = "Alias of /webhooks/bland", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 200, description = "recorded, duplicate or unmatched", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "bad signature", body = ErrorBody)), security((), ("bland_signature" = [])))]
+#[utoipa::path(post, path = "/webhooks/bland-callback", tag = "webhooks", summary = "Alias of /webhooks/bland", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 200, description = "recorded, duplicate or unmatched", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "bad signature", body = ErrorBody), (status = 503, description = "the completion could not be recorded (the store is named); Bland retries", body = ErrorBody)), security((), ("bland_signature" = [])))]
 #[allow(dead_code)]
 fn bland_alias() {}
 

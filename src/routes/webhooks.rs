@@ -183,7 +183,7 @@ pub fn signature_ok(
     })
 }
 
-#[utoipa::path(post, path = "/webhooks/bland", tag = "webhooks", summary = "Bland's completion webhook (X-Webhook-Signature when secrets are set)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 500, description = "internal error", body = super::openapi::ErrorBody)), security((), ("bland_signature" = [])))]
+#[utoipa::path(post, path = "/webhooks/bland", tag = "webhooks", summary = "Bland's completion webhook (X-Webhook-Signature when secrets are set)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-Webhook-Signature", body = super::openapi::ErrorBody), (status = 503, description = "the completion could not be recorded (the store is named); Bland retries", body = super::openapi::ErrorBody)), security((), ("bland_signature" = [])))]
 async fn bland(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -204,11 +204,12 @@ async fn bland(
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     completion::parse(&payload).map_err(ApiError::BadRequest)?;
-    let (c, done) = state
-        .gateway
-        .complete(&payload)
-        .await
-        .map_err(ApiError::internal)?;
+    let (c, done) = state.gateway.complete(&payload).await.map_err(|e| {
+        tracing::error!(error = %e, "a completion could not be recorded; Bland retries it");
+        // A write failed (the store is named in `e`): Bland retries a 5xx, and 503 says
+        // "not now" as the lead webhook does, not a bug.
+        ApiError::Unavailable(format!("{e}; the completion was not recorded, retry later"))
+    })?;
     let status = match &done {
         Completed::Recorded { .. } => "recorded",
         Completed::Duplicate => "duplicate",

@@ -271,3 +271,62 @@ fn the_readme_examples_check_readiness_not_the_operators_health() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_completion_that_cannot_be_recorded_is_503_naming_the_store_and_a_retry_records_it() {
+    let app = spawn_app_with(live).await;
+    crate::intake::bland_takes(&app.bland).await;
+    let (_, body) = post_lead(
+        &app,
+        json!({"phone_number": "3055552130", "lead_id": "C-1"}),
+    )
+    .await;
+    let id = body["request_id"].as_str().expect("accepted").to_string();
+    crate::helpers::wait_sent(&app, &id).await;
+    // The store fails: the database goes away, or the next day's journal cannot be created.
+    let blocker = app.data_dir().join("calls/calls_2026-11-24.jsonl");
+    match app.dir.db.as_ref() {
+        Some(db) => db
+            .set_reachable(false)
+            .await
+            .expect("take the database away"),
+        None => {
+            std::fs::create_dir_all(&blocker).expect("a directory where the file goes");
+            app.clock.advance(chrono::TimeDelta::days(1));
+        }
+    }
+    let completion = json!({"call_id": format!("call-{id}"), "answered_by": "voicemail"});
+    let post = || async {
+        let res = app
+            .client
+            .post(app.url("/webhooks/bland"))
+            .json(&completion)
+            .send()
+            .await
+            .expect("completion");
+        (
+            res.status(),
+            res.json::<serde_json::Value>().await.expect("json"),
+        )
+    };
+    let (status, body) = post().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["success"], false);
+    let error = body["error"].as_str().expect("error");
+    assert!(
+        error.contains("could not") && error.contains("retry later"),
+        "{error}"
+    );
+    match app.dir.db.as_ref() {
+        Some(db) => db.set_reachable(true).await.expect("bring it back"),
+        None => std::fs::remove_dir(&blocker).expect("remove"),
+    }
+    // Bland's retry is recorded.
+    let recorded = eventually(Duration::from_secs(5), || async {
+        let (status, body) = post().await;
+        (status == StatusCode::OK).then_some(body)
+    })
+    .await
+    .expect("recorded once the store answers");
+    assert_eq!(recorded["status"], "recorded", "{recorded}");
+}
