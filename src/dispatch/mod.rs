@@ -164,8 +164,17 @@ impl Gateway {
         let decided = self.submit_decision(lead, request_id).await?;
         self.write_back_block(lead, request_id, &decided).await;
         // A new webhook replaces the lead's pending redial: deferred, the queue's entry for
-        // the lead and number was replaced already; accepted or blocked, it is removed.
-        if self.settings.redial.enabled && decided.eval.decision != Decision::Deferred {
+        // the lead and number was replaced already; accepted, it is removed (the new call's
+        // outcome schedules the next). Blocked, it stays — a Convoso retry blocked as a
+        // duplicate, or a cap, says nothing against the redial, whose release re-runs the
+        // whole pipeline — unless the blocklist stage blocked it: a flag, list or feed
+        // matched what this post carries, which the redial's stored lead may not.
+        let replaces = match decided.eval.decision {
+            Decision::Accepted => true,
+            Decision::Blocked => decided.eval.stage == Some("blocklist"),
+            Decision::Deferred => false,
+        };
+        if self.settings.redial.enabled && replaces {
             if let Err(e) = self
                 .cancel_redials(&lead.lead_id, Some(lead.phone.as_str()))
                 .await

@@ -353,3 +353,34 @@ async fn a_scheduled_redial_survives_kill_9() {
         "{q}"
     );
 }
+
+#[tokio::test]
+async fn a_convoso_retry_blocked_as_a_duplicate_leaves_the_pending_redial_alone() {
+    let app = app().await;
+    let lead = json!({"phone_number": "3055525009", "lead_id": "RD-9"});
+    post_lead(&app, lead.clone()).await;
+    let first = wait_calls(&app, 1).await.remove(0);
+    complete(&app, &first, "voicemail").await;
+    assert_eq!(queue(&app, "RD-9").await["matching"], 1);
+    // Convoso posts the lead again within the duplicate window.
+    let (_, again) = post_lead(&app, lead).await;
+    assert_eq!(
+        (again["decision"].as_str(), again["stage"].as_str()),
+        (Some("blocked"), Some("protection")),
+        "{again}"
+    );
+    assert!(
+        again["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("duplicate")),
+        "{again}"
+    );
+    assert_eq!(
+        queue(&app, "RD-9").await["matching"],
+        1,
+        "the redial is still pending"
+    );
+    app.clock.advance(TimeDelta::minutes(30));
+    let redial = wait_calls(&app, 2).await.remove(1);
+    assert_eq!(redial["metadata"]["redial"], 1, "{redial}");
+}
