@@ -290,7 +290,7 @@ impl Gateway {
     ) -> Evaluation {
         let eval = self.pipeline.evaluate(lead, now);
         tracing::info!(request_id, lead_id = %lead.lead_id, phone = %lead.phone,
-            decision = ?eval.decision, stage = eval.stage.unwrap_or(""),
+            decision = eval.decision.as_str(), stage = eval.stage.unwrap_or(""),
             reason = eval.reason.as_deref().unwrap_or(""), flag_id = eval.flag_id().unwrap_or(""),
             release, "lead decided");
         eval

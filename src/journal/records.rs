@@ -88,6 +88,17 @@ pub enum Decision {
     Blocked,
 }
 
+impl Decision {
+    /// The API's word (and the journal's), for logs too.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Deferred => "deferred",
+            Self::Blocked => "blocked",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DispatchStatus {

@@ -76,6 +76,11 @@ async fn sigterm_stops_gracefully_with_exit_0_and_releases_the_lock() {
         decided.contains("+13055550142") && decided.contains("request_id"),
         "{decided}"
     );
+    let line: Value = serde_json::from_str(decided).expect("a JSON log line");
+    assert_eq!(line["decision"], "blocked", "the API's word: {decided}");
+    assert_eq!(line["stage"], "protection", "{decided}");
+    // Standard error is a pipe here (as under PM2 or journald): no colour codes.
+    assert!(logs.iter().all(|l| !l.contains('\u{1b}')), "{logs:?}");
     // The document is complete after a clean shutdown.
     let doc: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("blocklist-config.json")).expect("doc"),
@@ -281,4 +286,42 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+#[test]
+fn pretty_logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = crate::helpers::binary()
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CALLGATE_CONFIG", "/dev/null")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("DATA_DIR", dir.path())
+        .env("LOG_FORMAT", "pretty")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+    {
+        let done = line.contains("callgate listening");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l.contains("callgate listening")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
 }
