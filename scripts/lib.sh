@@ -3,7 +3,7 @@
 # Usage: source scripts/lib.sh; DATA=$(mktemp -d); write_flags "$DATA"; start_server "$DATA" [ENV=VAL …]
 # Sets PID and ADDR.
 
-BIN=target/release/callgate
+BIN=${BIN:-target/release/callgate}
 
 write_flags() {
   python3 - "$1/blocklist-config.json" <<'PY'

@@ -79,6 +79,7 @@ function leads(d) {
       ['Blocked in all', num(d.blocked_total), 'today-blocked-total'],
       ['Rejected', num(d.rejected), 'today-rejected'],
       ['Dispatched', num(d.dispatched), 'today-dispatched'],
+      ['Dry runs (logged, not sent)', num(d.dry_run || 0), 'today-dry-run'],
     ]),
   ];
 }
@@ -90,8 +91,10 @@ function outcomes(d) {
   return [
     facts([...OUTCOMES.map((k) => [k.replace('_', ' '), num(o[k] || 0), `today-outcome-${k}`]),
       ['Answered (human ≥ 20 s)', num(d.answered), 'today-answered'],
-      ['Answered rate', rate, 'today-answered-rate']]),
-    h('p', { class: 'muted' }, 'Answered rate: answered calls over every outcome received today.'),
+      ['Answered rate', rate, 'today-answered-rate'],
+      ['Unmatched completions', num(d.unmatched || 0), 'today-unmatched']]),
+    h('p', { class: 'muted' }, 'Answered rate: answered calls over the outcomes of our calls today. '
+      + 'Unmatched: completions for calls we did not place, counted apart.'),
   ];
 }
 

@@ -94,7 +94,14 @@ pub async fn import(settings: &Settings, job: Import, target: Target) -> anyhow:
     }
     let _lock = match settings.database_url {
         Some(_) => None,
-        None => Some(DataDirLock::acquire(&settings.data_dir)?),
+        None => Some(
+            DataDirLock::acquire(&settings.data_dir).map_err(|e| match e {
+                e @ crate::store::lock::LockError::Held { .. } => {
+                    anyhow::anyhow!("{e}, or use --url to go through its API")
+                }
+                e => e.into(),
+            })?,
+        ),
     };
     let lists = read(settings).await?;
     let source = file_name(&job.file);

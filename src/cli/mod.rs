@@ -40,7 +40,12 @@ async fn open_offline(settings: &Settings) -> anyhow::Result<(Option<DataDirLock
         .await?;
         return Ok((None, blocklist));
     }
-    let lock = DataDirLock::acquire(&settings.data_dir)?;
+    let lock = DataDirLock::acquire(&settings.data_dir).map_err(|e| match e {
+        e @ crate::store::lock::LockError::Held { .. } => {
+            anyhow::anyhow!("{e}, or use --url to go through its API")
+        }
+        e => e.into(),
+    })?;
     let blocklist = Blocklist::open(
         &settings.data_dir,
         &settings.default_country,

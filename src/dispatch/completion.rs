@@ -58,6 +58,9 @@ fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// How long a completion waits for the recorded result of its call's send.
+const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Calls shorter than this with no `answered_by` count as not answered.
 const SILENT_SECONDS: f64 = 5.0;
 
@@ -167,8 +170,37 @@ impl super::Gateway {
         self.complete_parsed(parse(payload)?).await
     }
 
+    /// A completion can overtake its own send: Bland calls back before its answer to our
+    /// `POST /v1/calls` has been recorded (or while another instance records it). A
+    /// completion naming a call of ours that is still in flight waits, at most
+    /// [`SEND_WAIT`], for the send's result, so it is matched instead of consumed as
+    /// `unmatched`. Still in flight then (its sender died holding the claim), the answer is
+    /// an error (503): nothing is recorded, Bland's retry or reconciliation applies it.
+    async fn await_send(&self, c: &Completion) -> Result<(), String> {
+        let Some(request_id) = &c.request_id else {
+            return Ok(());
+        };
+        let deadline = tokio::time::Instant::now() + SEND_WAIT;
+        loop {
+            let entry = self
+                .outbox_entry(request_id)
+                .await
+                .map_err(|e| format!("could not read the outbox: {e}"))?;
+            if !entry.is_some_and(|e| e.state == super::outbox::State::InFlight) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "call {request_id} is still being sent (its result is not recorded yet)"
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// [`super::Gateway::complete`] for a completion already read (a polled one included).
     pub async fn complete_parsed(&self, c: Completion) -> Result<(Completion, Completed), String> {
+        self.await_send(&c).await?;
         self.settle_unconfirmed(&c).await?;
         if let Some(sh) = &self.shared {
             return self.complete_shared(sh, c).await;

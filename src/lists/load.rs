@@ -63,7 +63,7 @@ impl Lists {
         let (set, report) = reader.finish()?;
         let sha256 = hex(&hashing.hash.finalize());
         let version = list.current.load().as_ref().map_or(0, |v| v.meta.version) + 1;
-        let downloaded_at = self.download_date(load.downloaded_at, source, stamped, now);
+        let downloaded_at = self.download_date(list, load.downloaded_at, source, stamped, now)?;
         let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
         install(list, meta.clone(), set);
         tracing::info!(list = name, version = meta.version, count = meta.count, invalid = report.invalid, %downloaded_at, "list replaced");
@@ -71,19 +71,52 @@ impl Lists {
     }
 
     /// The operator's date, else one in the file's name, else the archive's, else today;
-    /// never after today.
+    /// never after today. A date only inferred (from the name or the zip's entries) is
+    /// refused when it cannot be the download's: before the version in force, before the
+    /// list's source existed ([`source_began`]), or already past the list's
+    /// `max_age_days` — a zip stamped with the format's default 1980-01-01 would
+    /// otherwise become a version stale at once and close the gate. The operator's own
+    /// `downloaded_at` is taken as given.
     fn download_date(
         &self,
+        list: &List,
         given: Option<NaiveDate>,
         source: &str,
         stamped: Option<NaiveDate>,
         now: DateTime<Utc>,
-    ) -> NaiveDate {
+    ) -> Result<NaiveDate, ReplaceError> {
         let today = crate::clock::business_date(now, self.tz);
-        given
-            .or_else(|| formats::date_in_name(source))
-            .or(stamped)
-            .map_or(today, |d| d.min(today))
+        if let Some(d) = given {
+            return Ok(d.min(today));
+        }
+        let (inferred, from) = match (formats::date_in_name(source), stamped) {
+            (Some(d), _) => (d, "the file's name"),
+            (None, Some(d)) => (d, "the dates of the zip's entries"),
+            (None, None) => return Ok(today),
+        };
+        let inferred = inferred.min(today);
+        let in_force = list.current.load().as_ref().map(|v| v.meta.downloaded_at);
+        let began = source_began(list.settings.kind);
+        let why = if inferred < began {
+            Some(format!("before the list's source existed ({began})"))
+        } else if let Some(d) = in_force.filter(|d| inferred < *d) {
+            Some(format!("older than the version in force (downloaded {d})"))
+        } else {
+            list.settings.max_age_days.and_then(|max| {
+                let age = (today - inferred).num_days();
+                (age > i64::from(max)).then(|| {
+                    format!("{age} days old, past this list's max_age_days ({max}): it would be stale at once")
+                })
+            })
+        };
+        match why {
+            None => Ok(inferred),
+            Some(why) => Err(ReplaceError::Date(format!(
+                "the download date {inferred}, taken from {from}, is {why}; nothing was \
+                 loaded. If the file really is from then, or to give the right date, send \
+                 downloaded_at=YYYY-MM-DD"
+            ))),
+        }
     }
 
     /// Empties a list, as a new version (blocking). A gated list then blocks every lead it
@@ -137,7 +170,7 @@ impl Lists {
                 .as_ref()
                 .map(|v| v.meta.downloaded_at)
                 .unwrap_or_else(|| crate::clock::business_date(now, self.tz)),
-            (given, _, _) => self.download_date(given, source, stamped, now),
+            (given, _, _) => self.download_date(list, given, source, stamped, now)?,
         };
         let meta = self.keep(name, &set, version, downloaded_at, now, source, sha256)?;
         install(list, meta.clone(), set);
@@ -209,4 +242,18 @@ pub enum ReplaceError {
     Storage(#[from] io::Error),
     #[error("another instance loaded list `{0}` at the same moment; load it again")]
     Conflict(String),
+    /// A download date inferred from the file that cannot be right.
+    #[error("{0}")]
+    Date(String),
+}
+
+/// The first day a list of `kind` can have been downloaded: the National Do Not Call
+/// Registry opened on 2003-06-27; no do-not-call list predates the TCPA (1991-12-20).
+pub fn source_began(kind: crate::config::lists::ListKind) -> NaiveDate {
+    use crate::config::lists::ListKind;
+    let (y, m, d) = match kind {
+        ListKind::NationalDnc => (2003, 6, 27),
+        _ => (1991, 12, 20),
+    };
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
 }

@@ -7,6 +7,7 @@
 //! `pipeline::blocklist`.
 
 pub mod formats;
+pub mod lines;
 mod load;
 pub mod parse;
 pub mod record;

@@ -2,7 +2,8 @@
 //! 3 GB national file never sits in memory): the FTC full list (`3055551234` or
 //! `305,5551234` per line), the FTC change list (number, date/time, `A` added / `D`
 //! deleted), and plain lists (any spelling the phone parser accepts, plus `305*` /
-//! `305555*` prefixes where the list allows them). A malformed line is counted and the
+//! `305555*` prefixes where the list allows them). No line is held past
+//! [`super::lines::MAX_LINE`] bytes, compressed or not. A malformed line is counted and the
 //! first 100 are kept with their line numbers; a file with more than 1 % of them, or with
 //! no entry at all, is refused and the list keeps its previous version.
 
@@ -11,6 +12,7 @@ use std::io::{self, BufRead, Read};
 use serde::Serialize;
 
 use super::formats;
+use super::lines::BoundedLines;
 use super::set::{national, NumberSet};
 
 /// Most malformed lines reported back.
@@ -179,7 +181,7 @@ impl ListReader {
         column: Option<&str>,
     ) -> Result<(), LoadError> {
         self.report.part = name.map(str::to_string);
-        let (first, rest) = formats::first_line(input)?;
+        let (first, rest) = formats::first_line(BoundedLines::new(input))?;
         match formats::csv_header(&first, column)? {
             Some(col) => {
                 let input = io::Cursor::new(first).chain(rest);
@@ -232,7 +234,9 @@ impl ChangeReader {
     pub fn part(&mut self, name: Option<&str>, input: impl BufRead) -> Result<(), LoadError> {
         self.changes.report.part = name.map(str::to_string);
         let (set, changes) = (&mut self.set, &mut self.changes);
-        for_each_line(input, |n, text| change(set, changes, n, text))?;
+        for_each_line(BoundedLines::new(input), |n, text| {
+            change(set, changes, n, text)
+        })?;
         Ok(())
     }
 

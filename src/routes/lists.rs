@@ -181,6 +181,7 @@ fn refused(e: ReplaceError) -> ApiError {
     match e {
         ReplaceError::NoSuchList(n) => ApiError::NotFound(format!("no list `{n}` is configured")),
         e @ ReplaceError::Conflict(_) => ApiError::Conflict(e.to_string()),
+        ReplaceError::Date(why) => ApiError::BadRequest(why),
         ReplaceError::Load(LoadError::Refused { why, report }) => ApiError::Invalid {
             message: format!("refused, the list keeps its previous version: {why}"),
             errors: report

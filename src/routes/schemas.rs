@@ -237,8 +237,11 @@ pub struct DayCounts {
     dispatch_failures: u64,
     unconfirmed: u64,
     requeued: u64,
-    /// By outcome: `human`, `voicemail`, `no_answer`, `busy`, `transferred`, `failed`.
+    /// By outcome of our calls: `human`, `voicemail`, `no_answer`, `busy`, `transferred`,
+    /// `failed`.
     outcomes: BTreeMap<String, u64>,
+    /// Completions for calls we did not place, counted apart (they change nothing else).
+    unmatched: u64,
     answered: u64,
     redials_scheduled: u64,
     redials_placed: u64,

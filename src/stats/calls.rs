@@ -44,7 +44,12 @@ pub struct CallsDay {
     /// Accepted calls not sent because the calling window closed first (re-queued).
     #[serde(default)]
     pub requeued: u64,
+    /// Outcomes of our calls (completions that matched a call we placed).
     pub outcomes: BTreeMap<String, u64>,
+    /// Completions for calls we did not place (journaled `matched: false`), counted apart:
+    /// they change nothing else.
+    #[serde(default)]
+    pub unmatched: u64,
     /// `human` outcomes of at least 20 s.
     pub answered: u64,
     /// Redials scheduled, placed (Bland took them) and exhausted (`max_redials` reached).
@@ -83,6 +88,7 @@ impl Default for CallsDay {
                 .iter()
                 .map(|o| (o.as_str().to_string(), 0))
                 .collect(),
+            unmatched: 0,
             answered: 0,
             redials_scheduled: 0,
             redials_placed: 0,
@@ -115,6 +121,8 @@ struct Row<'a> {
     trace: Option<Vec<StepRow<'a>>>,
     #[serde(borrow, default)]
     result: Option<Cow<'a, str>>,
+    #[serde(default)]
+    matched: Option<bool>,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -167,6 +175,10 @@ impl DaySummary for CallsDay {
                 let Some(outcome) = row.outcome.as_deref() else {
                     return false;
                 };
+                if row.matched == Some(false) {
+                    self.unmatched += 1;
+                    return true;
+                }
                 bump(&mut self.outcomes, outcome);
                 if outcome == "human" && row.duration_s.unwrap_or(0.0) >= ANSWERED_MIN_SECONDS {
                     self.answered += 1;
@@ -200,6 +212,7 @@ impl CallsDay {
         self.unconfirmed += other.unconfirmed;
         self.requeued += other.requeued;
         self.answered += other.answered;
+        self.unmatched += other.unmatched;
         self.lists_checked += other.lists_checked;
         self.redials_scheduled += other.redials_scheduled;
         self.redials_placed += other.redials_placed;
@@ -253,7 +266,7 @@ pub fn merge(
     }
 }
 
-const CSV_HEADER: [&str; 26] = [
+const CSV_HEADER: [&str; 27] = [
     "date",
     "leads_received",
     "accepted",
@@ -280,6 +293,7 @@ const CSV_HEADER: [&str; 26] = [
     "redials_scheduled",
     "redials_placed",
     "redials_exhausted",
+    "unmatched",
 ];
 
 fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
@@ -312,6 +326,7 @@ fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
         d.redials_scheduled.to_string(),
         d.redials_placed.to_string(),
         d.redials_exhausted.to_string(),
+        d.unmatched.to_string(),
     ]
 }
 

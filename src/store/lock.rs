@@ -15,11 +15,24 @@ pub enum LockError {
         dir: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "DATA_DIR {dir} is in use by another callgate process{holder}; stop it first, or use \
-         --url to go through its API"
-    )]
+    #[error("DATA_DIR {dir} is in use by another callgate process{holder}; stop it first")]
     Held { dir: PathBuf, holder: String },
+}
+
+/// How long a lock held elsewhere is waited for: a process that is stopping (a restart
+/// under systemd or PM2) lets go within it; a running server does not.
+const WAIT_FOR_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn try_lock_a_moment(file: &File) -> Result<(), TryLockError> {
+    let deadline = std::time::Instant::now() + WAIT_FOR_RELEASE;
+    loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Holds the lock until dropped.
@@ -44,7 +57,7 @@ impl DataDirLock {
             .truncate(false)
             .open(dir.join(LOCK_FILE))
             .map_err(io_err)?;
-        match file.try_lock() {
+        match try_lock_a_moment(&file) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut pid = String::new();

@@ -330,3 +330,68 @@ async fn a_completion_that_cannot_be_recorded_is_503_naming_the_store_and_a_retr
     .expect("recorded once the store answers");
     assert_eq!(recorded["status"], "recorded", "{recorded}");
 }
+
+#[tokio::test]
+async fn a_completion_that_overtakes_its_send_is_matched_and_an_unmatched_one_changes_nothing() {
+    let app = spawn_app_with(live).await;
+    // Bland answers our POST late; its completion comes back before the answer.
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(600))
+                .set_body_json(json!({"status": "success", "call_id": "bland-fast"})),
+        )
+        .mount(&app.bland)
+        .await;
+    let (_, body) = post_lead(
+        &app,
+        json!({"phone_number": "3055552140", "lead_id": "F-1"}),
+    )
+    .await;
+    let id = body["request_id"].as_str().expect("accepted").to_string();
+    eventually(Duration::from_secs(5), || async {
+        let n = app
+            .bland
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len();
+        (n > 0).then_some(())
+    })
+    .await
+    .expect("the send is in flight");
+    let completion = json!({"call_id": "bland-fast", "answered_by": "voicemail",
+        "metadata": {"request_id": id, "lead_id": "F-1"}});
+    let res = app
+        .client
+        .post(app.url("/webhooks/bland"))
+        .json(&completion)
+        .send()
+        .await
+        .expect("completion");
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(answer["status"], "recorded", "{answer}");
+    let view = app.get_json(&format!("/api/admin/calls/{id}")).await;
+    assert_eq!(view["outcome"]["outcome"], "voicemail", "{view}");
+    let stats = "/api/admin/statistics?start=2026-11-23&end=2026-11-23";
+    let before = app.get_json(stats).await["total"].clone();
+    assert_eq!(before["outcomes"]["voicemail"], 1, "{before}");
+    // Completions for a call we never placed: journaled, counted apart, nothing else moves.
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/webhooks/bland"))
+            .json(&json!({"call_id": "not-ours", "answered_by": "human", "call_length": 2}))
+            .send()
+            .await
+            .expect("completion");
+        let answer: serde_json::Value = res.json().await.expect("json");
+        assert!(["unmatched", "duplicate"].contains(&answer["status"].as_str().unwrap_or("")));
+    }
+    let after = app.get_json(stats).await["total"].clone();
+    assert_eq!(after["outcomes"], before["outcomes"], "{after}");
+    assert_eq!(after["answered"], before["answered"]);
+    assert!(after["unmatched"].as_u64() >= Some(1), "{after}");
+}

@@ -9,6 +9,7 @@ mod convoso_process;
 mod dispatch;
 mod feeds;
 mod hardening;
+mod hardening_lists;
 mod hardening_two;
 mod helpers;
 mod intake;

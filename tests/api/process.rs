@@ -107,6 +107,7 @@ async fn a_second_server_or_offline_writer_on_the_same_dir_is_refused() {
         stderr.contains("in use by another callgate process"),
         "{stderr}"
     );
+    assert!(!stderr.contains("--url"), "serve has no --url: {stderr}");
     let csv = dir.path().join("in.csv");
     std::fs::write(&csv, "3055551234\n").expect("write");
     let (out, stderr) = run_binary(
@@ -115,7 +116,7 @@ async fn a_second_server_or_offline_writer_on_the_same_dir_is_refused() {
     );
     assert!(!out.status.success());
     assert!(
-        stderr.contains("in use by another callgate process"),
+        stderr.contains("in use by another callgate process") && stderr.contains("--url"),
         "{stderr}"
     );
 }
