@@ -20,6 +20,14 @@ pub struct InvalidClasses {
     pub toll_free: bool,
     /// 900.
     pub premium: bool,
+    /// A number outside the NANP that matches none of its country's number patterns in
+    /// libphonenumber's metadata (possible by length, not a real number).
+    #[serde(default = "yes")]
+    pub international: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for InvalidClasses {
@@ -30,6 +38,7 @@ impl Default for InvalidClasses {
             fictional: true,
             toll_free: true,
             premium: true,
+            international: true,
         }
     }
 }
@@ -43,7 +52,9 @@ fn is_n11(code: &[u8]) -> bool {
 /// Why `phone` must not be dialled, if it must not.
 pub fn refuse(phone: &PhoneNumber, on: &InvalidClasses) -> Option<String> {
     if !phone.is_nanp() {
-        return None;
+        return (on.international && !phone.is_valid_for_country()).then(|| {
+            format!("invalid number: {phone} is not a valid number of its country (libphonenumber's metadata)")
+        });
     }
     // +1 NPA NXX XXXX
     let digits = phone.as_str().as_bytes().get(2..)?;
@@ -126,8 +137,34 @@ mod tests {
             "+13055550200",
             "+12125550099",
             "+442079460958",
+            "+4915123456789",
         ] {
             assert_eq!(why(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn international_numbers_that_match_no_pattern_of_their_country_are_refused() {
+        // Possible by length, valid by no pattern: libphonenumber's own invalid examples
+        // (`invalid_example_number` of GB, DE, IN, AU, JP in phonenumbers 9.0.43).
+        for bad in [
+            "+44121234567",
+            "+493012",
+            "+91741041012",
+            "+6121234567",
+            "+8131234567",
+        ] {
+            let n = PhoneNumber::parse(bad, "US").expect("possible");
+            let got = refuse(&n, &InvalidClasses::default()).unwrap_or_default();
+            assert!(
+                got.contains("not a valid number of its country"),
+                "{bad}: {got}"
+            );
+            let off = InvalidClasses {
+                international: false,
+                ..Default::default()
+            };
+            assert_eq!(refuse(&n, &off), None);
         }
     }
 

@@ -395,3 +395,49 @@ async fn a_completion_that_overtakes_its_send_is_matched_and_an_unmatched_one_ch
     assert_eq!(after["answered"], before["answered"]);
     assert!(after["unmatched"].as_u64() >= Some(1), "{after}");
 }
+
+#[tokio::test]
+async fn an_international_number_valid_for_no_pattern_of_its_country_is_blocked_not_dialled() {
+    let app = spawn_app_with(live).await;
+    crate::intake::bland_takes(&app.bland).await;
+    // No calling window for numbers outside the NANP here (their zone is the operator's).
+    let res = app
+        .admin(reqwest::Method::PUT, "/api/admin/scheduler/config")
+        .json(&json!({"local_window": {"enabled": false}}))
+        .send()
+        .await
+        .expect("config");
+    assert_eq!(res.status(), StatusCode::OK);
+    // libphonenumber's invalid example for GB: possible by length, no real number.
+    let (status, body) = post_lead(
+        &app,
+        json!({"phone_number": "+44121234567", "lead_id": "I-1"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["decision"].as_str(), body["stage"].as_str()),
+        (Some("blocked"), Some("protection")),
+        "{body}"
+    );
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not a valid number of its country")),
+        "{body}"
+    );
+    // A real London number goes through.
+    let (status, body) = post_lead(
+        &app,
+        json!({"phone_number": "+442079460958", "lead_id": "I-2"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["decision"].as_str()),
+        (StatusCode::ACCEPTED, Some("accepted")),
+        "{body}"
+    );
+    let calls = crate::intake::wait_for_calls(&app, 1).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["phone_number"], "+442079460958");
+}

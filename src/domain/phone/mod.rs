@@ -104,6 +104,18 @@ impl PhoneNumber {
         self.0.starts_with("+1") && self.0.len() == 12
     }
 
+    /// Whether libphonenumber's metadata (the copy the `phonenumber` crate ships) holds a
+    /// number pattern of its country that this number matches — fixed line, mobile, toll
+    /// free and the rest. Every NANP number answers true here: the NANP's own rules are
+    /// the protection check's (`tracker::numbers`). Costs a few µs behind the crate's
+    /// lock, so it is asked only for other countries.
+    pub fn is_valid_for_country(&self) -> bool {
+        if self.0.starts_with("+1") {
+            return true;
+        }
+        phonenumber::parse(None, &self.0).is_ok_and(|n| phonenumber::is_valid(&n))
+    }
+
     /// The three-digit NANP area code, if this is a NANP number.
     pub fn area_code(&self) -> Option<&str> {
         self.is_nanp().then(|| &self.0[2..5])
