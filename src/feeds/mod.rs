@@ -392,21 +392,49 @@ impl HealthSource for Feeds {
         "feeds"
     }
 
-    /// Degraded when a feed has had no success for twice its refresh period.
+    /// Degraded when a feed has had no success for twice its refresh period; each feed is
+    /// named with its status, its source (network or cache) and its last error.
     fn report(&self) -> ComponentReport {
         let views = self.status();
         let stale = views.iter().any(|v| v.stale);
+        let stale_names: Vec<&str> = views
+            .iter()
+            .filter(|v| v.stale)
+            .map(|v| v.name.as_str())
+            .collect();
         let feeds: Vec<serde_json::Value> = views
             .iter()
-            .map(|v| serde_json::json!({"name": v.name, "entries": v.status.entries, "last_success": v.status.last_success, "stale": v.stale}))
+            .map(|v| {
+                serde_json::json!({
+                    "name": v.name,
+                    "status": if v.stale { "stale" } else { "ok" },
+                    "entries": v.status.entries,
+                    "source": v.status.source,
+                    "last_success": v.status.last_success,
+                    "last_error": v.status.last_error,
+                    "next_refresh": v.status.next_refresh,
+                    "stale": v.stale,
+                })
+            })
             .collect();
-        ComponentReport::new(if stale {
+        let report = ComponentReport::new(if stale {
             HealthStatus::Degraded
         } else {
             HealthStatus::Ok
         })
         .with("feeds", feeds)
-        .with("content_terms", self.screen().len())
+        .with("content_terms", self.screen().len());
+        if stale_names.is_empty() {
+            report
+        } else {
+            report.with(
+                "error",
+                format!(
+                    "no successful fetch for twice the refresh period: {}",
+                    stale_names.join(", ")
+                ),
+            )
+        }
     }
 }
 

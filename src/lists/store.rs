@@ -343,29 +343,54 @@ impl crate::health::HealthSource for Lists {
     }
 
     /// `degraded` within five days of a gate closing, `unhealthy` once one is closed (its
-    /// list blocks every lead it covers).
+    /// list blocks every lead it covers). Each list is named with its status, the age of
+    /// its version in force and the days left before its gate closes, so the operator sees
+    /// which list to load.
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
         let today = crate::clock::business_date(self.clock.now(), self.tz);
-        let fresh = self.freshness(today);
-        let status = fresh.iter().fold(HealthStatus::Ok, |s, (_, f)| {
-            s.max(match f {
-                Freshness::Ok => HealthStatus::Ok,
-                Freshness::Soon { .. } => HealthStatus::Degraded,
-                Freshness::Stale => HealthStatus::Unhealthy,
-            })
-        });
-        let closed: Vec<&str> = fresh
-            .iter()
-            .filter(|(_, f)| *f == Freshness::Stale)
-            .map(|(n, _)| n.as_str())
-            .collect();
-        let mut report = ComponentReport::new(status).with("lists", self.lists.len());
+        let mut status = HealthStatus::Ok;
+        let mut closed = Vec::new();
+        let mut lists = Vec::with_capacity(self.lists.len());
+        for (l, (name, f)) in self.lists.iter().zip(self.freshness(today)) {
+            let current = l.current.load();
+            let snapshot = current.as_ref().map(|v| &v.snapshot);
+            let age = snapshot.map(|s| rules::age_days(s, today));
+            let days_left = l
+                .settings
+                .max_age_days
+                .zip(age)
+                .map(|(max, age)| i64::from(max) - age);
+            let (this, word) = match f {
+                Freshness::Ok => (HealthStatus::Ok, "ok"),
+                Freshness::Soon { .. } => (HealthStatus::Degraded, "closes_soon"),
+                Freshness::Stale if snapshot.is_none() => (HealthStatus::Unhealthy, "never_loaded"),
+                Freshness::Stale if current.as_ref().is_some_and(|v| v.set.is_empty()) => {
+                    (HealthStatus::Unhealthy, "empty")
+                }
+                Freshness::Stale => (HealthStatus::Unhealthy, "stale"),
+            };
+            status = status.max(this);
+            if this == HealthStatus::Unhealthy {
+                closed.push(format!("{name} ({})", word.replace('_', " ")));
+            }
+            lists.push(serde_json::json!({
+                "name": name,
+                "kind": l.settings.kind.as_str(),
+                "status": word,
+                "version": current.as_ref().map(|v| v.meta.version),
+                "downloaded_at": snapshot.map(|s| s.downloaded_at),
+                "age_days": age,
+                "max_age_days": l.settings.max_age_days,
+                "days_left": days_left,
+            }));
+        }
+        let mut report = ComponentReport::new(status).with("lists", lists);
         if !closed.is_empty() {
             report = report.with(
                 "error",
                 format!(
-                    "no current snapshot, every lead they cover is blocked: {}",
+                    "gate closed, every lead they cover is blocked until a current version is loaded: {}",
                     closed.join(", ")
                 ),
             );

@@ -258,5 +258,11 @@ async fn failures_keep_the_last_good_list_and_the_cache_serves_a_restart() {
     // No success for twice the refresh period makes /health degraded.
     clock.advance(chrono::Duration::hours(13));
     let health = app.wait_for_health("degraded").await;
-    assert_eq!(health["components"]["feeds"]["feeds"][0]["stale"], true);
+    let feeds = &health["components"]["feeds"];
+    assert_eq!(feeds["feeds"][0]["stale"], true);
+    // It names the feed, its status, where its list came from and why it is stale.
+    assert_eq!(feeds["feeds"][0]["status"], "stale", "{feeds}");
+    assert_eq!(feeds["feeds"][0]["source"], "cache", "{feeds}");
+    let name = feeds["feeds"][0]["name"].as_str().expect("name");
+    assert!(feeds["error"].as_str().is_some_and(|e| e.contains(name)), "{feeds}");
 }

@@ -141,3 +141,63 @@ async fn an_inferred_download_date_that_cannot_be_right_is_refused_and_the_gate_
     let (_, lead) = post_lead(&app, json!({"phone_number": "3055559999", "lead_id": "Z"})).await;
     assert_ne!(lead["stage"], "blocklist", "the gate is open: {lead}");
 }
+
+#[tokio::test]
+async fn health_names_each_list_with_its_status_age_and_days_left() {
+    let app = spawn_app_with(|s| {
+        s.lists = national();
+        s.lists.push(ListSettings {
+            name: "ours".into(),
+            kind: ListKind::InternalDnc,
+            max_age_days: None,
+            states: Vec::new(),
+            exemption: None,
+        });
+    })
+    .await;
+    let lists = |h: &Value| h["components"]["lists"].clone();
+    let h = lists(&app.health().await);
+    assert_eq!(h["status"], "unhealthy", "{h}");
+    assert_eq!(h["lists"][0]["name"], "ftc");
+    assert_eq!(h["lists"][0]["status"], "never_loaded", "{h}");
+    assert!(
+        h["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ftc (never loaded)")),
+        "{h}"
+    );
+    // Loaded 28 days ago, 31 allowed: three days left, degraded.
+    let (status, _) = put(&app, "?downloaded_at=2026-10-26", b"3055551234\n".to_vec()).await;
+    assert_eq!(status, StatusCode::OK);
+    let h = lists(&app.health().await);
+    assert_eq!(h["status"], "degraded", "{h}");
+    let ftc = &h["lists"][0];
+    assert_eq!(
+        (
+            ftc["status"].clone(),
+            ftc["age_days"].clone(),
+            ftc["days_left"].clone(),
+            ftc["version"].clone()
+        ),
+        (json!("closes_soon"), json!(28), json!(3), json!(1)),
+        "{h}"
+    );
+    assert_eq!(h["lists"][1]["status"], "ok", "an ungated list: {h}");
+    assert_eq!(h["lists"][1]["days_left"], Value::Null);
+    app.clock.advance(chrono::TimeDelta::days(4));
+    let h = lists(&app.health().await);
+    assert_eq!(
+        (
+            h["lists"][0]["status"].clone(),
+            h["lists"][0]["days_left"].clone()
+        ),
+        (json!("stale"), json!(-1)),
+        "{h}"
+    );
+    assert!(
+        h["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ftc (stale)")),
+        "{h}"
+    );
+}
