@@ -98,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::feeds::refresh,
         super::feeds::check,
         super::feeds::words,
+        super::stats::attempts_today,
         super::stats::attempts,
         super::stats::blocklist_statistics,
         super::stats::pipeline_statistics,

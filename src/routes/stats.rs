@@ -13,7 +13,8 @@ use crate::stats::calls;
 use crate::stats::range::parse_date;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/blocklist/attempts/{date}").route(web::get().to(attempts)))
+    cfg.service(web::resource("/blocklist/attempts/today").route(web::get().to(attempts_today)))
+        .service(web::resource("/blocklist/attempts/{date}").route(web::get().to(attempts)))
         .service(web::resource("/blocklist/statistics").route(web::get().to(blocklist_statistics)))
         .service(web::resource("/statistics").route(web::get().to(pipeline_statistics)));
 }
@@ -22,16 +23,28 @@ fn today(state: &AppState) -> chrono::NaiveDate {
     crate::clock::business_date(state.clock.now(), state.settings.timezone)
 }
 
-#[utoipa::path(get, path = "/api/admin/blocklist/attempts/{date}", tag = "admin", summary = "One business day of blocked attempts (seed shape); `today` allowed", params(("date" = String, Path, description = "YYYY-MM-DD or today"), ("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "the day (seed shape)", body = super::schemas::AttemptsDay), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/admin/blocklist/attempts/today", tag = "admin", summary = "Today's blocked attempts, the business date in TIMEZONE (seed shape)", params(("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "the day (seed shape)", body = super::schemas::AttemptsDay), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
+async fn attempts_today(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
+    let date = today(&state);
+    attempts_of(state, date, q).await
+}
+
+#[utoipa::path(get, path = "/api/admin/blocklist/attempts/{date}", tag = "admin", summary = "One business day of blocked attempts (seed shape)", params(("date" = String, Path, description = "YYYY-MM-DD"), ("limit" = Option<String>, Query, description = "page size"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "the day (seed shape)", body = super::schemas::AttemptsDay), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn attempts(
     state: web::Data<AppState>,
     date: web::Path<String>,
     q: Query,
 ) -> Result<HttpResponse, ApiError> {
-    let date = match date.as_str() {
-        "today" => today(&state),
-        other => parse_date("date", other).map_err(ApiError::BadRequest)?,
-    };
+    let date = parse_date("date", date.as_str()).map_err(ApiError::BadRequest)?;
+    attempts_of(state, date, q).await
+}
+
+/// One business day of the attempts journal, paged, in the seed's shape.
+async fn attempts_of(
+    state: web::Data<AppState>,
+    date: chrono::NaiveDate,
+    q: Query,
+) -> Result<HttpResponse, ApiError> {
     let limit = number(&q, "limit")?;
     let offset = number(&q, "offset")?.unwrap_or(0);
     let quarantine = state.quarantine.clone();

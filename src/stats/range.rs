@@ -29,19 +29,27 @@ pub fn parse_date(name: &str, value: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("`{name}` must be a real date written YYYY-MM-DD, not `{value}`"))
 }
 
-/// Both ends inclusive. Default: the 7 days ending `today`; with only `start`, up to
-/// `today`; with only `end`, the 7 days ending then.
+/// A date, or the word `today` (the business date now), as the attempts path takes it.
+fn date_or_today(name: &str, value: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    if value.trim().eq_ignore_ascii_case("today") {
+        return Ok(today);
+    }
+    parse_date(name, value)
+}
+
+/// Both ends inclusive, each a date or `today`. Default: the 7 days ending `today`; with
+/// only `start`, up to `today`; with only `end`, the 7 days ending then.
 pub fn parse_range(
     start: Option<&str>,
     end: Option<&str>,
     today: NaiveDate,
 ) -> Result<DateRange, String> {
     let end = match end.filter(|s| !s.trim().is_empty()) {
-        Some(e) => parse_date("end", e)?,
+        Some(e) => date_or_today("end", e, today)?,
         None => today,
     };
     let start = match start.filter(|s| !s.trim().is_empty()) {
-        Some(s) => parse_date("start", s)?,
+        Some(s) => date_or_today("start", s, today)?,
         None => end.checked_sub_days(Days::new(6)).unwrap_or(end),
     };
     if start > end {
@@ -70,6 +78,8 @@ mod tests {
         let r = parse_range(None, None, today).expect("default");
         assert_eq!((r.start, r.end), (d("2026-11-17"), today));
         assert_eq!(r.dates().count(), 7);
+        let r = parse_range(Some("today"), Some("Today"), today).expect("today");
+        assert_eq!((r.start, r.end), (today, today));
         let r = parse_range(Some("2026-01-20"), Some("2026-01-22"), today).expect("explicit");
         let dates: Vec<String> = r.dates().map(|d| d.to_string()).collect();
         assert_eq!(dates, ["2026-01-20", "2026-01-21", "2026-01-22"]);

@@ -264,5 +264,8 @@ async fn failures_keep_the_last_good_list_and_the_cache_serves_a_restart() {
     assert_eq!(feeds["feeds"][0]["status"], "stale", "{feeds}");
     assert_eq!(feeds["feeds"][0]["source"], "cache", "{feeds}");
     let name = feeds["feeds"][0]["name"].as_str().expect("name");
-    assert!(feeds["error"].as_str().is_some_and(|e| e.contains(name)), "{feeds}");
+    assert!(
+        feeds["error"].as_str().is_some_and(|e| e.contains(name)),
+        "{feeds}"
+    );
 }

@@ -441,3 +441,40 @@ async fn an_international_number_valid_for_no_pattern_of_its_country_is_blocked_
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["phone_number"], "+442079460958");
 }
+
+#[tokio::test]
+async fn the_seeds_attempts_today_is_its_own_path_and_statistics_take_today() {
+    let app = crate::helpers::spawn_app().await;
+    let doc = app.get_json("/api/openapi.json").await;
+    let today = &doc["paths"]["/api/admin/blocklist/attempts/today"]["get"];
+    assert!(today.is_object(), "described as its own path");
+    assert!(
+        today["parameters"]
+            .as_array()
+            .is_none_or(|p| p.iter().all(|x| x["in"] != "path")),
+        "{today}"
+    );
+    let day = app.get_json("/api/admin/blocklist/attempts/today").await;
+    assert_eq!(day["date"], "2026-11-23");
+    let stats = app
+        .get_json("/api/admin/statistics?start=today&end=today")
+        .await;
+    assert_eq!(stats["days"][0]["date"], "2026-11-23", "{stats}");
+    let seed = app
+        .get_json("/api/admin/blocklist/statistics?start=today")
+        .await;
+    assert_eq!(
+        seed["date_range"],
+        json!({"start": "2026-11-23", "end": "2026-11-23"})
+    );
+    // A word that is not a date is still refused.
+    let res = app
+        .admin(
+            reqwest::Method::GET,
+            "/api/admin/statistics?start=yesterday",
+        )
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
