@@ -104,3 +104,8 @@ export function download(blob, name) {
 export function num(n) {
   return typeof n === 'number' ? n.toLocaleString('en-US') : '—';
 }
+
+// "1 decision", "2 decisions" (`many` when the plural is not `one` + s).
+export function count(n, one, many = `${one}s`) {
+  return `${num(n)} ${n === 1 ? one : many}`;
+}

@@ -3,7 +3,7 @@
 // the side-effect-free run of the pipeline that shows which rule would decide, and until when.
 
 import { api, query } from './api.js';
-import { h, status, table, when } from './dom.js';
+import { count, h, status, table, when } from './dom.js';
 
 const isRequestId = (v) => /^(req_|dq_)/.test(v) || (/[a-z]/i.test(v) && !/^[+\d\s().-]+$/.test(v) && !v.includes('@'));
 
@@ -92,7 +92,7 @@ function byPhone(r, slot) {
   const last = decisions[decisions.length - 1];
   return h('div', {},
     h('p', {}, `${r.phone || ''} ${r.lead_id ? `lead ${r.lead_id}` : ''} · ${r.date_range.start} – ${r.date_range.end}: `,
-      `${r.decisions} decisions, ${r.dispatches} dispatches, ${r.outcomes} outcomes${r.truncated ? ' (truncated)' : ''}`),
+      `${count(r.decisions, 'decision')}, ${count(r.dispatches, 'dispatch', 'dispatches')}, ${count(r.outcomes, 'outcome')}${r.truncated ? ' (truncated)' : ''}`),
     r.phone ? checkButton(r.phone, last && last.lead_id, slot) : null,
     h('h2', {}, 'Decisions'),
     decisions.length ? decisions.map(decisionBlock) : h('p', { class: 'muted' }, 'No decisions in this range.'),

@@ -3,7 +3,7 @@
 // 10 s; a card is redrawn only when its data changed.
 
 import { api } from './api.js';
-import { ask, card, confirmAction, facts, h, num, renderInto, status, table, toast, when } from './dom.js';
+import { ask, card, confirmAction, count, facts, h, num, renderInto, status, table, toast, when } from './dom.js';
 
 const STAGES = ['schedule', 'answering_machine', 'protection', 'blocklist'];
 const OUTCOMES = ['human', 'voicemail', 'no_answer', 'busy', 'transferred', 'failed'];
@@ -108,7 +108,8 @@ function queueCard(q) {
 
 function lines(a) {
   return [
-    h('p', {}, h('strong', { id: 'today-lines-count' }, num(a.count)), ' numbers with a call in flight'),
+    h('p', {}, h('strong', { id: 'today-lines-count' }, num(a.count)),
+      a.count === 1 ? ' number with a call in flight' : ' numbers with a call in flight'),
     table([['Phone', (l) => l.phone], ['Lead', (l) => l.lead_id], ['Since', (l) => when(l.since)],
       ['Released by', (l) => when(l.auto_release_at)]], a.lines || []),
   ];

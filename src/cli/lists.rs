@@ -120,14 +120,22 @@ pub async fn import(settings: &Settings, job: Import, target: Target) -> anyhow:
         if job.changes {
             let (meta, c) = lists.apply_changes(&name, input, &source, &load, now)?;
             return Ok(format!(
-                "list {name}: version {} ({} numbers), {} added, {} deleted, {} invalid",
-                meta.version, meta.count, c.added, c.deleted, c.report.invalid
+                "list {name}: version {} ({}), {} added, {} deleted, {} invalid",
+                meta.version,
+                count(meta.count, "number", "numbers"),
+                c.added,
+                c.deleted,
+                c.report.invalid
             ));
         }
         let (meta, report) = lists.replace(&name, input, &source, &load, now)?;
         let mut text = format!(
-            "list {name}: version {} ({} numbers, {} prefixes, downloaded {}), {} invalid",
-            meta.version, meta.count, meta.prefixes, meta.downloaded_at, report.invalid
+            "list {name}: version {} ({}, {}, downloaded {}), {} invalid",
+            meta.version,
+            count(meta.count, "number", "numbers"),
+            count(meta.prefixes as u64, "prefix", "prefixes"),
+            meta.downloaded_at,
+            report.invalid
         );
         for bad in &report.invalid_lines {
             let file = bad
@@ -232,4 +240,10 @@ pub async fn lookup(settings: &Settings, phone: &str) -> anyhow::Result<serde_js
     let number = crate::domain::PhoneNumber::parse(phone, &settings.default_country)
         .map_err(|e| anyhow::anyhow!("{phone}: {e}"))?;
     Ok(serde_json::json!({"phone": number.as_str(), "lists": lists.lookup(number.as_str())}))
+}
+
+/// `1 prefix`, `2 prefixes`.
+fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -107,16 +107,52 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("database: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The cause is in the message, once: it is not also a `source`, so a chain printed
+    /// by anyhow does not repeat it (sqlx's own errors repeat their database's message
+    /// as their source).
+    #[error("database: {}", sql_message(.0))]
+    Sql(sqlx::Error),
+    #[error("database migration: {}", migrate_message(.0))]
+    Migrate(sqlx::migrate::MigrateError),
     #[error("`{name}` was changed by another writer (version {found}, expected {expected})")]
     Conflict {
         name: String,
         expected: i64,
         found: i64,
     },
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for DbError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Migrate(e)
+    }
+}
+
+/// The database's own message for an error it returned (without sqlx's "error returned
+/// from database" wrapping), else sqlx's text.
+fn sql_message(e: &sqlx::Error) -> String {
+    match e {
+        // 3D000: the database named in DATABASE_URL does not exist.
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("3D000") => format!(
+            "{}; create it first (`createdb NAME`, or `CREATE DATABASE NAME;` in psql)",
+            d.message()
+        ),
+        sqlx::Error::Database(d) => d.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn migrate_message(e: &sqlx::migrate::MigrateError) -> String {
+    match e {
+        sqlx::migrate::MigrateError::Execute(inner) => sql_message(inner),
+        other => other.to_string(),
+    }
 }
 
 /// The database could not be reached or could not commit: the error an `io::Error` from
@@ -135,6 +171,15 @@ impl DbError {
 /// Whether `e` came from the database being unavailable.
 pub fn is_unavailable(e: &std::io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<Unavailable>())
+}
+
+/// A copy of `e` (an `io::Error` is not `Clone`) that is still [`Unavailable`] when `e`
+/// was, with the cause said once.
+pub fn copy_io_error(e: &std::io::Error) -> std::io::Error {
+    match e.get_ref().and_then(|i| i.downcast_ref::<Unavailable>()) {
+        Some(u) => std::io::Error::other(Unavailable(u.0.clone())),
+        None => std::io::Error::new(e.kind(), e.to_string()),
+    }
 }
 
 /// The embedded migrations as sqlx's migrator reads them.
@@ -178,7 +223,11 @@ impl Db {
     /// start at the same moment.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
         let options: PgConnectOptions = url.parse()?;
-        let options = options.application_name("callgate");
+        // The server's NOTICEs ("relation _sqlx_migrations already exists, skipping" at
+        // every start) are not news: only warnings and errors are sent to us.
+        let options = options
+            .application_name("callgate")
+            .options([("client_min_messages", "warning")]);
         migrate(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))

@@ -101,11 +101,7 @@ fn drain(rx: &mut mpsc::UnboundedReceiver<Job>, jobs: &mut Vec<Job>) {
 }
 
 fn copy_error(e: &io::Error) -> io::Error {
-    if crate::db::is_unavailable(e) {
-        io::Error::other(crate::db::Unavailable(e.to_string()))
-    } else {
-        io::Error::new(e.kind(), e.to_string())
-    }
+    crate::db::copy_io_error(e)
 }
 
 impl Gateway {

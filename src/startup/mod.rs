@@ -330,6 +330,9 @@ impl Application {
             );
         }
         gateway.enqueue(ready);
+        if settings.admin_api_keys.is_empty() {
+            tracing::warn!("no ADMIN_API_KEY: the admin API and the console answer 503 until one is set (it is never open)");
+        }
         tracing::info!(
             %addr,
             data_dir = %settings.data_dir.display(),

@@ -236,6 +236,12 @@ async fn a_list_not_loaded_makes_health_503_but_the_instance_stays_ready_for_the
     db.set_reachable(false)
         .await
         .expect("take the database away");
+    // A lead is refused with the cause said once.
+    let (status, body) =
+        post_lead(&app, json!({"phone_number": "3055552121", "lead_id": "R2"})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let error = body["error"].as_str().expect("error");
+    assert_eq!(error.matches("unavailable").count(), 1, "{error}");
     let (status, body) = ready(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["ready"], false);

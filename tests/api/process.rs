@@ -325,4 +325,32 @@ fn pretty_logs_to_a_pipe_carry_no_colour_codes() {
         "{lines:?}"
     );
     assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{lines:?}");
+    // No ADMIN_API_KEY was given: said at startup, like a missing Bland key.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("no ADMIN_API_KEY")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_database_is_named_once_with_how_to_create_it() {
+    // Only to know that a server answers (and to skip without one, outside CI).
+    let Some(scratch) = callgate::db::scratch::Scratch::create().await else {
+        return;
+    };
+    let url = format!("{}_missing", scratch.url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (out, stderr) = run_binary(
+        &["serve"],
+        &[
+            ("DATA_DIR", &path_str(dir.path())),
+            ("PORT", "0"),
+            ("DATABASE_URL", &url),
+        ],
+    );
+    assert!(!out.status.success());
+    assert_eq!(stderr.matches("does not exist").count(), 1, "{stderr}");
+    assert!(stderr.contains("createdb"), "{stderr}");
 }
