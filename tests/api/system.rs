@@ -366,3 +366,29 @@ async fn the_openapi_document_is_served_without_a_key() {
         assert!(doc["paths"][path].is_object(), "{path} is described");
     }
 }
+
+/// `data/` holds only its README in git: live state there can never be committed or
+/// replaced by a `git pull`.
+#[test]
+fn data_is_ignored_by_git_except_its_readme() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    if !std::path::Path::new(root).join(".git").exists() {
+        return; // not a checkout (a packaged source tree)
+    }
+    let ignored = |p: &str| {
+        std::process::Command::new("git")
+            .args(["-C", root, "check-ignore", "-q", "--no-index", p])
+            .status()
+            .expect("git")
+            .success()
+    };
+    for live in [
+        "data/blocklist-config.json",
+        "data/outbox/outbox.jsonl",
+        "data/calls/calls_2026-11-23.jsonl",
+    ] {
+        assert!(ignored(live), "{live} would be tracked");
+    }
+    assert!(!ignored("data/README.md"));
+    assert!(std::path::Path::new(root).join("data/README.md").exists());
+}
