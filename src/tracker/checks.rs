@@ -113,7 +113,9 @@ impl ProtectionCheck {
         }
         if r.duplicate {
             let window = i64::from(c.duplicate_window_minutes) * 60;
-            if let Some(last) = v.last_accepted.filter(|l| t - l < window) {
+            // Only an acceptance before `t` counts: a check asked about an earlier instant
+            // (`at`) does not see a lead accepted after it as its duplicate.
+            if let Some(last) = v.last_accepted.filter(|l| (0..window).contains(&(t - l))) {
                 return block(format!(
                     "duplicate: lead {} was accepted for this number {} s ago (window {} min)",
                     lead.lead_id,

@@ -392,3 +392,88 @@ fn data_is_ignored_by_git_except_its_readme() {
     assert!(!ignored("data/README.md"));
     assert!(std::path::Path::new(root).join("data/README.md").exists());
 }
+
+/// Every `curl` in the README: the lines of ```sh blocks that start one (with their `\`
+/// continuations), and inline `curl …` spans.
+fn readme_curls() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        let t = line.trim();
+        if t.starts_with("```") {
+            in_sh = t == "```sh";
+            continue;
+        }
+        if in_sh {
+            if let Some(cmd) = current.as_mut() {
+                cmd.push(' ');
+                cmd.push_str(t.trim_end_matches('\\'));
+            } else if t.starts_with("curl ") {
+                current = Some(t.trim_end_matches('\\').to_string());
+            }
+            if !t.ends_with('\\') {
+                out.extend(current.take());
+            }
+        } else {
+            for (i, span) in t.split('`').enumerate() {
+                if i % 2 == 1 && span.starts_with("curl ") {
+                    out.push(span.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_curl_in_the_readme_runs_as_pasted_against_the_real_server() {
+    let curls = readme_curls();
+    assert!(curls.len() >= 6, "the README's curls were found: {curls:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = crate::helpers::spawn_process(dir.path(), &[]);
+    let mut answers = Vec::new();
+    for cmd in &curls {
+        let cmd = cmd
+            .replace("http://localhost:3000", &server.address)
+            .replace("http://127.0.0.1:3000", &server.address);
+        // The status code on its own last line; the body before it.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{cmd} -sS -w '\\n%{{http_code}}'"))
+            .env("ADMIN_API_KEY", crate::helpers::ADMIN_KEY)
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let code: u16 = text
+            .lines()
+            .last()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            out.status.success() && (200..300).contains(&code),
+            "{cmd}\n{code}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        answers.push((cmd, text));
+    }
+    // The two checks answer what the README says they do.
+    let check = |number: &str| {
+        answers
+            .iter()
+            .find(|(c, _)| c.contains("/api/admin/check") && c.contains(number))
+            .map(|(_, body)| body.clone())
+            .unwrap_or_else(|| panic!("a check of {number}"))
+    };
+    assert!(
+        check("555-2671").contains(r#""decision":"accepted""#),
+        "{}",
+        check("555-2671")
+    );
+    let blocked = check("555-0142");
+    assert!(
+        blocked.contains(r#""decision":"blocked""#) && blocked.contains(r#""stage":"protection""#),
+        "{blocked}"
+    );
+}
