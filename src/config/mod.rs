@@ -27,6 +27,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("log_level", "RUST_LOG"),
     ("max_body_bytes", "MAX_BODY_BYTES"),
     ("shutdown_timeout_secs", "SHUTDOWN_TIMEOUT_SECS"),
+    ("body_timeout_secs", "BODY_TIMEOUT_SECS"),
     ("workers", "WORKERS"),
     ("retention_days", "RETENTION_DAYS"),
     ("database.url", "DATABASE_URL"),
@@ -186,6 +187,8 @@ pub struct Settings {
     pub log_level: String,
     pub max_body_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    /// How long a request body may take to arrive, whole (slow bodies answer 408).
+    pub body_timeout_secs: u64,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
     /// Daily journal files older than this many days are removed; 0 keeps everything.
@@ -234,6 +237,7 @@ impl Settings {
             log_level: "info".into(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_timeout_secs: 30,
+            body_timeout_secs: 30,
             workers: 0,
             retention_days: 365,
             blocklist_compact_after: 10_000,
@@ -388,6 +392,9 @@ impl Settings {
             s.shutdown_timeout_secs = v.parse().map_err(|_| {
                 ConfigError::new(origin, format!("`{v}` is not a number of seconds"))
             })?;
+        }
+        if let Some((v, origin)) = get("BODY_TIMEOUT_SECS") {
+            s.body_timeout_secs = parse_positive(v, origin)?;
         }
         if let Some((v, origin)) = get("WORKERS") {
             s.workers = v.parse().map_err(|_| {

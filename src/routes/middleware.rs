@@ -12,7 +12,7 @@
 //! ([`super::upload`]): its body streams to the handler, which reads it to the end before
 //! answering (and the admin-key check drains it before a 401).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -66,23 +66,42 @@ fn has_body(req: &ServiceRequest) -> bool {
 }
 
 /// Reads the whole body into memory and puts it back as the request's payload. `Err` is
-/// the answer to give instead (413 after draining, 400 for a body that cannot be read).
-async fn read_body_first(req: &mut ServiceRequest, limit: usize) -> Result<(), ApiError> {
+/// the answer to give instead (413 after draining, 400 for a body that cannot be read,
+/// 408 for one that has not arrived whole within `deadline` — a body sent a byte a
+/// second would otherwise hold its connection and worker for ever; actix bounds only the
+/// headers).
+async fn read_body_first(
+    req: &mut ServiceRequest,
+    limit: usize,
+    deadline: Duration,
+) -> Result<(), ApiError> {
     use futures_util::StreamExt;
     let mut payload = req.take_payload();
     let mut body = web::BytesMut::new();
     let mut seen = 0usize;
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-        seen = seen.saturating_add(chunk.len());
-        if seen > limit {
-            if seen > DRAIN_MAX {
-                break;
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+            seen = seen.saturating_add(chunk.len());
+            if seen > limit {
+                if seen > DRAIN_MAX {
+                    break;
+                }
+                continue;
             }
-            continue;
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok::<(), ApiError>(())
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(ApiError::RequestTimeout(format!(
+                "the request body did not arrive within {} s (BODY_TIMEOUT_SECS); send it again",
+                deadline.as_secs()
+            )))
+        }
     }
     if seen > limit {
         return Err(ApiError::PayloadTooLarge(format!(
@@ -118,15 +137,24 @@ pub async fn observe(
     let limit = state
         .as_ref()
         .map_or(256 * 1024, |s| body_limit(&req, s.settings.max_body_bytes));
+    let deadline = Duration::from_secs(
+        state
+            .as_ref()
+            .map_or(30, |s| s.settings.body_timeout_secs)
+            .max(1),
+    );
     let handled = async move {
         let early = if has_body(&req) && !super::upload::is_streamed(req.method(), req.path()) {
-            read_body_first(&mut req, limit).await.err()
+            read_body_first(&mut req, limit, deadline).await.err()
         } else {
             None
         };
         let res = match early {
             Some(e) => {
-                let close = matches!(e, ApiError::PayloadTooLarge(_));
+                let close = matches!(
+                    e,
+                    ApiError::PayloadTooLarge(_) | ApiError::RequestTimeout(_)
+                );
                 let mut res = req.into_response(e.error_response().map_into_boxed_body());
                 if close {
                     res.response_mut()

@@ -484,3 +484,55 @@ async fn the_seeds_attempts_today_is_its_own_path_and_statistics_take_today() {
         .expect("req");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_body_sent_a_byte_at_a_time_is_answered_408_once_its_deadline_passes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|s| s.body_timeout_secs = 1).await;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let body = br#"{"lead_id":"S","phone_number":"3055552150"}"#;
+    let head = format!(
+        "POST /webhooks/lead HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.expect("head");
+    // A byte every 100 ms: the body would take 4 s; the answer comes before it is sent.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    for b in body {
+        if conn.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(100), conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    // Whatever is still on the way.
+    if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    let json = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(json).expect("a JSON error body");
+    assert_eq!(v["success"], false);
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("BODY_TIMEOUT_SECS")),
+        "{v}"
+    );
+    // Nothing was decided.
+    let q = app
+        .get_json("/api/admin/leads/lookup?phone=3055552150")
+        .await;
+    assert_eq!(q["decisions"], 0, "{q}");
+}
