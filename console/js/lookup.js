@@ -45,13 +45,18 @@ export function mount(root) {
   return undefined;
 }
 
-function checkButton(phone, leadId, slot) {
-  return h('button', { type: 'button', id: 'check-now', onclick: () => checkNow(phone, leadId, slot) }, 'Check now');
+// The decision's own fields (journaled, bounded) when it has them, so a rule on `state`
+// or `status` answers as it did for the real lead; else the lead id and number alone.
+function checkButton(phone, leadId, slot, fields) {
+  return h('button', { type: 'button', id: 'check-now', onclick: () => checkNow(phone, leadId, slot, fields) }, 'Check now');
 }
 
-async function checkNow(phone, leadId, slot) {
+async function checkNow(phone, leadId, slot, fields) {
+  const lead = fields && typeof fields === 'object'
+    ? { ...fields, phone_number: phone, lead_id: leadId || fields.lead_id || 'console-check' }
+    : { lead_id: leadId || 'console-check', phone_number: phone };
   try {
-    const r = await api('/api/admin/check', { method: 'POST', json: { lead: { lead_id: leadId || 'console-check', phone_number: phone } } });
+    const r = await api('/api/admin/check', { method: 'POST', json: { lead } });
     slot.replaceChildren(h('section', { class: 'card', id: 'check-result', 'aria-labelledby': 'check-title' },
       h('h2', { id: 'check-title' }, 'If this lead came in now'),
       h('p', {}, status(r.decision), r.stage ? ` by ${r.stage}` : '', r.reason ? ` — ${r.reason}` : '',
@@ -93,7 +98,7 @@ function byPhone(r, slot) {
   return h('div', {},
     h('p', {}, `${r.phone || ''} ${r.lead_id ? `lead ${r.lead_id}` : ''} · ${r.date_range.start} – ${r.date_range.end}: `,
       `${count(r.decisions, 'decision')}, ${count(r.dispatches, 'dispatch', 'dispatches')}, ${count(r.outcomes, 'outcome')}${r.truncated ? ' (truncated)' : ''}`),
-    r.phone ? checkButton(r.phone, last && last.lead_id, slot) : null,
+    r.phone ? checkButton(r.phone, last && last.lead_id, slot, last && last.fields) : null,
     h('h2', {}, 'Decisions'),
     decisions.length ? decisions.map(decisionBlock) : h('p', { class: 'muted' }, 'No decisions in this range.'),
     h('h2', {}, 'Dispatches and outcomes'), eventRows(other));
@@ -104,7 +109,7 @@ function oneRequest(r, slot) {
   return h('div', {},
     h('p', {}, h('code', {}, r.request_id), r.call_id ? ` · Bland call ${r.call_id}` : '',
       r.outbox ? ' · in the outbox: ' : '', r.outbox ? status(r.outbox.state) : ''),
-    d && d.phone ? checkButton(d.phone, d.lead_id, slot) : null,
+    d && d.phone ? checkButton(d.phone, d.lead_id, slot, d.fields) : null,
     h('h2', {}, 'Decision'), d ? decisionBlock(d) : h('p', { class: 'muted' }, 'No decision journaled in the last 3 days.'),
     h('h2', {}, 'Dispatches'), eventRows(r.dispatches || []),
     h('h2', {}, 'Outcome'), r.outcome ? eventRows([r.outcome]) : h('p', { class: 'muted' }, 'No outcome yet.'));

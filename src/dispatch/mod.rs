@@ -350,6 +350,7 @@ impl Gateway {
             release_at: eval.release_at,
             trace: serde_json::to_value(&eval.trace).ok(),
             attempt: attempt.map(Box::new),
+            fields: Some(lead.recheck_fields()),
         }
     }
 

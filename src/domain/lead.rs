@@ -35,6 +35,30 @@ pub struct Lead {
     pub fields: Map<String, Value>,
 }
 
+/// What a decision keeps of its lead, so that "check now" can run the pipeline on the
+/// fields the checks read (`state`, `status`, a flagged field's value), not the number
+/// alone: its scalar fields (strings of at most [`RECHECK_VALUE_BYTES`], numbers, booleans),
+/// at most [`RECHECK_FIELDS`] of them, first come first kept. Long free text (what the
+/// content screen reads) is left out: the journal line stays small.
+pub const RECHECK_FIELDS: usize = 64;
+pub const RECHECK_VALUE_BYTES: usize = 256;
+
+impl Lead {
+    /// The fields a decision journals for re-checking (see [`RECHECK_FIELDS`]).
+    pub fn recheck_fields(&self) -> Map<String, Value> {
+        self.fields
+            .iter()
+            .filter(|(_, v)| match v {
+                Value::String(s) => s.len() <= RECHECK_VALUE_BYTES,
+                Value::Number(_) | Value::Bool(_) => true,
+                _ => false,
+            })
+            .take(RECHECK_FIELDS)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
 /// Limits on a lead's fields, so every accepted lead can be written and read back (serde's
 /// reader stops at 128 levels) and no single field swamps a journal line.
 pub const MAX_DEPTH: usize = 8;

@@ -178,6 +178,10 @@ pub enum CallEvent {
         /// (synced) copy is what restores the attempts file after a power cut.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attempt: Option<Box<Attempt>>,
+        /// The lead's fields the checks read, bounded (`Lead::recheck_fields`), so a
+        /// re-check ("check now") runs on the lead as it came, not its number alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fields: Option<serde_json::Map<String, Value>>,
     },
     /// A deferred lead left the queue without a decision: `why` is `expired` (older than
     /// `max_defer_hours`) or `deleted` (by an admin).

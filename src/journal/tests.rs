@@ -169,6 +169,7 @@ async fn attempts_lost_with_a_power_cut_are_restored_from_the_call_journal() {
         release_at: None,
         trace: None,
         attempt: Some(Box::new(a.clone())),
+        fields: None,
     };
     journals
         .append_decision(&decision)

@@ -63,6 +63,7 @@ fn accepted(rid: &str, l: &Lead, when: &str) -> CallEvent {
         release_at: None,
         trace: None,
         attempt: None,
+        fields: None,
     }
 }
 

@@ -536,3 +536,45 @@ async fn a_body_sent_a_byte_at_a_time_is_answered_408_once_its_deadline_passes()
         .await;
     assert_eq!(q["decisions"], 0, "{q}");
 }
+
+#[tokio::test]
+async fn each_decision_keeps_the_fields_the_checks_read_bounded_for_a_recheck() {
+    let app = spawn_app_with(live).await;
+    let long = "x".repeat(2000);
+    let lead = json!({"lead_id": "K-1", "phone_number": "3055552170", "status": "DNC",
+        "state": "FL", "list_id": 77, "notes": long, "tags": ["a"]});
+    let (_, answer) = post_lead(&app, lead).await;
+    assert_eq!(answer["stage"], "protection", "{answer}");
+    let id = answer["request_id"].as_str().expect("id");
+    let view = app.get_json(&format!("/api/admin/calls/{id}")).await;
+    let fields = &view["decision"]["fields"];
+    assert_eq!(fields["status"], "DNC", "{view}");
+    assert_eq!(fields["state"], "FL");
+    assert_eq!(fields["list_id"], 77);
+    assert_eq!(fields["phone_number"], "+13055552170");
+    assert_eq!(
+        fields["notes"],
+        serde_json::Value::Null,
+        "long text is not kept"
+    );
+    assert_eq!(fields["tags"], serde_json::Value::Null, "nor nested values");
+    // Checked again on those fields, the answer is the lead's own; on the number alone
+    // it would not be.
+    let again = app
+        .post_json("/api/admin/check", json!({"lead": fields}))
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_eq!(again["stage"], "protection", "{again}");
+    let bare = app
+        .post_json(
+            "/api/admin/check",
+            json!({"lead": {"lead_id": "K-1", "phone_number": "3055552170"}}),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_ne!(bare["stage"], "protection", "{bare}");
+}

@@ -35,6 +35,7 @@ fn decision(when: &str, id: &str, d: Decision, stage: Option<&str>, release: boo
         release_at: None,
         trace: None,
         attempt: None,
+        fields: None,
     }
 }
 

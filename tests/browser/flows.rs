@@ -225,3 +225,33 @@ async fn flags_upload_in_bulk_with_the_invalid_lines_then_search_edit_and_delete
     assert_eq!(left["flags"][0]["value"], "+13055551201");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_now_runs_on_the_fields_the_lead_came_with_not_its_number_alone() {
+    let app = spawn_app_with(|_| {}).await;
+    let Some(b) = launch(1280, 800).await else {
+        return;
+    };
+    // A Convoso status that says do-not-call: blocked by protection for this lead only.
+    let answer = post(
+        &app,
+        "/webhooks/lead",
+        json!({"lead_id": "L-9", "phone_number": "3055552160", "status": "DNC", "state": "FL"}),
+    )
+    .await;
+    assert_eq!(
+        (answer["decision"].as_str(), answer["stage"].as_str()),
+        (Some("blocked"), Some("protection")),
+        "{answer}"
+    );
+    sign_in(&b, &app, ADMIN_KEY).await;
+    b.text_contains("#today-leads", "Business date").await;
+    b.click("a[data-page=lookup]").await;
+    b.type_into("#lookup-q", "3055552160").await;
+    b.click("#lookup-form button[type=submit]").await;
+    b.text_contains("#lookup-out", "DNC").await;
+    b.click("#check-now").await;
+    // The number alone would be accepted; with its fields the answer is the lead's own.
+    b.text_contains("#check-result", "blocked by protection")
+        .await;
+}
