@@ -45,6 +45,7 @@ fn call(tracker: &Tracker, i: u64, at: DateTime<Utc>) {
         release_at: None,
         trace: None,
         attempt: None,
+        fields: None,
     });
     tracker.apply(&CallEvent::Outcome {
         timestamp: at + TimeDelta::minutes(1),

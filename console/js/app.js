@@ -2,7 +2,7 @@
 // #/settings), and sign-out. Each page module exports mount(root) → unmount().
 
 import { api, session, whenUnauthorized } from './api.js';
-import { h } from './dom.js';
+import { h, setZone } from './dom.js';
 import * as today from './today.js';
 import * as statistics from './statistics.js';
 import * as flags from './flags.js';
@@ -87,4 +87,9 @@ signOut.addEventListener('click', () => {
   showSignIn('Signed out.');
 });
 window.addEventListener('hashchange', route);
-route();
+// The business timezone (no key needed) before the first page draws its times.
+fetch('/health')
+  .then((r) => r.json())
+  .then((b) => setZone(b.timezone))
+  .catch(() => {})
+  .finally(route);

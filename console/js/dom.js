@@ -22,14 +22,14 @@ function append(el, children) {
   }
 }
 
-/// A table with a header row; `columns` are `[label, (row) => cell]`.
+/// A table with a header row; `columns` are `[label, (row) => cell]`. With no rows it is
+/// one line saying so (an empty table's headers would only scroll and be cut on a phone).
 export function table(columns, rows, attrs = {}) {
+  if (!rows.length) return h('p', { ...attrs, class: 'muted empty-table' }, 'None.');
   return h('div', { class: 'table-wrap' },
     h('table', attrs,
       h('thead', {}, h('tr', {}, columns.map(([label]) => h('th', { scope: 'col' }, label)))),
-      h('tbody', {}, rows.length
-        ? rows.map((r) => h('tr', {}, columns.map(([, cell]) => h('td', {}, cell(r)))))
-        : h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, 'none')))));
+      h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([, cell]) => h('td', {}, cell(r))))))));
 }
 
 /// A labelled key/value list.
@@ -55,10 +55,43 @@ export function status(state) {
   return h('span', { class: `badge badge-${state}` }, state);
 }
 
+// Instants are shown in the business timezone (the server's TIMEZONE, the zone of every
+// business date on these pages), with the UTC instant on hover.
+let zone = 'UTC';
+export function setZone(tz) {
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone: tz });
+    zone = tz;
+  } catch {
+    zone = 'UTC';
+  }
+}
+export function businessZone() {
+  return zone;
+}
+
+function utc(d) {
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+// "2026-11-23 10:00:00 EST" in the business timezone.
+export function whenText(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit',
+    minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short',
+  }).formatToParts(d);
+  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
+}
+
 export function when(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return h('time', { datetime: d.toISOString(), title: `${utc(d)} (UTC)` }, whenText(iso));
 }
 
 let toastTimer;

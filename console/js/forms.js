@@ -55,25 +55,64 @@ export function showError(form, err) {
   }
 }
 
-const label = (k) => k.replace(/_/g, ' ');
+// Words for the documents' fields (by path); any other key is shown as its words.
+const LABELS = {
+  enabled: 'On',
+  timezone: 'Business timezone (IANA name)',
+  federal_holidays: 'Closed on US federal holidays',
+  local_window: "Called party's legal calling window",
+  'local_window.enabled': "Enforce the called party's local calling window (federal and state rules)",
+  'local_window.unknown_zone': "When the called party's time zone cannot be told",
+  max_defer_hours: 'Longest a lead may wait in the deferred queue (hours)',
+  rules: 'Rules',
+  'rules.active_call': 'Active call on the number: defer',
+  'rules.duplicate': 'Duplicate lead within the window: block',
+  'rules.daily_cap': 'Daily cap per number',
+  'rules.rolling_cap': 'Rolling 24 h cap (FL, OK, MD…)',
+  'rules.terminal_outcomes': 'Terminal outcome today (transferred, not interested)',
+  'rules.terminal_status': 'Terminal Convoso status (DNC, SALE…)',
+  'rules.invalid_numbers': 'Invalid numbers',
+  invalid_numbers: 'Invalid number classes',
+  'invalid_numbers.nanp_format': 'Area code or exchange starting with 0 or 1',
+  'invalid_numbers.n11': 'N11 service codes (211…911)',
+  'invalid_numbers.fictional': 'Fictional 555-0100…0199',
+  'invalid_numbers.toll_free': 'Toll-free (800, 833…888)',
+  'invalid_numbers.premium': 'Premium rate (900)',
+  'invalid_numbers.international': 'Outside the NANP and valid for no pattern of its country',
+};
+
+// Fields whose value is one of a few words: a choice, not free text.
+const CHOICES = {
+  'local_window.unknown_zone': [['block', 'Block the call (fail closed)'],
+    ['all_us_zones', 'Call only when the window is open in every US zone']],
+};
+
+function label(k, path) {
+  if (LABELS[path]) return LABELS[path];
+  const words = k.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
 
 /// Inputs for a config document: booleans as checkboxes, numbers as number inputs, lists
-/// of strings one per line, objects as fieldsets, strings (and nulls) as text.
+/// of strings one per line, objects as fieldsets, strings (and nulls) as text, and fields
+/// with a fixed set of values as a choice.
 export function docFields(doc, prefix = '') {
   return Object.entries(doc).map(([k, v]) => {
     const path = prefix ? `${prefix}.${k}` : k;
     if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return h('fieldset', { 'data-field': path }, h('legend', {}, label(k)), docFields(v, path),
+      return h('fieldset', { 'data-field': path }, h('legend', {}, label(k, path)), docFields(v, path),
         h('p', { class: 'field-error', 'data-error-for': path }));
     }
     let input;
-    if (typeof v === 'boolean') input = h('input', { type: 'checkbox', checked: v });
+    if (CHOICES[path]) {
+      input = h('select', {}, CHOICES[path].map(([value, text]) => h('option', { value, selected: value === v }, text)));
+    } else if (typeof v === 'boolean') input = h('input', { type: 'checkbox', checked: v });
     else if (typeof v === 'number') input = h('input', { type: 'number', value: v, step: 'any' });
     else if (Array.isArray(v)) input = h('textarea', { rows: Math.min(8, Math.max(2, v.length)) }, v.join('\n'));
     else input = h('input', { type: 'text', value: v ?? '' });
     input.dataset.kind = Array.isArray(v) ? 'list' : v === null ? 'nullable' : typeof v;
     input.name = path;
-    return field(path, label(k), input, Array.isArray(v) ? 'one per line' : null);
+    return field(path, label(k, path), input, Array.isArray(v) ? 'one per line' : null);
   });
 }
 

@@ -60,8 +60,8 @@ async function checkNow(phone, leadId, slot, fields) {
     slot.replaceChildren(h('section', { class: 'card', id: 'check-result', 'aria-labelledby': 'check-title' },
       h('h2', { id: 'check-title' }, 'If this lead came in now'),
       h('p', {}, status(r.decision), r.stage ? ` by ${r.stage}` : '', r.reason ? ` — ${r.reason}` : '',
-        r.release_at ? ` · until ${when(r.release_at)}` : ''),
-      h('p', { class: 'muted' }, `Checked at ${when(r.at)} for lead ${leadId || 'console-check'}; nothing was journaled, sent or counted.`),
+        r.release_at ? [' · until ', when(r.release_at)] : ''),
+      h('p', { class: 'muted' }, 'Checked at ', when(r.at), ` for lead ${leadId || 'console-check'}; nothing was journaled, sent or counted.`),
       traceTable(r.trace)));
   } catch (err) {
     slot.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message));
@@ -75,9 +75,9 @@ function traceTable(trace) {
 
 function decisionBlock(d) {
   return h('article', { class: `decision decision-${d.decision}` },
-    h('h3', {}, status(d.decision), ` ${when(d.timestamp)}`, d.release ? ' (release from the queue)' : ''),
+    h('h3', {}, status(d.decision), ' ', when(d.timestamp), d.release ? ' (release from the queue)' : ''),
     h('p', {}, d.stage ? `${d.stage}: ` : '', d.reason || (d.decision === 'accepted' ? 'every check allowed the call' : ''),
-      d.release_at ? ` · until ${when(d.release_at)}` : ''),
+      d.release_at ? [' · until ', when(d.release_at)] : ''),
     h('p', { class: 'muted' }, 'Lead ', d.lead_id || '—', ' · ', h('code', {}, d.request_id || '')),
     traceTable(d.trace));
 }

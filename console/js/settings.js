@@ -51,22 +51,34 @@ async function section(slot, path, title, build, read) {
   slot.replaceChildren(form);
 }
 
+const DAY_NAMES = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
+
 function schedulerFields(doc) {
   const rest = { ...doc };
   delete rest.hours;
   delete rest.blackout_dates;
+  delete rest.enabled;
   const rows = DAYS.map((d) => {
     const hours = (doc.hours || {})[d];
     const open = h('input', { type: 'checkbox', id: `hours-${d}-open`, checked: !!hours, 'data-day': d, 'data-part': 'open' });
-    const start = h('input', { type: 'text', id: `hours-${d}-start`, value: hours ? hours.start : '09:00', inputmode: 'numeric', size: 5, 'data-day': d, 'data-part': 'start', 'aria-label': `${d} opens at` });
-    const end = h('input', { type: 'text', id: `hours-${d}-end`, value: hours ? hours.end : '17:00', inputmode: 'numeric', size: 5, 'data-day': d, 'data-part': 'end', 'aria-label': `${d} closes at` });
+    const start = h('input', { type: 'text', id: `hours-${d}-start`, value: hours ? hours.start : '09:00', inputmode: 'numeric', size: 5, 'data-day': d, 'data-part': 'start', 'aria-label': `${DAY_NAMES[d]} opens at` });
+    const end = h('input', { type: 'text', id: `hours-${d}-end`, value: hours ? hours.end : '17:00', inputmode: 'numeric', size: 5, 'data-day': d, 'data-part': 'end', 'aria-label': `${DAY_NAMES[d]} closes at` });
     start.dataset.path = `hours.${d}`;
+    // A closed day shows no hours; ticking it shows them again.
+    const times = h('span', { class: 'times', id: `hours-${d}-times`, hidden: !hours }, start, h('span', {}, ' – '), end);
+    const closed = h('span', { class: 'muted', hidden: !!hours }, 'closed');
+    open.addEventListener('change', () => {
+      times.hidden = !open.checked;
+      closed.hidden = open.checked;
+    });
     return h('div', { class: 'field hours', 'data-field': `hours.${d}` },
-      h('label', { for: open.id }, open, ` ${d}`), start, h('span', {}, '–'), end,
+      h('label', { for: open.id }, open, ` ${DAY_NAMES[d]}`), times, closed,
       h('p', { class: 'field-error', id: `hours-${d}-error`, 'data-error-for': `hours.${d}` }));
   });
   const blackout = h('textarea', { id: 'blackout-dates', rows: 3 }, (doc.blackout_dates || []).join('\n'));
+  const enabled = h('input', { type: 'checkbox', checked: !!doc.enabled, 'data-kind': 'boolean' });
   return [
+    field('enabled', 'Scheduler on: business hours, holidays and calling windows are enforced (off: every lead passes this stage)', enabled),
     h('fieldset', { 'data-field': 'hours' }, h('legend', {}, 'Business hours (HH:MM, end exclusive; 24:00 = midnight)'), rows,
       h('p', { class: 'field-error', 'data-error-for': 'hours' })),
     field('blackout_dates', 'Blackout dates (YYYY-MM-DD, one per line)', blackout),
@@ -79,6 +91,7 @@ function readScheduler(body, doc) {
   delete rest.hours;
   delete rest.blackout_dates;
   const out = readDoc(body, rest);
+  out.enabled = body.querySelector('[data-path="enabled"]').checked;
   out.hours = {};
   for (const d of DAYS) {
     const get = (part) => body.querySelector(`[data-day="${d}"][data-part="${part}"]`);

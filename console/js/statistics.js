@@ -9,13 +9,34 @@ import { download, h, num, table, toast } from './dom.js';
 
 const STAGES = ['schedule', 'answering_machine', 'protection', 'blocklist'];
 const OUTCOMES = ['human', 'voicemail', 'no_answer', 'busy', 'transferred', 'failed'];
+const STAGE_LABELS = { schedule: 'Schedule', answering_machine: 'Machine', protection: 'Protection', blocklist: 'Blocklist' };
+const OUTCOME_LABELS = { human: 'Human', voicemail: 'Voicemail', no_answer: 'No answer', busy: 'Busy', transferred: 'Transfer', failed: 'Failed' };
+// [group, label, value]: the blocked stages and the outcomes under one header each, so
+// the table fits a 1280 px screen without scrolling.
 const COLUMNS = [
-  ['Received', (d) => d.leads_received], ['Accepted', (d) => d.accepted], ['Deferred', (d) => d.deferred],
-  ...STAGES.map((s) => [`Blocked ${s.replace('_', ' ')}`, (d) => (d.blocked || {})[s] || 0]),
-  ['Rejected', (d) => d.rejected], ['Dispatched', (d) => d.dispatched],
-  ...OUTCOMES.map((o) => [o.replace('_', ' '), (d) => (d.outcomes || {})[o] || 0]),
-  ['Answered', (d) => d.answered],
+  [null, 'Received', (d) => d.leads_received], [null, 'Accepted', (d) => d.accepted], [null, 'Deferred', (d) => d.deferred],
+  ...STAGES.map((s) => ['Blocked by', STAGE_LABELS[s], (d) => (d.blocked || {})[s] || 0]),
+  [null, 'Rejected', (d) => d.rejected], [null, 'Dispatched', (d) => d.dispatched], [null, 'Dry runs', (d) => d.dry_run || 0],
+  ...OUTCOMES.map((o) => ['Outcomes', OUTCOME_LABELS[o], (d) => (d.outcomes || {})[o] || 0]),
+  [null, 'Answered', (d) => d.answered],
 ];
+
+function statsTable(rows) {
+  const top = [h('th', { scope: 'col', rowspan: 2 }, 'Day')];
+  COLUMNS.forEach(([group, label], i) => {
+    if (!group) top.push(h('th', { scope: 'col', rowspan: 2 }, label));
+    else if (i === 0 || COLUMNS[i - 1][0] !== group) {
+      const span = COLUMNS.filter(([g]) => g === group).length;
+      top.push(h('th', { scope: 'colgroup', colspan: span, class: 'group' }, group));
+    }
+  });
+  const second = COLUMNS.filter(([g]) => g).map(([, l]) => h('th', { scope: 'col' }, l));
+  return h('div', { class: 'table-wrap' },
+    h('table', { id: 'stats-table', class: 'numeric stats' },
+      h('thead', {}, h('tr', {}, top), h('tr', {}, second)),
+      h('tbody', {}, rows.map((d) => h('tr', {}, h('td', { class: 'day' }, d.date),
+        COLUMNS.map(([, , f]) => h('td', {}, num(f(d)))))))));
+}
 
 export function mount(root) {
   const start = h('input', { id: 'stats-start', name: 'start', type: 'date', required: true });
@@ -75,8 +96,7 @@ function render(out, p, b) {
     h('p', { class: 'muted' }, `${p.date_range.start} – ${p.date_range.end} (${p.timezone}), ${dates.length} days`),
     h('div', { class: 'grid two' }, decisions, outcomes),
     h('h2', {}, 'Per day'),
-    table([['Day', (d) => d.date], ...COLUMNS.map(([l, f]) => [l, (d) => num(f(d))])],
-      [...p.days, { date: 'Total', ...p.total }], { id: 'stats-table', class: 'numeric' }),
+    statsTable([...p.days, { date: 'Total', ...p.total }]),
     blocklistSection(b));
   return [
     dayChart(decisions, 'Decisions', dates, [

@@ -3,7 +3,7 @@
 // 10 s; a card is redrawn only when its data changed.
 
 import { api } from './api.js';
-import { ask, card, confirmAction, count, facts, h, num, renderInto, status, table, toast, when } from './dom.js';
+import { ask, businessZone, card, confirmAction, count, facts, h, num, renderInto, status, table, toast, when } from './dom.js';
 
 const STAGES = ['schedule', 'answering_machine', 'protection', 'blocklist'];
 const OUTCOMES = ['human', 'voicemail', 'no_answer', 'busy', 'transferred', 'failed'];
@@ -70,7 +70,7 @@ function show(el, data, build) {
 function leads(d) {
   const blocked = d.blocked || {};
   return [
-    h('p', { class: 'muted' }, `Business date ${d.date}`),
+    h('p', { class: 'muted' }, `Business date ${d.date} · times in ${businessZone()} (UTC on hover)`),
     facts([
       ['Received', num(d.leads_received), 'today-received'],
       ['Accepted', num(d.accepted), 'today-accepted'],

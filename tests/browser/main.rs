@@ -9,6 +9,7 @@ mod flows;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod layout;
 mod pages;
 mod setup;
 mod tour;
