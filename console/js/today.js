@@ -3,7 +3,7 @@
 // 10 s; a card is redrawn only when its data changed.
 
 import { api } from './api.js';
-import { ask, businessZone, card, confirmAction, count, facts, h, num, renderInto, status, table, toast, when } from './dom.js';
+import { ask, businessZone, card, confirmAction, count, facts, h, num, renderInto, status, table, toast, when, whenText } from './dom.js';
 
 const STAGES = ['schedule', 'answering_machine', 'protection', 'blocklist'];
 const OUTCOMES = ['human', 'voicemail', 'no_answer', 'busy', 'transferred', 'failed'];
@@ -50,7 +50,7 @@ export function mount(root) {
     root.dataset.refreshes = String(Number(root.dataset.refreshes || 0) + 1);
     const page = document.documentElement.dataset;
     if (!page.firstDataMs) page.firstDataMs = performance.now().toFixed(0);
-    updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')} · every 10 s`;
+    updated.textContent = `Updated ${whenText(new Date().toISOString()).slice(11)} · every 10 s`;
   };
   now.addEventListener('click', refresh);
   refresh();
@@ -89,7 +89,7 @@ function outcomes(d) {
   const total = OUTCOMES.reduce((n, k) => n + (o[k] || 0), 0);
   const rate = total ? `${((100 * d.answered) / total).toFixed(1)} %` : '—';
   return [
-    facts([...OUTCOMES.map((k) => [k.replace('_', ' '), num(o[k] || 0), `today-outcome-${k}`]),
+    facts([...OUTCOMES.map((k) => [k.charAt(0).toUpperCase() + k.slice(1).replace('_', ' '), num(o[k] || 0), `today-outcome-${k}`]),
       ['Answered (human ≥ 20 s)', num(d.answered), 'today-answered'],
       ['Answered rate', rate, 'today-answered-rate'],
       ['Unmatched completions', num(d.unmatched || 0), 'today-unmatched']]),
