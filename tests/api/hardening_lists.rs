@@ -22,14 +22,7 @@ fn national() -> Vec<ListSettings> {
 }
 
 async fn put(app: &TestApp, query: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let res = app
-        .admin(Method::PUT, &format!("/api/admin/lists/ftc{query}"))
-        .body(body)
-        .send()
-        .await
-        .expect("put");
-    let status = res.status();
-    (status, res.json().await.expect("json"))
+    crate::lists_formats::put(app, &format!("/api/admin/lists/ftc{query}"), body).await
 }
 
 /// 200 good numbers, then one line of `long` bytes, then the end.

@@ -133,17 +133,23 @@ async fn a_line_cut_short_mid_file_is_quarantined_in_every_replayed_file_and_onl
     }
 }
 
+/// A fresh app's data directory with `name` (relative to it) written as `text` before the
+/// app starts.
+async fn started_with(name: &str, text: String) -> TestApp {
+    let app = spawn_app_with(|_| {}).await;
+    let (settings, dir, bland, clock) = app.stop().await;
+    let file = settings.data_dir.join(name);
+    std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&file, text).expect("write");
+    crate::helpers::start(settings, dir, bland, clock).await
+}
+
 #[tokio::test]
 async fn a_cut_convoso_write_line_mid_file_is_quarantined() {
     if crate::helpers::file_backend_only() {
         return;
     }
-    let app = spawn_app_with(|_| {}).await;
-    let (settings, dir, bland, clock) = app.stop().await;
-    let file = settings.data_dir.join("convoso/writes.jsonl");
-    std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
-    std::fs::write(&file, format!("{CUT}\n{CUT}")).expect("write");
-    let app = crate::helpers::start(settings, dir, bland, clock).await;
+    let app = started_with("convoso/writes.jsonl", format!("{CUT}\n{CUT}")).await;
     assert_eq!(quarantined_files(&app).await, ["writes.jsonl"]);
     assert_eq!(app.health().await["status"], "degraded");
 }
@@ -153,13 +159,10 @@ async fn a_cut_blocklist_change_line_mid_file_refuses_to_start_and_a_torn_tail_i
     if crate::helpers::file_backend_only() {
         return;
     }
-    let app = spawn_app_with(|_| {}).await;
-    let (settings, dir, bland, clock) = app.stop().await;
-    let log = settings.data_dir.join("blocklist-changes.jsonl");
     let put = json!({"op": "put", "flag": {"id": "f1", "field": "phone_number",
         "value": "+13055552110", "added_at": "2026-11-23T14:00:00Z"}});
-    std::fs::write(&log, format!("{put}\n{CUT}")).expect("write");
-    let app = crate::helpers::start(settings.clone(), dir.clone(), bland, clock.clone()).await;
+    let app = started_with("blocklist-changes.jsonl", format!("{put}\n{CUT}")).await;
+    let log = app.data_dir().join("blocklist-changes.jsonl");
     let flags = app.get_json("/api/admin/blocklist").await;
     assert_eq!(
         flags["flags_count"], 1,

@@ -31,7 +31,8 @@ fn three_lists() -> Vec<ListSettings> {
     ]
 }
 
-async fn put(app: &TestApp, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+/// `PUT path` with `body` as the admin: the status and the JSON answer.
+pub async fn put(app: &TestApp, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let res = app
         .admin(Method::PUT, path)
         .body(body)
