@@ -10,6 +10,7 @@ mod convoso_process;
 mod dispatch;
 mod feeds;
 mod hardening;
+mod hardening_answers;
 mod hardening_lists;
 mod hardening_two;
 mod helpers;
