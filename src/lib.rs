@@ -37,7 +37,8 @@
 //! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring
-//!   bitmaps), streaming readers of the FTC, plain and CSV formats (gzip, zip), the rules
+//!   bitmaps), streaming readers of the FTC, plain and CSV formats (gzip, zip) whose lines
+//!   are bounded however they are compressed (`lists/lines.rs`), the rules
 //!   (state coverage, consent, the freshness gate), versions swapped in whole and kept as
 //!   snapshots (files, or `list_versions` in database mode); checked by
 //!   `pipeline::blocklist`, each decision's trace recording the lists consulted.
@@ -58,7 +59,9 @@
 //!   checks never know which.
 //! - [`console`] — the ops console's static files (`console/` at the repository root,
 //!   embedded with `include_bytes!`), served under `/console`; it only calls the admin API.
-//! - [`health`], [`metrics`] — component health and the per-server Prometheus registry.
+//! - [`health`], [`metrics`] — component health and the per-server Prometheus registry
+//!   (`/health` is the operator's view; `/health/ready`, in `routes/system.rs`, is only
+//!   "can this instance take a webhook durably", for load balancers).
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
 //!   is a correlation id), the body read before any answer (list uploads stream instead:
 //!   `upload`), admin auth, lookups, the OpenAPI document (`openapi`; the answers' shapes, documentation only: the seed's
