@@ -93,3 +93,48 @@ async fn each_convoso_write_is_sent_once_across_two_instances() {
     );
     assert_eq!(got.len(), ids.len());
 }
+
+#[tokio::test]
+async fn a_completion_reaching_the_other_instance_while_the_send_is_in_flight_is_matched() {
+    let Some((a, b)) = spawn_pair(live).await else {
+        return;
+    };
+    // Bland answers the first instance late; its completion reaches the second first.
+    Mock::given(method("POST"))
+        .and(path("/v1/calls"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(600))
+                .set_body_json(json!({"status": "success", "call_id": "bland-across"})),
+        )
+        .mount(&a.bland)
+        .await;
+    let (_, body) = post_lead(&a, json!({"phone_number": "3055552230", "lead_id": "X-1"})).await;
+    let id = body["request_id"].as_str().expect("accepted").to_string();
+    eventually(Duration::from_secs(5), || async {
+        let n = a.bland.received_requests().await.unwrap_or_default().len();
+        (n > 0).then_some(())
+    })
+    .await
+    .expect("the send is in flight");
+    let answer: Value = b
+        .client
+        .post(b.url("/webhooks/bland"))
+        .json(
+            &json!({"call_id": "bland-across", "answered_by": "voicemail",
+            "metadata": {"request_id": id}}),
+        )
+        .send()
+        .await
+        .expect("completion")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["status"], "recorded", "{answer}");
+    let view = a.get_json(&format!("/api/admin/calls/{id}")).await;
+    assert_eq!(view["outcome"]["outcome"], "voicemail", "{view}");
+    let stats = b
+        .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
+        .await;
+    assert_eq!(stats["total"]["unmatched"], 0, "{stats}");
+}
