@@ -110,3 +110,30 @@ async fn the_daily_cap_rolls_over_at_the_business_midnight() {
     let (_, third) = post_lead(&app, lead("C-3")).await;
     assert_eq!(third["decision"], "accepted", "{third}");
 }
+
+#[tokio::test]
+async fn in_database_mode_retention_removes_old_journal_rows_by_itself() {
+    if !crate::helpers::on_postgres() {
+        return; // the file backend's retention at startup: `pipeline_stats.rs`
+    }
+    let app = spawn_app_with(|s| s.retention_days = 30).await;
+    let old = callgate::journal::CallEvent::Rejected {
+        timestamp: "2026-10-01T15:00:00Z".parse().expect("instant"),
+        request_id: "req_old".into(),
+        errors: vec!["old".into()],
+    };
+    app.journals()
+        .await
+        .append_call(&old)
+        .wait()
+        .await
+        .expect("an old line");
+    assert_eq!(app.calls("2026-10-01").await.len(), 1);
+    // The retention task runs at startup and then every minute, on the lease holder.
+    let app = app.restart().await;
+    let gone = eventually(Duration::from_secs(10), || async {
+        app.calls("2026-10-01").await.is_empty().then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the old line was never removed");
+}
