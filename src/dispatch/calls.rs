@@ -1,8 +1,9 @@
 //! Calls Bland has taken, by `call_id`: which request they belong to and whether their
 //! outcome has arrived. Rebuilt at startup from the recent call journals, so a duplicate
-//! completion webhook after a restart is still recognised.
+//! completion webhook after a restart is still recognised — also one for a call we never
+//! placed, which is journaled (unmatched) once, as the database backend does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -38,12 +39,15 @@ pub enum Claim {
 #[derive(Default)]
 pub struct CallIndex {
     calls: Mutex<HashMap<String, CallRef>>,
+    /// Call ids of completions that matched no call of ours, already journaled.
+    unmatched: Mutex<HashSet<String>>,
 }
 
 impl CallIndex {
     pub fn rebuild(data_dir: &Path, today: NaiveDate, quarantine: &Quarantine) -> Self {
         let index = Self::default();
         let mut calls = HashMap::new();
+        let mut unmatched = HashSet::new();
         for back in (0..REBUILD_DAYS).rev() {
             let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
                 continue;
@@ -77,19 +81,26 @@ impl CallIndex {
                             },
                         );
                     }
-                    Some("outcome") => {
-                        if let Some(c) = calls.get_mut(&call_id) {
+                    Some("outcome") => match calls.get_mut(&call_id) {
+                        Some(c) => {
                             c.outcome = event
                                 .get("outcome")
                                 .cloned()
                                 .and_then(|o| serde_json::from_value(o).ok());
                         }
-                    }
+                        None => {
+                            unmatched.insert(call_id);
+                        }
+                    },
                     _ => {}
                 }
             }
         }
         *index.calls.lock().unwrap_or_else(PoisonError::into_inner) = calls;
+        *index
+            .unmatched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = unmatched;
         index
     }
 
@@ -123,7 +134,17 @@ impl CallIndex {
     pub fn claim(&self, call_id: &str, outcome: Outcome) -> Claim {
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
         match calls.get_mut(call_id) {
-            None => Claim::Unknown,
+            None => {
+                let mut seen = self
+                    .unmatched
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if seen.insert(call_id.to_string()) {
+                    Claim::Unknown
+                } else {
+                    Claim::Duplicate
+                }
+            }
             Some(c) if c.outcome.is_some() => Claim::Duplicate,
             Some(c) => {
                 c.outcome = Some(outcome);
@@ -134,6 +155,10 @@ impl CallIndex {
 
     /// Forgets an outcome whose journal write failed, so Bland's retry is not a duplicate.
     pub fn unclaim(&self, call_id: &str) {
+        self.unmatched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(call_id);
         if let Some(c) = self
             .calls
             .lock()
