@@ -228,7 +228,8 @@ fn the_cli_imports_a_file_and_a_change_list_and_looks_numbers_up() {
     );
     assert!(out.status.success(), "{stderr}");
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("version 2 (1 numbers), 0 added, 1 deleted")
+        String::from_utf8_lossy(&out.stdout).contains("version 2 (1 number), 0 added, 1 deleted"),
+        "one number, in the singular"
     );
     let (out, _) = run_binary(&["lists", "lookup", "3055551234"], &env);
     let found: Value = serde_json::from_slice(&out.stdout).expect("json");
