@@ -30,7 +30,15 @@
 //!   outcome or a block sets off — do-not-call flags, writes, redials (`follow_up`) —
 //!   redials through the deferred queue (`redial`), unconfirmed and silent calls looked up
 //!   at Bland (`reconcile`).
-//! - [`bland`] — the Bland client (send, list, fetch) and call body.
+//! - [`provider`] — the call provider interface in our own types (`CallProvider`: the
+//!   call body kept opaque in the outbox, place a call, the calls for a number, one call,
+//!   a completion webhook read into our `Completion`, its signature). The dispatcher,
+//!   reconciliation, redials and the completion webhook hold an `Arc<dyn CallProvider>`.
+//!   A second provider is one new module implementing it and one branch in
+//!   `startup/parts.rs` (`call_provider`) that builds it.
+//! - [`bland`] — Bland, the one provider: the client (send, list, fetch), the call body,
+//!   its completion fields (`bland/completion.rs`), the trait's implementation and the
+//!   webhook signature (`bland/provider.rs`). Bland's field names stay in this module.
 //! - [`convoso`] — Convoso's REST client (lead update, DNC insert; token only in form
 //!   bodies), the answer classes, the fields sent (`convoso/params.rs`), and the durable
 //!   outbox of writes (`convoso/writes.rs`; `db/writes.rs` in database mode).
@@ -73,7 +81,8 @@
 //! ## Dependency rule
 //! `routes`, `console`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
 //! `blocklist`, `lists`, `journal`, `stats`, `bland`, `convoso`, `feeds` → `store` → `db`,
-//! `domain`, `clock`. Imports go down only (`convoso`'s writes borrow the journal's
+//! `domain`, `clock`; `dispatch` and `bland` → `provider` (our call types, which borrow
+//! `journal::Outcome`). Imports go down only (`convoso`'s writes borrow the journal's
 //! timestamp format), with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them (the blocklist check reads `lists` and the area-code table of `schedule::rules`;
@@ -108,6 +117,7 @@ pub mod lists;
 pub mod metrics;
 pub mod migrate;
 pub mod pipeline;
+pub mod provider;
 pub mod routes;
 pub mod schedule;
 pub mod startup;

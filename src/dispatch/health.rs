@@ -32,7 +32,7 @@ impl crate::health::HealthSource for Gateway {
                 ]
             }
         };
-        let no_callback = self.bland.is_some() && self.settings.public_base_url.is_none();
+        let no_callback = self.provider.live() && self.settings.public_base_url.is_none();
         let status = if unconfirmed + failed + retrying > 0 || no_callback {
             HealthStatus::Degraded
         } else {
@@ -41,7 +41,7 @@ impl crate::health::HealthSource for Gateway {
         let mut report = ComponentReport::new(status)
             .with(
                 "mode",
-                if self.bland.is_some() {
+                if self.provider.live() {
                     "live"
                 } else {
                     "dry_run"

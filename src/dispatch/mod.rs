@@ -25,7 +25,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::bland::{call_body, BlandClient};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::domain::Lead;
@@ -45,8 +44,8 @@ pub struct Gateway {
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
-    /// `None` = dry-run.
-    pub bland: Option<BlandClient>,
+    /// Who places the calls (Bland); not live = dry run.
+    pub provider: Arc<dyn crate::provider::CallProvider>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     /// Database mode: the shared database and this instance's name in claims.
@@ -83,8 +82,8 @@ pub struct Parts {
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
-    /// `None` = dry-run.
-    pub bland: Option<BlandClient>,
+    /// Who places the calls (Bland); not live = dry run.
+    pub provider: Arc<dyn crate::provider::CallProvider>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub shared: Option<Arc<shared::Shared>>,
@@ -119,7 +118,7 @@ impl Gateway {
             deferred: p.deferred,
             scheduler: p.scheduler,
             tracker: p.tracker,
-            bland: p.bland,
+            provider: p.provider,
             clock: p.clock,
             settings: p.settings,
             shared: p.shared,
@@ -296,16 +295,10 @@ impl Gateway {
         eval
     }
 
-    /// The Bland call body for an accepted lead.
+    /// The provider's call body for an accepted lead.
     fn body_for(&self, lead: &Lead, request_id: &str) -> serde_json::Value {
         let from = self.pick_from();
-        call_body(
-            &self.settings.bland,
-            self.settings.public_base_url.as_deref(),
-            lead,
-            request_id,
-            from.as_deref(),
-        )
+        self.provider.call_body(lead, request_id, from.as_deref())
     }
 
     /// The call-journal line of a decision (a block carries its attempt line).

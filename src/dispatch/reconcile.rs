@@ -16,14 +16,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::outbox::{Entry, State};
 use super::Gateway;
 use crate::journal::CallEvent;
 
-/// Calls asked of Bland per number.
-const LIST_LIMIT: u32 = 50;
 const LEASE: &str = "reconcile";
 
 /// What one pass did.
@@ -46,17 +43,6 @@ pub const SILENT_MARGIN_MINUTES: i64 = 5;
 /// Sent calls older than this are not polled any more.
 pub const SILENT_WINDOW_HOURS: i64 = 24;
 
-/// Whether Bland's call details describe a finished call.
-fn finished(call: &Value) -> bool {
-    call.get("completed").and_then(Value::as_bool) == Some(true)
-        || call.get("status").and_then(Value::as_str).is_some_and(|s| {
-            matches!(
-                s.to_ascii_lowercase().as_str(),
-                "completed" | "failed" | "busy" | "no-answer" | "no_answer" | "canceled"
-            )
-        })
-}
-
 /// What passes share: the absent calls already journaled as such (journaled once, not
 /// every pass), and the pass itself, one at a time on an instance — the background task
 /// and the admin route never look the same call up together, so neither resends it twice
@@ -67,26 +53,13 @@ pub struct Reported {
     pass: tokio::sync::Mutex<()>,
 }
 
-/// `metadata.request_id` of a call as Bland shows it.
-fn request_id_of(call: &Value) -> Option<&str> {
-    call.get("metadata")
-        .and_then(|m| m.get("request_id"))
-        .and_then(Value::as_str)
-}
-
-fn call_id_of(call: &Value) -> Option<&str> {
-    call.get("call_id")
-        .or_else(|| call.get("c_id"))
-        .and_then(Value::as_str)
-}
-
 impl Gateway {
     /// One pass over every unconfirmed call (the admin route runs one at once).
     pub async fn reconcile(&self) -> io::Result<Reconciled> {
         let mut done = Reconciled::default();
-        let Some(bland) = &self.bland else {
+        if !self.provider.live() {
             return Ok(done);
-        };
+        }
         let _one_pass = self.reported.pass.lock().await;
         let entries: Vec<Entry> = self
             .outbox_entries()
@@ -97,7 +70,7 @@ impl Gateway {
         let s = &self.settings.bland;
         for e in entries {
             done.looked_up += 1;
-            let found = match self.find_at_bland(bland, &e).await {
+            let found = match self.find_at_provider(&e).await {
                 Ok(found) => found,
                 Err(err) => {
                     tracing::warn!(request_id = %e.request_id, error = %err, "cannot look an unconfirmed call up at Bland");
@@ -146,7 +119,7 @@ impl Gateway {
                 done.absent += 1;
             }
         }
-        self.poll_silent(bland, &mut done).await?;
+        self.poll_silent(&mut done).await?;
         Ok(done)
     }
 
@@ -154,11 +127,7 @@ impl Gateway {
     /// Bland took them: fetched (`GET /v1/calls/{id}`), and a finished one's outcome is
     /// applied as if its webhook had come (the line, the trackers, the Convoso update
     /// move), journaled with `source: poll`.
-    async fn poll_silent(
-        &self,
-        bland: &crate::bland::BlandClient,
-        done: &mut Reconciled,
-    ) -> io::Result<()> {
+    async fn poll_silent(&self, done: &mut Reconciled) -> io::Result<()> {
         let now = self.clock.now();
         let minutes = i64::from(self.settings.bland.max_duration) + SILENT_MARGIN_MINUTES;
         let until = now - TimeDelta::minutes(minutes);
@@ -173,25 +142,22 @@ impl Gateway {
         };
         for call_id in silent {
             done.polled += 1;
-            let details = match bland.call(&call_id).await {
-                Ok(Some(v)) if finished(&v) => v,
-                Ok(_) => continue,
+            let completion = match self.provider.call(&call_id).await {
+                Ok(Some(details)) => match details.completion {
+                    Some(c) => c,
+                    None => continue,
+                },
+                Ok(None) => continue,
                 Err(e) => {
                     tracing::warn!(%call_id, error = %e, "cannot fetch a silent call from Bland");
                     done.errors += 1;
                     continue;
                 }
             };
-            let mut payload = details;
-            if payload.get("call_id").is_none() {
-                payload["call_id"] = Value::String(call_id.clone());
-            }
-            let applied = match super::completion::parse(&payload) {
-                Ok(mut c) => {
-                    c.polled = true;
-                    self.complete_parsed(c).await
-                }
-                Err(e) => Err(e),
+            let applied = {
+                let mut c = completion;
+                c.polled = true;
+                self.complete_parsed(c).await
             };
             match applied {
                 Ok(_) => {
@@ -207,29 +173,21 @@ impl Gateway {
         Ok(())
     }
 
-    /// Bland's call id for entry `e`, if Bland has it.
-    async fn find_at_bland(
-        &self,
-        bland: &crate::bland::BlandClient,
-        e: &Entry,
-    ) -> Result<Option<String>, String> {
-        let listed = bland.calls_to(&e.phone, LIST_LIMIT).await?;
-        for call in &listed {
-            let Some(call_id) = call_id_of(call) else {
-                continue;
-            };
-            let rid = match request_id_of(call) {
-                Some(r) => Some(r.to_string()),
-                // The list may leave metadata out: the call itself has it.
-                None => bland
-                    .call(call_id)
+    /// The provider's call id for entry `e`, if the provider has it: its call list for
+    /// the number, matched on our request id (a listed call without it is fetched whole).
+    async fn find_at_provider(&self, e: &Entry) -> Result<Option<String>, String> {
+        let listed = self.provider.calls_to(&e.phone).await?;
+        for call in listed {
+            let rid = match call.request_id {
+                Some(r) => Some(r),
+                None => self
+                    .provider
+                    .call(&call.call_id)
                     .await?
-                    .as_ref()
-                    .and_then(request_id_of)
-                    .map(str::to_string),
+                    .and_then(|d| d.request_id),
             };
             if rid.as_deref() == Some(e.request_id.as_str()) {
-                return Ok(Some(call_id.to_string()));
+                return Ok(Some(call.call_id));
             }
         }
         Ok(None)
@@ -256,7 +214,7 @@ impl Gateway {
 /// Reconciles every `reconcile_every_secs` until `shutdown` (in database mode, while this
 /// instance holds the `reconcile` lease).
 pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
-    if gw.bland.is_none() {
+    if !gw.provider.live() {
         return;
     }
     let every = std::time::Duration::from_secs(gw.settings.bland.reconcile_every_secs.max(1));

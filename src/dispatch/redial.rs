@@ -16,9 +16,9 @@ use serde_json::{json, Map, Value};
 
 use super::completion::Completion;
 use super::Gateway;
-use crate::bland::REDIAL_FIELD;
 use crate::domain::Lead;
 use crate::journal::{CallEvent, Outcome};
+use crate::provider::REDIAL_FIELD;
 use crate::schedule::queue::{Deferral, Entry};
 
 pub const STAGE: &str = "redial";

@@ -97,11 +97,7 @@ impl Gateway {
         phone: &str,
         now: DateTime<Utc>,
     ) -> io::Result<bool> {
-        let fields = body
-            .get("request_data")
-            .and_then(serde_json::Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let fields = self.provider.lead_fields_of(body).unwrap_or_default();
         let s = &self.settings;
         // The body was built from a parsed lead, so this parses; if not, nothing to re-check.
         let Ok(lead) = Lead::parse(fields, &s.lead_fields, &s.default_country) else {

@@ -203,11 +203,9 @@ impl Gateway {
     }
 
     async fn resend_failed(&self, entry: &Entry) -> Result<Value, ResolveError> {
-        let fields = entry
-            .body
-            .get("request_data")
-            .and_then(Value::as_object)
-            .cloned()
+        let fields = self
+            .provider
+            .lead_fields_of(&entry.body)
             .ok_or_else(|| ResolveError::Unreadable("no request_data".into()))?;
         let s = &self.settings;
         let lead = Lead::parse(fields, &s.lead_fields, &s.default_country)

@@ -18,8 +18,8 @@ use super::calls::CallRef;
 use super::entries::Tried;
 use super::outbox::Record;
 use super::Gateway;
-use crate::bland::SendResult;
 use crate::journal::{CallEvent, DispatchStatus};
+use crate::provider::SendResult;
 
 /// Backoff before try `n + 1`: base × 2^(n−1), ±50 % jitter, capped at 60 s.
 pub fn backoff(base_ms: u64, n: u32) -> Duration {
@@ -154,15 +154,15 @@ pub(super) async fn try_send(
         call_id,
         error,
     };
-    let Some(client) = &gw.bland else {
+    if !gw.provider.live() {
         tracing::info!(request_id, body = %body, "dry run: no BLAND_API_KEY, this call would have been sent");
         let journaled = gw.record_dispatch(journal(DispatchStatus::DryRun, None, None));
         durable(journaled, "a dry run", request_id).await;
         gw.finish_try(request_id, gw.clock.now(), Tried::DryRun)
             .await;
         return;
-    };
-    let result = client.send(&body).await;
+    }
+    let result = gw.provider.place(&body).await;
     let at = gw.clock.now();
     match result {
         SendResult::Queued { call_id } => {
@@ -185,7 +185,7 @@ pub(super) async fn try_send(
                 gw.record_dispatch(journal(DispatchStatus::Sent, Some(call_id.clone()), None));
             tracing::info!(request_id, call_id, attempt = n, "call placed with Bland");
             durable(journaled, "a sent call", request_id).await;
-            if let Some(k) = body["metadata"]["redial"].as_u64() {
+            if let Some(k) = gw.provider.redial_of(&body) {
                 let placed = gw.journals.append_call(&CallEvent::Redial {
                     timestamp: at,
                     request_id: Some(request_id.to_string()),

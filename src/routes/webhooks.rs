@@ -3,7 +3,6 @@
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -12,7 +11,7 @@ use super::error::ApiError;
 use super::middleware::{new_request_id, RequestId};
 use super::params::Query;
 use super::AppState;
-use crate::dispatch::{completion, Completed};
+use crate::dispatch::Completed;
 use crate::domain::Lead;
 use crate::journal::Decision;
 
@@ -153,57 +152,27 @@ async fn lead(
     }
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    let text = text.strip_prefix("sha256=").unwrap_or(text);
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// True when `signature` is the hex HMAC-SHA256 of `body` under one of `secrets`.
-pub fn signature_ok(
-    secrets: &[crate::config::Secret],
-    body: &[u8],
-    signature: Option<&str>,
-) -> bool {
-    let Some(given) = signature.and_then(unhex) else {
-        return false;
-    };
-    secrets.iter().fold(false, |ok, secret| {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
-            return ok;
-        };
-        mac.update(body);
-        mac.verify_slice(&given).is_ok() | ok
-    })
-}
-
 #[utoipa::path(post, path = "/webhooks/bland", tag = "webhooks", summary = "Bland's completion webhook (X-Webhook-Signature when secrets are set)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-Webhook-Signature", body = super::openapi::ErrorBody), (status = 503, description = "the completion could not be recorded (the store is named); Bland retries", body = super::openapi::ErrorBody)), security((), ("bland_signature" = [])))]
 async fn bland(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let secrets = &state.settings.bland.webhook_secrets;
-    if !secrets.is_empty() {
-        let signature = req
-            .headers()
-            .get("x-webhook-signature")
-            .and_then(|v| v.to_str().ok());
-        if !signature_ok(secrets, &body, signature) {
-            return Err(ApiError::Unauthorized(
-                "missing or invalid X-Webhook-Signature".into(),
-            ));
-        }
+    let provider = &state.gateway.provider;
+    let signature = req
+        .headers()
+        .get(provider.signature_header())
+        .and_then(|v| v.to_str().ok());
+    if !provider.verify(&body, signature) {
+        return Err(ApiError::Unauthorized(
+            "missing or invalid X-Webhook-Signature".into(),
+        ));
     }
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    completion::parse(&payload).map_err(ApiError::BadRequest)?;
+    provider
+        .parse_completion(&payload)
+        .map_err(ApiError::BadRequest)?;
     let (c, done) = state.gateway.complete(&payload).await.map_err(|e| {
         tracing::error!(error = %e, "a completion could not be recorded; Bland retries it");
         // A write failed (the store is named in `e`): Bland retries a 5xx, and 503 says

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::bland::BlandClient;
+use crate::bland::{Bland, BlandClient};
 use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -16,6 +16,7 @@ use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, shared::Shared, Ga
 use crate::feeds::Feeds;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
+use crate::provider::CallProvider;
 use crate::schedule::{queue::DeferredQueue, Scheduler};
 use crate::stats::Statistics;
 use crate::store::quarantine::Quarantine;
@@ -235,6 +236,16 @@ pub(super) struct Sources<'a> {
     pub metrics: &'a Arc<crate::metrics::Metrics>,
 }
 
+/// The call provider: Bland, live with a key, a dry run without. (A second provider is
+/// a branch here on a setting naming it, building its own `CallProvider`.)
+fn call_provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvider>> {
+    Ok(Arc::new(Bland::new(
+        bland_client(settings)?,
+        settings.bland.clone(),
+        settings.public_base_url.clone(),
+    )))
+}
+
 fn bland_client(settings: &Settings) -> anyhow::Result<Option<BlandClient>> {
     match &settings.bland.api_key {
         None => {
@@ -322,7 +333,7 @@ pub(super) async fn build_gateway(
         deferred: Arc::new(deferred),
         scheduler: src.scheduler.clone(),
         tracker: src.tracker.clone(),
-        bland: bland_client(settings)?,
+        provider: call_provider(settings)?,
         clock: clock.clone(),
         settings: settings.clone(),
         shared: shared.clone(),

@@ -1,4 +1,6 @@
-//! The Bland AI client (reqwest lives here and in the CLI, nowhere else) and the call body.
+//! Bland AI, our one call provider: the client (reqwest lives here and in the CLI, nowhere
+//! else), the call body, the completion's fields (`completion`), and the
+//! [`crate::provider::CallProvider`] implementation (`provider`).
 //!
 //! Every send ends in one of four results, chosen so that one lead never becomes two
 //! calls: `Queued` (Bland took it), `Retry` (Bland certainly did not take it: the
@@ -12,36 +14,19 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{BlandSettings, Secret};
 use crate::domain::Lead;
+pub use crate::provider::{SendResult, REDIAL_FIELD};
+
+pub mod completion;
+pub mod provider;
+pub use provider::Bland;
 
 /// Longest `Retry-After` we honour.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum SendResult {
-    Queued {
-        call_id: String,
-    },
-    Retry {
-        after: Option<Duration>,
-        why: String,
-    },
-    Failed {
-        status: u16,
-        message: String,
-    },
-    Unconfirmed {
-        why: String,
-    },
-}
 
 /// Fills `{{field}}` placeholders with the lead's values (see [`Lead::fill`]).
 pub fn fill(template: &str, lead: &Lead) -> String {
     lead.fill(template)
 }
-
-/// The lead field a redial's number travels in (`_callgate_*` fields are never sent to
-/// Bland's agent).
-pub const REDIAL_FIELD: &str = "_callgate_redial";
 
 /// The `POST /v1/calls` body for a lead. `from` is the caller id picked for this call.
 pub fn call_body(
