@@ -62,3 +62,36 @@ impl crate::health::HealthSource for Gateway {
         report
     }
 }
+
+impl super::Gateway {
+    /// Whether this instance's storage answers, so a webhook it takes is durable: the
+    /// storage's name (`files` or `database`) and, when it does not answer, why (the
+    /// data directory is not writable; the database gave no answer within two seconds).
+    pub async fn storage_answers(&self) -> (&'static str, Option<String>) {
+        match &self.shared {
+            None => {
+                let dir = self.settings.data_dir.clone();
+                let probe = dir.join(".ready-probe");
+                let writable = tokio::task::spawn_blocking(move || {
+                    let ok = std::fs::write(&probe, b"ok").is_ok();
+                    let _ = std::fs::remove_file(&probe);
+                    ok
+                })
+                .await
+                .unwrap_or(false);
+                let error = (!writable)
+                    .then(|| format!("the data directory {} is not writable", dir.display()));
+                ("files", error)
+            }
+            Some(sh) => {
+                let error = sh
+                    .db
+                    .ping(std::time::Duration::from_secs(2))
+                    .await
+                    .err()
+                    .map(|e| format!("the database is unreachable: {e}"));
+                ("database", error)
+            }
+        }
+    }
+}

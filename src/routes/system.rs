@@ -88,30 +88,7 @@ fn probe_writable(dir: &std::path::Path) -> bool {
 /// go. `/health` stays the operator's view.
 #[utoipa::path(get, path = "/health/ready", tag = "system", summary = "Readiness for load balancers (200 while storage answers, else 503)", responses((status = 200, description = "ready", body = super::schemas_ops::Ready), (status = 503, description = "not ready: the storage that does not answer", body = super::schemas_ops::Ready)))]
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let (storage, error) = match &state.gateway.shared {
-        None => {
-            let dir = state.settings.data_dir.clone();
-            let writable = tokio::task::spawn_blocking(move || probe_writable(&dir))
-                .await
-                .unwrap_or(false);
-            let error = (!writable).then(|| {
-                format!(
-                    "the data directory {} is not writable",
-                    state.settings.data_dir.display()
-                )
-            });
-            ("files", error)
-        }
-        Some(sh) => {
-            let error = sh
-                .db
-                .ping(std::time::Duration::from_secs(2))
-                .await
-                .err()
-                .map(|e| format!("the database is unreachable: {e}"));
-            ("database", error)
-        }
-    };
+    let (storage, error) = state.gateway.storage_answers().await;
     let mut body = json!({"ready": error.is_none(), "storage": storage});
     match error {
         None => HttpResponse::Ok().json(body),
