@@ -59,6 +59,23 @@ pub struct Completion {
     pub request_data: Option<serde_json::Map<String, Value>>,
 }
 
+/// What can go wrong asking the provider.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// No key: calls are only logged (dry run), so there is nothing to ask.
+    #[error("dry run: no provider key is configured")]
+    DryRun,
+    /// Not reached, or an answer we cannot use (the text names it, never the URL).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A call id we do not send in a URL.
+    #[error("`{0}` is not a call id we look up")]
+    BadCallId(String),
+    /// A completion payload missing what we need.
+    #[error("{0}")]
+    BadPayload(String),
+}
+
 /// A call the provider lists for a number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedCall {
@@ -92,13 +109,19 @@ pub trait CallProvider: Send + Sync {
     fn place<'a>(&'a self, body: &'a Value) -> BoxFuture<'a, SendResult>;
 
     /// The calls the provider holds for `phone` (E.164), newest first.
-    fn calls_to<'a>(&'a self, phone: &'a str) -> BoxFuture<'a, Result<Vec<ListedCall>, String>>;
+    fn calls_to<'a>(
+        &'a self,
+        phone: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ListedCall>, ProviderError>>;
 
     /// One call; `None` when the provider has no such call.
-    fn call<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<Option<CallDetails>, String>>;
+    fn call<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CallDetails>, ProviderError>>;
 
     /// Reads a completion webhook's payload; `Err` names what is missing.
-    fn parse_completion(&self, payload: &Value) -> Result<Completion, String>;
+    fn parse_completion(&self, payload: &Value) -> Result<Completion, ProviderError>;
 
     /// The header a completion webhook's signature comes in.
     fn signature_header(&self) -> &'static str;

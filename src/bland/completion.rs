@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::journal::Outcome;
-use crate::provider::Completion;
+use crate::provider::{Completion, ProviderError};
 
 /// The call's disposition and pathway tags.
 fn tags(payload: &Value) -> Vec<String> {
@@ -40,10 +40,10 @@ const SILENT_SECONDS: f64 = 5.0;
 /// `answered_by` or `status`) → `no_answer`; busy → `busy`; an `error_message` or status
 /// `failed` → `failed`; `answered_by` human → `human`; no `answered_by` and under 5 s →
 /// `no_answer`; otherwise `human`.
-pub fn parse(payload: &Value) -> Result<Completion, String> {
+pub fn parse(payload: &Value) -> Result<Completion, ProviderError> {
     let call_id = text(payload, "call_id")
         .or_else(|| text(payload, "c_id"))
-        .ok_or("`call_id` is required")?
+        .ok_or_else(|| ProviderError::BadPayload("`call_id` is required".into()))?
         .to_string();
     let request_id = payload
         .get("metadata")

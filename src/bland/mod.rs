@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{BlandSettings, Secret};
 use crate::domain::Lead;
-pub use crate::provider::{SendResult, REDIAL_FIELD};
+pub use crate::provider::{ProviderError, SendResult, REDIAL_FIELD};
 
 pub mod completion;
 pub mod provider;
@@ -111,7 +111,7 @@ impl BlandClient {
 
     /// Calls Bland lists for `to_number` (`GET /v1/calls?to_number=…`), newest first as
     /// Bland gives them; at most `limit`.
-    pub async fn calls_to(&self, to_number: &str, limit: u32) -> Result<Vec<Value>, String> {
+    pub async fn calls_to(&self, to_number: &str, limit: u32) -> Result<Vec<Value>, ProviderError> {
         let limit = limit.to_string();
         let query = [
             ("to_number", to_number),
@@ -130,13 +130,13 @@ impl BlandClient {
     }
 
     /// One call's details (`GET /v1/calls/{id}`); `None` when Bland has no such call.
-    pub async fn call(&self, call_id: &str) -> Result<Option<Value>, String> {
+    pub async fn call(&self, call_id: &str) -> Result<Option<Value>, ProviderError> {
         if call_id.is_empty()
             || !call_id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
-            return Err(format!("`{call_id}` is not a call id we look up"));
+            return Err(ProviderError::BadCallId(call_id.to_string()));
         }
         self.get_json(format!("{}/{call_id}", self.calls_url), &[])
             .await
@@ -144,7 +144,11 @@ impl BlandClient {
 
     /// A GET of Bland's API: its JSON, `None` on 404, `Err` naming any other failure
     /// (never the URL).
-    async fn get_json(&self, url: String, query: &[(&str, &str)]) -> Result<Option<Value>, String> {
+    async fn get_json(
+        &self,
+        url: String,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Value>, ProviderError> {
         let answer = self
             .http
             .get(url)
@@ -152,7 +156,7 @@ impl BlandClient {
             .query(query)
             .send()
             .await
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| ProviderError::Unavailable(e.without_url().to_string()))?;
         let status = answer.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
@@ -160,9 +164,9 @@ impl BlandClient {
         let v: Value = answer
             .json()
             .await
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| ProviderError::Unavailable(e.without_url().to_string()))?;
         if !status.is_success() {
-            return Err(format!("HTTP {status}: {v}"));
+            return Err(ProviderError::Unavailable(format!("HTTP {status}: {v}")));
         }
         Ok(Some(v))
     }

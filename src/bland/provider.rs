@@ -10,7 +10,9 @@ use sha2::Sha256;
 use super::{call_body, BlandClient};
 use crate::config::{BlandSettings, Secret};
 use crate::domain::Lead;
-use crate::provider::{CallDetails, CallProvider, Completion, ListedCall, SendResult};
+use crate::provider::{
+    CallDetails, CallProvider, Completion, ListedCall, ProviderError, SendResult,
+};
 
 /// Calls asked of Bland per number.
 const LIST_LIMIT: u32 = 50;
@@ -35,10 +37,8 @@ impl Bland {
         }
     }
 
-    fn client(&self) -> Result<&BlandClient, String> {
-        self.client
-            .as_ref()
-            .ok_or_else(|| "dry run: no BLAND_API_KEY".to_string())
+    fn client(&self) -> Result<&BlandClient, ProviderError> {
+        self.client.as_ref().ok_or(ProviderError::DryRun)
     }
 }
 
@@ -123,13 +123,16 @@ impl CallProvider for Bland {
                 Ok(c) => c.send(body).await,
                 Err(why) => SendResult::Failed {
                     status: 0,
-                    message: why,
+                    message: why.to_string(),
                 },
             }
         })
     }
 
-    fn calls_to<'a>(&'a self, phone: &'a str) -> BoxFuture<'a, Result<Vec<ListedCall>, String>> {
+    fn calls_to<'a>(
+        &'a self,
+        phone: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ListedCall>, ProviderError>> {
         Box::pin(async move {
             let listed = self.client()?.calls_to(phone, LIST_LIMIT).await?;
             Ok(listed
@@ -144,7 +147,10 @@ impl CallProvider for Bland {
         })
     }
 
-    fn call<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<Option<CallDetails>, String>> {
+    fn call<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CallDetails>, ProviderError>> {
         Box::pin(async move {
             let Some(mut details) = self.client()?.call(call_id).await? else {
                 return Ok(None);
@@ -165,7 +171,7 @@ impl CallProvider for Bland {
         })
     }
 
-    fn parse_completion(&self, payload: &Value) -> Result<Completion, String> {
+    fn parse_completion(&self, payload: &Value) -> Result<Completion, ProviderError> {
         super::completion::parse(payload)
     }
 

@@ -36,8 +36,11 @@ impl super::Gateway {
         &self,
         payload: &serde_json::Value,
     ) -> Result<(Completion, Completed), String> {
-        self.complete_parsed(self.provider.parse_completion(payload)?)
-            .await
+        let c = self
+            .provider
+            .parse_completion(payload)
+            .map_err(|e| e.to_string())?;
+        self.complete_parsed(c).await
     }
 
     /// A completion can overtake its own send: Bland calls back before its answer to our

@@ -175,7 +175,10 @@ impl Gateway {
 
     /// The provider's call id for entry `e`, if the provider has it: its call list for
     /// the number, matched on our request id (a listed call without it is fetched whole).
-    async fn find_at_provider(&self, e: &Entry) -> Result<Option<String>, String> {
+    async fn find_at_provider(
+        &self,
+        e: &Entry,
+    ) -> Result<Option<String>, crate::provider::ProviderError> {
         let listed = self.provider.calls_to(&e.phone).await?;
         for call in listed {
             let rid = match call.request_id {

@@ -172,7 +172,7 @@ async fn bland(
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     provider
         .parse_completion(&payload)
-        .map_err(ApiError::BadRequest)?;
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (c, done) = state.gateway.complete(&payload).await.map_err(|e| {
         tracing::error!(error = %e, "a completion could not be recorded; Bland retries it");
         // A write failed (the store is named in `e`): Bland retries a 5xx, and 503 says
