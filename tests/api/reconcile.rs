@@ -350,7 +350,13 @@ async fn passes_at_once_from_the_route_and_the_server_resend_an_absent_call_once
     })
     .await
     .expect("resent by some pass");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Once it is no longer unconfirmed no pass can resend it again: count now.
+    eventually(Duration::from_secs(10), || async {
+        let p = app.get_json("/api/admin/calls/pending").await;
+        (p["unconfirmed"] == 0).then_some(())
+    })
+    .await
+    .expect("no longer unconfirmed");
     let r = reconciled(&app.calls("2026-11-23").await);
     assert_eq!(r.iter().filter(|x| *x == "resent").count(), 1, "{r:?}");
 }
