@@ -82,7 +82,9 @@
 //! `routes`, `console`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
 //! `blocklist`, `lists`, `journal`, `stats`, `bland`, `convoso`, `feeds` → `store` → `db`,
 //! `domain`, `clock`; `dispatch` and `bland` → `provider` (our call types, which borrow
-//! `journal::Outcome`). Imports go down only (`convoso`'s writes borrow the journal's
+//! `journal::Outcome`). `config` (settings), `health` (the `HealthSource` trait and its
+//! report) and `metrics` (the registry) are leaves every layer may use; `telemetry` is
+//! used by `main.rs` alone. Imports go down only (`convoso`'s writes borrow the journal's
 //! timestamp format), with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them (the blocklist check reads `lists` and the area-code table of `schedule::rules`;
