@@ -209,19 +209,7 @@ async fn a_completion_that_cannot_be_recorded_is_503_naming_the_store_and_a_retr
         }
     }
     let completion = json!({"call_id": format!("call-{id}"), "answered_by": "voicemail"});
-    let post = || async {
-        let res = app
-            .client
-            .post(app.url("/webhooks/bland"))
-            .json(&completion)
-            .send()
-            .await
-            .expect("completion");
-        (
-            res.status(),
-            res.json::<serde_json::Value>().await.expect("json"),
-        )
-    };
+    let post = || app.post_completion(&completion);
     let (status, body) = post().await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["success"], false);
@@ -276,15 +264,8 @@ async fn a_completion_that_overtakes_its_send_is_matched_and_an_unmatched_one_ch
     .expect("the send is in flight");
     let completion = json!({"call_id": "bland-fast", "answered_by": "voicemail",
         "metadata": {"request_id": id, "lead_id": "F-1"}});
-    let res = app
-        .client
-        .post(app.url("/webhooks/bland"))
-        .json(&completion)
-        .send()
-        .await
-        .expect("completion");
-    assert_eq!(res.status(), StatusCode::OK);
-    let answer: serde_json::Value = res.json().await.expect("json");
+    let (status, answer) = app.post_completion(&completion).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["status"], "recorded", "{answer}");
     let view = app.get_json(&format!("/api/admin/calls/{id}")).await;
     assert_eq!(view["outcome"]["outcome"], "voicemail", "{view}");
@@ -292,22 +273,6 @@ async fn a_completion_that_overtakes_its_send_is_matched_and_an_unmatched_one_ch
     let before = app.get_json(stats).await["total"].clone();
     assert_eq!(before["outcomes"]["voicemail"], 1, "{before}");
     // Completions for a call we never placed: journaled, counted apart, nothing else moves.
-    let stranger = |app: &TestApp| {
-        let req = app
-            .client
-            .post(app.url("/webhooks/bland"))
-            .json(&json!({"call_id": "not-ours", "answered_by": "human", "call_length": 2}));
-        async move {
-            let answer: serde_json::Value = req
-                .send()
-                .await
-                .expect("completion")
-                .json()
-                .await
-                .expect("json");
-            answer["status"].as_str().unwrap_or_default().to_string()
-        }
-    };
     assert_eq!(stranger(&app).await, "unmatched");
     assert_eq!(stranger(&app).await, "duplicate", "journaled once");
     let after = app.get_json(stats).await["total"].clone();
@@ -318,4 +283,11 @@ async fn a_completion_that_overtakes_its_send_is_matched_and_an_unmatched_one_ch
     let app = app.restart().await;
     assert_eq!(stranger(&app).await, "duplicate");
     assert_eq!(app.get_json(stats).await["total"]["unmatched"], 1);
+}
+
+/// A completion for a call we never placed: what the webhook answers.
+async fn stranger(app: &TestApp) -> String {
+    let payload = json!({"call_id": "not-ours", "answered_by": "human", "call_length": 2});
+    let (_, answer) = app.post_completion(&payload).await;
+    answer["status"].as_str().unwrap_or_default().to_string()
 }

@@ -226,6 +226,22 @@ impl TestApp {
         res.text().await.expect("text")
     }
 
+    /// Posts a completion to `/webhooks/bland` as Bland would: its status and JSON answer.
+    pub async fn post_completion(
+        &self,
+        payload: &serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let res = self
+            .client
+            .post(self.url("/webhooks/bland"))
+            .json(payload)
+            .send()
+            .await
+            .expect("completion");
+        let status = res.status();
+        (status, res.json().await.expect("json"))
+    }
+
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
         self.admin(reqwest::Method::POST, path)
             .json(&body)

@@ -117,19 +117,12 @@ async fn a_completion_reaching_the_other_instance_while_the_send_is_in_flight_is
     })
     .await
     .expect("the send is in flight");
-    let answer: Value = b
-        .client
-        .post(b.url("/webhooks/bland"))
-        .json(
+    let (_, answer) = b
+        .post_completion(
             &json!({"call_id": "bland-across", "answered_by": "voicemail",
             "metadata": {"request_id": id}}),
         )
-        .send()
-        .await
-        .expect("completion")
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(answer["status"], "recorded", "{answer}");
     let view = a.get_json(&format!("/api/admin/calls/{id}")).await;
     assert_eq!(view["outcome"]["outcome"], "voicemail", "{view}");
