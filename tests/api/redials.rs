@@ -134,7 +134,7 @@ async fn a_voicemail_is_redialled_after_its_interval_and_the_next_redial_follows
         "{q}"
     );
     assert_eq!(q["entries"][0]["release_at"], "2026-11-23T16:30:00.000Z");
-    // Pause, resume (due now), delete.
+    // Paused, it waits with its release pushed out; deleted while paused, it is gone.
     let res = app
         .admin(Method::POST, "/api/admin/redials/RD-1/pause")
         .send()
@@ -146,26 +146,13 @@ async fn a_voicemail_is_redialled_after_its_interval_and_the_next_redial_follows
         .as_str()
         .is_some_and(|r| r.starts_with("paused: ")));
     let res = app
-        .admin(Method::POST, "/api/admin/redials/RD-1/resume")
-        .send()
-        .await
-        .expect("resume");
-    let resumed: Value = res.json().await.expect("json");
-    assert_eq!(resumed["redials"][0]["stage"], "redial", "{resumed}");
-    assert_eq!(
-        resumed["redials"][0]["reason"],
-        "redial 2 of 2 after no_answer"
-    );
-    assert_eq!(
-        resumed["redials"][0]["release_at"], "2026-11-23T15:30:00.000Z",
-        "due now"
-    );
-    let res = app
         .admin(Method::DELETE, "/api/admin/redials/RD-1")
         .send()
         .await
         .expect("delete");
     assert_eq!(res.status(), StatusCode::OK);
+    let removed: Value = res.json().await.expect("json");
+    assert_eq!(removed["removed"], 1, "{removed}");
     assert_eq!(queue(&app, "RD-1").await["matching"], 0);
     let res = app
         .admin(Method::DELETE, "/api/admin/redials/RD-1")
@@ -173,6 +160,38 @@ async fn a_voicemail_is_redialled_after_its_interval_and_the_next_redial_follows
         .await
         .expect("delete");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // RD-2: paused, then resumed a quarter of an hour later (past the duplicate window),
+    // its redial is due now: the server places it at once, before its interval.
+    post_lead(
+        &app,
+        json!({"phone_number": "3055525002", "lead_id": "RD-2"}),
+    )
+    .await;
+    let first = wait_calls(&app, 3).await.remove(2);
+    complete(&app, &first, "voicemail").await;
+    let res = app
+        .admin(Method::POST, "/api/admin/redials/RD-2/pause")
+        .send()
+        .await
+        .expect("pause");
+    assert_eq!(res.status(), StatusCode::OK);
+    app.clock.advance(TimeDelta::minutes(15));
+    let res = app
+        .admin(Method::POST, "/api/admin/redials/RD-2/resume")
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(res.status(), StatusCode::OK);
+    let redial = wait_calls(&app, 4).await.remove(3);
+    assert_eq!(
+        (
+            redial["metadata"]["redial"].clone(),
+            redial["request_data"]["lead_id"].clone()
+        ),
+        (json!(1), json!("RD-2")),
+        "{redial}"
+    );
 }
 
 #[tokio::test]
