@@ -71,17 +71,24 @@ fn pipeline(c: &mut Criterion) {
         Arc::new(SystemClock),
         Arc::new(callgate::metrics::Metrics::new()),
     ));
+    let docs: Arc<dyn callgate::store::doc_store::DocumentStore> =
+        Arc::new(callgate::store::doc_store::FileDocuments::new(dir.path()));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
     let scheduler = Arc::new(
-        callgate::schedule::Scheduler::open(
+        rt.block_on(callgate::schedule::Scheduler::open(
             dir.path(),
             chrono_tz::America::New_York,
             vec!["state".into()],
-        )
+            docs.clone(),
+        ))
         .expect("scheduler"),
     );
     let tracker = Arc::new(
-        callgate::tracker::Tracker::open(dir.path(), chrono_tz::America::New_York)
-            .expect("tracker"),
+        rt.block_on(callgate::tracker::Tracker::open(
+            chrono_tz::America::New_York,
+            docs,
+        ))
+        .expect("tracker"),
     );
     let pipeline = callgate::pipeline::standard(
         scheduler.clone(),

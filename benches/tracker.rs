@@ -62,7 +62,12 @@ fn call(tracker: &Tracker, i: u64, at: DateTime<Utc>) {
 }
 
 fn tracker(dir: &std::path::Path) -> Arc<Tracker> {
-    Arc::new(Tracker::open(dir, chrono_tz::America::New_York).expect("tracker"))
+    let docs = Arc::new(callgate::store::doc_store::FileDocuments::new(dir));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    Arc::new(
+        rt.block_on(Tracker::open(chrono_tz::America::New_York, docs))
+            .expect("tracker"),
+    )
 }
 
 fn memory() {

@@ -41,7 +41,8 @@
 //!   webhook signature (`bland/provider.rs`). Bland's field names stay in this module.
 //! - [`convoso`] — Convoso's REST client (lead update, DNC insert; token only in form
 //!   bodies), the answer classes, the fields sent (`convoso/params.rs`), and the durable
-//!   outbox of writes (`convoso/writes.rs`; `db/writes.rs` in database mode).
+//!   outbox of writes: the storage role `convoso::writes::WriteStore`, a log in
+//!   `DATA_DIR` (`writes/file.rs`) or rows (`writes/rows.rs`).
 //! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring
@@ -55,9 +56,11 @@
 //!   closed days), the seed's blocklist statistics, pipeline statistics and the lists'
 //!   proof of scrub (`stats/scrub.rs`).
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
-//!   admin-editable JSON documents (partial `PUT`, field-named errors, atomic save; or a
-//!   versioned row in PostgreSQL followed through `NOTIFY`), and the quarantine where every
-//!   reader puts a line it cannot read back (never a silent skip).
+//!   and the quarantine where every reader puts a line it cannot read back (never a silent
+//!   skip); admin-editable JSON documents (`document`: partial `PUT`, field-named errors)
+//!   over their storage role (`doc_store::DocumentStore`: a file each, or a versioned row
+//!   in PostgreSQL followed through `NOTIFY`); [`store::StoreError`], a role's failure
+//!   with the database as its own variant.
 //! - [`db`] — PostgreSQL storage, the backend `DATABASE_URL` selects (several instances on
 //!   one database): the pool, the schema migrations embedded from `migrations/`, and a
 //!   module per kind of state (flags and their change log, journal rows and rollups, the

@@ -222,7 +222,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { file, at } => {
-            let answer = cli::check(&settings, &file, at.as_deref())?;
+            let answer = cli::check(&settings, &file, at.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }

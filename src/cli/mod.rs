@@ -208,7 +208,7 @@ pub async fn export(
 
 /// `callgate check FILE|-`: the pipeline's answer for a lead, offline, with no side effects.
 /// The input is the webhook's fields, or `{"lead": {...}, "at": "..."}`; `--at` wins.
-pub fn check(
+pub async fn check(
     settings: &Settings,
     file: &str,
     at: Option<&str>,
@@ -253,12 +253,17 @@ pub fn check(
         Arc::new(SystemClock),
         Arc::new(Metrics::new()),
     );
+    let docs: Arc<dyn crate::store::doc_store::DocumentStore> = Arc::new(
+        crate::store::doc_store::FileDocuments::new(&settings.data_dir),
+    );
     let scheduler = crate::schedule::Scheduler::open(
         &settings.data_dir,
         settings.timezone,
         settings.lead_fields.state.clone(),
-    )?;
-    let tracker = crate::tracker::Tracker::open(&settings.data_dir, settings.timezone)?;
+        docs.clone(),
+    )
+    .await?;
+    let tracker = crate::tracker::Tracker::open(settings.timezone, docs).await?;
     tracker.rebuild(
         &settings.data_dir,
         chrono::Utc::now(),

@@ -84,7 +84,7 @@ impl Db {
     pub async fn open_writes(&self, limit: i64) -> Result<Vec<Value>, DbError> {
         let rows = sqlx::query(
             "SELECT body FROM convoso_writes WHERE state IN ('queued', 'failing', 'gave_up')
-             ORDER BY created_at LIMIT $1",
+             ORDER BY created_at, id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)

@@ -12,9 +12,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::SharedClock;
 use crate::config::convoso::ConvosoSettings;
-use crate::convoso::writes::FileWrites;
+use crate::convoso::writes::WriteStore;
 use crate::convoso::{ConvosoClient, Write, WriteState};
 use crate::metrics::{Metrics, WriteLabels};
+use crate::store::StoreError;
 
 /// How often the sender looks for due writes when nothing wakes it.
 const POLL: Duration = Duration::from_millis(500);
@@ -23,13 +24,8 @@ const BATCH: usize = 50;
 /// `/health` is `degraded` once a write has been failing this long.
 pub const DEGRADED_AFTER: TimeDelta = TimeDelta::minutes(10);
 
-pub enum Store {
-    File(FileWrites),
-    Db(crate::db::Db),
-}
-
 pub struct Writeback {
-    store: Store,
+    store: Box<dyn WriteStore>,
     client: ConvosoClient,
     settings: ConvosoSettings,
     clock: SharedClock,
@@ -41,7 +37,7 @@ pub struct Writeback {
 
 impl Writeback {
     pub fn new(
-        store: Store,
+        store: Box<dyn WriteStore>,
         settings: &ConvosoSettings,
         clock: SharedClock,
         metrics: Arc<Metrics>,
@@ -62,81 +58,27 @@ impl Writeback {
     }
 
     /// Queues a write (durable on return) unless one with its id exists; wakes the sender.
-    pub async fn enqueue(&self, w: Write) -> Result<bool, String> {
-        let queued = match &self.store {
-            Store::File(f) => f.enqueue(w).await.map_err(|e| e.to_string())?,
-            Store::Db(db) => {
-                let body = serde_json::to_value(&w).map_err(|e| e.to_string())?;
-                db.enqueue_write(&w.id, w.state.as_str(), w.next_at, w.created_at, &body)
-                    .await
-                    .map_err(|e| e.to_string())?
-            }
-        };
+    pub async fn enqueue(&self, w: Write) -> Result<bool, StoreError> {
+        let queued = self.store.enqueue(w).await?;
         if queued {
             self.wake.notify_one();
         }
         Ok(queued)
     }
 
-    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Write>, String> {
-        match &self.store {
-            Store::File(f) => Ok(f.due(now, BATCH)),
-            Store::Db(db) => db
-                .claim_writes(now, BATCH as i64)
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|v| serde_json::from_value(v).map_err(|e| format!("an unreadable write: {e}")))
-                .collect(),
-        }
-    }
-
-    async fn save(&self, w: &Write) -> Result<(), String> {
-        match &self.store {
-            Store::File(f) => f.save(w).await.map_err(|e| e.to_string()),
-            Store::Db(db) => {
-                let body = serde_json::to_value(w).map_err(|e| e.to_string())?;
-                db.save_write(&w.id, w.state.as_str(), w.next_at, &body)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        }
-    }
-
     /// The open writes: queued, failing (with the last error), given up.
-    pub async fn pending(&self) -> Result<Vec<Write>, String> {
-        match &self.store {
-            Store::File(f) => Ok(f.list()),
-            Store::Db(db) => db
-                .open_writes(10_000)
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|v| serde_json::from_value(v).map_err(|e| format!("an unreadable write: {e}")))
-                .collect(),
-        }
-    }
-
-    async fn get(&self, id: &str) -> Result<Option<Write>, String> {
-        match &self.store {
-            Store::File(f) => Ok(f.get(id)),
-            Store::Db(db) => db
-                .write_by_id(id)
-                .await
-                .map_err(|e| e.to_string())?
-                .map(|v| serde_json::from_value(v).map_err(|e| format!("an unreadable write: {e}")))
-                .transpose(),
-        }
+    pub async fn pending(&self) -> Result<Vec<Write>, StoreError> {
+        self.store.open_writes().await
     }
 
     /// An admin's retry of an open write (due now, a fresh run of tries); `None` when no
     /// open write has that id, `Err` while it is being sent.
-    pub async fn retry(&self, id: &str) -> Result<Option<Write>, String> {
+    pub async fn retry(&self, id: &str) -> Result<Option<Write>, AdminError> {
         self.admin(id, |w, now| w.requeue(now)).await
     }
 
     /// An admin sets an open write aside (it is not sent).
-    pub async fn dismiss(&self, id: &str) -> Result<Option<Write>, String> {
+    pub async fn dismiss(&self, id: &str) -> Result<Option<Write>, AdminError> {
         self.admin(id, |w, _| w.state = WriteState::Dismissed).await
     }
 
@@ -144,17 +86,15 @@ impl Writeback {
         &self,
         id: &str,
         change: impl FnOnce(&mut Write, DateTime<Utc>),
-    ) -> Result<Option<Write>, String> {
-        if let Store::File(f) = &self.store {
-            if f.is_taken(id) {
-                return Err("it is being sent right now; try again in a moment".into());
-            }
+    ) -> Result<Option<Write>, AdminError> {
+        if self.store.is_taken(id) {
+            return Err(AdminError::Busy);
         }
-        let Some(mut w) = self.get(id).await?.filter(Write::is_open) else {
+        let Some(mut w) = self.store.get(id).await?.filter(Write::is_open) else {
             return Ok(None);
         };
         change(&mut w, self.clock.now());
-        self.save(&w).await?;
+        self.store.save(&w).await?;
         self.wake.notify_one();
         Ok(Some(w))
     }
@@ -166,7 +106,7 @@ impl Writeback {
         loop {
             let now = self.clock.now();
             let mut pause = POLL;
-            match self.due(now).await {
+            match self.store.take_due(now, BATCH).await {
                 Ok(writes) => {
                     for w in writes {
                         self.send(w).await;
@@ -231,10 +171,19 @@ impl Writeback {
                 .unwrap_or_else(PoisonError::into_inner);
             *worst = worst.min(w.failing_since).or(w.failing_since);
         }
-        if let Err(e) = self.save(&w).await {
+        if let Err(e) = self.store.save(&w).await {
             tracing::error!(write = %w.id, error = %e, "cannot record a Convoso write's result; it will be sent again");
         }
     }
+}
+
+/// Why an admin's change of a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("it is being sent right now; try again in a moment")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl crate::health::HealthSource for Writeback {

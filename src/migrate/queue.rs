@@ -87,15 +87,22 @@ fn protection_patch(node: &Value) -> Value {
     patch.into()
 }
 
+/// The data directory's config documents (the import writes files; `--to-database`
+/// copies them on).
+fn files(data: &Path) -> std::sync::Arc<dyn crate::store::doc_store::DocumentStore> {
+    std::sync::Arc::new(crate::store::doc_store::FileDocuments::new(data))
+}
+
 pub async fn import(settings: &Settings, from: &Path, report: &mut Report) -> anyhow::Result<()> {
     let data = &settings.data_dir;
     report.scheduler_config = "none";
     if let Some(node) = read(&from.join("scheduler-config.json"))? {
         report.scheduler_config = "kept ours";
         if !data.join(crate::schedule::config::CONFIG_FILE).exists() {
-            let s = Scheduler::open(data, settings.timezone, vec![])?;
+            let s = Scheduler::open(data, settings.timezone, vec![], files(data)).await?;
             s.config
                 .update(&scheduler_patch(&node))
+                .await
                 .map_err(|e| anyhow::anyhow!("scheduler-config.json: {e}"))?;
             report.scheduler_config = "imported";
         }
@@ -104,9 +111,10 @@ pub async fn import(settings: &Settings, from: &Path, report: &mut Report) -> an
     if let Some(node) = read(&from.join("call-protection-config.json"))? {
         report.protection_config = "kept ours";
         if !data.join(crate::tracker::config::PROTECTION_FILE).exists() {
-            let t = Tracker::open(data, settings.timezone)?;
+            let t = Tracker::open(settings.timezone, files(data)).await?;
             t.protection
                 .update(&protection_patch(&node))
+                .await
                 .map_err(|e| anyhow::anyhow!("call-protection-config.json: {e}"))?;
             report.protection_config = "imported";
         }

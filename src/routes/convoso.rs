@@ -24,10 +24,22 @@ fn writeback(state: &AppState) -> Result<&Writeback, ApiError> {
         .ok_or_else(|| ApiError::Unavailable("Convoso write-back is not running".into()))
 }
 
+/// A write being sent is 409 (try again in a moment); a storage failure is the store's.
+fn admin_error(e: crate::dispatch::writeback::AdminError) -> ApiError {
+    use crate::dispatch::writeback::AdminError;
+    match e {
+        AdminError::Busy => ApiError::Conflict(e.to_string()),
+        AdminError::Store(e) => ApiError::store(e),
+    }
+}
+
 #[utoipa::path(get, path = "/api/admin/convoso/pending", tag = "admin", summary = "Open writes to Convoso", responses((status = 200, description = "done", body = super::schemas::ConvosoPending), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let wb = writeback(&state)?;
-    let writes = wb.pending().await.map_err(ApiError::Unavailable)?;
+    let writes = wb
+        .pending()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let count = |s: WriteState| writes.iter().filter(|w| w.state == s).count();
     Ok(HttpResponse::Ok().json(json!({
         "dry_run": wb.settings().auth_token.is_none(),
@@ -47,7 +59,7 @@ async fn retry(
     match writeback(&state)?.retry(&id).await {
         Ok(Some(w)) => Ok(HttpResponse::Ok().json(json!({"retried": w}))),
         Ok(None) => Err(ApiError::NotFound(format!("no open Convoso write `{id}`"))),
-        Err(e) => Err(ApiError::Conflict(e)),
+        Err(e) => Err(admin_error(e)),
     }
 }
 
@@ -60,6 +72,6 @@ async fn dismiss(
     match writeback(&state)?.dismiss(&id).await {
         Ok(Some(w)) => Ok(HttpResponse::Ok().json(json!({"dismissed": w}))),
         Ok(None) => Err(ApiError::NotFound(format!("no open Convoso write `{id}`"))),
-        Err(e) => Err(ApiError::Conflict(e)),
+        Err(e) => Err(admin_error(e)),
     }
 }

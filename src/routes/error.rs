@@ -63,6 +63,18 @@ impl ApiError {
         }
     }
 
+    /// A storage role's failure: 503 for the database (nothing was recorded; the caller
+    /// retries), else 500.
+    pub fn store(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Database(e) => Self::Unavailable(format!(
+                "{}; nothing was recorded, retry later",
+                crate::db::Unavailable(e.to_string())
+            )),
+            crate::store::StoreError::Io(e) => Self::storage(e),
+        }
+    }
+
     /// The error for a bare status produced outside our handlers (router, actix defaults).
     pub fn for_status(status: StatusCode) -> Self {
         let reason = status.canonical_reason().unwrap_or("error").to_string();

@@ -56,25 +56,22 @@ where
         .map_err(ApiError::internal)
 }
 
-/// A partial `PUT` of an admin-editable document: the update runs on the blocking pool
-/// (it writes the file), answers the whole new document, or 400 naming the bad field.
+/// A partial `PUT` of an admin-editable document: answers the whole new document, or 400
+/// naming the bad field.
 pub async fn put_document<D>(
     what: &'static str,
-    update: impl FnOnce() -> Result<D, crate::store::document::UpdateError> + Send + 'static,
+    update: impl std::future::Future<Output = Result<D, crate::store::document::UpdateError>>,
 ) -> Result<actix_web::HttpResponse, ApiError>
 where
-    D: serde::Serialize + Send + 'static,
+    D: serde::Serialize,
 {
     use crate::store::document::UpdateError;
-    match actix_web::web::block(update)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    match update.await {
         Ok(doc) => {
             tracing::info!("{what} config changed");
             Ok(actix_web::HttpResponse::Ok().json(doc))
         }
         Err(UpdateError::Invalid(e)) => Err(ApiError::BadRequest(e)),
-        Err(UpdateError::Storage(e)) => Err(ApiError::storage(e)),
+        Err(UpdateError::Storage(e)) => Err(ApiError::store(e)),
     }
 }

@@ -32,7 +32,7 @@ async fn put_config(
 ) -> Result<HttpResponse, ApiError> {
     let scheduler = state.gateway.scheduler.clone();
     let patch = body.into_inner();
-    put_document("scheduler", move || scheduler.config.update(&patch)).await
+    put_document("scheduler", scheduler.config.update(&patch)).await
 }
 
 const MAX_LIMIT: usize = 1000;

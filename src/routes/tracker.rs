@@ -39,7 +39,7 @@ async fn put_am(
 ) -> Result<HttpResponse, ApiError> {
     let tracker = state.gateway.tracker.clone();
     let patch = body.into_inner();
-    put_document("answering-machine", move || tracker.am.update(&patch)).await
+    put_document("answering-machine", tracker.am.update(&patch)).await
 }
 
 #[utoipa::path(get, path = "/api/admin/protection/config", tag = "admin", summary = "The protection config", responses((status = 200, description = "done", body = super::schemas_ops::ProtectionConfig), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
@@ -54,7 +54,7 @@ async fn put_protection(
 ) -> Result<HttpResponse, ApiError> {
     let tracker = state.gateway.tracker.clone();
     let patch = body.into_inner();
-    put_document("protection", move || tracker.protection.update(&patch)).await
+    put_document("protection", tracker.protection.update(&patch)).await
 }
 
 fn phone(state: &AppState, text: &str, name: &str) -> Result<PhoneNumber, ApiError> {

@@ -44,41 +44,20 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Loads the rules (built-in or `DATA_DIR` overrides) and the config document.
-    pub fn open(
+    /// Loads the rules (built-in or `DATA_DIR` overrides: reference data, alike on every
+    /// instance) and the config document from `docs`.
+    pub async fn open(
         data_dir: &std::path::Path,
         default_tz: Tz,
         state_fields: Vec<String>,
+        docs: Arc<dyn crate::store::doc_store::DocumentStore>,
     ) -> anyhow::Result<Self> {
         let rules = Arc::new(Rules::load(data_dir)?);
         let config = Document::open(
-            &data_dir.join(CONFIG_FILE),
-            SchedulerConfig::defaults(default_tz),
-            Self::parser(&rules),
-        )?;
-        Ok(Self {
-            rules,
-            config,
-            state_fields,
-        })
-    }
-
-    /// [`Scheduler::open`] with the config document in the database (the rules are
-    /// reference data: built in, or overridden in `DATA_DIR` on every instance alike).
-    pub async fn open_db(
-        data_dir: &std::path::Path,
-        default_tz: Tz,
-        state_fields: Vec<String>,
-        db: &crate::db::Db,
-        clock: crate::clock::SharedClock,
-    ) -> anyhow::Result<Self> {
-        let rules = Arc::new(Rules::load(data_dir)?);
-        let config = Document::open_db(
-            db,
+            docs,
             CONFIG_FILE,
             SchedulerConfig::defaults(default_tz),
             Self::parser(&rules),
-            clock,
         )
         .await?;
         Ok(Self {

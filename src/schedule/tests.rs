@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::window::WEEKDAYS;
 use super::*;
+use crate::store::doc_store::{files, run};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("instant")
@@ -12,13 +13,14 @@ fn at(s: &str) -> DateTime<Utc> {
 
 fn scheduler(patch: Value) -> (tempfile::TempDir, Scheduler) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Scheduler::open(
+    let s = run(Scheduler::open(
         dir.path(),
         chrono_tz::America::New_York,
         vec!["state".into()],
-    )
+        files(dir.path()),
+    ))
     .expect("scheduler");
-    s.config.update(&patch).expect("valid patch");
+    run(s.config.update(&patch)).expect("valid patch");
     (dir, s)
 }
 
@@ -226,9 +228,7 @@ fn federal_holidays_on_and_off() {
     // Thanksgiving, Thursday 26 November 2026, 10:00 Eastern.
     let reason = deferred(&s, &l, "2026-11-26T15:00:00Z", "2026-11-27T14:00:00Z");
     assert!(reason.contains("Thanksgiving"), "{reason}");
-    s.config
-        .update(&json!({"federal_holidays": false}))
-        .expect("switch off");
+    run(s.config.update(&json!({"federal_holidays": false}))).expect("switch off");
     allowed(&s, &l, "2026-11-26T15:00:00Z");
 }
 
@@ -289,9 +289,10 @@ fn unknown_zone_fails_closed_unless_the_operator_opts_out() {
         &lead("6245550123", Some("Texas")),
         "2026-11-17T18:00:00Z",
     );
-    s.config
-        .update(&json!({"local_window": {"unknown_zone": "all_us_zones"}}))
-        .expect("opt out");
+    run(s
+        .config
+        .update(&json!({"local_window": {"unknown_zone": "all_us_zones"}})))
+    .expect("opt out");
     // 13:00 Eastern is 08:00 in Hawaii (UTC−10): every US zone is open.
     allowed(&s, &unknown, "2026-11-17T18:00:00Z");
     deferred(&s, &unknown, "2026-11-17T17:59:59Z", "2026-11-17T18:00:00Z");
@@ -309,22 +310,24 @@ fn local_window_off_leaves_only_business_hours() {
 fn the_config_persists_and_a_bad_update_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let open = || {
-        Scheduler::open(
+        run(Scheduler::open(
             dir.path(),
             chrono_tz::America::New_York,
             vec!["state".into()],
-        )
+            files(dir.path()),
+        ))
         .expect("scheduler")
     };
     let s = open();
-    s.config
-        .update(&json!({"hours": {"sat": {"start": "10:00", "end": "14:00"}}}))
-        .expect("saturday");
-    let err = s
+    run(s
         .config
-        .update(&json!({"hours": {"sun": {"start": "12:00", "end": "11:00"}}, "enabled": false}))
-        .err()
-        .map(|e| e.to_string());
+        .update(&json!({"hours": {"sat": {"start": "10:00", "end": "14:00"}}})))
+    .expect("saturday");
+    let err = run(s
+        .config
+        .update(&json!({"hours": {"sun": {"start": "12:00", "end": "11:00"}}, "enabled": false})))
+    .err()
+    .map(|e| e.to_string());
     assert_eq!(
         err.as_deref(),
         Some("hours.sun: end 11:00 is not after start 12:00")
@@ -346,15 +349,14 @@ fn a_rules_file_in_the_data_dir_replaces_the_built_in_rules() {
     edited["version"] = json!("local-fix");
     edited["states"]["CA"]["weekday"] = json!({"start": "10:00", "end": "20:00"});
     std::fs::write(dir.path().join("state-rules.json"), edited.to_string()).expect("write");
-    let s = Scheduler::open(
+    let s = run(Scheduler::open(
         dir.path(),
         chrono_tz::America::New_York,
         vec!["state".into()],
-    )
+        files(dir.path()),
+    ))
     .expect("scheduler");
-    s.config
-        .update(&json!({"enabled": false}))
-        .expect("business off");
+    run(s.config.update(&json!({"enabled": false}))).expect("business off");
     assert_eq!(s.rules.version, "local-fix");
     assert!(s.rules.source.ends_with("state-rules.json"));
     // 09:30 Pacific: federal allows it, the corrected California row does not.
@@ -366,9 +368,14 @@ fn a_rules_file_in_the_data_dir_replaces_the_built_in_rules() {
     );
     // A broken file stops startup, naming the file.
     std::fs::write(dir.path().join("state-rules.json"), "{").expect("write");
-    let err = Scheduler::open(dir.path(), chrono_tz::America::New_York, vec![])
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = run(Scheduler::open(
+        dir.path(),
+        chrono_tz::America::New_York,
+        vec![],
+        files(dir.path()),
+    ))
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(err.contains("state-rules.json"), "{err}");
 }

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::provider::CallProvider;
 use crate::schedule::{queue::DeferredQueue, Scheduler};
 use crate::stats::Statistics;
+use crate::store::doc_store::{DbDocuments, DocumentStore, FileDocuments};
 use crate::store::quarantine::Quarantine;
 use crate::store::DataDirLock;
 use crate::tracker::Tracker;
@@ -151,18 +152,8 @@ async fn files(
         .restore_attempts(&days)
         .await
         .context("DATA_DIR: cannot restore the attempts journal from the call journal")?;
-    let scheduler = Arc::new(
-        Scheduler::open(
-            &settings.data_dir,
-            settings.timezone,
-            settings.lead_fields.state.clone(),
-        )
-        .context("cannot load the scheduler config or the calling-window rules")?,
-    );
-    let tracker = Arc::new(
-        Tracker::open(&settings.data_dir, settings.timezone)
-            .context("cannot load the answering-machine or protection config")?,
-    );
+    let docs = Arc::new(FileDocuments::new(&settings.data_dir));
+    let (scheduler, tracker) = configured(settings, docs).await?;
     let events = tracker
         .rebuild(&settings.data_dir, clock.now(), quarantine)
         .context("DATA_DIR: cannot rebuild the call trackers from the call journal")?;
@@ -199,23 +190,28 @@ async fn rows(
         &settings.data_dir,
         settings.timezone,
     ));
-    let scheduler = Arc::new(
-        Scheduler::open_db(
-            &settings.data_dir,
-            settings.timezone,
-            settings.lead_fields.state.clone(),
-            db,
-            clock.clone(),
-        )
-        .await
-        .context("cannot load the scheduler config or the calling-window rules")?,
-    );
-    let tracker = Arc::new(
-        Tracker::open_db(db, settings.timezone, clock.clone())
-            .await
-            .context("cannot load the answering-machine or protection config")?,
-    );
+    let docs = Arc::new(DbDocuments::new(db.clone(), clock.clone()));
+    let (scheduler, tracker) = configured(settings, docs).await?;
     Ok((blocklist, journals, scheduler, tracker))
+}
+
+/// The scheduler and the trackers, their config documents in `docs`.
+async fn configured(
+    settings: &Settings,
+    docs: Arc<dyn DocumentStore>,
+) -> anyhow::Result<(Arc<Scheduler>, Arc<Tracker>)> {
+    let scheduler = Scheduler::open(
+        &settings.data_dir,
+        settings.timezone,
+        settings.lead_fields.state.clone(),
+        docs.clone(),
+    )
+    .await
+    .context("cannot load the scheduler config or the calling-window rules")?;
+    let tracker = Tracker::open(settings.timezone, docs)
+        .await
+        .context("cannot load the answering-machine or protection config")?;
+    Ok((Arc::new(scheduler), Arc::new(tracker)))
 }
 
 pub(super) type Built = (
@@ -304,12 +300,12 @@ pub(super) async fn build_gateway(
             Some(Arc::new(Shared::new(db.clone(), src.quarantine.clone()))),
         ),
     };
-    let store = match src.db {
-        None => dispatch::writeback::Store::File(
+    let store: Box<dyn crate::convoso::writes::WriteStore> = match src.db {
+        None => Box::new(
             crate::convoso::writes::FileWrites::open(&settings.data_dir, src.quarantine)
                 .context("DATA_DIR: cannot open the Convoso writes")?,
         ),
-        Some(db) => dispatch::writeback::Store::Db(db.clone()),
+        Some(db) => Box::new(crate::convoso::writes::DbWrites::new(db.clone())),
     };
     if settings.convoso.auth_token.is_none() {
         tracing::warn!(

@@ -125,18 +125,26 @@ pub struct View {
 }
 
 impl Tracker {
-    /// Opens the config documents; the state starts empty (see [`Tracker::rebuild`]).
-    pub fn open(data_dir: &std::path::Path, tz: Tz) -> anyhow::Result<Self> {
+    /// Opens the config documents from `docs`; the state starts empty (see
+    /// [`Tracker::rebuild`], or, in database mode, [`Tracker::load_number`]).
+    pub async fn open(
+        tz: Tz,
+        docs: Arc<dyn crate::store::doc_store::DocumentStore>,
+    ) -> anyhow::Result<Self> {
         let am = Document::open(
-            &data_dir.join(AM_FILE),
+            docs.clone(),
+            AM_FILE,
             AmConfig::default(),
             Box::new(|v| AmConfig::parse(v).map(|c| (c, ()))),
-        )?;
+        )
+        .await?;
         let protection = Document::open(
-            &data_dir.join(PROTECTION_FILE),
+            docs,
+            PROTECTION_FILE,
             ProtectionConfig::default(),
             Box::new(|v| ProtectionConfig::parse(v).map(|c| (c, ()))),
-        )?;
+        )
+        .await?;
         Ok(Self {
             tz,
             state: Mutex::new(State::default()),

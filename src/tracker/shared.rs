@@ -1,47 +1,12 @@
-//! The trackers in database mode: config documents in the database, and a number's state
-//! replaced, under its lock, by what every instance's journal rows say.
-
-use std::sync::Mutex;
+//! The trackers in database mode: a number's state replaced, under its lock, by what
+//! every instance's journal rows say.
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 
-use super::config::{AmConfig, ProtectionConfig, AM_FILE, PROTECTION_FILE};
-use super::{lead_key, phone_key, State, Tracker, KEEP_SECS};
+use super::{lead_key, phone_key, Tracker, KEEP_SECS};
 use crate::journal::CallEvent;
-use crate::store::document::Document;
 
 impl Tracker {
-    /// [`Tracker::open`] with the config documents in the database.
-    pub async fn open_db(
-        db: &crate::db::Db,
-        tz: Tz,
-        clock: crate::clock::SharedClock,
-    ) -> anyhow::Result<Self> {
-        let am = Document::open_db(
-            db,
-            AM_FILE,
-            AmConfig::default(),
-            Box::new(|v| AmConfig::parse(v).map(|c| (c, ()))),
-            clock.clone(),
-        )
-        .await?;
-        let protection = Document::open_db(
-            db,
-            PROTECTION_FILE,
-            ProtectionConfig::default(),
-            Box::new(|v| ProtectionConfig::parse(v).map(|c| (c, ()))),
-            clock,
-        )
-        .await?;
-        Ok(Self {
-            tz,
-            state: Mutex::new(State::default()),
-            am,
-            protection,
-        })
-    }
-
     /// Database mode, under the number's lock: replaces what this instance holds about
     /// `phone` (and `lead_ids` on it) with what `events` — every instance's call-journal
     /// events for the number since [`Tracker::history_since`], oldest first — say.

@@ -7,6 +7,7 @@ use super::*;
 use crate::domain::Lead;
 use crate::pipeline::{Check, Verdict};
 use crate::schedule::rules::Rules;
+use crate::store::doc_store::{files, run};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("instant")
@@ -21,9 +22,14 @@ struct T {
 
 fn setup(patch: serde_json::Value) -> T {
     let dir = tempfile::tempdir().expect("tempdir");
-    let tracker =
-        Arc::new(Tracker::open(dir.path(), chrono_tz::America::New_York).expect("tracker"));
-    tracker.protection.update(&patch).expect("valid patch");
+    let tracker = Arc::new(
+        run(Tracker::open(
+            chrono_tz::America::New_York,
+            files(dir.path()),
+        ))
+        .expect("tracker"),
+    );
+    run(tracker.protection.update(&patch)).expect("valid patch");
     T {
         am: AnsweringMachineCheck(tracker.clone()),
         protection: ProtectionCheck {
@@ -163,16 +169,13 @@ fn answering_machine_blocks_at_the_fourth_unanswered_call_of_the_day() {
         "2026-11-23T17:00:01Z",
     );
     // Counting busy too makes it 5; a new business day (00:00 Eastern) starts at zero.
-    t.tracker
-        .am
-        .update(&json!({"counted_outcomes": ["voicemail", "no_answer", "busy"], "max_attempts_per_day": 5}))
-        .expect("config");
+    run(t.tracker.am.update(
+        &json!({"counted_outcomes": ["voicemail", "no_answer", "busy"], "max_attempts_per_day": 5}),
+    ))
+    .expect("config");
     assert!(blocked(&t, &l, "2026-11-24T04:59:59Z").starts_with("answering machine: 5"));
     allowed(&t, &l, "2026-11-24T05:00:00Z");
-    t.tracker
-        .am
-        .update(&json!({"enabled": false}))
-        .expect("off");
+    run(t.tracker.am.update(&json!({"enabled": false}))).expect("off");
     allowed(&t, &l, "2026-11-23T17:00:01Z");
 }
 
@@ -223,10 +226,7 @@ fn transferred_blocks_for_the_day_or_cools_down() {
     assert!(reason.contains("transferred"), "{reason}");
     allowed(&t, &a, "2026-11-24T05:00:00Z");
     // With only the line rule on, a transfer keeps the line busy for 30 minutes.
-    t.tracker
-        .protection
-        .update(&only("active_call"))
-        .expect("config");
+    run(t.tracker.protection.update(&only("active_call"))).expect("config");
     deferred(&t, &a, "2026-11-23T15:29:59Z", "2026-11-23T15:30:00Z");
     allowed(&t, &a, "2026-11-23T15:30:00Z");
 }
@@ -344,10 +344,7 @@ fn terminal_statuses_and_invalid_numbers_are_blocked_without_state() {
         "2026-11-23T15:00:00Z"
     )
     .contains("toll-free"));
-    t.tracker
-        .protection
-        .update(&json!({"enabled": false}))
-        .expect("off");
+    run(t.tracker.protection.update(&json!({"enabled": false}))).expect("off");
     allowed(
         &t,
         &lead("A", "8005551234", json!({"status": "DNC"})),
@@ -373,7 +370,11 @@ async fn a_rebuild_from_the_journal_restores_every_count() {
         t.tracker.apply(e);
         journals.append_call(e).wait().await.expect("durable");
     }
-    let fresh = Tracker::open(dir.path(), chrono_tz::America::New_York).expect("tracker");
+    let fresh = run(Tracker::open(
+        chrono_tz::America::New_York,
+        files(dir.path()),
+    ))
+    .expect("tracker");
     let now = at("2026-11-23T15:05:00Z");
     assert_eq!(
         fresh

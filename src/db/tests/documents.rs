@@ -78,9 +78,14 @@ async fn followed(
         Ok((v.clone(), ()))
     });
     std::sync::Arc::new(
-        crate::store::document::Document::open_db(db, "protection", json!({"a": 1}), parse, clock)
-            .await
-            .expect("open"),
+        crate::store::document::Document::open(
+            std::sync::Arc::new(crate::store::doc_store::DbDocuments::new(db.clone(), clock)),
+            "protection",
+            json!({"a": 1}),
+            parse,
+        )
+        .await
+        .expect("open"),
     )
 }
 
@@ -88,10 +93,7 @@ async fn update(
     doc: &std::sync::Arc<crate::store::document::Document<serde_json::Value, ()>>,
     patch: serde_json::Value,
 ) -> Result<serde_json::Value, crate::store::document::UpdateError> {
-    let doc = doc.clone();
-    tokio::task::spawn_blocking(move || doc.update(&patch))
-        .await
-        .expect("blocking task")
+    doc.update(&patch).await
 }
 
 #[tokio::test]

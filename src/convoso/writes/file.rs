@@ -1,178 +1,21 @@
-//! The durable outbox of writes to Convoso. Each write has an id of ours derived from what
-//! caused it (`lead_<call_id>`, `dnc_<call_id>`, `block_<request_id>`), so the same outcome
-//! queues it once; it is on disk (or committed) before the webhook that caused it is
-//! answered, tried until Convoso has it, retried with backoff on network errors, 5xx, 429
-//! and "try again" answers, and kept for an admin once refused for good or out of tries.
-//!
-//! File backend: `DATA_DIR/convoso/writes.jsonl`, one line per change of a write holding
-//! the whole write (the last line of an id wins), rewritten at startup with only the open
-//! ones. A write interrupted mid-send is tried again after a restart: a lead update and a
-//! DNC insert are idempotent at Convoso ("already exists" counts as done).
+//! [`FileWrites`]: the Convoso writes as a log in `DATA_DIR/convoso/writes.jsonl`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 
-use super::Sent;
-use crate::config::convoso::ConvosoSettings;
-use crate::journal::records::{millis, millis_opt};
+use super::{Write, WriteState, WriteStore};
 use crate::store::appender::Appender;
 use crate::store::quarantine::Quarantine;
+use crate::store::StoreError;
 
 pub const WRITES_DIR: &str = "convoso";
 pub const WRITES_FILE: &str = "writes.jsonl";
 const WRITES_ASIDE: &str = "writes.jsonl.compacting";
-
-/// Retries are at most this far apart.
-const MAX_BACKOFF_SECS: i64 = 600;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WriteKind {
-    LeadUpdate,
-    DncInsert,
-}
-
-impl WriteKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::LeadUpdate => "lead_update",
-            Self::DncInsert => "dnc_insert",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WriteState {
-    Queued,
-    /// Tried and failed; tried again at `next_at`.
-    Failing,
-    /// Refused for good, or out of tries: waits for an admin's retry.
-    GaveUp,
-    Done,
-    /// Set aside by an admin.
-    Dismissed,
-}
-
-impl WriteState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Failing => "failing",
-            Self::GaveUp => "gave_up",
-            Self::Done => "done",
-            Self::Dismissed => "dismissed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Write {
-    pub id: String,
-    pub kind: WriteKind,
-    pub call_id: Option<String>,
-    pub lead_id: Option<String>,
-    pub phone: Option<String>,
-    /// The fields sent (the auth token is added at send time, never stored).
-    pub params: BTreeMap<String, String>,
-    pub state: WriteState,
-    #[serde(with = "millis")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "millis")]
-    pub next_at: DateTime<Utc>,
-    pub attempts: u32,
-    /// When the first failed try of the current run of failures was.
-    #[serde(default, with = "millis_opt")]
-    pub failing_since: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    /// `ok`, `dry_run`, or Convoso's note ("already exists").
-    pub result: Option<String>,
-    #[serde(default, with = "millis_opt")]
-    pub done_at: Option<DateTime<Utc>>,
-}
-
-impl Write {
-    pub fn new(
-        id: String,
-        kind: WriteKind,
-        params: BTreeMap<String, String>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            id,
-            kind,
-            call_id: None,
-            lead_id: None,
-            phone: None,
-            params,
-            state: WriteState::Queued,
-            created_at: now,
-            next_at: now,
-            attempts: 0,
-            failing_since: None,
-            last_error: None,
-            result: None,
-            done_at: None,
-        }
-    }
-
-    /// Still Convoso's to take (or an admin's to act on).
-    pub fn is_open(&self) -> bool {
-        matches!(
-            self.state,
-            WriteState::Queued | WriteState::Failing | WriteState::GaveUp
-        )
-    }
-
-    /// Records one try's result (`None`: dry-run, logged not sent).
-    pub fn settle(&mut self, sent: Option<&Sent>, now: DateTime<Utc>, c: &ConvosoSettings) {
-        self.attempts += 1;
-        match sent {
-            None => self.finish("dry_run".into(), now),
-            Some(Sent::Done { note }) => {
-                self.finish(note.clone().unwrap_or_else(|| "ok".into()), now)
-            }
-            Some(Sent::Final(e)) => {
-                self.state = WriteState::GaveUp;
-                self.failing_since.get_or_insert(now);
-                self.last_error = Some(e.clone());
-            }
-            Some(Sent::Retry(e)) => {
-                self.failing_since.get_or_insert(now);
-                self.last_error = Some(e.clone());
-                if self.attempts >= c.max_attempts {
-                    self.state = WriteState::GaveUp;
-                    self.last_error = Some(format!("{e} (gave up after {} tries)", self.attempts));
-                } else {
-                    self.state = WriteState::Failing;
-                    let exp = self.attempts.saturating_sub(1).min(20);
-                    let ms = c.retry_base_ms.saturating_mul(1u64 << exp) as i64;
-                    self.next_at = now + TimeDelta::milliseconds(ms.min(MAX_BACKOFF_SECS * 1000));
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self, result: String, now: DateTime<Utc>) {
-        self.state = WriteState::Done;
-        self.result = Some(result);
-        self.done_at = Some(now);
-        self.failing_since = None;
-    }
-
-    /// An admin's retry: due now, with a fresh run of tries.
-    pub fn requeue(&mut self, now: DateTime<Utc>) {
-        self.state = WriteState::Queued;
-        self.next_at = now;
-        self.attempts = 0;
-        self.failing_since = None;
-    }
-}
 
 /// The file backend's writes.
 pub struct FileWrites {
@@ -250,7 +93,7 @@ impl FileWrites {
     }
 
     /// Queues `w` unless a write with its id is open; true when queued (durable on return).
-    pub async fn enqueue(&self, w: Write) -> io::Result<bool> {
+    async fn enqueue(&self, w: Write) -> io::Result<bool> {
         let line = Self::line(&w)?;
         let pending = {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -272,7 +115,7 @@ impl FileWrites {
     }
 
     /// Up to `limit` writes due at `now`, taken for sending.
-    pub fn due(&self, now: DateTime<Utc>, limit: usize) -> Vec<Write> {
+    fn due(&self, now: DateTime<Utc>, limit: usize) -> Vec<Write> {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
         let mut due: Vec<Write> = open
@@ -293,7 +136,7 @@ impl FileWrites {
     }
 
     /// Records a write's new state (durable on return) and releases it.
-    pub async fn save(&self, w: &Write) -> io::Result<()> {
+    async fn save(&self, w: &Write) -> io::Result<()> {
         let line = Self::line(w);
         let pending = line.map(|line| {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -347,14 +190,14 @@ impl FileWrites {
     }
 
     /// The open writes, oldest first.
-    pub fn list(&self) -> Vec<Write> {
+    fn list(&self) -> Vec<Write> {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all: Vec<Write> = open.values().cloned().collect();
         all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         all
     }
 
-    pub fn get(&self, id: &str) -> Option<Write> {
+    fn get(&self, id: &str) -> Option<Write> {
         self.open
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -363,7 +206,7 @@ impl FileWrites {
     }
 
     /// True while the sender holds `id`.
-    pub fn is_taken(&self, id: &str) -> bool {
+    fn is_taken(&self, id: &str) -> bool {
         self.taken
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -371,9 +214,46 @@ impl FileWrites {
     }
 }
 
+impl WriteStore for FileWrites {
+    fn enqueue(&self, w: Write) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move { Ok(FileWrites::enqueue(self, w).await?) })
+    }
+
+    fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<Write>, StoreError>> {
+        let due = self.due(now, limit);
+        Box::pin(async move { Ok(due) })
+    }
+
+    fn save<'a>(&'a self, w: &'a Write) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { Ok(FileWrites::save(self, w).await?) })
+    }
+
+    fn open_writes(&self) -> BoxFuture<'_, Result<Vec<Write>, StoreError>> {
+        let all = self.list();
+        Box::pin(async move { Ok(all) })
+    }
+
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Write>, StoreError>> {
+        let w = FileWrites::get(self, id);
+        Box::pin(async move { Ok(w) })
+    }
+
+    fn is_taken(&self, id: &str) -> bool {
+        FileWrites::is_taken(self, id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::config::convoso::ConvosoSettings;
+    use crate::convoso::{Sent, WriteKind};
 
     #[tokio::test]
     async fn the_log_is_compacted_to_the_open_writes_and_replays_the_same() {
@@ -408,35 +288,5 @@ mod tests {
         let replayed: Vec<String> = again.list().into_iter().map(|w| w.id).collect();
         assert_eq!(replayed, open);
         assert_eq!(replayed.len(), 5);
-    }
-
-    #[test]
-    fn retries_back_off_then_give_up_and_final_answers_give_up_at_once() {
-        let c = ConvosoSettings {
-            max_attempts: 3,
-            retry_base_ms: 1000,
-            ..ConvosoSettings::default()
-        };
-        let t0: DateTime<Utc> = "2026-11-23T15:00:00Z".parse().expect("t");
-        let mut w = Write::new("lead_c".into(), WriteKind::LeadUpdate, BTreeMap::new(), t0);
-        w.settle(Some(&Sent::Retry("HTTP 503".into())), t0, &c);
-        assert_eq!(
-            (w.state, w.next_at),
-            (WriteState::Failing, t0 + TimeDelta::seconds(1))
-        );
-        w.settle(Some(&Sent::Retry("HTTP 503".into())), t0, &c);
-        assert_eq!(w.next_at, t0 + TimeDelta::seconds(2));
-        w.settle(Some(&Sent::Retry("HTTP 503".into())), t0, &c);
-        assert_eq!(w.state, WriteState::GaveUp);
-        assert_eq!(w.failing_since, Some(t0));
-        w.requeue(t0);
-        w.settle(Some(&Sent::Done { note: None }), t0, &c);
-        assert_eq!(
-            (w.state, w.result.as_deref()),
-            (WriteState::Done, Some("ok"))
-        );
-        let mut f = Write::new("dnc_c".into(), WriteKind::DncInsert, BTreeMap::new(), t0);
-        f.settle(Some(&Sent::Final("code 6007".into())), t0, &c);
-        assert_eq!(f.state, WriteState::GaveUp);
     }
 }
