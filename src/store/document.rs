@@ -149,11 +149,17 @@ impl<D: Serialize + Clone, C> Document<D, C> {
         };
         let name = &self.name;
         tokio::pin!(shutdown);
+        // Listening now: a change made between the first read and this point is caught by
+        // reading once more; every later one wakes the watch.
+        let mut first = true;
         loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = watch.next(name) => {}
+            if !first {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = watch.next(name) => {}
+                }
             }
+            first = false;
             if let Err(e) = self.reload().await {
                 tracing::warn!(document = %name, error = %e, "cannot re-read a document");
             }
