@@ -108,6 +108,8 @@ fn statistics(c: &mut Criterion) {
             ));
         }
     };
+    let journals =
+        Arc::new(Journals::open(dir.path(), chrono_tz::America::New_York).expect("open"));
     let mut group = c.benchmark_group("statistics_30_days_x_100k");
     group.sample_size(10);
     // First read of the raw journals: nothing cached in memory or on disk.
@@ -115,7 +117,7 @@ fn statistics(c: &mut Criterion) {
         b.iter_batched(
             sidecars,
             |()| {
-                let stats = Statistics::new(dir.path());
+                let stats = Statistics::new(journals.clone());
                 let s = stats.blocklist(range, today, &none).expect("stats");
                 assert_eq!(s.total_attempts, DAYS * PER_DAY);
             },
@@ -123,17 +125,17 @@ fn statistics(c: &mut Criterion) {
         )
     });
     // A new process (empty memory) over closed days whose summaries are on disk.
-    Statistics::new(dir.path())
+    Statistics::new(journals.clone())
         .blocklist(range, today, &none)
         .expect("write summaries");
     group.bench_function("cold_new_process", |b| {
         b.iter(|| {
-            let stats = Statistics::new(dir.path());
+            let stats = Statistics::new(journals.clone());
             let s = stats.blocklist(range, today, &none).expect("stats");
             assert_eq!(s.total_attempts, DAYS * PER_DAY);
         })
     });
-    let warm = Statistics::new(dir.path());
+    let warm = Statistics::new(journals.clone());
     warm.blocklist(range, today, &none).expect("warm up");
     group.bench_function("repeated", |b| {
         b.iter(|| warm.blocklist(range, today, &none).expect("stats"))

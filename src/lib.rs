@@ -51,10 +51,12 @@
 //!   (state coverage, consent, the freshness gate), versions swapped in whole and kept as
 //!   snapshots (files, or `list_versions` in database mode); checked by
 //!   `pipeline::blocklist`, each decision's trace recording the lists consulted.
-//! - [`journal`] — the daily attempts and call journals (business-date files), retention.
-//! - [`stats`] — statistics over the journals: per-day summaries (cached, kept on disk for
-//!   closed days), the seed's blocklist statistics, pipeline statistics and the lists'
-//!   proof of scrub (`stats/scrub.rs`).
+//! - [`journal`] — the daily attempts and call journals by business date, retention; their
+//!   storage role `journal::JournalStore` (append, read a day, keep a closed day's
+//!   summary): daily files (`journal/store.rs`) or rows (`journal/rows.rs`).
+//! - [`stats`] — statistics over the journals: per-day summaries (cached, kept by the
+//!   journal store for closed days), the seed's blocklist statistics, pipeline statistics
+//!   and the lists' proof of scrub (`stats/scrub.rs`); one path for either store.
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
 //!   and the quarantine where every reader puts a line it cannot read back (never a silent
 //!   skip); admin-editable JSON documents (`document`: partial `PUT`, field-named errors)

@@ -305,12 +305,14 @@ pub async fn stats(
 ) -> anyhow::Result<Vec<u8>> {
     let today = crate::clock::business_date(chrono::Utc::now(), settings.timezone);
     let range = crate::stats::parse_range(start, end, today).map_err(anyhow::Error::msg)?;
-    let mut statistics = crate::stats::Statistics::new(&settings.data_dir);
-    if let Some(url) = &settings.database_url {
-        let db = crate::db::Db::connect(url.expose(), 2).await?;
-        let journals = crate::journal::Journals::open_db(db, &settings.data_dir, settings.timezone);
-        statistics = statistics.with_rows(std::sync::Arc::new(journals));
-    }
+    let journals = match &settings.database_url {
+        None => crate::journal::Journals::open(&settings.data_dir, settings.timezone)?,
+        Some(url) => {
+            let db = crate::db::Db::connect(url.expose(), 2).await?;
+            crate::journal::Journals::open_db(db, &settings.data_dir, settings.timezone)
+        }
+    };
+    let statistics = crate::stats::Statistics::new(std::sync::Arc::new(journals));
     let tz = settings.timezone.name();
     let stats =
         tokio::task::spawn_blocking(move || statistics.pipeline(range, today, tz)).await??;

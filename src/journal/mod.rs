@@ -9,6 +9,7 @@ mod read;
 pub mod records;
 pub mod retention;
 pub mod rows;
+pub mod store;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,21 +23,16 @@ use read::{parse_day, select_lines};
 pub use records::{Attempt, CallEvent, Decision, DispatchStatus, Outcome};
 
 use crate::clock::business_date;
-use crate::store::appender::{Appender, Pending};
+use crate::store::appender::Pending;
+pub use store::{FileJournal, JournalStore, Record};
 
 pub const ATTEMPTS_DIR: &str = "blocklist-attempts";
 pub const CALLS_DIR: &str = "calls";
 
 pub struct Journals {
-    writer: Writer,
+    store: Box<dyn JournalStore>,
     dir: PathBuf,
     tz: Tz,
-}
-
-/// Where the journals live: daily files in `DATA_DIR`, or rows in PostgreSQL.
-enum Writer {
-    Files(Appender),
-    Rows(rows::Rows),
 }
 
 /// Which journal.
@@ -50,33 +46,32 @@ pub struct DayRecords {
 }
 
 impl Journals {
-    /// Creates the journal directories under `data_dir`.
-    pub fn open(data_dir: &Path, tz: Tz) -> io::Result<Self> {
-        for sub in [ATTEMPTS_DIR, CALLS_DIR] {
-            std::fs::create_dir_all(data_dir.join(sub))?;
-        }
-        Ok(Self {
-            writer: Writer::Files(Appender::detached()?),
+    /// The journals in `store`; `data_dir` names their days (files, and in logs).
+    pub fn new(store: Box<dyn JournalStore>, data_dir: &Path, tz: Tz) -> Self {
+        Self {
+            store,
             dir: data_dir.to_path_buf(),
             tz,
-        })
+        }
+    }
+
+    /// The journals as daily files under `data_dir` (the directories are created).
+    pub fn open(data_dir: &Path, tz: Tz) -> io::Result<Self> {
+        Ok(Self::new(
+            Box::new(FileJournal::open(data_dir, tz)?),
+            data_dir,
+            tz,
+        ))
     }
 
     /// The journals as rows in `db` (`DATABASE_URL`); `data_dir` only names them in logs.
     pub fn open_db(db: crate::db::Db, data_dir: &Path, tz: Tz) -> Self {
-        Self {
-            writer: Writer::Rows(rows::Rows::start(db)),
-            dir: data_dir.to_path_buf(),
-            tz,
-        }
+        Self::new(Box::new(rows::Rows::start(db)), data_dir, tz)
     }
 
-    /// The database rows, in database mode.
-    pub fn rows(&self) -> Option<&rows::Rows> {
-        match &self.writer {
-            Writer::Rows(r) => Some(r),
-            Writer::Files(_) => None,
-        }
+    /// The storage role, for the day summaries.
+    pub fn store(&self) -> &dyn JournalStore {
+        &*self.store
     }
 
     /// The path of a day's journal (a file, or the name the rows are reported under).
@@ -91,11 +86,7 @@ impl Journals {
     /// joined), with the path it is reported under.
     pub fn day_bytes(&self, kind: Kind, date: NaiveDate) -> io::Result<(PathBuf, Vec<u8>)> {
         let path = self.path(kind, date);
-        let bytes = match &self.writer {
-            Writer::Files(_) => read_or_empty(&path)?,
-            Writer::Rows(r) => r.day_bytes(kind, date)?,
-        };
-        Ok((path, bytes))
+        Ok((path, self.store.day_bytes(kind, date)?))
     }
 
     /// Reads one day's journal (see [`read_day`]).
@@ -140,19 +131,13 @@ impl Journals {
     /// Appends a blocked attempt to the file of its business date.
     pub fn append_attempt(&self, attempt: &Attempt) -> Pending {
         let date = self.date_of(attempt.at());
-        match &self.writer {
-            Writer::Files(w) => w.append_to(self.attempts_path(date), to_line(attempt)),
-            Writer::Rows(r) => r.append(vec![rows::attempt_line(attempt, date)]),
-        }
+        self.store.append(&[Record::Attempt(attempt, date, true)])
     }
 
     /// Appends a pipeline decision, dispatch or outcome to the file of its business date.
     pub fn append_call(&self, event: &CallEvent) -> Pending {
         let date = self.date_of(event.at());
-        match &self.writer {
-            Writer::Files(w) => w.append_to(self.calls_path(date), to_line(event)),
-            Writer::Rows(r) => r.append(vec![rows::call_line(event, date)]),
-        }
+        self.store.append(&[Record::Call(event, date)])
     }
 
     /// The rows of a decision (and of a block's attempt), for a caller that commits them
@@ -174,49 +159,22 @@ impl Journals {
     /// [`Journals::restore_attempts`] rebuilds it from the decision, which carries it. One
     /// sync per batch instead of two.
     pub fn append_decision(&self, event: &CallEvent) -> Pending {
-        let w = match &self.writer {
-            Writer::Files(w) => w,
-            Writer::Rows(r) => return r.append(self.decision_rows(event)),
-        };
-        let mut records = vec![(
-            self.calls_path(self.date_of(event.at())),
-            to_line(event),
-            true,
-        )];
-        if let CallEvent::Decision {
-            attempt: Some(a), ..
-        } = event
-        {
-            records.push((
-                self.attempts_path(self.date_of(a.at())),
-                to_line(&**a),
-                false,
-            ));
+        let call = Record::Call(event, self.date_of(event.at()));
+        match event {
+            CallEvent::Decision {
+                attempt: Some(a), ..
+            } => self
+                .store
+                .append(&[call, Record::Attempt(a, self.date_of(a.at()), false)]),
+            _ => self.store.append(&[call]),
         }
-        w.append_many(records)
     }
 
     /// Appends to the attempts journals of `days` (business dates) every blocked attempt
-    /// that the call journal holds but the attempts file lacks — what a power cut can
+    /// that the call journal holds but the attempts journal lacks — what a power cut can
     /// leave behind. Run at startup, before serving. Returns how many were restored.
     pub async fn restore_attempts(&self, days: &[NaiveDate]) -> io::Result<usize> {
-        // Rows commit a decision and its attempt together: nothing to restore.
-        let Writer::Files(writer) = &self.writer else {
-            return Ok(0);
-        };
-        let mut restored = 0;
-        for day in days {
-            let missing = missing_attempts(&self.calls_path(*day), &self.attempts_path(*day))?;
-            if missing.is_empty() {
-                continue;
-            }
-            let records = missing
-                .iter()
-                .map(|a| (self.attempts_path(self.date_of(a.at())), to_line(a), true))
-                .collect();
-            writer.append_many(records).wait().await?;
-            restored += missing.len();
-        }
+        let restored = self.store.restore_attempts(days).await?;
         if restored > 0 {
             tracing::warn!(restored, "restored blocked attempts missing from the attempts journal (from the call journal)");
         }
@@ -249,10 +207,7 @@ impl Journals {
 
     /// Resolves once everything appended so far is on disk.
     pub fn flush(&self) -> Pending {
-        match &self.writer {
-            Writer::Files(w) => w.flush(),
-            Writer::Rows(_) => Pending::settled(Ok(())),
-        }
+        self.store.flush()
     }
 
     pub fn data_dir(&self) -> &Path {

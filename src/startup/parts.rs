@@ -78,11 +78,7 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
         None => files(settings, clock, &metrics, &quarantine).await?,
         Some(db) => rows(db, settings, clock, &metrics).await?,
     };
-    let stats = Arc::new(
-        Statistics::new(&settings.data_dir)
-            .with_rows(journals.clone())
-            .with_quarantine(quarantine.clone()),
-    );
+    let stats = Arc::new(Statistics::new(journals.clone()).with_quarantine(quarantine.clone()));
     let lists = Arc::new(
         match &db {
             None => crate::lists::Lists::open(

@@ -1,28 +1,31 @@
-//! Statistics over the daily journals. Each day's summary is cached with the number of
-//! bytes of its file it covers: a past day is read once and never again (its file no longer
-//! changes), today's file is read only from where the previous request stopped, and a file
+//! Statistics over the daily journals. Each day's summary is cached with the journal
+//! store's marker of what it covers (files: the bytes; rows: the count, or a settled day's
+//! last line id): a past day is read once and never again, and its summary is kept by the
+//! store (a sidecar file, or a rollup row every instance shares); today's file is read only
+//! from where the previous request stopped (rows: afresh when the count moved), and a file
 //! that shrank (rewritten by a migration) is summarised afresh. Days missing from the cache
 //! are summarised in parallel.
 
 pub mod attempts;
 pub mod calls;
 pub mod range;
-mod rows;
 pub mod scrub;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use attempts::AttemptsDay;
 pub use calls::CallsDay;
 pub use range::{parse_range, DateRange};
+
+pub use crate::journal::store::sidecar_path;
+use crate::journal::{Journals, Kind};
 
 use crate::store::quarantine::Quarantine;
 
@@ -43,30 +46,24 @@ struct Cached<T> {
 /// Summaries for one journal kind, keyed by business date.
 pub struct DayCache<T: DaySummary> {
     entries: Mutex<HashMap<NaiveDate, Cached<T>>>,
-    path_of: fn(&Path, NaiveDate) -> PathBuf,
-    data_dir: PathBuf,
+    journals: Arc<Journals>,
+    kind: Kind,
     /// Where a line that is not a record (and not a torn write) is kept aside.
     quarantine: Option<Arc<Quarantine>>,
-    /// Database mode: days are read from the journal rows; `consumed` is a settled day's
-    /// last line id, or a recent day's line count (a day whose marker changed is summarised
-    /// afresh); a settled day's rollup is kept in the database (`day_summaries`) for every
-    /// instance, like the file backend's sidecar.
-    rows: Option<(Arc<crate::journal::Journals>, crate::journal::Kind)>,
 }
 
 impl<T: DaySummary> DayCache<T> {
-    pub fn new(data_dir: &Path, path_of: fn(&Path, NaiveDate) -> PathBuf) -> Self {
+    pub fn new(journals: Arc<Journals>, kind: Kind) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
-            path_of,
-            data_dir: data_dir.to_path_buf(),
+            journals,
+            kind,
             quarantine: None,
-            rows: None,
         }
     }
 
     /// The summary of every day in `range`, oldest first, each brought up to date. Days
-    /// before `today` are closed: their summaries are also kept on disk beside the journal.
+    /// before `today` are closed: their summaries are also kept by the journal store.
     pub fn days(&self, range: DateRange, today: NaiveDate) -> io::Result<Vec<(NaiveDate, Arc<T>)>> {
         let dates: Vec<NaiveDate> = range.dates().collect();
         let known: Vec<Option<Cached<T>>> = {
@@ -75,24 +72,7 @@ impl<T: DaySummary> DayCache<T> {
         };
         let jobs: Vec<(NaiveDate, Option<Cached<T>>)> = dates.iter().copied().zip(known).collect();
         let results = run_parallel(jobs, |(date, cached)| {
-            if let Some((journals, kind)) = &self.rows {
-                return Ok((
-                    date,
-                    self.update_rows(journals, *kind, (date, today), cached)?,
-                ));
-            }
-            let path = (self.path_of)(&self.data_dir, date);
-            let closed = date < today;
-            let cached = match cached {
-                None if closed => load_sidecar(&path),
-                other => other,
-            };
-            let before = cached.as_ref().map(|c| c.consumed);
-            let fresh = update(&path, cached, self.quarantine.as_deref())?;
-            if closed && before != Some(fresh.consumed) && fresh.consumed > 0 {
-                store_sidecar(&path, &fresh);
-            }
-            Ok((date, fresh))
+            Ok((date, self.update(date, today, cached)?))
         })?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(results
@@ -104,41 +84,73 @@ impl<T: DaySummary> DayCache<T> {
             })
             .collect())
     }
-}
 
-/// A closed day's summary on disk, valid while its journal keeps the length it had.
-#[derive(Serialize, Deserialize)]
-struct Sidecar<T> {
-    file_len: u64,
-    summary: T,
-}
-
-pub fn sidecar_path(journal: &Path) -> PathBuf {
-    let mut name = journal.file_name().unwrap_or_default().to_os_string();
-    name.push(".summary");
-    journal.with_file_name(name)
-}
-
-fn load_sidecar<T: DaySummary>(journal: &Path) -> Option<Cached<T>> {
-    let len = std::fs::metadata(journal).ok()?.len();
-    let bytes = std::fs::read(sidecar_path(journal)).ok()?;
-    let sidecar: Sidecar<T> = serde_json::from_slice(&bytes).ok()?;
-    (sidecar.file_len == len).then(|| Cached {
-        consumed: len,
-        summary: Arc::new(sidecar.summary),
-    })
-}
-
-fn store_sidecar<T: DaySummary>(journal: &Path, cached: &Cached<T>) {
-    let sidecar = Sidecar {
-        file_len: cached.consumed,
-        summary: &*cached.summary,
-    };
-    let written = serde_json::to_vec(&sidecar)
-        .map_err(io::Error::other)
-        .and_then(|bytes| crate::store::write_atomic(&sidecar_path(journal), &bytes));
-    if let Err(e) = written {
-        tracing::warn!(file = %journal.display(), error = %e, "could not keep a day summary on disk");
+    /// Brings one day's summary up to its journal's marker (complete lines only).
+    fn update(
+        &self,
+        date: NaiveDate,
+        today: NaiveDate,
+        cached: Option<Cached<T>>,
+    ) -> io::Result<Cached<T>> {
+        let store = self.journals.store();
+        let kind = self.kind;
+        let closed = date < today;
+        // A settled day (before yesterday) has no decision still committing into it.
+        let settled = today.pred_opt().is_some_and(|y| date < y);
+        let marker = store.day_marker(kind, date, settled)?;
+        let before = cached.as_ref().map(|c| c.consumed);
+        if let Some(c) = cached.as_ref().filter(|c| c.consumed == marker) {
+            return Ok(c.clone());
+        }
+        if closed {
+            // Kept by an earlier process, or by another instance.
+            if let Some((m, stored)) = store.kept_summary(kind, date)? {
+                if m == marker {
+                    if let Ok(summary) = serde_json::from_value::<T>(stored) {
+                        return Ok(Cached {
+                            consumed: marker,
+                            summary: Arc::new(summary),
+                        });
+                    }
+                }
+            }
+        }
+        // Resume where the cache stopped if the store can; else the whole day afresh.
+        let resume = cached.filter(|c| c.consumed < marker);
+        let from = resume.as_ref().map_or(0, |c| c.consumed);
+        let (start, bytes, resumed) = match store.day_since(kind, date, from, marker)? {
+            Some(bytes) => (from, bytes, true),
+            None => (0, store.day_bytes(kind, date)?, false),
+        };
+        let mut summary = match resume.filter(|_| resumed) {
+            Some(c) => Arc::unwrap_or_clone(c.summary),
+            None => T::default(),
+        };
+        let path = self.journals.path(kind, date);
+        let complete = fold_lines(
+            &path,
+            start,
+            &bytes,
+            &mut summary,
+            self.quarantine.as_deref(),
+        );
+        let consumed = if resumed {
+            start + complete as u64
+        } else {
+            marker
+        };
+        if closed && consumed > 0 && before != Some(consumed) {
+            let kept = serde_json::to_value(&summary)
+                .map_err(io::Error::other)
+                .and_then(|v| store.keep_summary(kind, date, consumed, &v));
+            if let Err(e) = kept {
+                tracing::warn!(file = %path.display(), error = %e, "could not keep a day summary");
+            }
+        }
+        Ok(Cached {
+            consumed,
+            summary: Arc::new(summary),
+        })
     }
 }
 
@@ -177,41 +189,6 @@ fn run_parallel<J: Send, R: Send>(
     all.extend(b?);
     all.sort_by_key(|(i, _)| *i);
     Ok(all.into_iter().map(|(_, r)| r).collect())
-}
-
-/// Brings one day's summary up to the end of its file (complete lines only).
-fn update<T: DaySummary>(
-    path: &Path,
-    cached: Option<Cached<T>>,
-    quarantine: Option<&Quarantine>,
-) -> io::Result<Cached<T>> {
-    let len = match std::fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e),
-    };
-    let (mut consumed, summary) = match cached {
-        Some(c) if c.consumed == len => return Ok(c),
-        Some(c) if c.consumed < len => (c.consumed, c.summary),
-        _ => (0, Arc::new(T::default())),
-    };
-    if len == 0 {
-        return Ok(Cached {
-            consumed: 0,
-            summary,
-        });
-    }
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(consumed))?;
-    let mut bytes = Vec::with_capacity((len - consumed) as usize);
-    file.take(len - consumed).read_to_end(&mut bytes)?;
-    let mut summary = Arc::unwrap_or_clone(summary);
-    let complete = fold_lines(path, consumed, &bytes, &mut summary, quarantine);
-    consumed += complete as u64;
-    Ok(Cached {
-        consumed,
-        summary: Arc::new(summary),
-    })
 }
 
 /// Folds the complete lines of `bytes` (read from `path` at `consumed`) into `summary`;
@@ -257,20 +234,12 @@ pub struct Statistics {
 }
 
 impl Statistics {
-    pub fn new(data_dir: &Path) -> Self {
+    /// Statistics over `journals` (files or rows alike).
+    pub fn new(journals: Arc<Journals>) -> Self {
         Self {
-            attempts: DayCache::new(data_dir, crate::journal::attempts_path),
-            calls: DayCache::new(data_dir, crate::journal::calls_path),
+            attempts: DayCache::new(journals.clone(), Kind::Attempts),
+            calls: DayCache::new(journals, Kind::Calls),
         }
-    }
-
-    /// Database mode: the days are read from `journals`' rows.
-    pub fn with_rows(mut self, journals: Arc<crate::journal::Journals>) -> Self {
-        if journals.rows().is_some() {
-            self.attempts.rows = Some((journals.clone(), crate::journal::Kind::Attempts));
-            self.calls.rows = Some((journals, crate::journal::Kind::Calls));
-        }
-        self
     }
 
     /// Lines of either journal that cannot be read are kept aside in `quarantine`.
@@ -319,6 +288,11 @@ impl Statistics {
 mod tests {
     use super::*;
 
+    fn files(dir: &Path) -> Statistics {
+        let tz = chrono_tz::America::New_York;
+        Statistics::new(Arc::new(Journals::open(dir, tz).expect("journals")))
+    }
+
     fn line(flag: &str) -> String {
         format!(
             r#"{{"timestamp":"2026-11-20T15:00:00.000Z","field":"phone","value":"+13055551234","blocked":true,"reason":"r","flag_id":"{flag}","stage":"blocklist","source":"flag"}}"#
@@ -344,12 +318,12 @@ mod tests {
             start: today,
             end: today,
         };
-        Statistics::new(dir.path())
+        files(dir.path())
             .blocklist(open_range, today, &none)
             .expect("stats");
         assert!(!sidecar_path(&crate::journal::attempts_path(dir.path(), today)).exists());
 
-        let first = Statistics::new(dir.path())
+        let first = files(dir.path())
             .blocklist(range, today, &none)
             .expect("stats");
         assert_eq!(first.total_attempts, 2);
@@ -361,7 +335,7 @@ mod tests {
             serde_json::from_slice(&std::fs::read(&sidecar).expect("read")).expect("json");
         doc["summary"]["total"] = 99.into();
         std::fs::write(&sidecar, serde_json::to_vec(&doc).expect("json")).expect("write");
-        let again = Statistics::new(dir.path())
+        let again = files(dir.path())
             .blocklist(range, today, &none)
             .expect("stats");
         assert_eq!(again.total_attempts, 99);
@@ -370,7 +344,7 @@ mod tests {
         let mut text = std::fs::read_to_string(&journal).expect("read");
         text.push_str(&line("b"));
         std::fs::write(&journal, text).expect("append");
-        let rebuilt = Statistics::new(dir.path())
+        let rebuilt = files(dir.path())
             .blocklist(range, today, &none)
             .expect("stats");
         assert_eq!(rebuilt.total_attempts, 3);
