@@ -74,7 +74,8 @@
 //!   embedded with `include_bytes!`), served under `/console`; it only calls the admin API.
 //! - [`health`], [`metrics`] — component health and the per-server Prometheus registry
 //!   (`/health` is the operator's view; `/health/ready`, in `routes/system.rs`, is only
-//!   "can this instance take a webhook durably", for load balancers).
+//!   "can this instance take a webhook durably", for load balancers, which the storage
+//!   probe `store::probe::StorageProbe` answers: files or database).
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
 //!   is a correlation id), the body read before any answer (list uploads stream instead:
 //!   `upload`), admin auth, lookups, the OpenAPI document (`openapi`; the answers' shapes, documentation only: the seed's

@@ -64,33 +64,22 @@ impl crate::health::HealthSource for Gateway {
 }
 
 impl super::Gateway {
-    /// Whether this instance's storage answers, so a webhook it takes is durable: the
-    /// storage's name (`files` or `database`) and, when it does not answer, why (the
-    /// data directory is not writable; the database gave no answer within two seconds).
-    pub async fn storage_answers(&self) -> (&'static str, Option<String>) {
+    /// Brings the database queues' sizes up to now (the `dispatch` and `scheduler` health
+    /// components and `/metrics` read them); the file queues are always current.
+    pub async fn refresh_counts(&self) {
+        if let Some(sh) = &self.shared {
+            let _ = sh.refresh_counts(self.clock.now()).await;
+        }
+    }
+
+    /// The deferred queue's depth, entries due, and its oldest entry.
+    pub fn deferred_summary(&self) -> (usize, usize, Option<chrono::DateTime<chrono::Utc>>) {
         match &self.shared {
-            None => {
-                let dir = self.settings.data_dir.clone();
-                let probe = dir.join(".ready-probe");
-                let writable = tokio::task::spawn_blocking(move || {
-                    let ok = std::fs::write(&probe, b"ok").is_ok();
-                    let _ = std::fs::remove_file(&probe);
-                    ok
-                })
-                .await
-                .unwrap_or(false);
-                let error = (!writable)
-                    .then(|| format!("the data directory {} is not writable", dir.display()));
-                ("files", error)
-            }
+            None => self.deferred.summary(self.clock.now()),
             Some(sh) => {
-                let error = sh
-                    .db
-                    .ping(std::time::Duration::from_secs(2))
-                    .await
-                    .err()
-                    .map(|e| format!("the database is unreachable: {e}"));
-                ("database", error)
+                let (depth, due, oldest) = sh.counts().deferred;
+                let n = |v: i64| usize::try_from(v).unwrap_or(0);
+                (n(depth), n(due), oldest)
             }
         }
     }

@@ -311,14 +311,7 @@ impl crate::health::HealthSource for SchedulerHealth {
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
         let gw = &self.0;
-        let (depth, due, oldest) = match &gw.shared {
-            None => gw.deferred.summary(gw.clock.now()),
-            Some(sh) => {
-                let (depth, due, oldest) = sh.counts().deferred;
-                let n = |v: i64| usize::try_from(v).unwrap_or(0);
-                (n(depth), n(due), oldest)
-            }
-        };
+        let (depth, due, oldest) = gw.deferred_summary();
         let rules = &gw.scheduler.rules;
         let config = gw.scheduler.config.get();
         ComponentReport::new(HealthStatus::Ok)

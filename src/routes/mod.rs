@@ -55,6 +55,8 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     pub feeds: Arc<crate::feeds::Feeds>,
     pub quarantine: Arc<crate::store::quarantine::Quarantine>,
+    /// Whether a webhook taken now would be durable (`/health`, `/health/ready`).
+    pub storage: Arc<dyn crate::store::probe::StorageProbe>,
 }
 
 /// Registers every route: operational ones open, everything under `/api/admin` behind the

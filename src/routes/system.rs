@@ -17,21 +17,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[utoipa::path(get, path = "/health", tag = "system", summary = "Component health (200 ok/degraded, 503 unhealthy)", responses((status = 200, description = "done", body = super::schemas_ops::Health), (status = 503, description = "unhealthy: the same report, naming the component", body = super::schemas_ops::Health)))]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let data_dir_writable = probe_writable(&state.settings.data_dir);
+    let probed = state.storage.probe().await;
+    let data_dir_writable = probed.data_dir_writable;
     let mut status = if data_dir_writable {
         HealthStatus::Ok
     } else {
         HealthStatus::Unhealthy
     };
     let mut components = Map::new();
-    if let Some(sh) = &state.gateway.shared {
-        // The shared queues' sizes as of now, for the dispatch and scheduler components.
-        let _ = sh.refresh_counts(state.clock.now()).await;
-        let (report, reachable) = database_report(&sh.db).await;
-        if !reachable {
+    // The shared queues' sizes as of now, for the dispatch and scheduler components.
+    state.gateway.refresh_counts().await;
+    if let Some((name, report, healthy)) = probed.component {
+        if !healthy {
             status = HealthStatus::Unhealthy;
         }
-        components.insert("database".into(), report);
+        components.insert(name.into(), report);
     }
     for source in &state.health {
         let report = source.report();
@@ -54,32 +54,6 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// The `database` component: reachable within two seconds, and the pool's use.
-async fn database_report(db: &crate::db::Db) -> (Value, bool) {
-    let (ok, error) = match db.ping(std::time::Duration::from_secs(2)).await {
-        Ok(()) => (true, None),
-        Err(e) => (false, Some(e)),
-    };
-    let (size, idle) = db.pool_use();
-    let mut report = json!({
-        "status": if ok { "ok" } else { "unhealthy" },
-        "reachable": ok,
-        "pool_size": size,
-        "idle": idle,
-    });
-    if let Some(e) = error {
-        report["error"] = json!(format!("the database is unreachable: {e}"));
-    }
-    (report, ok)
-}
-
-fn probe_writable(dir: &std::path::Path) -> bool {
-    let probe = dir.join(".health-probe");
-    let ok = std::fs::write(&probe, b"ok").is_ok();
-    let _ = std::fs::remove_file(&probe);
-    ok
-}
-
 /// Readiness for a load balancer: 200 while this instance's storage answers (the data
 /// directory is writable; in database mode the database answers within two seconds), so a
 /// lead it takes is durable. Nothing else: a list not loaded yet or a closed gate blocks
@@ -88,8 +62,9 @@ fn probe_writable(dir: &std::path::Path) -> bool {
 /// go. `/health` stays the operator's view.
 #[utoipa::path(get, path = "/health/ready", tag = "system", summary = "Readiness for load balancers (200 while storage answers, else 503)", responses((status = 200, description = "ready", body = super::schemas_ops::Ready), (status = 503, description = "not ready: the storage that does not answer", body = super::schemas_ops::Ready)))]
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let (storage, error) = state.gateway.storage_answers().await;
-    let mut body = json!({"ready": error.is_none(), "storage": storage});
+    let storage = &state.storage;
+    let error = storage.probe().await.not_ready;
+    let mut body = json!({"ready": error.is_none(), "storage": storage.name()});
     match error {
         None => HttpResponse::Ok().json(body),
         Some(e) => {
@@ -106,19 +81,10 @@ async fn live() -> HttpResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "system", summary = "Prometheus metrics (OpenMetrics text)", responses((status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    if let Some(sh) = &state.gateway.shared {
-        let _ = sh.refresh_counts(state.clock.now()).await;
-    }
-    let (depth, due) = match &state.gateway.shared {
-        None => {
-            let (depth, due, _) = state.gateway.deferred.summary(state.clock.now());
-            (depth as i64, due as i64)
-        }
-        Some(sh) => {
-            let (depth, due, _) = sh.counts().deferred;
-            (depth, due)
-        }
-    };
+    state.gateway.refresh_counts().await;
+    let (depth, due, _) = state.gateway.deferred_summary();
+    let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    let (depth, due) = (n(depth), n(due));
     state.metrics.deferred_leads.set(depth);
     state.metrics.deferred_due.set(due);
     let today = crate::clock::business_date(state.clock.now(), state.settings.timezone);

@@ -229,6 +229,7 @@ impl Application {
             stats,
             gateway: gateway.clone(),
             feeds: feeds.clone(),
+            storage: parts::storage_probe(&settings, db.as_ref()),
         });
         let max_body = settings.max_body_bytes;
         let app_state = state.clone();

@@ -228,6 +228,18 @@ pub(super) struct Sources<'a> {
     pub metrics: &'a Arc<crate::metrics::Metrics>,
 }
 
+/// The storage probe of `/health` and `/health/ready`.
+pub(super) fn storage_probe(
+    settings: &Settings,
+    db: Option<&Db>,
+) -> Arc<dyn crate::store::probe::StorageProbe> {
+    use crate::store::probe::{DbProbe, FileProbe};
+    match db {
+        None => Arc::new(FileProbe::new(&settings.data_dir)),
+        Some(db) => Arc::new(DbProbe::new(db.clone(), &settings.data_dir)),
+    }
+}
+
 /// The call provider: Bland, live with a key, a dry run without. (A second provider is
 /// a branch here on a setting naming it, building its own `CallProvider`.)
 fn call_provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvider>> {

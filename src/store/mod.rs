@@ -1,6 +1,7 @@
 //! Storage: the file-system primitives (data-directory lock, atomic document writes, the
 //! group-commit append log, the quarantine) and the storage roles' interfaces with their
-//! file and PostgreSQL implementations (`doc_store`: the config documents). Higher
+//! file and PostgreSQL implementations (`doc_store`: the config documents; `probe`: whether a
+//! webhook taken now would be durable). Higher
 //! modules describe *what* to store and hold a role's trait; `startup/` picks the
 //! implementation; the syscalls live here and the SQL in [`crate::db`].
 
@@ -9,6 +10,7 @@ pub mod atomic;
 pub mod doc_store;
 pub mod document;
 pub mod lock;
+pub mod probe;
 pub mod quarantine;
 
 pub use appender::Appender;

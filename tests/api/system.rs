@@ -71,6 +71,28 @@ async fn health_is_503_when_the_data_dir_is_not_writable() {
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["status"], "unhealthy");
     assert_eq!(body["data_dir_writable"], false);
+    // On files, that is also "not ready": a webhook taken now would not be durable. On the
+    // database, the database is the storage a webhook needs.
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .expect("request");
+    let file_backend = app.settings.database_url.is_none();
+    let expected = if file_backend {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    assert_eq!(res.status(), expected);
+    let body: Value = res.json().await.expect("json");
+    if file_backend {
+        assert_eq!(body["storage"], "files");
+        assert!(body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not writable")));
+    }
 }
 
 #[tokio::test]
