@@ -76,6 +76,9 @@ pub struct Metrics {
     /// Set when `/metrics` is read.
     pub deferred_leads: Gauge,
     pub deferred_due: Gauge,
+    /// Release passes this instance ran (in database mode, while it held the release
+    /// lease): the release task is alive, and a test can wait for a pass after a clock move.
+    pub release_passes: Counter,
 }
 
 impl Metrics {
@@ -159,7 +162,14 @@ impl Metrics {
             "Deferred leads whose release time has passed (waiting for a release round)",
             deferred_due.clone(),
         );
+        let release_passes = Counter::default();
+        registry.register(
+            "release_passes",
+            "Release passes run by this instance (expiry and due releases of the deferred queue)",
+            release_passes.clone(),
+        );
         Self {
+            release_passes,
             deferred_leads,
             deferred_due,
             feed_entries,

@@ -54,6 +54,8 @@ pub struct Gateway {
     pub blocklist: Arc<crate::blocklist::Blocklist>,
     /// Writes back to Convoso (`None`: not wired, as in offline commands).
     pub writeback: Option<Arc<writeback::Writeback>>,
+    /// Counts the release task's passes (`callgate_release_passes_total`).
+    pub release_passes: prometheus_client::metrics::counter::Counter,
     /// Unconfirmed calls already journaled as absent at Bland.
     reported: reconcile::Reported,
     /// Database mode: webhooks decided in batches ([`batch`]).
@@ -89,6 +91,7 @@ pub struct Parts {
     pub shared: Option<Arc<shared::Shared>>,
     pub blocklist: Arc<crate::blocklist::Blocklist>,
     pub writeback: Option<Arc<writeback::Writeback>>,
+    pub release_passes: prometheus_client::metrics::counter::Counter,
 }
 
 /// A decided lead; `queue_id` is set when it was deferred.
@@ -124,6 +127,7 @@ impl Gateway {
             shared: p.shared,
             blocklist: p.blocklist,
             writeback: p.writeback,
+            release_passes: p.release_passes,
             reported: reconcile::Reported::default(),
             batcher: batch::Batcher::default(),
             queue,

@@ -41,6 +41,7 @@ pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = (
             tracing::error!(error = %e, "could not expire deferred leads");
         }
         gw.release_due().await;
+        gw.release_passes.inc();
     }
 }
 

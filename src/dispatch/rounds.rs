@@ -53,6 +53,7 @@ pub async fn run(
                     tracing::error!(error = %e, "could not expire deferred leads");
                 }
                 gw.release_due().await;
+                gw.release_passes.inc();
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot take the release lease"),

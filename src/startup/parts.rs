@@ -328,6 +328,7 @@ pub(super) async fn build_gateway(
     )
     .context("cannot build the Convoso client")?;
     let (gateway, queue) = Gateway::new(dispatch::Parts {
+        release_passes: src.metrics.release_passes.clone(),
         blocklist: src.blocklist.clone(),
         writeback: Some(Arc::new(writeback)),
         pipeline,

@@ -86,7 +86,7 @@ async fn a_400_is_final() {
         .as_str()
         .expect("error")
         .contains("Invalid phone number"));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    crate::helpers::settled(&app).await;
     assert_eq!(bland_calls(&app).await.len(), 1);
     let stats = app
         .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
@@ -106,7 +106,7 @@ async fn a_hang_becomes_unconfirmed_with_no_second_request_until_resolved() {
     assert_eq!(pending["entries"][0]["request_id"], id.as_str());
     let health = app.health().await;
     assert_eq!(health["status"], "degraded");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    crate::helpers::settled(&app).await;
     assert_eq!(
         bland_calls(&app).await.len(),
         1,

@@ -360,6 +360,40 @@ where
     }
 }
 
+/// How many release passes the server has run (`callgate_release_passes_total`).
+pub async fn release_passes(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("callgate_release_passes_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until the server has nothing left to do at the current instant of its clock: two
+/// release passes have ended since the call (the second began after it, so every lead due
+/// now was released), and the outbox holds nothing queued or in flight (every accepted
+/// call was sent or settled). What a test asserts after this did not happen, will not
+/// happen until the clock moves. Instead of sleeping "long enough".
+pub async fn settled(app: &TestApp) {
+    let start = release_passes(app).await;
+    eventually(Duration::from_secs(10), || async {
+        let passes = release_passes(app).await;
+        let h = app.health().await;
+        let d = &h["components"]["dispatch"];
+        (passes >= start + 2 && d["queued"] == 0 && d["in_flight"] == 0).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("the server did not settle within 10 s"));
+}
+
 /// Waits until the call for `request_id` is sent (Bland's `call-<request id>` from the
 /// `Queued` mock).
 pub async fn wait_sent(app: &TestApp, request_id: &str) {

@@ -327,7 +327,7 @@ async fn a_blocklisted_lead_is_blocked_journaled_and_never_sent() {
         .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
         .await;
     assert_eq!(stats["total"]["blocked"]["blocklist"], 1);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    crate::helpers::settled(&app).await;
     assert!(
         bland_calls(&app).await.is_empty(),
         "a blocked lead must never reach Bland"
@@ -400,7 +400,7 @@ async fn check_answers_with_a_trace_and_moves_nothing() {
         .await
         .expect("text");
     assert!(!metrics.contains("callgate_leads_total{"), "{metrics}");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    crate::helpers::settled(&app).await;
     assert!(bland_calls(&app).await.is_empty());
 }
 

@@ -218,7 +218,7 @@ async fn a_line_whose_callback_never_comes_is_released_automatically() {
     decide(&app, lead("B", "3055554100")).await;
     app.clock
         .advance(TimeDelta::minutes(34) + TimeDelta::seconds(59));
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    crate::helpers::settled(&app).await;
     assert_eq!(bland_calls(&app).await.len(), 1, "still held");
     app.clock.advance(TimeDelta::seconds(1));
     let calls = wait_for_calls(&app, 2).await;

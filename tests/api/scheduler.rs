@@ -135,7 +135,7 @@ async fn a_lead_outside_its_local_window_is_queued_then_released_automatically()
     // One second early: nothing happens (a release round runs every 250 ms).
     app.clock
         .advance(TimeDelta::minutes(59) + TimeDelta::seconds(59));
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    crate::helpers::settled(&app).await;
     assert!(bland_calls(&app).await.is_empty());
     app.clock.advance(TimeDelta::seconds(1));
     let calls = wait_for_calls(&app, 1).await;
@@ -222,7 +222,7 @@ async fn queued_leads_survive_a_restart_and_are_released_after_it() {
     app.clock.advance(TimeDelta::hours(1));
     wait_for_calls(&app, 3).await;
     queue_len_becomes(&app, 0).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    crate::helpers::settled(&app).await;
     let calls = bland_calls(&app).await;
     let mut leads: Vec<&str> = calls
         .iter()
@@ -247,7 +247,7 @@ async fn entries_older_than_max_defer_hours_expire_and_are_journaled() {
     .await;
     assert_eq!(body["release_at"], "2026-11-23T14:00:00.000Z");
     app.clock.advance(TimeDelta::minutes(59));
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    crate::helpers::settled(&app).await;
     assert_eq!(queue(&app, "").await["total"], 1, "not yet an hour old");
     app.clock.advance(TimeDelta::minutes(1));
     queue_len_becomes(&app, 0).await;
@@ -435,7 +435,7 @@ async fn a_release_cut_short_by_a_crash_is_settled_without_a_second_call() {
     let app = crate::helpers::start(settings, dir, bland, clock).await;
     let calls = wait_for_calls(&app, 1).await;
     queue_len_becomes(&app, 0).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    crate::helpers::settled(&app).await;
     let calls_now = bland_calls(&app).await;
     assert_eq!(calls_now.len(), 1, "A is not dialled again: {calls_now:?}");
     assert_eq!(calls[0]["metadata"]["request_id"], b_rid.as_str());
@@ -539,7 +539,7 @@ async fn a_call_whose_window_closes_before_it_is_sent_goes_back_to_the_queue() {
     })
     .await
     .expect("the call left the outbox");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::helpers::settled(&app).await;
     assert_eq!(bland_calls(&app).await.len(), 1, "not sent after 17:00");
     let journal = app.calls("2026-11-23").await;
     assert!(journal
@@ -573,7 +573,7 @@ async fn an_outbox_replayed_at_night_is_not_dialled() {
     let app = crate::helpers::start(settings, dir, bland, clock).await;
     let q = queue_len_becomes(&app, 1).await;
     assert_eq!(q["entries"][0]["release_at"], "2026-11-24T14:00:00.000Z");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::helpers::settled(&app).await;
     assert!(bland_calls(&app).await.is_empty());
     let stats = app
         .get_json("/api/admin/statistics?start=2026-11-24&end=2026-11-24")
