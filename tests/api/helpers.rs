@@ -394,6 +394,25 @@ pub async fn settled(app: &TestApp) {
     .unwrap_or_else(|| panic!("the server did not settle within 10 s"));
 }
 
+/// [`settled`] for two instances on one database: the release passes are the lease
+/// holder's, so both instances' passes are added up; the outbox they share is idle.
+pub async fn settled_pair(a: &TestApp, b: &TestApp) {
+    let passes = || async { release_passes(a).await + release_passes(b).await };
+    let start = passes().await;
+    eventually(Duration::from_secs(10), || async {
+        let done = passes().await >= start + 2;
+        let mut idle = true;
+        for app in [a, b] {
+            let h = app.health().await;
+            let d = &h["components"]["dispatch"];
+            idle &= d["queued"] == 0 && d["in_flight"] == 0;
+        }
+        (done && idle).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("the two instances did not settle within 10 s"));
+}
+
 /// Waits until the call for `request_id` is sent (Bland's `call-<request id>` from the
 /// `Queued` mock).
 pub async fn wait_sent(app: &TestApp, request_id: &str) {

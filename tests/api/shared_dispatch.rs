@@ -52,7 +52,7 @@ async fn concurrent_webhooks_for_one_number_on_two_instances_accept_exactly_one(
         );
     }
     wait_for_calls(&a, 1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    crate::helpers::settled_pair(&a, &b).await;
     assert_eq!(bland_calls(&a).await.len(), 1, "one call for the number");
 }
 
@@ -78,7 +78,7 @@ async fn every_accepted_call_is_sent_exactly_once_by_some_instance() {
         })
         .collect();
     let calls = wait_for_calls(&a, 30).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    crate::helpers::settled_pair(&a, &b).await;
     let calls = if calls.len() == 30 {
         bland_calls(&a).await
     } else {
@@ -167,7 +167,7 @@ async fn deferred_leads_are_released_once_each_across_instances() {
     assert_eq!(q["total"], 10, "one shared queue");
     a.clock.advance(TimeDelta::hours(2));
     let calls = wait_for_calls(&a, 10).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    crate::helpers::settled_pair(&a, &b).await;
     assert_eq!(bland_calls(&a).await.len(), 10, "{calls:?}");
     let mut phones: Vec<String> = bland_calls(&a)
         .await
@@ -218,7 +218,13 @@ async fn the_release_work_moves_to_the_other_instance_when_its_holder_stops() {
     let (_, body) = post_lead(&b, json!({"phone_number": "3055557001", "lead_id": "R1"})).await;
     assert_eq!(body["decision"], "deferred");
     // Whichever instance holds the release lease, stop it and keep the other.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        let passes =
+            crate::helpers::release_passes(&a).await + crate::helpers::release_passes(&b).await;
+        (passes > 0).then_some(())
+    })
+    .await
+    .expect("one instance holds the release lease");
     let bland = a.bland.uri();
     let clock = a.clock.clone();
     let (_, _, mock, _) = a.stop().await;
