@@ -63,17 +63,18 @@ fn pipeline(c: &mut Criterion) {
     let flags =
         Arc::new(Blocklist::open_read_only(dir.path(), "US", Arc::new(SystemClock)).expect("load"));
     let settings = callgate::config::Settings::defaults();
-    let feeds = Arc::new(callgate::feeds::Feeds::new(
-        &[],
-        &settings.content,
-        dir.path(),
-        "US",
-        Arc::new(SystemClock),
-        Arc::new(callgate::metrics::Metrics::new()),
-    ));
     let docs: Arc<dyn callgate::store::doc_store::DocumentStore> =
         Arc::new(callgate::store::doc_store::FileDocuments::new(dir.path()));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let feeds = Arc::new(rt.block_on(callgate::feeds::Feeds::open(
+        &[],
+        &settings.content,
+        "US",
+        Arc::new(SystemClock),
+        Arc::new(callgate::metrics::Metrics::new()),
+        Arc::new(callgate::feeds::copies::FileCopies::new(dir.path())),
+        Arc::new(callgate::store::lease::OneProcess),
+    )));
     let scheduler = Arc::new(
         rt.block_on(callgate::schedule::Scheduler::open(
             dir.path(),

@@ -245,14 +245,16 @@ pub async fn check(
         &settings.default_country,
         Arc::new(SystemClock),
     )?;
-    let feeds = crate::feeds::Feeds::new(
+    let feeds = crate::feeds::Feeds::open(
         &settings.feeds,
         &settings.content,
-        &settings.data_dir,
         &settings.default_country,
         Arc::new(SystemClock),
         Arc::new(Metrics::new()),
-    );
+        Arc::new(crate::feeds::copies::FileCopies::new(&settings.data_dir)),
+        Arc::new(crate::store::lease::OneProcess),
+    )
+    .await;
     let docs: Arc<dyn crate::store::doc_store::DocumentStore> = Arc::new(
         crate::store::doc_store::FileDocuments::new(&settings.data_dir),
     );

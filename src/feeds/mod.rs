@@ -6,18 +6,17 @@
 //! keeps the last good list; the failure is logged and shown. Also owns the content screen:
 //! `[content]` words plus every word feed, rebuilt into one automaton when a list changes.
 
+pub mod copies;
 pub mod parse;
-mod shared;
 
-pub use shared::LEASE_TTL;
+pub use copies::{FeedCopies, FEEDS_DIR};
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::blocklist::content::Screen;
 use crate::clock::SharedClock;
@@ -25,13 +24,14 @@ use crate::config::{ContentSettings, FeedKind, FeedSettings};
 use crate::health::{ComponentReport, HealthSource, HealthStatus};
 use crate::metrics::{FeedLabels, Metrics};
 
-pub const FEEDS_DIR: &str = "feeds";
+use crate::store::lease::Leases;
 
-#[derive(Serialize, Deserialize)]
-struct CacheFile {
-    fetched_at: DateTime<Utc>,
-    entries: Vec<String>,
-}
+/// How long a feed's lease lasts without renewal (with several instances, another takes
+/// the fetching over this long after its holder stops).
+pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How often each instance renews or looks at a feed's lease and copy, at the longest.
+const TICK: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FeedStatus {
@@ -70,13 +70,12 @@ pub struct Feeds {
     screen: RwLock<Arc<Screen>>,
     pub lead_fields: Vec<String>,
     http: reqwest::Client,
-    dir: PathBuf,
+    copies: Arc<dyn FeedCopies>,
+    leases: Arc<dyn Leases>,
     country: String,
     clock: SharedClock,
     started: DateTime<Utc>,
     metrics: Arc<Metrics>,
-    /// Database mode: the shared last good copies, and this instance's name in leases.
-    shared: Option<(crate::db::Db, String)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -92,21 +91,22 @@ fn set<T>(l: &RwLock<T>, v: T) {
 }
 
 impl Feeds {
-    /// Loads each feed's cached copy; fetching starts with [`Feeds::run`].
-    pub fn new(
+    /// Loads each feed's last good copy from `copies`; fetching starts with [`Feeds::run`],
+    /// each feed by the instance holding its lease in `leases`.
+    pub async fn open(
         feeds: &[FeedSettings],
         content: &ContentSettings,
-        data_dir: &Path,
         country: &str,
         clock: SharedClock,
         metrics: Arc<Metrics>,
+        copies: Arc<dyn FeedCopies>,
+        leases: Arc<dyn Leases>,
     ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap_or_default();
-        let dir = data_dir.join(FEEDS_DIR);
         let started = clock.now();
         let this = Self {
             feeds: feeds
@@ -122,38 +122,46 @@ impl Feeds {
             screen: RwLock::new(Arc::new(Screen::new(Vec::new()))),
             lead_fields: content.lead_fields.clone(),
             http,
-            dir,
+            copies,
+            leases,
             country: country.to_string(),
             clock,
             started,
             metrics,
-            shared: None,
         };
         for feed in &this.feeds {
-            let path = this.cache_path(&feed.settings.name);
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            match serde_json::from_slice::<CacheFile>(&bytes) {
-                Ok(cache) => {
-                    let mut st = lock(&feed.status);
-                    st.last_success = Some(cache.fetched_at);
-                    st.source = Some("cache");
-                    drop(st);
-                    this.install(feed, cache.entries);
-                    tracing::info!(feed = %feed.settings.name, entries = read(&feed.list).len(), "feed loaded from its cache");
-                }
-                Err(e) => {
-                    tracing::warn!(feed = %feed.settings.name, error = %e, "unreadable feed cache ignored")
-                }
-            }
+            this.adopt(feed).await;
         }
         this.rebuild_screen();
         this
     }
 
-    fn cache_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.json"))
+    /// Installs the stored copy of `feed` if it is newer than the list in force (with
+    /// several instances, another's fetch).
+    async fn adopt(&self, feed: &Feed) {
+        match self.copies.load(&feed.settings.name).await {
+            Ok(Some((fetched_at, entries))) => {
+                let newer = lock(&feed.status)
+                    .last_success
+                    .is_none_or(|t| t < fetched_at);
+                if newer {
+                    {
+                        let mut st = lock(&feed.status);
+                        st.last_success = Some(fetched_at);
+                        st.source = Some("cache");
+                    }
+                    self.install(feed, entries);
+                    if feed.settings.kind == FeedKind::Words {
+                        self.rebuild_screen();
+                    }
+                    tracing::info!(feed = %feed.settings.name, entries = read(&feed.list).len(), from = self.copies.label(), "feed loaded from its last good copy");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(feed = %feed.settings.name, error = %e, from = self.copies.label(), "unreadable feed copy ignored")
+            }
+        }
     }
 
     fn install(&self, feed: &Feed, entries: Vec<String>) {
@@ -254,13 +262,7 @@ impl Feeds {
         lock(&feed.status).last_attempt = Some(now);
         match self.fetch(feed).await {
             Ok((entries, skipped)) => {
-                let stored = match &self.shared {
-                    Some((db, _)) => db
-                        .store_feed(&feed.settings.name, now, &entries)
-                        .await
-                        .map_err(crate::db::DbError::into_io),
-                    None => self.cache_file(&feed.settings.name, now, &entries),
-                };
+                let stored = self.copies.store(&feed.settings.name, now, &entries).await;
                 if let Err(e) = stored {
                     tracing::warn!(feed = %feed.settings.name, error = %e, "could not cache the feed");
                 }
@@ -297,16 +299,6 @@ impl Feeds {
                 tracing::error!(feed = %feed.settings.name, error = %e, "feed refresh failed; the last good list stays in force");
             }
         }
-    }
-
-    fn cache_file(&self, name: &str, at: DateTime<Utc>, entries: &[String]) -> std::io::Result<()> {
-        let cache = CacheFile {
-            fetched_at: at,
-            entries: entries.to_vec(),
-        };
-        std::fs::create_dir_all(&self.dir)?;
-        let bytes = serde_json::to_vec(&cache).map_err(std::io::Error::other)?;
-        crate::store::write_atomic(&self.cache_path(name), &bytes)
     }
 
     /// Refreshes every feed, or the one named; `None` if no feed has that name.
@@ -352,39 +344,52 @@ impl Feeds {
     /// Fetches every feed at once (without delaying startup), then each on its schedule,
     /// until `shutdown` resolves.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        if self.shared.is_some() {
-            return self.run_shared(shutdown).await;
-        }
         let mut loops = tokio::task::JoinSet::new();
         for i in 0..self.feeds.len() {
             let feeds = self.clone();
-            loops.spawn(async move {
-                loop {
-                    let feed = &feeds.feeds[i];
-                    feeds.refresh_feed(feed).await;
-                    let every = feed.settings.refresh;
-                    lock(&feed.status).next_refresh = chrono::Duration::from_std(every)
-                        .ok()
-                        .map(|d| feeds.clock.now() + d);
-                    tokio::time::sleep(every).await;
-                }
-            });
+            loops.spawn(async move { feeds.follow(&feeds.feeds[i]).await });
         }
         shutdown.await;
         loops.abort_all();
     }
+
+    /// One feed's loop: the instance holding the feed's lease renews it and fetches the
+    /// feed when its period has passed; an instance without it installs the stored copy
+    /// when that is newer than its own. Wakes when the next fetch is due, and at least
+    /// every [`TICK`].
+    async fn follow(&self, feed: &Feed) {
+        let every = feed.settings.refresh;
+        let lease = format!("feed:{}", feed.settings.name);
+        let mut fetched: Option<tokio::time::Instant> = None;
+        loop {
+            let now = self.clock.now();
+            match self.leases.take(&lease, now, LEASE_TTL).await {
+                Ok(true) if fetched.is_none_or(|t| t.elapsed() >= every) => {
+                    self.refresh_feed(feed).await;
+                    fetched = Some(tokio::time::Instant::now());
+                    lock(&feed.status).next_refresh = chrono::Duration::from_std(every)
+                        .ok()
+                        .map(|d| self.clock.now() + d);
+                }
+                Ok(true) => {}
+                Ok(false) => self.adopt(feed).await,
+                Err(e) => {
+                    tracing::warn!(feed = %feed.settings.name, error = %e, "cannot take the feed's lease; the list in force stays")
+                }
+            }
+            tokio::time::sleep(wait(every, fetched.map(|t| t.elapsed()))).await;
+        }
+    }
 }
 
-/// Runs `tick` now and then once per `every`, measured from the end of each run, forever.
-pub async fn every_period<F, Fut>(every: Duration, mut tick: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    loop {
-        tick().await;
-        tokio::time::sleep(every).await;
-    }
+/// How long a feed's loop sleeps: until the next fetch is due (`every` after the last,
+/// or a whole period when none was made or it is overdue), at most [`TICK`].
+fn wait(every: Duration, since_fetch: Option<Duration>) -> Duration {
+    since_fetch
+        .map(|s| every.saturating_sub(s))
+        .filter(|left| !left.is_zero())
+        .unwrap_or(every)
+        .min(TICK)
 }
 
 impl HealthSource for Feeds {

@@ -1,25 +1,18 @@
 use super::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[tokio::test(start_paused = true)]
-async fn feeds_refresh_at_startup_then_on_schedule() {
-    let ticks = Arc::new(AtomicUsize::new(0));
-    let counter = ticks.clone();
-    let task = tokio::spawn(every_period(Duration::from_secs(6 * 3600), move || {
-        let counter = counter.clone();
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    }));
-    tokio::task::yield_now().await;
-    assert_eq!(ticks.load(Ordering::SeqCst), 1, "fetched at startup");
-    tokio::time::advance(Duration::from_secs(6 * 3600 - 1)).await;
-    assert_eq!(ticks.load(Ordering::SeqCst), 1, "not before six hours");
-    tokio::time::advance(Duration::from_secs(1)).await;
-    tokio::task::yield_now().await;
-    assert_eq!(ticks.load(Ordering::SeqCst), 2);
-    tokio::time::advance(Duration::from_secs(12 * 3600)).await;
-    tokio::task::yield_now().await;
-    assert_eq!(ticks.load(Ordering::SeqCst), 3);
-    task.abort();
+#[test]
+fn a_feed_loop_wakes_when_its_fetch_is_due_and_at_least_every_tick() {
+    let min = |m: u64| Duration::from_secs(60 * m);
+    let secs = Duration::from_secs;
+    // Nothing fetched yet (another instance holds the lease): a period, at most a tick.
+    assert_eq!(wait(secs(5), None), secs(5));
+    assert_eq!(wait(min(360), None), TICK);
+    // Just fetched: the period, at most a tick.
+    assert_eq!(wait(secs(5), Some(Duration::ZERO)), secs(5));
+    assert_eq!(wait(min(360), Some(Duration::ZERO)), TICK);
+    // Part of the period gone: what is left of it, at most a tick.
+    assert_eq!(wait(secs(45), Some(secs(40))), secs(5));
+    assert_eq!(wait(secs(45), Some(secs(20))), TICK);
+    // Overdue (the lease could not be taken): a period again, never a busy loop.
+    assert_eq!(wait(secs(5), Some(secs(9))), secs(5));
 }

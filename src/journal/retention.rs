@@ -18,16 +18,25 @@ pub fn file_date(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
 }
 
+/// The oldest business date `retention_days` keeps on `today`; `None` keeps everything.
+pub fn oldest_kept(today: NaiveDate, retention_days: u32) -> Option<NaiveDate> {
+    if retention_days == 0 {
+        return None;
+    }
+    today.checked_sub_days(chrono::Days::new(u64::from(retention_days)))
+}
+
 /// Removes daily files dated before `today - retention_days`; returns what was removed.
 pub fn purge(data_dir: &Path, today: NaiveDate, retention_days: u32) -> io::Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    if retention_days == 0 {
-        return Ok(removed);
+    match oldest_kept(today, retention_days) {
+        Some(oldest) => purge_before(data_dir, oldest),
+        None => Ok(Vec::new()),
     }
-    let Some(oldest_kept) = today.checked_sub_days(chrono::Days::new(u64::from(retention_days)))
-    else {
-        return Ok(removed);
-    };
+}
+
+/// Removes daily files (and their summaries) dated before `oldest_kept`.
+pub fn purge_before(data_dir: &Path, oldest_kept: NaiveDate) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
     for sub in [ATTEMPTS_DIR, CALLS_DIR] {
         let dir = data_dir.join(sub);
         let entries = match std::fs::read_dir(&dir) {
@@ -46,7 +55,7 @@ pub fn purge(data_dir: &Path, today: NaiveDate, retention_days: u32) -> io::Resu
     if !removed.is_empty() {
         tracing::info!(
             files = removed.len(),
-            retention_days,
+            %oldest_kept,
             "removed journal files past retention"
         );
     }

@@ -159,6 +159,23 @@ impl super::JournalStore for Rows {
         self.store_day_summary(kind, date, marker, summary)
     }
 
+    fn purge_before(
+        &self,
+        oldest_kept: NaiveDate,
+    ) -> futures_util::future::BoxFuture<'_, io::Result<u64>> {
+        Box::pin(async move {
+            let n = self
+                .db
+                .purge_journals(oldest_kept)
+                .await
+                .map_err(crate::db::DbError::into_io)?;
+            if n > 0 {
+                tracing::info!(removed = n, %oldest_kept, "journal retention");
+            }
+            Ok(n)
+        })
+    }
+
     /// A decision and its attempt commit in one transaction: nothing is ever missing.
     fn restore_attempts<'a>(
         &'a self,

@@ -63,6 +63,9 @@ pub trait JournalStore: Send + Sync {
     /// the attempts journal lacks (what a power cut can leave behind when the attempt line
     /// was not synced on its own); how many. Nothing to do where both commit together.
     fn restore_attempts<'a>(&'a self, days: &'a [NaiveDate]) -> BoxFuture<'a, io::Result<usize>>;
+    /// Retention: removes every day before `oldest_kept` (its records and its summary) and
+    /// logs what went; how many files or lines.
+    fn purge_before(&self, oldest_kept: NaiveDate) -> BoxFuture<'_, io::Result<u64>>;
 }
 
 /// The journals as daily files: `calls/calls_DATE.jsonl`, `blocklist-attempts/
@@ -109,6 +112,17 @@ pub fn sidecar_path(journal: &Path) -> PathBuf {
 }
 
 impl JournalStore for FileJournal {
+    fn purge_before(&self, oldest_kept: NaiveDate) -> BoxFuture<'_, io::Result<u64>> {
+        let dir = self.dir.clone();
+        Box::pin(async move {
+            let purge = move || super::retention::purge_before(&dir, oldest_kept);
+            let removed = tokio::task::spawn_blocking(purge)
+                .await
+                .map_err(io::Error::other)??;
+            Ok(removed.len() as u64)
+        })
+    }
+
     fn append(&self, records: &[Record<'_>]) -> Pending {
         let mut lines = records
             .iter()

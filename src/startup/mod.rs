@@ -17,17 +17,14 @@ use crate::blocklist::watch as bl_watch;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::dispatch;
-use crate::journal::retention::purge;
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
 use crate::store::DataDirLock;
 
 mod parts;
+mod tasks;
 
 /// How long writes must be idle before the change log is folded into the document.
 pub const COMPACT_IDLE: Duration = Duration::from_secs(30);
-
-/// How often journal retention runs.
-pub const RETENTION_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub struct Application {
     server: Server,
@@ -38,122 +35,6 @@ pub struct Application {
     dispatcher: JoinHandle<()>,
     /// The data-directory lock (file backend only).
     _lock: Option<DataDirLock>,
-}
-
-/// Removes journal files past `RETENTION_DAYS` at startup and then once a day.
-async fn retention_task(
-    state: web::Data<AppState>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    loop {
-        let today = crate::clock::business_date(state.clock.now(), state.settings.timezone);
-        let (dir, days) = (
-            state.settings.data_dir.clone(),
-            state.settings.retention_days,
-        );
-        match tokio::task::spawn_blocking(move || purge(&dir, today, days)).await {
-            Ok(Err(e)) => tracing::error!(error = %e, "journal retention failed"),
-            Err(e) => tracing::error!(error = %e, "journal retention task failed"),
-            Ok(Ok(_)) => {}
-        }
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tokio::time::sleep(RETENTION_EVERY) => {}
-        }
-    }
-}
-
-/// Retention in database mode: once a minute, the instance holding the `retention` lease
-/// removes journal lines older than `RETENTION_DAYS` (nothing to do most minutes; another
-/// instance takes over within two minutes when the holder stops).
-async fn retention_rows(
-    state: web::Data<AppState>,
-    sh: Arc<dispatch::shared::Shared>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tick.tick() => {}
-        }
-        let days = state.settings.retention_days;
-        let now = state.clock.now();
-        let today = crate::clock::business_date(now, state.settings.timezone);
-        let Some(oldest_kept) = today.checked_sub_days(chrono::Days::new(u64::from(days))) else {
-            continue;
-        };
-        if days == 0 {
-            continue;
-        }
-        match sh
-            .db
-            .try_lease("retention", &sh.holder, now, chrono::Duration::minutes(2))
-            .await
-        {
-            Ok(true) => match sh.db.purge_journals(oldest_kept).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, %oldest_kept, "journal retention"),
-                Err(e) => tracing::error!(error = %e, "journal retention failed"),
-            },
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot take the retention lease"),
-        }
-    }
-    let _ = sh.db.release_lease("retention", &sh.holder).await;
-}
-
-/// Database mode: the instance holding the `rollups` lease makes the settled days' rollups
-/// of every day retention keeps, at startup and then every ten minutes, so a statistics
-/// request does not pay for reading a settled day's rows (another instance takes over
-/// within two minutes; a clean stop hands over at once).
-async fn rollups_task(
-    state: web::Data<AppState>,
-    sh: Arc<dispatch::shared::Shared>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tick.tick() => {}
-        }
-        let now = state.clock.now();
-        match sh
-            .db
-            .try_lease("rollups", &sh.holder, now, chrono::Duration::minutes(2))
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot take the rollups lease");
-                continue;
-            }
-        }
-        let today = crate::clock::business_date(now, state.settings.timezone);
-        // Every day retention keeps (a year by default): after the first pass, a settled
-        // day costs one index probe.
-        let days = match state.settings.retention_days {
-            0 => 366,
-            n => u64::from(n).min(3660),
-        };
-        let Some(start) = today.checked_sub_days(chrono::Days::new(days)) else {
-            continue;
-        };
-        let range = crate::stats::range::DateRange { start, end: today };
-        let stats = state.stats.clone();
-        match tokio::task::spawn_blocking(move || stats.warm(range, today)).await {
-            Ok(Ok(days)) => tracing::debug!(days, "statistics rollups up to date"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not make the statistics rollups"),
-            Err(e) => tracing::warn!(error = %e, "rollups task failed"),
-        }
-    }
-    // A clean stop hands the work over at once.
-    let _ = sh.db.release_lease("rollups", &sh.holder).await;
 }
 
 async fn until_stopped(mut rx: watch::Receiver<bool>) {
@@ -172,6 +53,7 @@ impl Application {
             lock,
             quarantine,
             metrics,
+            leases,
             blocklist,
             lists,
             journals,
@@ -273,6 +155,11 @@ impl Application {
                 gateway.clone(),
                 until_stopped(stopped.clone()),
             )),
+            tokio::spawn(tasks::retention(
+                state.clone(),
+                leases.clone(),
+                until_stopped(stopped.clone()),
+            )),
         ];
         match gateway.shared.clone() {
             None => tasks.extend([
@@ -286,12 +173,8 @@ impl Application {
                     COMPACT_IDLE,
                     until_stopped(stopped.clone()),
                 )),
-                tokio::spawn(retention_task(
-                    state.clone(),
-                    until_stopped(stopped.clone()),
-                )),
             ]),
-            Some(sh) => {
+            Some(_) => {
                 let (sched, track) = (scheduler.clone(), tracker.clone());
                 let (track2, stop) = (tracker.clone(), stopped.clone());
                 let (stop2, stop3) = (stopped.clone(), stopped.clone());
@@ -305,14 +188,9 @@ impl Application {
                     tokio::spawn(
                         async move { track2.protection.follow(until_stopped(stop3)).await },
                     ),
-                    tokio::spawn(retention_rows(
+                    tokio::spawn(tasks::rollups(
                         state.clone(),
-                        sh.clone(),
-                        until_stopped(stopped.clone()),
-                    )),
-                    tokio::spawn(rollups_task(
-                        state.clone(),
-                        sh,
+                        leases.clone(),
                         until_stopped(stopped.clone()),
                     )),
                 ]);

@@ -13,6 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, shared::Shared, Gateway};
+use crate::feeds::copies::{DbCopies, FeedCopies, FileCopies};
 use crate::feeds::Feeds;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
@@ -20,6 +21,7 @@ use crate::provider::CallProvider;
 use crate::schedule::{queue::DeferredQueue, Scheduler};
 use crate::stats::Statistics;
 use crate::store::doc_store::{DbDocuments, DocumentStore, FileDocuments};
+use crate::store::lease::{DbLeases, Leases, OneProcess};
 use crate::store::quarantine::Quarantine;
 use crate::store::DataDirLock;
 use crate::tracker::Tracker;
@@ -30,6 +32,7 @@ pub(super) struct Components {
     pub lock: Option<DataDirLock>,
     pub quarantine: Arc<Quarantine>,
     pub metrics: Arc<Metrics>,
+    pub leases: Arc<dyn Leases>,
     pub blocklist: Arc<Blocklist>,
     pub lists: Arc<crate::lists::Lists>,
     pub journals: Arc<Journals>,
@@ -62,18 +65,27 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
     );
     crate::domain::phone::warm_up();
     let metrics = Arc::new(Metrics::new());
-    let feeds = Feeds::new(
+    let (leases, copies): (Arc<dyn Leases>, Arc<dyn FeedCopies>) = match &db {
+        None => (
+            Arc::new(OneProcess),
+            Arc::new(FileCopies::new(&settings.data_dir)),
+        ),
+        Some(db) => (
+            Arc::new(DbLeases::new(db.clone())),
+            Arc::new(DbCopies(db.clone())),
+        ),
+    };
+    let feeds = Feeds::open(
         &settings.feeds,
         &settings.content,
-        &settings.data_dir,
         &settings.default_country,
         clock.clone(),
         metrics.clone(),
-    );
-    let feeds = Arc::new(match &db {
-        None => feeds,
-        Some(db) => feeds.with_db(db.clone(), db.holder.clone()).await,
-    });
+        copies,
+        leases.clone(),
+    )
+    .await;
+    let feeds = Arc::new(feeds);
     let (blocklist, journals, scheduler, tracker) = match &db {
         None => files(settings, clock, &metrics, &quarantine).await?,
         Some(db) => rows(db, settings, clock, &metrics).await?,
@@ -105,6 +117,7 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
         lock,
         quarantine,
         metrics,
+        leases,
         blocklist,
         lists,
         journals,

@@ -9,6 +9,7 @@ pub mod appender;
 pub mod atomic;
 pub mod doc_store;
 pub mod document;
+pub mod lease;
 pub mod lock;
 pub mod probe;
 pub mod quarantine;

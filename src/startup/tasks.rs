@@ -1,0 +1,98 @@
+//! The background jobs that belong to no component: journal retention and, in database
+//! mode, the statistics rollups. Each runs on the instance holding its lease (the file
+//! backend's one process holds every lease).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::routes::AppState;
+use crate::store::lease::Leases;
+
+/// How often journal retention runs (the first pass at startup).
+pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// How long the retention and rollups leases last without renewal.
+const LEASE_TTL: chrono::Duration = chrono::Duration::minutes(2);
+
+/// Retention: at startup and then every [`RETENTION_EVERY`], the instance holding the
+/// `retention` lease removes the journal days older than `RETENTION_DAYS` (nothing to do
+/// most passes; with several instances another takes over within two minutes when the
+/// holder stops, at once after a clean stop).
+pub(super) async fn retention(
+    state: web::Data<AppState>,
+    leases: Arc<dyn Leases>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(RETENTION_EVERY);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        let now = state.clock.now();
+        let today = crate::clock::business_date(now, state.settings.timezone);
+        let days = state.settings.retention_days;
+        let Some(oldest_kept) = crate::journal::retention::oldest_kept(today, days) else {
+            continue;
+        };
+        match leases.take("retention", now, LEASE_TTL).await {
+            Ok(true) => {
+                if let Err(e) = state.journals.store().purge_before(oldest_kept).await {
+                    tracing::error!(error = %e, "journal retention failed");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot take the retention lease"),
+        }
+    }
+    let _ = leases.give_up("retention").await;
+}
+
+/// Database mode: the instance holding the `rollups` lease makes the settled days' rollups
+/// of every day retention keeps, at startup and then every ten minutes, so a statistics
+/// request does not pay for reading a settled day's rows (another instance takes over
+/// within two minutes; a clean stop hands over at once).
+pub(super) async fn rollups(
+    state: web::Data<AppState>,
+    leases: Arc<dyn Leases>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        let now = state.clock.now();
+        match leases.take("rollups", now, LEASE_TTL).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the rollups lease");
+                continue;
+            }
+        }
+        let today = crate::clock::business_date(now, state.settings.timezone);
+        // Every day retention keeps (a year by default): after the first pass, a settled
+        // day costs one index probe.
+        let days = match state.settings.retention_days {
+            0 => 366,
+            n => u64::from(n).min(3660),
+        };
+        let Some(start) = today.checked_sub_days(chrono::Days::new(days)) else {
+            continue;
+        };
+        let range = crate::stats::range::DateRange { start, end: today };
+        let stats = state.stats.clone();
+        match tokio::task::spawn_blocking(move || stats.warm(range, today)).await {
+            Ok(Ok(days)) => tracing::debug!(days, "statistics rollups up to date"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not make the statistics rollups"),
+            Err(e) => tracing::warn!(error = %e, "rollups task failed"),
+        }
+    }
+    let _ = leases.give_up("rollups").await;
+}
