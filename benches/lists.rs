@@ -243,8 +243,12 @@ fn consult_every_list(c: &mut Criterion) {
         list("litigators", ListKind::Litigator, None, &[]),
     ];
     let clock = std::sync::Arc::new(callgate::clock::ManualClock::new(now));
+    let versions = std::sync::Arc::new(callgate::lists::versions::FileVersions::in_data_dir(
+        dir.path(),
+    ));
     let lists =
-        callgate::lists::Lists::open(dir.path(), &settings, clock, chrono_tz::UTC).expect("open");
+        callgate::lists::Lists::open(dir.path(), &settings, clock, chrono_tz::UTC, versions)
+            .expect("open");
     let text = registry_text(10_000_000);
     let load = |name: &str, body: &[u8]| {
         lists

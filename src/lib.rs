@@ -43,13 +43,16 @@
 //!   bodies), the answer classes, the fields sent (`convoso/params.rs`), and the durable
 //!   outbox of writes: the storage role `convoso::writes::WriteStore`, a log in
 //!   `DATA_DIR` (`writes/file.rs`) or rows (`writes/rows.rs`).
-//! - [`feeds`] — remote number/word feeds (fetch, cache, refresh) and the content screen.
+//! - [`feeds`] — remote number/word feeds (fetch, refresh on the feed's lease) and the
+//!   content screen; the last good copies are the storage role `feeds::FeedCopies`
+//!   (`feeds/copies.rs`: a file per feed, or a row shared by every instance).
 //! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
 //! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring
 //!   bitmaps), streaming readers of the FTC, plain and CSV formats (gzip, zip) whose lines
 //!   are bounded however they are compressed (`lists/lines.rs`), the rules
 //!   (state coverage, consent, the freshness gate), versions swapped in whole and kept as
-//!   snapshots (files, or `list_versions` in database mode); checked by
+//!   snapshots by the storage role `lists::versions::ListVersions` (files, or
+//!   `list_versions` rows); checked by
 //!   `pipeline::blocklist`, each decision's trace recording the lists consulted.
 //! - [`journal`] — the daily attempts and call journals by business date, retention; their
 //!   storage role `journal::JournalStore` (append, read a day, keep a closed day's
@@ -61,7 +64,8 @@
 //!   and the quarantine where every reader puts a line it cannot read back (never a silent
 //!   skip); admin-editable JSON documents (`document`: partial `PUT`, field-named errors)
 //!   over their storage role (`doc_store::DocumentStore`: a file each, or a versioned row
-//!   in PostgreSQL followed through `NOTIFY`); [`store::StoreError`], a role's failure
+//!   in PostgreSQL followed through `NOTIFY`); who runs a singleton job
+//!   (`lease::Leases`: the one locked process, or rows); [`store::StoreError`], a role's failure
 //!   with the database as its own variant.
 //! - [`db`] — PostgreSQL storage, the backend `DATABASE_URL` selects (several instances on
 //!   one database): the pool, the schema migrations embedded from `migrations/`, and a

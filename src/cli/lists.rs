@@ -17,33 +17,30 @@ use super::Target;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::lists::store::Load;
+use crate::lists::versions::{DbVersions, FileVersions, ListVersions};
 use crate::lists::Lists;
 use crate::store::DataDirLock;
 
 /// The lists as stored (the data directory, or the database's versions), without a lock.
 async fn read(settings: &Settings) -> anyhow::Result<Lists> {
     let clock = Arc::new(SystemClock);
-    match &settings.database_url {
+    let versions: Arc<dyn ListVersions> = match &settings.database_url {
         Some(url) => {
             let db = crate::db::Db::connect(url.expose(), 2)
                 .await
                 .context("DATABASE_URL: cannot connect to the database")?;
-            Lists::open_db(
-                &settings.data_dir,
-                &settings.lists,
-                clock,
-                settings.timezone,
-                db,
-            )
-            .await
+            Arc::new(DbVersions::new(db))
         }
-        None => Lists::open(
-            &settings.data_dir,
-            &settings.lists,
-            clock,
-            settings.timezone,
-        ),
-    }
+        None => Arc::new(FileVersions::in_data_dir(&settings.data_dir)),
+    };
+    Lists::load(
+        &settings.data_dir,
+        &settings.lists,
+        clock,
+        settings.timezone,
+        versions,
+    )
+    .await
 }
 
 fn bar(len: u64) -> indicatif::ProgressBar {

@@ -280,6 +280,9 @@ pub async fn check(
             &settings.lists,
             Arc::new(SystemClock),
             settings.timezone,
+            Arc::new(crate::lists::versions::FileVersions::in_data_dir(
+                &settings.data_dir,
+            )),
         )?),
         Arc::new(feeds),
         &settings.bland,

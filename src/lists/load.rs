@@ -184,10 +184,10 @@ impl Lists {
         Ok((meta, changes))
     }
 
-    /// Writes the new version's snapshot and record — to `DATA_DIR/lists`, or in database
-    /// mode to `list_versions` — and returns its record. In database mode the version
-    /// number follows the stored one, and a load that another instance beat to the same
-    /// number is refused (load it again) rather than diverging from the others.
+    /// Keeps the new version's snapshot and record in the list versions and returns its
+    /// record. The version number follows the newest stored one, and a load that another
+    /// instance beat to the same number is refused (load it again) rather than diverging
+    /// from the others.
     #[allow(clippy::too_many_arguments)]
     fn keep(
         &self,
@@ -211,23 +211,10 @@ impl Lists {
             prefixes: set.prefixes(),
             snapshot_sha256: hex(&Sha256::digest(&bytes)),
         };
-        if let Some((db, handle)) = &self.shared {
-            let db_err = crate::db::DbError::into_io;
-            let stored = handle.block_on(db.list_version(name)).map_err(db_err)?;
-            meta.version = meta.version.max(stored.map_or(0, |v| v as u64) + 1);
-            let record = serde_json::to_value(&meta).map_err(io::Error::other)?;
-            let won = handle
-                .block_on(db.store_list_version(name, meta.version as i64, &record, &bytes, now))
-                .map_err(db_err)?;
-            if !won {
-                return Err(ReplaceError::Conflict(name.to_string()));
-            }
-            return Ok(meta);
+        meta.version = meta.version.max(self.versions.latest(name)? + 1);
+        if !self.versions.keep(name, &meta, &bytes)? {
+            return Err(ReplaceError::Conflict(name.to_string()));
         }
-        std::fs::create_dir_all(&self.dir)?;
-        crate::store::write_atomic(&self.dir.join(format!("{name}.snapshot")), &bytes)?;
-        let json = serde_json::to_vec_pretty(&meta).map_err(io::Error::other)?;
-        crate::store::write_atomic(&self.dir.join(format!("{name}.json")), &json)?;
         Ok(meta)
     }
 }
@@ -239,12 +226,18 @@ pub enum ReplaceError {
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("could not keep the snapshot: {0}")]
-    Storage(#[from] io::Error),
+    Storage(#[from] crate::store::StoreError),
     #[error("another instance loaded list `{0}` at the same moment; load it again")]
     Conflict(String),
     /// A download date inferred from the file that cannot be right.
     #[error("{0}")]
     Date(String),
+}
+
+impl From<io::Error> for ReplaceError {
+    fn from(e: io::Error) -> Self {
+        Self::Storage(e.into())
+    }
 }
 
 /// The first day a list of `kind` can have been downloaded: the National Do Not Call

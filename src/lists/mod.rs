@@ -2,7 +2,9 @@
 //! streaming readers of the files operators download ([`parse`], [`formats`]), what a list
 //! says about a lead — coverage, consent exemptions, the freshness gate, the hit
 //! ([`rules`]) — and what a decision records of it ([`record`]); the versions in force and
-//! their snapshots ([`store`]), shared through the database ([`shared`]). The proof of scrub is folded from the journals in `stats::scrub`. The `[[lists]]`
+//! their snapshots ([`store`]), kept by the storage role [`versions::ListVersions`] (files,
+//! or rows shared by every instance). The proof of scrub is folded from the journals in
+//! `stats::scrub`. The `[[lists]]`
 //! settings are read and validated in [`crate::config::lists`]; the check is
 //! `pipeline::blocklist`.
 
@@ -13,8 +15,8 @@ pub mod parse;
 pub mod record;
 pub mod rules;
 pub mod set;
-pub mod shared;
 pub mod store;
+pub mod versions;
 
 pub use load::ReplaceError;
 pub use record::{ListResult, ListUse};

@@ -7,7 +7,6 @@
 //! fails stops startup for a gated list (fail closed) and is ignored, with a warning, for
 //! the others.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,10 +18,14 @@ use sha2::{Digest, Sha256};
 use super::record::ListUse;
 use super::rules::{self, Freshness, Snapshot, Verdict};
 use super::set::{national, Match, NumberSet};
+use super::versions::{FileVersions, ListVersions};
 use crate::config::lists::ListSettings;
 use crate::domain::Lead;
 
 pub const LISTS_DIR: &str = "lists";
+
+/// How often an instance looks for a newer version loaded elsewhere.
+pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A version's record beside its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,9 +71,8 @@ pub struct Lists {
     /// The service clock and business timezone (ages are counted in business dates).
     clock: crate::clock::SharedClock,
     pub(super) tz: chrono_tz::Tz,
-    /// Database mode: versions shared through `list_versions` (and the runtime the
-    /// blocking loaders store them on).
-    pub(super) shared: Option<(crate::db::Db, tokio::runtime::Handle)>,
+    /// Where the versions are kept (files, or rows shared by every instance).
+    pub(super) versions: Arc<dyn ListVersions>,
 }
 
 /// What a list says about a lead, with the version consulted (for the trace and the
@@ -102,15 +104,18 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 }
 
 impl Lists {
-    /// Every configured list with no version in force yet (database mode loads them from
-    /// the database: [`Lists::open_db`]).
-    pub(super) fn unloaded(
+    /// Loads each configured list's newest version from `versions` (blocking: off the
+    /// async threads, see [`Lists::load`]), checking its snapshot against its SHA-256. One that
+    /// cannot be read stops startup for a gated list (fail closed) and leaves any other
+    /// list empty, with a warning. `data_dir/lists` is the loaders' scratch space.
+    pub fn open(
         data_dir: &Path,
         settings: &[ListSettings],
         clock: crate::clock::SharedClock,
         tz: chrono_tz::Tz,
-    ) -> Self {
-        Self {
+        versions: Arc<dyn ListVersions>,
+    ) -> anyhow::Result<Self> {
+        let lists = Self {
             lists: settings
                 .iter()
                 .map(|s| List {
@@ -123,50 +128,86 @@ impl Lists {
             dir: data_dir.join(LISTS_DIR),
             clock,
             tz,
-            shared: None,
+            versions,
+        };
+        for (name, e) in lists.adopt() {
+            if lists
+                .settings(&name)
+                .is_some_and(|s| s.max_age_days.is_some())
+            {
+                anyhow::bail!("list `{name}`: {e}; refusing to start without it (it is gated)");
+            }
+            tracing::warn!(list = %name, error = %e, "list snapshot unreadable; the list starts empty");
         }
+        Ok(lists)
     }
 
-    /// Loads each configured list's snapshot from `data_dir/lists`.
-    pub fn open(
+    /// [`Lists::open`] on the blocking pool (the database's versions block on the runtime).
+    pub async fn load(
         data_dir: &Path,
         settings: &[ListSettings],
         clock: crate::clock::SharedClock,
         tz: chrono_tz::Tz,
+        versions: Arc<dyn ListVersions>,
     ) -> anyhow::Result<Self> {
-        let dir = data_dir.join(LISTS_DIR);
-        let mut lists = Vec::new();
-        for s in settings {
-            let current = match load_snapshot(&dir, &s.name) {
-                Ok(v) => v.map(Arc::new),
-                Err(e) if s.max_age_days.is_some() => {
-                    anyhow::bail!(
-                        "list `{}`: {e}; refusing to start without it (it is gated)",
-                        s.name
-                    )
-                }
+        let (dir, settings) = (data_dir.to_path_buf(), settings.to_vec());
+        tokio::task::spawn_blocking(move || Self::open(&dir, &settings, clock, tz, versions))
+            .await?
+    }
+
+    /// Installs every stored version newer than the one in force here (with several
+    /// instances, another's load); returns the lists whose stored version could not be
+    /// read (the version in force stays).
+    pub(super) fn adopt(&self) -> Vec<(String, String)> {
+        let mut failed = Vec::new();
+        for l in &self.lists {
+            let name = &l.settings.name;
+            let ours = l.current.load().as_ref().map_or(0, |v| v.meta.version);
+            match self.versions.latest(name) {
+                Ok(v) if v > ours => {}
+                Ok(_) => continue,
                 Err(e) => {
-                    tracing::warn!(list = %s.name, error = %e, "list snapshot unreadable; the list starts empty");
-                    None
+                    tracing::warn!(list = %name, error = %e, "cannot read the list's newest version");
+                    failed.push((name.clone(), e.to_string()));
+                    continue;
                 }
-            };
-            if let Some(v) = &current {
-                tracing::info!(list = %s.name, version = v.meta.version, count = v.meta.count, downloaded_at = %v.meta.downloaded_at, "list loaded");
             }
-            lists.push(List {
-                name: s.name.as_str().into(),
-                settings: s.clone(),
-                current: ArcSwapOption::new(current),
-                loading: Mutex::new(()),
-            });
+            let read = self.versions.read(name).map_err(|e| e.to_string());
+            match read.and_then(|found| {
+                let (meta, bytes) = found.ok_or("the stored version went away")?;
+                let set = verify(&meta, &bytes, &self.versions.describe(name))?;
+                Ok((meta, set))
+            }) {
+                Ok((meta, set)) => {
+                    tracing::info!(list = %name, version = meta.version, count = meta.count, downloaded_at = %meta.downloaded_at, "list loaded");
+                    install(l, meta, set);
+                }
+                Err(e) => failed.push((name.clone(), e)),
+            }
         }
-        Ok(Self {
-            lists,
-            dir,
-            clock,
-            tz,
-            shared: None,
-        })
+        failed
+    }
+
+    /// Follows the loads made elsewhere (other instances sharing the database) until
+    /// `shutdown`, looking every [`FOLLOW_EVERY`]; a version that cannot be read is logged
+    /// and the one in force stays.
+    pub async fn follow(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        if self.lists.is_empty() {
+            return;
+        }
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            }
+            let this = self.clone();
+            if let Ok(failed) = tokio::task::spawn_blocking(move || this.adopt()).await {
+                for (name, e) in failed {
+                    tracing::error!(list = %name, error = %e, "a list version cannot be read; the version in force stays");
+                }
+            }
+        }
     }
 
     /// No list configured.
@@ -176,7 +217,7 @@ impl Lists {
             dir: PathBuf::new(),
             clock: Arc::new(crate::clock::SystemClock),
             tz: chrono_tz::UTC,
-            shared: None,
+            versions: Arc::new(FileVersions::new(Path::new(""))),
         }
     }
 
@@ -310,31 +351,13 @@ pub(super) fn install(list: &List, meta: Meta, set: NumberSet) {
     })));
 }
 
-/// Reads and checks a list's snapshot; `None` when it was never loaded.
-fn load_snapshot(dir: &Path, name: &str) -> Result<Option<Version>, String> {
-    let meta_path = dir.join(format!("{name}.json"));
-    let meta: Meta = match std::fs::read(&meta_path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", meta_path.display()))?
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", meta_path.display())),
-    };
-    let path = dir.join(format!("{name}.snapshot"));
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if hex(&Sha256::digest(&bytes)) != meta.snapshot_sha256 {
-        return Err(format!("{}: fails its checksum", path.display()));
+/// The set a stored version holds, once its bytes match the record's SHA-256; `at` names
+/// where it is kept.
+fn verify(meta: &Meta, bytes: &[u8], at: &str) -> Result<NumberSet, String> {
+    if hex(&Sha256::digest(bytes)) != meta.snapshot_sha256 {
+        return Err(format!("{at}: fails its checksum"));
     }
-    let set =
-        NumberSet::read_from(bytes.as_slice()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(Some(Version {
-        snapshot: Snapshot {
-            version: meta.version,
-            downloaded_at: meta.downloaded_at,
-        },
-        meta,
-        set,
-    }))
+    NumberSet::read_from(bytes).map_err(|e| format!("{at}: {e}"))
 }
 
 impl crate::health::HealthSource for Lists {

@@ -33,7 +33,8 @@ fn internal_list() -> (tempfile::TempDir, DateTime<Utc>, Lists) {
         exemption: None,
     }];
     let clock = Arc::new(crate::clock::ManualClock::new(now));
-    let lists = Lists::open(dir.path(), &settings, clock, chrono_tz::UTC).expect("open");
+    let versions = Arc::new(super::versions::FileVersions::in_data_dir(dir.path()));
+    let lists = Lists::open(dir.path(), &settings, clock, chrono_tz::UTC, versions).expect("open");
     (dir, now, lists)
 }
 

@@ -193,9 +193,8 @@ fn refused(e: ReplaceError) -> ApiError {
         ReplaceError::Load(e @ (LoadError::Io(_) | LoadError::Unreadable(_))) => {
             ApiError::BadRequest(format!("refused, the list keeps its previous version: {e}"))
         }
-        ReplaceError::Load(LoadError::Storage(e)) | ReplaceError::Storage(e) => {
-            ApiError::storage(e)
-        }
+        ReplaceError::Load(LoadError::Storage(e)) => ApiError::storage(e),
+        ReplaceError::Storage(e) => ApiError::store(e),
     }
 }
 

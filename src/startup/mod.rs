@@ -155,6 +155,7 @@ impl Application {
                 gateway.clone(),
                 until_stopped(stopped.clone()),
             )),
+            tokio::spawn(lists.clone().follow(until_stopped(stopped.clone()))),
             tokio::spawn(tasks::retention(
                 state.clone(),
                 leases.clone(),
@@ -179,10 +180,8 @@ impl Application {
                 let (track2, stop) = (tracker.clone(), stopped.clone());
                 let (stop2, stop3) = (stopped.clone(), stopped.clone());
                 let stop4 = stopped.clone();
-                let (follow_lists, stop5) = (lists.clone(), stopped.clone());
                 tasks.extend([
                     tokio::spawn(async move { blocklist.follow(until_stopped(stop4)).await }),
-                    tokio::spawn(async move { follow_lists.follow(until_stopped(stop5)).await }),
                     tokio::spawn(async move { sched.config.follow(until_stopped(stop)).await }),
                     tokio::spawn(async move { track.am.follow(until_stopped(stop2)).await }),
                     tokio::spawn(

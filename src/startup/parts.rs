@@ -16,6 +16,7 @@ use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, shared::Shared, Ga
 use crate::feeds::copies::{DbCopies, FeedCopies, FileCopies};
 use crate::feeds::Feeds;
 use crate::journal::Journals;
+use crate::lists::versions::{DbVersions, FileVersions, ListVersions};
 use crate::metrics::Metrics;
 use crate::provider::CallProvider;
 use crate::schedule::{queue::DeferredQueue, Scheduler};
@@ -91,27 +92,20 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
         Some(db) => rows(db, settings, clock, &metrics).await?,
     };
     let stats = Arc::new(Statistics::new(journals.clone()).with_quarantine(quarantine.clone()));
-    let lists = Arc::new(
-        match &db {
-            None => crate::lists::Lists::open(
-                &settings.data_dir,
-                &settings.lists,
-                clock.clone(),
-                settings.timezone,
-            ),
-            Some(db) => {
-                crate::lists::Lists::open_db(
-                    &settings.data_dir,
-                    &settings.lists,
-                    clock.clone(),
-                    settings.timezone,
-                    db.clone(),
-                )
-                .await
-            }
-        }
-        .context("cannot load the do-not-call lists")?,
-    );
+    let versions: Arc<dyn ListVersions> = match &db {
+        None => Arc::new(FileVersions::in_data_dir(&settings.data_dir)),
+        Some(db) => Arc::new(DbVersions::new(db.clone())),
+    };
+    let lists = crate::lists::Lists::load(
+        &settings.data_dir,
+        &settings.lists,
+        clock.clone(),
+        settings.timezone,
+        versions,
+    )
+    .await
+    .context("cannot load the do-not-call lists")?;
+    let lists = Arc::new(lists);
     Ok(Components {
         db,
         lock,
