@@ -46,7 +46,10 @@
 //! - [`feeds`] — remote number/word feeds (fetch, refresh on the feed's lease) and the
 //!   content screen; the last good copies are the storage role `feeds::FeedCopies`
 //!   (`feeds/copies.rs`: a file per feed, or a row shared by every instance).
-//! - [`blocklist`] — flags, their indexes, change log, compaction, hot reload, bulk formats.
+//! - [`blocklist`] — flags, their indexes, bulk formats; their storage role
+//!   `blocklist::store::FlagStore` (apply a change to the index durably, follow the
+//!   changes made elsewhere): the document and its change log with compaction and hot
+//!   reload (`blocklist/file.rs`, `watch.rs`), or rows and their change log (`rows.rs`).
 //! - [`lists`] — do-not-call lists at national scale: an exact compact number set (Roaring
 //!   bitmaps), streaming readers of the FTC, plain and CSV formats (gzip, zip) whose lines
 //!   are bounded however they are compressed (`lists/lines.rs`), the rules

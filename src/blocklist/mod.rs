@@ -9,17 +9,18 @@
 
 pub mod bulk;
 pub mod content;
+pub mod file;
 pub mod flag;
 pub mod index;
 pub mod persist;
 pub mod query;
-mod shared;
+pub mod rows;
+pub mod store;
 pub mod watch;
 mod writes;
 
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::Value;
@@ -30,8 +31,9 @@ pub use index::{FlagIndex, LeadMatch};
 use crate::clock::SharedClock;
 use crate::health::{ComponentReport, HealthSource, HealthStatus};
 use crate::metrics::Metrics;
-use crate::store::appender::Appender;
-use persist::{CHANGES_COMPACTING, CHANGES_FILE, CONFIG_FILE};
+use crate::store::StoreError;
+use file::FileFlags;
+use store::FlagStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlocklistError {
@@ -42,7 +44,13 @@ pub enum BlocklistError {
     #[error("another flag (`{0}`) already has this field and value")]
     Conflict(String),
     #[error("could not store the change: {0}")]
-    Storage(#[from] io::Error),
+    Storage(#[from] StoreError),
+}
+
+impl From<io::Error> for BlocklistError {
+    fn from(e: io::Error) -> Self {
+        Self::Storage(e.into())
+    }
 }
 
 /// Changes to a flag; `None` leaves a part as it is, `Some(None)` clears it.
@@ -60,34 +68,13 @@ pub struct Added {
     pub already_existed: bool,
 }
 
-/// (length, modification time, inode) — tells our own writes from a person's edits.
-type FileId = (u64, std::time::SystemTime, u64);
-
-#[derive(Default)]
-struct FileState {
-    /// The document as we last wrote it or last applied it.
-    known: Option<FileId>,
-    /// A hand edit that was refused, and why.
-    refused: Option<(FileId, String)>,
-}
-
 pub struct Blocklist {
     index: RwLock<FlagIndex>,
-    log: Appender,
-    dir: PathBuf,
+    /// Where the flags are kept and how changes made elsewhere arrive.
+    store: Arc<dyn FlagStore>,
     country: String,
     clock: SharedClock,
     metrics: Arc<Metrics>,
-    /// Records in the change log since the last compaction.
-    pending: AtomicUsize,
-    compact_after: usize,
-    compacting: Mutex<()>,
-    file: Mutex<FileState>,
-    /// The last hand edit that removed flags: how many, and the backup of the list before.
-    removed_by_edit: Mutex<Option<(usize, String)>>,
-    pub(crate) compact_wanted: tokio::sync::Notify,
-    /// Database mode: the flags' rows and the change log followed.
-    shared: Option<shared::Shared>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -102,19 +89,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn file_id(path: &Path) -> io::Result<FileId> {
-    id_of(&std::fs::metadata(path)?)
-}
-
-fn id_of(meta: &std::fs::Metadata) -> io::Result<FileId> {
-    use std::os::unix::fs::MetadataExt;
-    Ok((meta.len(), meta.modified()?, meta.ino()))
-}
-
 impl Blocklist {
-    /// Loads `DATA_DIR/blocklist-config.json` (creating the default document if there is
-    /// none), replays the change log, and folds it in. A corrupt document is an error that
-    /// names the file and the problem: the service must not start without its blocklist.
+    /// The flags in `index`, kept by `store`.
+    pub fn new(
+        index: FlagIndex,
+        store: Arc<dyn FlagStore>,
+        country: &str,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        metrics.blocklist_flags.set(index.len() as i64);
+        Self {
+            index: RwLock::new(index),
+            store,
+            country: country.to_string(),
+            clock,
+            metrics,
+        }
+    }
+
+    /// The blocklist of the data directory `dir` ([`FileFlags::open`]).
     pub fn open(
         dir: &Path,
         country: &str,
@@ -122,94 +116,24 @@ impl Blocklist {
         clock: SharedClock,
         metrics: Arc<Metrics>,
     ) -> Result<Self, persist::LoadError> {
-        Self::load(dir, country, compact_after, clock, metrics, false)
+        Ok(Self::open_files(dir, country, compact_after, clock, metrics)?.0)
     }
 
-    fn load(
+    /// [`Blocklist::open`], with its files for the tasks that fold the change log and
+    /// apply hand edits ([`watch`]).
+    pub fn open_files(
         dir: &Path,
         country: &str,
         compact_after: usize,
         clock: SharedClock,
         metrics: Arc<Metrics>,
-        read_only: bool,
-    ) -> Result<Self, persist::LoadError> {
-        let config = dir.join(CONFIG_FILE);
-        let live = dir.join(CHANGES_FILE);
-        let compacting = dir.join(CHANGES_COMPACTING);
+    ) -> Result<(Self, Arc<FileFlags>), persist::LoadError> {
         let now = clock.now().timestamp_millis();
-        let io_err = |file: &Path, e: io::Error| persist::LoadError {
-            file: file.to_path_buf(),
-            message: e.to_string(),
-        };
-        let mut index = match std::fs::read(&config) {
-            Ok(bytes) => persist::parse_config(&bytes, &config, country, now)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if live.exists() || compacting.exists() {
-                    return Err(persist::LoadError {
-                        file: config,
-                        message: "is missing but the change log beside it exists; restore the \
-                                  file (the change log only holds recent changes)"
-                            .into(),
-                    });
-                }
-                FlagIndex::new(true)
-            }
-            Err(e) => return Err(io_err(&config, e)),
-        };
-        let mut torn = 0;
-        let mut replayed = 0;
-        for path in [&compacting, &live] {
-            let stats = persist::replay(path, &mut index, country, now)?;
-            torn += stats.torn;
-            replayed += stats.applied;
-        }
-        if torn > 0 {
-            tracing::warn!(
-                torn,
-                "skipped a torn last line in the blocklist change log (crash mid-write)"
-            );
-        }
-        if read_only {
-            return Ok(Self::assemble(
-                index,
-                Appender::detached().map_err(|e| io_err(dir, e))?,
-                dir,
-                country,
-                compact_after,
-                clock,
-                metrics,
-                None,
-            ));
-        }
-        let needs_write = replayed > 0 || torn > 0 || !config.exists();
-        if needs_write {
-            persist::write_config(&config, &index).map_err(|e| io_err(&config, e))?;
-        }
-        for path in [&compacting, &live] {
-            match std::fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(path, e)),
-            }
-        }
-        let log = Appender::open(&live).map_err(|e| io_err(&live, e))?;
-        let known = file_id(&config).ok();
-        tracing::info!(
-            flags = index.len(),
-            enabled = index.enabled,
-            replayed,
-            "blocklist loaded"
-        );
-        Ok(Self::assemble(
-            index,
-            log,
-            dir,
-            country,
-            compact_after,
-            clock,
-            metrics,
-            known,
-        ))
+        let (index, files) =
+            FileFlags::open(dir, country, compact_after, now, metrics.clone(), false)?;
+        let files = Arc::new(files);
+        let list = Self::new(index, files.clone(), country, clock, metrics);
+        Ok((list, files))
     }
 
     /// The flags as they are on disk, read without writing anything (no compaction, no
@@ -219,50 +143,21 @@ impl Blocklist {
         country: &str,
         clock: SharedClock,
     ) -> Result<Self, persist::LoadError> {
-        Self::load(
-            dir,
-            country,
-            usize::MAX,
-            clock,
-            Arc::new(Metrics::new()),
-            true,
-        )
+        let now = clock.now().timestamp_millis();
+        let metrics = Arc::new(Metrics::new());
+        let (index, files) = FileFlags::open(dir, country, usize::MAX, now, metrics.clone(), true)?;
+        Ok(Self::new(index, Arc::new(files), country, clock, metrics))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn assemble(
-        index: FlagIndex,
-        log: Appender,
-        dir: &Path,
+    /// The blocklist in the database ([`rows::DbFlags`]), followed with [`Blocklist::follow`].
+    pub async fn open_db(
+        db: crate::db::Db,
         country: &str,
-        compact_after: usize,
         clock: SharedClock,
         metrics: Arc<Metrics>,
-        known: Option<FileId>,
-    ) -> Self {
-        metrics.blocklist_flags.set(index.len() as i64);
-        Self {
-            index: RwLock::new(index),
-            log,
-            dir: dir.to_path_buf(),
-            country: country.to_string(),
-            clock,
-            metrics,
-            pending: AtomicUsize::new(0),
-            compact_after,
-            compacting: Mutex::new(()),
-            file: Mutex::new(FileState {
-                known,
-                refused: None,
-            }),
-            removed_by_edit: Mutex::new(None),
-            compact_wanted: tokio::sync::Notify::new(),
-            shared: None,
-        }
-    }
-
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.join(CONFIG_FILE)
+    ) -> Result<Self, crate::db::DbError> {
+        let (index, flags) = rows::DbFlags::open(db).await?;
+        Ok(Self::new(index, Arc::new(flags), country, clock, metrics))
     }
 
     pub fn country(&self) -> &str {
@@ -316,43 +211,34 @@ impl Blocklist {
             .cloned())
     }
 
-    /// Folds the change log into `blocklist-config.json`. Blocking; skipped while the
-    /// document on disk is a refused hand edit (the person's file is left as it is).
+    /// Folds the change log into `blocklist-config.json` (files; blocking): see
+    /// [`FlagStore::fold`].
     pub fn compact(&self) -> io::Result<bool> {
-        if self.shared.is_some() {
-            return Ok(false);
-        }
-        let _one = lock(&self.compacting);
-        let config = self.config_path();
-        if let Some((bad, _)) = &lock(&self.file).refused {
-            if file_id(&config).ok().as_ref() == Some(bad) {
-                return Ok(false);
-            }
-        }
-        let index = read(&self.index);
-        let pending = self.pending.load(Ordering::Relaxed);
-        if pending == 0 && config.exists() {
-            return Ok(false);
-        }
-        let aside = self.dir.join(CHANGES_COMPACTING);
-        self.log.rotate(aside.clone()).wait_blocking()?;
-        self.pending.fetch_sub(pending, Ordering::Relaxed);
-        // The id of what we wrote, not a stat after the rename: a hand edit made in between
-        // would otherwise be taken for our own file and never applied.
-        let written = persist::write_config(&config, &index)?;
-        let mut file = lock(&self.file);
-        file.known = id_of(&written).ok();
-        file.refused = None;
-        drop(file);
-        drop(index);
-        std::fs::remove_file(&aside)?;
-        crate::store::atomic::sync_dir(&self.dir)?;
-        tracing::debug!(pending, "blocklist change log folded into {}", CONFIG_FILE);
-        Ok(true)
+        self.store.fold(&self.index)
     }
 
-    pub fn pending_changes(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
+    /// Applies the changes made elsewhere since the last one applied; returns how many.
+    pub async fn catch_up(&self) -> Result<usize, StoreError> {
+        let n = self.store.catch_up(&self.index).await?;
+        if n > 0 {
+            self.metrics.blocklist_flags.set(self.len() as i64);
+        }
+        Ok(n)
+    }
+
+    /// Follows the changes made elsewhere until `shutdown` (other instances sharing the
+    /// database; with files, nothing else writes through the store and this only waits).
+    pub async fn follow(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.store.changed() => {}
+            }
+            if let Err(e) = self.catch_up().await {
+                tracing::warn!(error = %e, "cannot read the flag change log");
+            }
+        }
     }
 }
 
@@ -363,39 +249,9 @@ impl HealthSource for Blocklist {
 
     fn report(&self) -> ComponentReport {
         let (flags, enabled) = self.read(|i| (i.len(), i.enabled));
-        let refused = lock(&self.file)
-            .refused
-            .as_ref()
-            .map(|(_, why)| why.clone());
-        let removed_by_edit = lock(&self.removed_by_edit).clone();
-        let status = if refused.is_some() || removed_by_edit.is_some() {
-            HealthStatus::Degraded
-        } else {
-            HealthStatus::Ok
-        };
-        let mut report = ComponentReport::new(status)
-            .with(
-                "backend",
-                if self.shared.is_some() {
-                    "database"
-                } else {
-                    "file"
-                },
-            )
+        let report = ComponentReport::new(HealthStatus::Ok)
             .with("flags", flags)
-            .with("enabled", enabled)
-            .with("pending_changes", self.pending_changes());
-        if let Some(why) = refused {
-            report = report.with(
-                "error",
-                format!("hand edit refused, last good state in force: {why}"),
-            );
-        }
-        if let Some((removed, backup)) = removed_by_edit {
-            report = report
-                .with("removed_by_hand_edit", removed)
-                .with("backup", backup);
-        }
-        report
+            .with("enabled", enabled);
+        self.store.report(report)
     }
 }

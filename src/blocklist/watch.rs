@@ -5,13 +5,14 @@
 //! `/health`, and the file is left exactly as the person wrote it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
+use super::file::{file_id, FileFlags, FileId};
 use super::persist::{self, CHANGES_COMPACTING, CHANGES_FILE, CONFIG_FILE};
-use super::{file_id, lock, write, Blocklist};
+use super::{lock, write, Blocklist, FlagIndex};
 
 /// Quiet time after the last event before the file is read.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -27,8 +28,15 @@ pub enum Reload {
 }
 
 impl Blocklist {
-    /// Reads the document if someone else changed it and applies it. Blocking.
-    pub fn reload_from_disk(&self) -> Reload {
+    /// Reads the document of `files` if someone else changed it and applies it. Blocking.
+    pub fn reload_from_disk(&self, files: &FileFlags) -> Reload {
+        files.reload(&self.index, self.now_ms())
+    }
+}
+
+impl FileFlags {
+    /// Reads the document if someone else changed it and applies it to `index`. Blocking.
+    pub(super) fn reload(&self, index: &RwLock<FlagIndex>, now: i64) -> Reload {
         let path = self.config_path();
         let id = match file_id(&path) {
             Ok(id) => id,
@@ -44,12 +52,11 @@ impl Blocklist {
             Ok(b) => b,
             Err(e) => return self.refuse(Some(id), format!("{CONFIG_FILE} cannot be read: {e}")),
         };
-        let now = self.now_ms();
         let mut fresh = match persist::parse_config(&bytes, &path, &self.country, now) {
             Ok(index) => index,
             Err(e) => return self.refuse(Some(id), e.to_string()),
         };
-        let mut index = write(&self.index);
+        let mut index = write(index);
         if let Err(e) = self.log.flush().wait_blocking() {
             return self.refuse(Some(id), format!("change log: {e}"));
         }
@@ -92,7 +99,7 @@ impl Blocklist {
         Reload::Applied { flags }
     }
 
-    fn refuse(&self, id: Option<super::FileId>, why: String) -> Reload {
+    fn refuse(&self, id: Option<FileId>, why: String) -> Reload {
         tracing::error!(error = %why, "refused an edit of {CONFIG_FILE}; the last good blocklist stays in force");
         self.metrics.blocklist_reload_failures.inc();
         if let Some(id) = id {
@@ -105,6 +112,7 @@ impl Blocklist {
 /// Watches the data directory and reloads on edits until `shutdown` resolves.
 pub async fn watch(
     blocklist: Arc<Blocklist>,
+    files: Arc<FileFlags>,
     dir: PathBuf,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -144,8 +152,8 @@ pub async fn watch(
                         more = rx.recv() => if more.is_none() { break },
                     }
                 }
-                let bl = blocklist.clone();
-                let _ = tokio::task::spawn_blocking(move || bl.reload_from_disk()).await;
+                let (bl, files) = (blocklist.clone(), files.clone());
+                let _ = tokio::task::spawn_blocking(move || bl.reload_from_disk(&files)).await;
             }
         }
     }
@@ -155,6 +163,7 @@ pub async fn watch(
 /// have been idle for one `idle` period, until `shutdown` resolves.
 pub async fn maintain(
     blocklist: Arc<Blocklist>,
+    files: Arc<FileFlags>,
     idle: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -163,9 +172,9 @@ pub async fn maintain(
     loop {
         let run = tokio::select! {
             _ = &mut shutdown => break,
-            _ = blocklist.compact_wanted.notified() => true,
+            _ = files.compact_wanted.notified() => true,
             _ = tokio::time::sleep(idle) => {
-                let now = blocklist.pending_changes();
+                let now = files.pending_changes();
                 let idle_with_work = now > 0 && now == seen;
                 seen = now;
                 idle_with_work

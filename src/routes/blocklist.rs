@@ -46,7 +46,7 @@ impl From<BlocklistError> for ApiError {
             BlocklistError::Invalid(e) => ApiError::BadRequest(e.to_string()),
             BlocklistError::NotFound(_) => ApiError::NotFound(e.to_string()),
             BlocklistError::Conflict(_) => ApiError::Conflict(e.to_string()),
-            BlocklistError::Storage(e) => ApiError::storage(e),
+            BlocklistError::Storage(e) => ApiError::store(e),
         }
     }
 }

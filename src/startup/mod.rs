@@ -13,7 +13,6 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::blocklist::watch as bl_watch;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::dispatch;
@@ -37,7 +36,7 @@ pub struct Application {
     _lock: Option<DataDirLock>,
 }
 
-async fn until_stopped(mut rx: watch::Receiver<bool>) {
+pub(super) async fn until_stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
@@ -55,6 +54,7 @@ impl Application {
             metrics,
             leases,
             blocklist,
+            blocklist_files,
             lists,
             journals,
             stats,
@@ -141,60 +141,20 @@ impl Application {
             .run();
 
         let (stop_tasks, stopped) = watch::channel(false);
-        let mut tasks = vec![
-            tokio::spawn(feeds.run(until_stopped(stopped.clone()))),
-            tokio::spawn(writeback_task(
-                gateway.clone(),
-                until_stopped(stopped.clone()),
-            )),
-            tokio::spawn(dispatch::release::run(
-                gateway.clone(),
-                until_stopped(stopped.clone()),
-            )),
-            tokio::spawn(dispatch::reconcile::run(
-                gateway.clone(),
-                until_stopped(stopped.clone()),
-            )),
-            tokio::spawn(lists.clone().follow(until_stopped(stopped.clone()))),
-            tokio::spawn(tasks::retention(
-                state.clone(),
-                leases.clone(),
-                until_stopped(stopped.clone()),
-            )),
-        ];
-        match gateway.shared.clone() {
-            None => tasks.extend([
-                tokio::spawn(bl_watch::watch(
-                    blocklist.clone(),
-                    settings.data_dir.clone(),
-                    until_stopped(stopped.clone()),
-                )),
-                tokio::spawn(bl_watch::maintain(
-                    blocklist,
-                    COMPACT_IDLE,
-                    until_stopped(stopped.clone()),
-                )),
-            ]),
-            Some(_) => {
-                let (sched, track) = (scheduler.clone(), tracker.clone());
-                let (track2, stop) = (tracker.clone(), stopped.clone());
-                let (stop2, stop3) = (stopped.clone(), stopped.clone());
-                let stop4 = stopped.clone();
-                tasks.extend([
-                    tokio::spawn(async move { blocklist.follow(until_stopped(stop4)).await }),
-                    tokio::spawn(async move { sched.config.follow(until_stopped(stop)).await }),
-                    tokio::spawn(async move { track.am.follow(until_stopped(stop2)).await }),
-                    tokio::spawn(
-                        async move { track2.protection.follow(until_stopped(stop3)).await },
-                    ),
-                    tokio::spawn(tasks::rollups(
-                        state.clone(),
-                        leases.clone(),
-                        until_stopped(stopped.clone()),
-                    )),
-                ]);
-            }
-        }
+        let tasks = tasks::spawn(
+            tasks::Background {
+                state: state.clone(),
+                feeds,
+                lists,
+                blocklist,
+                blocklist_files,
+                scheduler,
+                tracker,
+                leases,
+                rollups: db.is_some(),
+            },
+            &stopped,
+        );
         dispatch::batch::spawn(&gateway);
         let dispatcher = tokio::spawn(dispatch::worker::run(
             gateway.clone(),
@@ -276,15 +236,5 @@ impl Application {
         }
         tracing::info!("callgate stopped");
         Ok(())
-    }
-}
-
-/// Sends the Convoso writes until the server stops.
-async fn writeback_task(
-    gateway: Arc<dispatch::Gateway>,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    if let Some(wb) = gateway.writeback.clone() {
-        wb.run(stop).await;
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::bland::{Bland, BlandClient};
+use crate::blocklist::file::FileFlags;
 use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -35,6 +36,8 @@ pub(super) struct Components {
     pub metrics: Arc<Metrics>,
     pub leases: Arc<dyn Leases>,
     pub blocklist: Arc<Blocklist>,
+    /// The file backend's blocklist files (folded and watched for hand edits).
+    pub blocklist_files: Option<Arc<FileFlags>>,
     pub lists: Arc<crate::lists::Lists>,
     pub journals: Arc<Journals>,
     pub stats: Arc<Statistics>,
@@ -87,7 +90,7 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
     )
     .await;
     let feeds = Arc::new(feeds);
-    let (blocklist, journals, scheduler, tracker) = match &db {
+    let ((blocklist, blocklist_files), journals, scheduler, tracker) = match &db {
         None => files(settings, clock, &metrics, &quarantine).await?,
         Some(db) => rows(db, settings, clock, &metrics).await?,
     };
@@ -113,6 +116,7 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
         metrics,
         leases,
         blocklist,
+        blocklist_files,
         lists,
         journals,
         stats,
@@ -122,7 +126,14 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
     })
 }
 
-type Stores = (Arc<Blocklist>, Arc<Journals>, Arc<Scheduler>, Arc<Tracker>);
+/// The blocklist (with its files, for the file backend's fold and hand-edit tasks), the
+/// journals, the scheduler and the trackers.
+type Stores = (
+    (Arc<Blocklist>, Option<Arc<FileFlags>>),
+    Arc<Journals>,
+    Arc<Scheduler>,
+    Arc<Tracker>,
+);
 
 /// The file backend: the blocklist document and its change log, the daily journals, the
 /// config documents, and the trackers rebuilt from yesterday's and today's journals.
@@ -132,16 +143,15 @@ async fn files(
     metrics: &Arc<Metrics>,
     quarantine: &Arc<Quarantine>,
 ) -> anyhow::Result<Stores> {
-    let blocklist = Arc::new(
-        Blocklist::open(
-            &settings.data_dir,
-            &settings.default_country,
-            settings.blocklist_compact_after,
-            clock.clone(),
-            metrics.clone(),
-        )
-        .context("cannot load the blocklist; refusing to start without it")?,
-    );
+    let (blocklist, blocklist_files) = Blocklist::open_files(
+        &settings.data_dir,
+        &settings.default_country,
+        settings.blocklist_compact_after,
+        clock.clone(),
+        metrics.clone(),
+    )
+    .context("cannot load the blocklist; refusing to start without it")?;
+    let blocklist = (Arc::new(blocklist), Some(blocklist_files));
     let journals = Arc::new(
         Journals::open(&settings.data_dir, settings.timezone)
             .context("DATA_DIR: cannot open the journals")?,
@@ -188,6 +198,7 @@ async fn rows(
         .await
         .context("cannot load the blocklist from the database; refusing to start without it")?,
     );
+    let blocklist = (blocklist, None);
     let journals = Arc::new(Journals::open_db(
         db.clone(),
         &settings.data_dir,

@@ -1,14 +1,84 @@
-//! The background jobs that belong to no component: journal retention and, in database
-//! mode, the statistics rollups. Each runs on the instance holding its lease (the file
-//! backend's one process holds every lease).
+//! The background tasks, started with the server ([`spawn`]): each component's own (the
+//! feeds' refresh, the Convoso write sender, the release rounds, reconciliation, following
+//! the changes other instances make to flags, lists and config documents, and with files
+//! the blocklist's fold and hand-edit watch) and the jobs that belong to no component:
+//! journal retention and, in database mode, the statistics rollups. Each singleton job
+//! runs on the instance holding its lease (the file backend's one process holds every
+//! lease).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
+use super::{until_stopped, COMPACT_IDLE};
+use crate::blocklist::{file::FileFlags, watch as bl_watch, Blocklist};
+use crate::dispatch;
 use crate::routes::AppState;
 use crate::store::lease::Leases;
+
+/// What the background tasks work on.
+pub(super) struct Background {
+    pub state: web::Data<AppState>,
+    pub feeds: Arc<crate::feeds::Feeds>,
+    pub lists: Arc<crate::lists::Lists>,
+    pub blocklist: Arc<Blocklist>,
+    pub blocklist_files: Option<Arc<FileFlags>>,
+    pub scheduler: Arc<crate::schedule::Scheduler>,
+    pub tracker: Arc<crate::tracker::Tracker>,
+    pub leases: Arc<dyn Leases>,
+    /// Whether to keep the statistics rollups (database mode).
+    pub rollups: bool,
+}
+
+/// Starts every background task; each stops when `stopped` turns true.
+pub(super) fn spawn(b: Background, stopped: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let stop = || until_stopped(stopped.clone());
+    let gateway = b.state.gateway.clone();
+    let (sched, track, track2) = (b.scheduler, b.tracker.clone(), b.tracker);
+    let (bl, lists) = (b.blocklist.clone(), b.lists);
+    let (s1, s2, s3, s4) = (stop(), stop(), stop(), stop());
+    let mut tasks = vec![
+        tokio::spawn(b.feeds.run(stop())),
+        tokio::spawn(writeback(gateway.clone(), stop())),
+        tokio::spawn(dispatch::release::run(gateway.clone(), stop())),
+        tokio::spawn(dispatch::reconcile::run(gateway, stop())),
+        tokio::spawn(lists.follow(stop())),
+        tokio::spawn(async move { bl.follow(s1).await }),
+        tokio::spawn(async move { sched.config.follow(s2).await }),
+        tokio::spawn(async move { track.am.follow(s3).await }),
+        tokio::spawn(async move { track2.protection.follow(s4).await }),
+        tokio::spawn(retention(b.state.clone(), b.leases.clone(), stop())),
+    ];
+    if let Some(files) = b.blocklist_files {
+        let dir = b.state.settings.data_dir.clone();
+        tasks.push(tokio::spawn(bl_watch::watch(
+            b.blocklist.clone(),
+            files.clone(),
+            dir,
+            stop(),
+        )));
+        tasks.push(tokio::spawn(bl_watch::maintain(
+            b.blocklist,
+            files,
+            COMPACT_IDLE,
+            stop(),
+        )));
+    }
+    if b.rollups {
+        tasks.push(tokio::spawn(rollups(b.state, b.leases, stop())));
+    }
+    tasks
+}
+
+/// Sends the Convoso writes until the server stops.
+async fn writeback(gateway: Arc<dispatch::Gateway>, stop: impl std::future::Future<Output = ()>) {
+    if let Some(wb) = gateway.writeback.clone() {
+        wb.run(stop).await;
+    }
+}
 
 /// How often journal retention runs (the first pass at startup).
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
