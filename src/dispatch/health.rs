@@ -1,6 +1,5 @@
 //! The `dispatch` component of `/health`.
 
-use super::outbox::State;
 use super::Gateway;
 
 impl crate::health::HealthSource for Gateway {
@@ -13,25 +12,7 @@ impl crate::health::HealthSource for Gateway {
     /// without `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
-        let [queued, in_flight, unconfirmed, failed, retrying] = match &self.shared {
-            Some(sh) => sh.counts().outbox.map(|n| usize::try_from(n).unwrap_or(0)),
-            None => {
-                let entries = self.outbox.pending();
-                let count = |s: State| entries.iter().filter(|e| e.state == s).count();
-                let retrying = entries
-                    .iter()
-                    .filter(|e| e.state != State::Failed && e.state != State::Unconfirmed)
-                    .filter(|e| e.last_error.is_some())
-                    .count();
-                [
-                    count(State::Queued),
-                    count(State::InFlight),
-                    count(State::Unconfirmed),
-                    count(State::Failed),
-                    retrying,
-                ]
-            }
-        };
+        let [queued, in_flight, unconfirmed, failed, retrying] = self.outbox_store.counts();
         let no_callback = self.provider.live() && self.settings.public_base_url.is_none();
         let status = if unconfirmed + failed + retrying > 0 || no_callback {
             HealthStatus::Degraded
@@ -67,6 +48,7 @@ impl super::Gateway {
     /// Brings the database queues' sizes up to now (the `dispatch` and `scheduler` health
     /// components and `/metrics` read them); the file queues are always current.
     pub async fn refresh_counts(&self) {
+        let _ = self.outbox_store.refresh().await;
         if let Some(sh) = &self.shared {
             let _ = sh.refresh_counts(self.clock.now()).await;
         }

@@ -32,7 +32,7 @@ use crate::journal::{Attempt, CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
 use crate::schedule::queue::{Deferral, DeferredQueue, Entry, Removal};
 use calls::CallIndex;
-use outbox::{Outbox, Record};
+use outbox::{Outbox, OutboxStore, Record};
 pub use release::SchedulerHealth;
 pub use resolve::ResolveError;
 
@@ -40,6 +40,8 @@ pub struct Gateway {
     pub pipeline: Pipeline,
     pub journals: Arc<Journals>,
     pub outbox: Arc<Outbox>,
+    /// The outbox for reading and settling entries (the file outbox above, or rows).
+    pub outbox_store: Arc<dyn OutboxStore>,
     pub calls: Arc<CallIndex>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
@@ -80,6 +82,7 @@ pub struct Parts {
     pub pipeline: Pipeline,
     pub journals: Arc<Journals>,
     pub outbox: Arc<Outbox>,
+    pub outbox_store: Arc<dyn OutboxStore>,
     pub calls: Arc<CallIndex>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
@@ -117,6 +120,7 @@ impl Gateway {
             pipeline: p.pipeline,
             journals: p.journals,
             outbox: p.outbox,
+            outbox_store: p.outbox_store,
             calls: p.calls,
             deferred: p.deferred,
             scheduler: p.scheduler,

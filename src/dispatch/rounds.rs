@@ -58,7 +58,12 @@ pub async fn run(
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot take the release lease"),
         }
-        if let Err(e) = sh.refresh_counts(now).await {
+        let outbox = gw
+            .outbox_store
+            .refresh()
+            .await
+            .map_err(std::io::Error::from);
+        if let Err(e) = outbox.and(sh.refresh_counts(now).await.map_err(db_io)) {
             tracing::warn!(error = %e, "could not read the shared queues' sizes");
         }
     }

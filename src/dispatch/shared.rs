@@ -33,11 +33,9 @@ pub struct Shared {
     counts: Mutex<Counts>,
 }
 
-/// The shared queues' sizes, refreshed by the release task for `/health`.
+/// The shared deferred queue's size, refreshed by the release task for `/health`.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
-    /// Outbox: queued, in flight, unconfirmed, failed, retrying.
-    pub outbox: [i64; 5],
     /// Deferred queue: rows, due, oldest first deferral.
     pub deferred: (i64, i64, Option<DateTime<Utc>>),
 }
@@ -80,9 +78,8 @@ impl Shared {
 
     /// Re-reads the queues' sizes.
     pub async fn refresh_counts(&self, now: DateTime<Utc>) -> Result<(), DbError> {
-        let outbox = self.db.outbox_counts().await?;
         let deferred = self.db.deferred_summary(now).await?;
-        *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = Counts { outbox, deferred };
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = Counts { deferred };
         Ok(())
     }
 }

@@ -13,6 +13,7 @@ use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::dispatch::outbox::store::{DbOutbox, FileOutbox, OutboxStore};
 use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, shared::Shared, Gateway};
 use crate::feeds::copies::{DbCopies, FeedCopies, FileCopies};
 use crate::feeds::Feeds;
@@ -345,13 +346,19 @@ pub(super) async fn build_gateway(
         src.metrics.clone(),
     )
     .context("cannot build the Convoso client")?;
+    let outbox = Arc::new(outbox);
+    let outbox_store: Arc<dyn OutboxStore> = match src.db {
+        None => Arc::new(FileOutbox(outbox.clone())),
+        Some(db) => Arc::new(DbOutbox::new(db.clone())),
+    };
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         release_passes: src.metrics.release_passes.clone(),
         blocklist: src.blocklist.clone(),
         writeback: Some(Arc::new(writeback)),
         pipeline,
         journals: journals.clone(),
-        outbox: Arc::new(outbox),
+        outbox,
+        outbox_store: outbox_store.clone(),
         calls: Arc::new(calls),
         deferred: Arc::new(deferred),
         scheduler: src.scheduler.clone(),
@@ -361,6 +368,10 @@ pub(super) async fn build_gateway(
         settings: settings.clone(),
         shared: shared.clone(),
     });
+    outbox_store
+        .refresh()
+        .await
+        .context("DATABASE_URL: cannot read the shared queues")?;
     if let Some(sh) = &shared {
         sh.refresh_counts(clock.now())
             .await

@@ -27,3 +27,14 @@ pub enum StoreError {
     #[error(transparent)]
     Database(#[from] crate::db::DbError),
 }
+
+/// For the callers still answering `io::Result`: the database's failure stays
+/// recognisable as the database being unavailable ([`crate::db::is_unavailable`]).
+impl From<StoreError> for std::io::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Io(e) => e,
+            StoreError::Database(e) => e.into_io(),
+        }
+    }
+}

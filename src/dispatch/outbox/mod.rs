@@ -14,6 +14,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod store;
+
+pub use store::{OutboxStore, Tried};
+
 use crate::journal::records::millis;
 use crate::store::appender::{Appender, Pending};
 use crate::store::quarantine::Quarantine;
