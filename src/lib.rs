@@ -25,7 +25,9 @@
 //! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
 //!   dispatcher (rate limits, retries without double dials), the completion webhook; in
 //!   database mode decisions under per-number locks in batches (`shared`, `batch`), claims
-//!   (`claims`), the lease holder's release rounds (`rounds`), and the outbox's storage
+//!   (`claims`); the release task on the lease holder (`rounds`) and releases (`release`)
+//!   over the deferred queue's storage role (`deferred::DeferredStore`: the file queue or
+//!   rows), and the outbox's storage
 //!   role for reading and settling entries (`outbox::OutboxStore`: the file outbox or
 //!   rows; the gateway's wrappers in `entries`); the loop back: the Convoso write sender (`writeback`), what an
 //!   outcome or a block sets off — do-not-call flags, writes, redials (`follow_up`) —

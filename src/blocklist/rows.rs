@@ -28,8 +28,10 @@ pub struct DbFlags {
     db: Db,
     /// The last change-log `seq` applied.
     seq: tokio::sync::Mutex<i64>,
-    /// Notifications of changes (`None`: polling only).
-    listener: tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>,
+    /// Notifications of changes, listened for from the first [`FlagStore::changed`] on
+    /// (a listener holds a pooled connection, so an offline command never takes one);
+    /// `Some(None)`: listening failed, polling only.
+    listener: tokio::sync::Mutex<Option<Option<sqlx::postgres::PgListener>>>,
 }
 
 impl From<DbError> for BlocklistError {
@@ -71,7 +73,7 @@ fn put(index: &mut FlagIndex, flag: Flag) {
 }
 
 impl DbFlags {
-    /// Loads every flag from the database, and listens for the changes made elsewhere.
+    /// Loads every flag from the database.
     pub async fn open(db: Db) -> Result<(FlagIndex, Self), DbError> {
         let (enabled, flags, seq) = db.load_flags().await?;
         let mut index = FlagIndex::new(enabled);
@@ -85,19 +87,12 @@ impl DbFlags {
             seq,
             "blocklist loaded from the database"
         );
-        let listener = match db.listen(rows::CHANNEL).await {
-            Ok(l) => Some(l),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for flag changes; polling");
-                None
-            }
-        };
         Ok((
             index,
             Self {
                 db,
                 seq: tokio::sync::Mutex::new(seq),
-                listener: tokio::sync::Mutex::new(listener),
+                listener: tokio::sync::Mutex::new(None),
             },
         ))
     }
@@ -227,8 +222,17 @@ impl FlagStore for DbFlags {
     fn changed(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let mut listener = self.listener.lock().await;
+            if listener.is_none() {
+                *listener = Some(match self.db.listen(rows::CHANNEL).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for flag changes; polling");
+                        None
+                    }
+                });
+            }
             let heard = async {
-                match listener.as_mut() {
+                match listener.as_mut().and_then(Option::as_mut) {
                     Some(l) => {
                         let _ = l.recv().await;
                     }

@@ -201,7 +201,7 @@ impl super::Gateway {
         }
         self.tracker.apply(&event);
         if let Some(phone) = &phone {
-            sh.hurry_line(phone, event.at()).await;
+            self.line_free(phone, event.at());
         }
         let done = match (matched, request_id) {
             (true, Some(request_id)) => Completed::Recorded { request_id },

@@ -49,20 +49,11 @@ impl super::Gateway {
     /// components and `/metrics` read them); the file queues are always current.
     pub async fn refresh_counts(&self) {
         let _ = self.outbox_store.refresh().await;
-        if let Some(sh) = &self.shared {
-            let _ = sh.refresh_counts(self.clock.now()).await;
-        }
+        let _ = self.deferred_store.refresh(self.clock.now()).await;
     }
 
     /// The deferred queue's depth, entries due, and its oldest entry.
     pub fn deferred_summary(&self) -> (usize, usize, Option<chrono::DateTime<chrono::Utc>>) {
-        match &self.shared {
-            None => self.deferred.summary(self.clock.now()),
-            Some(sh) => {
-                let (depth, due, oldest) = sh.counts().deferred;
-                let n = |v: i64| usize::try_from(v).unwrap_or(0);
-                (n(depth), n(due), oldest)
-            }
-        }
+        self.deferred_store.summary(self.clock.now())
     }
 }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod calls;
 pub mod claims;
 pub mod completion;
+pub mod deferred;
 pub mod entries;
 mod follow_up;
 mod health;
@@ -42,6 +43,10 @@ pub struct Gateway {
     pub outbox: Arc<Outbox>,
     /// The outbox for reading and settling entries (the file outbox above, or rows).
     pub outbox_store: Arc<dyn OutboxStore>,
+    /// The deferred queue for everything but a decision (the file queue, or rows).
+    pub deferred_store: Arc<dyn deferred::DeferredStore>,
+    /// Who runs the singleton jobs (release rounds, reconciliation).
+    pub leases: Arc<dyn crate::store::lease::Leases>,
     pub calls: Arc<CallIndex>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
@@ -83,6 +88,8 @@ pub struct Parts {
     pub journals: Arc<Journals>,
     pub outbox: Arc<Outbox>,
     pub outbox_store: Arc<dyn OutboxStore>,
+    pub deferred_store: Arc<dyn deferred::DeferredStore>,
+    pub leases: Arc<dyn crate::store::lease::Leases>,
     pub calls: Arc<CallIndex>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
@@ -121,6 +128,8 @@ impl Gateway {
             journals: p.journals,
             outbox: p.outbox,
             outbox_store: p.outbox_store,
+            deferred_store: p.deferred_store,
+            leases: p.leases,
             calls: p.calls,
             deferred: p.deferred,
             scheduler: p.scheduler,
@@ -376,20 +385,21 @@ impl Gateway {
 
     /// A number's line became free: leads deferred by `protection` for it are due now
     /// (re-checked by the release task) instead of at their automatic-release time.
-    fn line_free(&self, phone: &str, at: DateTime<Utc>) {
-        if let Some(sh) = &self.shared {
-            let (sh, phone) = (sh.clone(), phone.to_string());
-            tokio::spawn(async move { sh.hurry_line(&phone, at).await });
-            return;
-        }
-        let hurried = self.deferred.hurry_phone(phone, "protection", at);
-        if !hurried.is_empty() {
-            tracing::info!(
-                phone,
-                count = hurried.len(),
-                "line free: deferred leads for it are due now"
-            );
-        }
+    pub(super) fn line_free(&self, phone: &str, at: DateTime<Utc>) {
+        let (store, phone) = (self.deferred_store.clone(), phone.to_string());
+        tokio::spawn(async move {
+            match store.hurry_phone(&phone, "protection", at).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    phone,
+                    count = n,
+                    "line free: deferred leads for it are due now"
+                ),
+                Err(e) => {
+                    tracing::warn!(phone, error = %e, "could not make leads waiting for a free line due; they are released at their own time")
+                }
+            }
+        });
     }
 
     /// Journals a webhook refused as invalid.

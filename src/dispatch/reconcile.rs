@@ -227,16 +227,14 @@ pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = (
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(every) => {}
         }
-        if let Some(sh) = &gw.shared {
-            let now: DateTime<Utc> = gw.clock.now();
-            let ttl = TimeDelta::seconds(3 * every.as_secs() as i64 + 30);
-            match sh.db.try_lease(LEASE, &sh.holder, now, ttl).await {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot take the reconcile lease");
-                    continue;
-                }
+        let now: DateTime<Utc> = gw.clock.now();
+        let ttl = TimeDelta::seconds(3 * every.as_secs() as i64 + 30);
+        match gw.leases.take(LEASE, now, ttl).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the reconcile lease");
+                continue;
             }
         }
         if let Err(e) = gw.reconcile().await {

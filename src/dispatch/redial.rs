@@ -136,7 +136,7 @@ impl Gateway {
             .map_err(|e| format!("the lead to redial does not parse: {}", e.join("; ")))
     }
 
-    /// Puts a lead in the deferred queue (either backend); returns the entry's id.
+    /// Puts a lead in the deferred queue; returns the entry's id.
     pub(super) async fn defer_for(
         &self,
         lead: &Lead,
@@ -146,39 +146,23 @@ impl Gateway {
         stage: &str,
         reason: &str,
     ) -> io::Result<String> {
-        match &self.shared {
-            None => {
-                let (id, pending) = self.deferred.defer(Deferral {
-                    lead,
-                    request_id,
-                    now,
-                    release_at,
-                    stage,
-                    reason,
-                });
-                pending.wait().await?;
-                Ok(id)
-            }
-            Some(sh) => sh
-                .db
-                .defer_lead(&super::shared::first_deferral(
-                    lead, request_id, now, release_at, stage, reason,
-                ))
-                .await
-                .map_err(super::shared::db_io),
-        }
+        let d = Deferral {
+            lead,
+            request_id,
+            now,
+            release_at,
+            stage,
+            reason,
+        };
+        Ok(self.deferred_store.defer(d).await?)
     }
 
     /// The lead's pending redials (every number, or one).
     pub async fn redials_of(&self, lead_id: &str, phone: Option<&str>) -> io::Result<Vec<Entry>> {
-        if let (None, Some(phone)) = (&self.shared, phone) {
-            // Every webhook asks (with redials on): the file queue's index answers at once.
-            return Ok(self
-                .deferred
-                .get_for(lead_id, phone)
-                .into_iter()
-                .filter(is_redial)
-                .collect());
+        if let Some(phone) = phone {
+            // Every webhook asks (with redials on): the queue's index answers at once.
+            let entries = self.deferred_store.of_lead(lead_id, phone).await?;
+            return Ok(entries.into_iter().filter(is_redial).collect());
         }
         let ((_, entries), _) = self.deferred_page(Some(lead_id), phone, 0, 1000).await?;
         Ok(entries.into_iter().filter(is_redial).collect())

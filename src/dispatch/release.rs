@@ -1,18 +1,19 @@
-//! Releasing deferred leads. Every `TICK` the release task expires entries older than
-//! `max_defer_hours` (journaled as `dequeued`, `why: expired`) and releases the entries
-//! whose time has come, each through the whole pipeline again (`decision` with
-//! `release: true`). Releases go in rounds of at most `SCHEDULER_RELEASE_BATCH`, and a
-//! round starts only while fewer than that many accepted calls wait in the outbox: a 09:00
-//! backlog is decided at the pace Bland takes calls, so a call is never accepted hours
-//! before it can be sent, and intake keeps its share of the journal.
+//! Releasing deferred leads, over the gateway's [`super::deferred::DeferredStore`]: the
+//! release task ([`super::rounds`]) expires entries older than `max_defer_hours`
+//! (journaled as `dequeued`, `why: expired`) and releases the entries whose time has come,
+//! each through the whole pipeline again (`decision` with `release: true`). Releases go in
+//! rounds of at most `SCHEDULER_RELEASE_BATCH`, and a round starts only while fewer than
+//! that many accepted calls wait in the outbox: a 09:00 backlog is decided at the pace
+//! Bland takes calls, so a call is never accepted hours before it can be sent, and intake
+//! keeps its share of the journal.
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
+use super::deferred::Claim;
 use super::entries::Tried;
 use super::{Gateway, Submitted};
 use crate::domain::Lead;
@@ -20,30 +21,7 @@ use crate::journal::{CallEvent, Decision, DispatchStatus};
 use crate::pipeline::Verdict;
 use crate::schedule::queue::{Deferral, Entry, Removal};
 
-/// How often due entries are looked for.
-pub const TICK: Duration = Duration::from_millis(250);
-
-/// Runs until `shutdown` resolves.
-pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
-    if let Some(sh) = gw.shared.clone() {
-        return super::rounds::run(gw, sh, shutdown).await;
-    }
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = tick.tick() => {}
-        }
-        gw.tracker.prune(gw.clock.now());
-        if let Err(e) = gw.expire_deferred().await {
-            tracing::error!(error = %e, "could not expire deferred leads");
-        }
-        gw.release_due().await;
-        gw.release_passes.inc();
-    }
-}
+pub use super::rounds::{run, TICK};
 
 /// What an admin asked to release.
 #[derive(Debug)]
@@ -147,120 +125,101 @@ impl Gateway {
     /// Puts a lead in the deferred queue outside a decision (a call whose window closed
     /// before it was sent); returns the entry's id.
     async fn defer_lead(&self, d: Deferral<'_>) -> io::Result<String> {
-        let Some(sh) = &self.shared else {
-            let (id, pending) = self.deferred.defer(d);
-            pending.wait().await?;
-            return Ok(id);
-        };
-        let row = crate::db::deferred::DeferredRow {
-            id: format!("q_{}", uuid::Uuid::new_v4().simple()),
-            lead_id: d.lead.lead_id.clone(),
-            phone: d.lead.phone.as_str().to_string(),
-            request_id: d.request_id.to_string(),
-            lead: serde_json::Value::Object(d.lead.fields.clone()),
-            first_deferred_at: d.now,
-            deferred_at: d.now,
-            release_at: d.release_at,
-            stage: d.stage.to_string(),
-            reason: d.reason.to_string(),
-            releases: 0,
-            releasing: None,
-        };
-        sh.db.defer_lead(&row).await.map_err(super::shared::db_io)
+        Ok(self.deferred_store.defer(d).await?)
     }
 
     /// Journals and removes entries older than `max_defer_hours`.
     pub async fn expire_deferred(&self) -> io::Result<usize> {
         let now = self.clock.now();
         let cutoff = now - self.scheduler.max_defer();
-        if let Some(sh) = &self.shared {
-            return self.expire_deferred_shared(sh, cutoff, now).await;
-        }
         let mut expired = 0;
         loop {
-            let batch = self.deferred.expired(cutoff, 1000);
+            let batch = self.deferred_store.expired(cutoff, 1000).await?;
             if batch.is_empty() {
                 return Ok(expired);
             }
             for e in &batch {
-                self.dequeue(e, Removal::Expired, now).await?;
-                tracing::info!(queue_id = %e.id, lead_id = %e.lead_id, "deferred lead expired");
+                if self.dequeue(e, Removal::Expired, now).await? {
+                    tracing::info!(queue_id = %e.id, lead_id = %e.lead_id, "deferred lead expired");
+                    expired += 1;
+                }
             }
-            expired += batch.len();
         }
     }
 
-    /// Journals an entry leaving the queue without a decision, then removes it.
-    async fn dequeue(&self, e: &Entry, why: Removal, now: DateTime<Utc>) -> io::Result<()> {
-        self.journals
-            .append_call(&CallEvent::Dequeued {
-                timestamp: now,
-                request_id: e.request_id.clone(),
-                queue_id: e.id.clone(),
-                lead_id: Some(e.lead_id.clone()),
-                phone: Some(e.phone.clone()),
-                why,
-                first_deferred_at: e.first_deferred_at,
-            })
-            .wait()
-            .await?;
-        self.deferred.remove(e, why, now).wait().await
+    /// Journals an entry leaving the queue without a decision and removes it; false when
+    /// it is being released (or gone).
+    async fn dequeue(&self, e: &Entry, why: Removal, now: DateTime<Utc>) -> io::Result<bool> {
+        let event = CallEvent::Dequeued {
+            timestamp: now,
+            request_id: e.request_id.clone(),
+            queue_id: e.id.clone(),
+            lead_id: Some(e.lead_id.clone()),
+            phone: Some(e.phone.clone()),
+            why,
+            first_deferred_at: e.first_deferred_at,
+        };
+        Ok(self.deferred_store.dequeue(e, &event, why, now).await?)
     }
 
     /// Deletes an entry (admin). `Ok(None)` when there is no such entry; an entry being
     /// released cannot be deleted.
     pub async fn delete_deferred(&self, id: &str) -> io::Result<Option<Result<Entry, Entry>>> {
-        if let Some(sh) = &self.shared {
-            return self.delete_deferred_shared(sh, id).await;
-        }
-        let Some(e) = self.deferred.get(id) else {
+        let Some(e) = self.deferred_store.get(id).await? else {
             return Ok(None);
         };
-        if e.releasing.is_some() {
+        if e.releasing.is_some() || !self.dequeue(&e, Removal::Deleted, self.clock.now()).await? {
             return Ok(Some(Err(e)));
         }
-        self.dequeue(&e, Removal::Deleted, self.clock.now()).await?;
         tracing::info!(queue_id = %e.id, lead_id = %e.lead_id, "deferred lead deleted by an admin");
         Ok(Some(Ok(e)))
     }
 
     /// Releases one entry now (admin), through the whole pipeline.
     pub async fn release_one_now(&self, id: &str) -> io::Result<Released> {
-        if let Some(sh) = &self.shared {
-            return self.release_one_shared(sh, id).await;
-        }
-        let Some(e) = self.deferred.get(id) else {
-            return Ok(Released::Missing);
-        };
         let now = self.clock.now();
-        match self.release(&e, now).await? {
-            Some(s) => Ok(Released::One(Box::new(s))),
-            None => Ok(Released::Busy),
+        match self.deferred_store.claim(id, now, self.lease()).await? {
+            Claim::Claimed(e) => match self.release(&e, now).await? {
+                Some(s) => Ok(Released::One(Box::new(s))),
+                None => Ok(Released::Missing),
+            },
+            Claim::Busy => Ok(Released::Busy),
+            Claim::Missing => Ok(Released::Missing),
         }
     }
 
     /// Releases due entries in rounds while the outbox has room.
     pub async fn release_due(&self) {
-        if let Some(sh) = &self.shared {
-            return self.release_due_shared(sh).await;
-        }
         let batch = self.settings.release_batch.max(1);
         loop {
-            let room = batch.saturating_sub(self.outbox.backlog());
+            let backlog = match self.outbox_backlog().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox backlog; releases wait");
+                    return;
+                }
+            };
+            let room = batch.saturating_sub(backlog);
             if room == 0 {
                 return;
             }
             let now = self.clock.now();
-            let due = self.deferred.due(now, room);
-            if due.is_empty() {
-                return;
-            }
+            let due = match self.deferred_store.claim_due(now, room, self.lease()).await {
+                Ok(due) if due.is_empty() => return,
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim deferred leads; releases wait");
+                    return;
+                }
+            };
             let results = join_all(due.iter().map(|e| self.release(e, now))).await;
             let mut failed = false;
             for (e, r) in due.iter().zip(results) {
                 if let Err(err) = r {
                     tracing::error!(queue_id = %e.id, error = %err, "could not release a deferred lead; it stays queued");
-                    self.deferred.retry_later(e);
+                    if let Err(e2) = self.deferred_store.give_back(e).await {
+                        tracing::warn!(queue_id = %e.id, error = %e2, "could not give a release back; its claim runs out instead");
+                    }
                     failed = true;
                 }
             }
@@ -271,16 +230,19 @@ impl Gateway {
         }
     }
 
-    /// Claims the entry (durably), then decides. `Ok(None)` when another release has it.
-    async fn release(&self, e: &Entry, now: DateTime<Utc>) -> io::Result<Option<Submitted>> {
-        let rid = e.release_request_id();
-        let Some(claim) = self.deferred.releasing(e, &rid) else {
-            return Ok(None);
-        };
-        claim.wait().await?;
-        let fields = e.fields();
+    /// Decides an entry this instance claimed, under the request id the claim gave it.
+    /// `Ok(None)` when its lead no longer parses (dropped).
+    pub(super) async fn release(
+        &self,
+        e: &Entry,
+        now: DateTime<Utc>,
+    ) -> io::Result<Option<Submitted>> {
+        let rid = e
+            .releasing
+            .clone()
+            .unwrap_or_else(|| e.release_request_id());
         let s = &self.settings;
-        match Lead::parse(fields, &s.lead_fields, &s.default_country) {
+        match Lead::parse(e.fields(), &s.lead_fields, &s.default_country) {
             Ok(lead) => {
                 let decided = self.decide(&lead, &rid, now, Some(e)).await?;
                 self.write_back_block(&lead, &rid, &decided).await;
@@ -290,10 +252,7 @@ impl Gateway {
                 // Only possible if the lead-field settings changed since it was queued.
                 tracing::error!(queue_id = %e.id, errors = ?errors, "a deferred lead no longer parses; dropped");
                 self.reject(&rid, &errors).await?;
-                self.deferred
-                    .remove(e, Removal::Released, now)
-                    .wait()
-                    .await?;
+                self.deferred_store.drop_release(e, now).await?;
                 Ok(None)
             }
         }

@@ -98,12 +98,7 @@ impl Gateway {
             None => call_id
                 .as_deref()
                 .is_some_and(|id| self.calls.call_of(request_id).as_deref() == Some(id)),
-            Some(sh) => sh
-                .db
-                .journaled_call_id(request_id)
-                .await
-                .map_err(super::shared::db_io)?
-                .is_some(),
+            Some(_) => self.journaled_call_id(request_id).await?.is_some(),
         };
         if let (Some(id), false, None) = (&call_id, journaled, &self.shared) {
             self.calls.insert(
@@ -224,5 +219,20 @@ impl Gateway {
             "release_at": eval.release_at,
             "queue_id": submitted.queue_id,
         }))
+    }
+}
+
+impl Gateway {
+    /// The call id the call journal has for `request_id`'s `sent` line, if any (every
+    /// instance's journal, in database mode).
+    pub(super) async fn journaled_call_id(&self, request_id: &str) -> io::Result<Option<String>> {
+        match &self.shared {
+            None => Ok(self.calls.call_of(request_id)),
+            Some(sh) => sh
+                .db
+                .journaled_call_id(request_id)
+                .await
+                .map_err(super::shared::db_io),
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! of two concurrent webhooks is accepted and the caps count every instance's calls.
 
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -30,14 +30,6 @@ pub struct Shared {
     /// This instance's name in claims and leases ([`Db::holder`]).
     pub holder: String,
     pub quarantine: Arc<Quarantine>,
-    counts: Mutex<Counts>,
-}
-
-/// The shared deferred queue's size, refreshed by the release task for `/health`.
-#[derive(Debug, Clone, Default)]
-pub struct Counts {
-    /// Deferred queue: rows, due, oldest first deferral.
-    pub deferred: (i64, i64, Option<DateTime<Utc>>),
 }
 
 pub(crate) fn db_io(e: DbError) -> io::Error {
@@ -50,56 +42,7 @@ impl Shared {
             holder: db.holder.clone(),
             db,
             quarantine,
-            counts: Mutex::new(Counts::default()),
         }
-    }
-
-    pub fn counts(&self) -> Counts {
-        self.counts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// A line became free: leads deferred by `protection` for it are due now.
-    pub async fn hurry_line(&self, phone: &str, at: DateTime<Utc>) {
-        match self.db.hurry_phone(phone, "protection", at).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                phone,
-                count = n,
-                "line free: deferred leads for it are due now"
-            ),
-            Err(e) => {
-                tracing::warn!(phone, error = %e, "could not make leads waiting for a free line due; they are released at their own time")
-            }
-        }
-    }
-
-    /// Re-reads the queues' sizes.
-    pub async fn refresh_counts(&self, now: DateTime<Utc>) -> Result<(), DbError> {
-        let deferred = self.db.deferred_summary(now).await?;
-        *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = Counts { deferred };
-        Ok(())
-    }
-}
-
-/// A deferred row as the file queue's entry (admin views and releases use one shape).
-pub fn entry_of(r: DeferredRow) -> Entry {
-    Entry {
-        id: r.id,
-        version: 0,
-        request_id: r.request_id,
-        lead_id: r.lead_id,
-        phone: r.phone,
-        first_deferred_at: r.first_deferred_at,
-        deferred_at: r.deferred_at,
-        release_at: r.release_at,
-        stage: r.stage,
-        reason: r.reason,
-        releases: u32::try_from(r.releases).unwrap_or(0),
-        lead: r.lead.to_string().into(),
-        releasing: r.releasing,
     }
 }
 

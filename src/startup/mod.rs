@@ -72,6 +72,7 @@ impl Application {
             quarantine: &quarantine,
             db: db.as_ref(),
             metrics: &metrics,
+            leases: &leases,
         };
         let (gateway, queue, ready) =
             parts::build_gateway(&shared_settings, sources, &journals, &clock).await?;

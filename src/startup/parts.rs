@@ -13,6 +13,7 @@ use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::dispatch::deferred::{DbDeferred, DeferredStore, FileDeferred};
 use crate::dispatch::outbox::store::{DbOutbox, FileOutbox, OutboxStore};
 use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, shared::Shared, Gateway};
 use crate::feeds::copies::{DbCopies, FeedCopies, FileCopies};
@@ -245,6 +246,7 @@ pub(super) struct Sources<'a> {
     pub quarantine: &'a Arc<Quarantine>,
     pub db: Option<&'a Db>,
     pub metrics: &'a Arc<crate::metrics::Metrics>,
+    pub leases: &'a Arc<dyn Leases>,
 }
 
 /// The storage probe of `/health` and `/health/ready`.
@@ -346,11 +348,21 @@ pub(super) async fn build_gateway(
         src.metrics.clone(),
     )
     .context("cannot build the Convoso client")?;
-    let outbox = Arc::new(outbox);
-    let outbox_store: Arc<dyn OutboxStore> = match src.db {
-        None => Arc::new(FileOutbox(outbox.clone())),
-        Some(db) => Arc::new(DbOutbox::new(db.clone())),
-    };
+    let (outbox, deferred) = (Arc::new(outbox), Arc::new(deferred));
+    let (outbox_store, deferred_store): (Arc<dyn OutboxStore>, Arc<dyn DeferredStore>) =
+        match src.db {
+            None => (
+                Arc::new(FileOutbox(outbox.clone())),
+                Arc::new(FileDeferred {
+                    queue: deferred.clone(),
+                    journals: journals.clone(),
+                }),
+            ),
+            Some(db) => (
+                Arc::new(DbOutbox::new(db.clone())),
+                Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
+            ),
+        };
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         release_passes: src.metrics.release_passes.clone(),
         blocklist: src.blocklist.clone(),
@@ -359,8 +371,10 @@ pub(super) async fn build_gateway(
         journals: journals.clone(),
         outbox,
         outbox_store: outbox_store.clone(),
+        deferred_store: deferred_store.clone(),
+        leases: src.leases.clone(),
         calls: Arc::new(calls),
-        deferred: Arc::new(deferred),
+        deferred,
         scheduler: src.scheduler.clone(),
         tracker: src.tracker.clone(),
         provider: call_provider(settings)?,
@@ -372,10 +386,12 @@ pub(super) async fn build_gateway(
         .refresh()
         .await
         .context("DATABASE_URL: cannot read the shared queues")?;
-    if let Some(sh) = &shared {
-        sh.refresh_counts(clock.now())
-            .await
-            .context("DATABASE_URL: cannot read the shared queues")?;
+    deferred_store
+        .refresh(clock.now())
+        .await
+        .context("DATABASE_URL: cannot read the shared queues")?;
+    if shared.is_some() {
+        // Nothing left by a previous run of this instance: the rows are every instance's.
         return Ok((Arc::new(gateway), queue, ready));
     }
     let reconciled = gateway

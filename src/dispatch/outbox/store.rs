@@ -76,6 +76,10 @@ pub trait OutboxStore: Send + Sync {
         at: DateTime<Utc>,
         tried: Tried,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Claims whose lease ran out by `at` (their instance stopped mid-send) become
+    /// `unconfirmed`; their request ids. None with files: one process, whose restart
+    /// finds its calls in flight (`Outbox::open`).
+    fn expire_claims(&self, at: DateTime<Utc>) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
     /// The sizes as of the last [`OutboxStore::refresh`] (files: always current).
     fn counts(&self) -> Counts;
     /// Re-reads the sizes (nothing to do for files).
@@ -179,6 +183,10 @@ impl OutboxStore for FileOutbox {
             },
         };
         Box::pin(async move { Ok(self.0.record(record).wait().await?) })
+    }
+
+    fn expire_claims(&self, _at: DateTime<Utc>) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     fn counts(&self) -> Counts {
@@ -333,6 +341,10 @@ impl OutboxStore for DbOutbox {
                 )))
             }
         })
+    }
+
+    fn expire_claims(&self, at: DateTime<Utc>) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        Box::pin(async move { Ok(self.db.expire_claims(at).await?) })
     }
 
     fn counts(&self) -> Counts {
