@@ -29,7 +29,9 @@
 //!   over the deferred queue's storage role (`deferred::DeferredStore`: the file queue or
 //!   rows), and the outbox's storage
 //!   role for reading and settling entries (`outbox::OutboxStore`: the file outbox or
-//!   rows; the gateway's wrappers in `entries`); the loop back: the Convoso write sender (`writeback`), what an
+//!   rows; the gateway's wrappers in `entries`); the calls placed and their outcomes
+//!   (`calls::PlacedCalls`: the call index or journal rows), which the completion webhook,
+//!   reconciliation and resolutions read; the loop back: the Convoso write sender (`writeback`), what an
 //!   outcome or a block sets off — do-not-call flags, writes, redials (`follow_up`) —
 //!   redials through the deferred queue (`redial`), unconfirmed and silent calls looked up
 //!   at Bland (`reconcile`).

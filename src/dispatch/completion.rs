@@ -71,116 +71,43 @@ impl super::Gateway {
         }
     }
 
-    /// [`super::Gateway::complete`] for a completion already read (a polled one included).
+    /// [`super::Gateway::complete`] for a completion already read (a polled one included):
+    /// the call is found among the calls placed (every instance's, in database mode), its
+    /// follow-up runs before the outcome is recorded (so a failure leaves the call
+    /// unsettled for the provider's retry; each step is idempotent: the flag found live,
+    /// writes keyed by the call id, the redial keyed by lead and number), and the outcome
+    /// is journaled once per `call_id`.
     pub async fn complete_parsed(&self, c: Completion) -> Result<(Completion, Completed), String> {
         self.await_send(&c).await?;
         self.settle_unconfirmed(&c).await?;
-        if let Some(sh) = &self.shared {
-            return self.complete_shared(sh, c).await;
-        }
-        let (matched, request_id, done, lead_id, phone) =
-            match self.calls.claim(&c.call_id, c.outcome) {
-                Claim::Duplicate => return Ok((c, Completed::Duplicate)),
-                Claim::Unknown => (
-                    false,
-                    c.request_id.clone(),
-                    Completed::Unmatched,
-                    None,
-                    None,
-                ),
-                Claim::New(call) => (
-                    true,
-                    Some(call.request_id.clone()),
-                    Completed::Recorded {
-                        request_id: call.request_id,
-                    },
-                    call.lead_id,
-                    call.phone,
-                ),
-            };
+        let begun = self
+            .placed
+            .begin(&c.call_id, c.outcome)
+            .await
+            .map_err(|e| format!("could not look the call up: {e}"))?;
+        let (request_id, lead_id, phone) = match begun {
+            Claim::Duplicate => return Ok((c, Completed::Duplicate)),
+            Claim::Unknown => (None, None, None),
+            Claim::New(call) => (Some(call.request_id), call.lead_id, call.phone),
+        };
+        let matched = request_id.is_some();
         if matched {
-            if let Err(e) = self
+            let followed = self
                 .follow_up(
                     &c,
                     request_id.as_deref(),
                     lead_id.as_deref(),
                     phone.as_deref(),
                 )
-                .await
-            {
-                self.calls.unclaim(&c.call_id);
+                .await;
+            if let Err(e) = followed {
+                self.placed.abandon(&c.call_id);
                 return Err(e);
             }
         }
         let event = CallEvent::Outcome {
             timestamp: self.clock.now(),
-            request_id,
-            call_id: c.call_id.clone(),
-            outcome: c.outcome,
-            duration_s: c.duration_s,
-            matched,
-            lead_id,
-            phone,
-            tags: c.tags.clone(),
-            source: c.polled.then(|| "poll".to_string()),
-        };
-        if let Err(e) = self.journals.append_call(&event).wait().await {
-            self.calls.unclaim(&c.call_id);
-            return Err(format!("could not record the outcome: {e}"));
-        }
-        self.tracker.apply(&event);
-        if let CallEvent::Outcome {
-            phone: Some(phone),
-            timestamp,
-            ..
-        } = &event
-        {
-            self.line_free(phone, *timestamp);
-        }
-        if !matched {
-            tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
-        }
-        Ok((c, done))
-    }
-}
-
-impl super::Gateway {
-    /// [`super::Gateway::complete`] in database mode: the call is found by its `sent`
-    /// line, and the outcome is journaled once per `call_id` across instances.
-    async fn complete_shared(
-        &self,
-        sh: &super::shared::Shared,
-        c: Completion,
-    ) -> Result<(Completion, Completed), String> {
-        let found = sh
-            .db
-            .call_by_id(&c.call_id)
-            .await
-            .map_err(|e| format!("could not look the call up: {e}"))?;
-        let (matched, request_id, lead_id, phone) = match found {
-            Some((request_id, lead_id, phone)) => (true, request_id, lead_id, phone),
-            None => (false, c.request_id.clone(), None, None),
-        };
-        let known = sh
-            .db
-            .outcome_recorded(&c.call_id)
-            .await
-            .map_err(|e| format!("could not look the call up: {e}"))?;
-        if matched && !known {
-            // Before the outcome is recorded, so a failure leaves the call unsettled for
-            // Bland's retry; each step is idempotent (the flag found live, writes keyed by
-            // the call id, the redial keyed by lead and number).
-            self.follow_up(
-                &c,
-                request_id.as_deref(),
-                lead_id.as_deref(),
-                phone.as_deref(),
-            )
-            .await?;
-        }
-        let event = CallEvent::Outcome {
-            timestamp: self.clock.now(),
-            request_id: request_id.clone(),
+            request_id: request_id.clone().or_else(|| c.request_id.clone()),
             call_id: c.call_id.clone(),
             outcome: c.outcome,
             duration_s: c.duration_s,
@@ -190,12 +117,13 @@ impl super::Gateway {
             tags: c.tags.clone(),
             source: c.polled.then(|| "poll".to_string()),
         };
-        let line = crate::journal::rows::call_line(&event, self.journals.date_of(event.at()));
-        let fresh = sh
-            .db
-            .record_outcome(&line)
-            .await
-            .map_err(|e| format!("could not record the outcome: {e}"))?;
+        let fresh = match self.placed.record(&event).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                self.placed.abandon(&c.call_id);
+                return Err(format!("could not record the outcome: {e}"));
+            }
+        };
         if !fresh {
             return Ok((c, Completed::Duplicate));
         }
@@ -203,13 +131,12 @@ impl super::Gateway {
         if let Some(phone) = &phone {
             self.line_free(phone, event.at());
         }
-        let done = match (matched, request_id) {
-            (true, Some(request_id)) => Completed::Recorded { request_id },
-            _ => {
+        match request_id {
+            Some(request_id) => Ok((c, Completed::Recorded { request_id })),
+            None => {
                 tracing::warn!(call_id = %c.call_id, "completion for a call we did not place; journaled as unmatched, no tracker changed");
-                Completed::Unmatched
+                Ok((c, Completed::Unmatched))
             }
-        };
-        Ok((c, done))
+        }
     }
 }

@@ -32,7 +32,6 @@ use crate::domain::Lead;
 use crate::journal::{Attempt, CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
 use crate::schedule::queue::{Deferral, DeferredQueue, Entry, Removal};
-use calls::CallIndex;
 use outbox::{Outbox, OutboxStore, Record};
 pub use release::SchedulerHealth;
 pub use resolve::ResolveError;
@@ -47,7 +46,8 @@ pub struct Gateway {
     pub deferred_store: Arc<dyn deferred::DeferredStore>,
     /// Who runs the singleton jobs (release rounds, reconciliation).
     pub leases: Arc<dyn crate::store::lease::Leases>,
-    pub calls: Arc<CallIndex>,
+    /// The calls placed and their outcomes (the file index, or journal rows).
+    pub placed: Arc<dyn calls::PlacedCalls>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
@@ -90,7 +90,7 @@ pub struct Parts {
     pub outbox_store: Arc<dyn OutboxStore>,
     pub deferred_store: Arc<dyn deferred::DeferredStore>,
     pub leases: Arc<dyn crate::store::lease::Leases>,
-    pub calls: Arc<CallIndex>,
+    pub placed: Arc<dyn calls::PlacedCalls>,
     pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
@@ -130,7 +130,7 @@ impl Gateway {
             outbox_store: p.outbox_store,
             deferred_store: p.deferred_store,
             leases: p.leases,
-            calls: p.calls,
+            placed: p.placed,
             deferred: p.deferred,
             scheduler: p.scheduler,
             tracker: p.tracker,

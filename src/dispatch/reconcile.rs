@@ -132,14 +132,7 @@ impl Gateway {
         let minutes = i64::from(self.settings.bland.max_duration) + SILENT_MARGIN_MINUTES;
         let until = now - TimeDelta::minutes(minutes);
         let from = now - TimeDelta::hours(SILENT_WINDOW_HOURS);
-        let silent = match &self.shared {
-            None => self.calls.silent(from, until),
-            Some(sh) => sh
-                .db
-                .silent_calls(from, until)
-                .await
-                .map_err(super::shared::db_io)?,
-        };
+        let silent = self.placed.silent(from, until).await?;
         for call_id in silent {
             done.polled += 1;
             let completion = match self.provider.call(&call_id).await {

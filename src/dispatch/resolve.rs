@@ -94,14 +94,9 @@ impl Gateway {
         let request_id = entry.request_id.as_str();
         // Already journaled as sent (a crash between the call journal's write and the
         // outbox's): only the outbox is behind.
-        let journaled = match &self.shared {
-            None => call_id
-                .as_deref()
-                .is_some_and(|id| self.calls.call_of(request_id).as_deref() == Some(id)),
-            Some(_) => self.journaled_call_id(request_id).await?.is_some(),
-        };
-        if let (Some(id), false, None) = (&call_id, journaled, &self.shared) {
-            self.calls.insert(
+        let journaled = self.journaled_call_id(request_id).await?.is_some();
+        if let (Some(id), false) = (&call_id, journaled) {
+            self.placed.placed(
                 id,
                 calls::CallRef {
                     request_id: request_id.into(),
@@ -140,7 +135,7 @@ impl Gateway {
             if entry.state != State::Unconfirmed {
                 continue;
             }
-            if let Some(call_id) = self.calls.call_of(&entry.request_id) {
+            if let Some(call_id) = self.journaled_call_id(&entry.request_id).await? {
                 self.settle_sent(&entry, Some(call_id))
                     .await
                     .map_err(|e| io::Error::other(e.to_string()))?;
@@ -226,13 +221,6 @@ impl Gateway {
     /// The call id the call journal has for `request_id`'s `sent` line, if any (every
     /// instance's journal, in database mode).
     pub(super) async fn journaled_call_id(&self, request_id: &str) -> io::Result<Option<String>> {
-        match &self.shared {
-            None => Ok(self.calls.call_of(request_id)),
-            Some(sh) => sh
-                .db
-                .journaled_call_id(request_id)
-                .await
-                .map_err(super::shared::db_io),
-        }
+        Ok(self.placed.call_of(request_id).await?)
     }
 }

@@ -166,18 +166,16 @@ pub(super) async fn try_send(
     let at = gw.clock.now();
     match result {
         SendResult::Queued { call_id } => {
-            if gw.shared.is_none() {
-                gw.calls.insert(
-                    &call_id,
-                    CallRef {
-                        request_id: request_id.into(),
-                        lead_id: Some(lead_id.clone()),
-                        phone: Some(phone.clone()),
-                        outcome: None,
-                        sent_at: Some(at),
-                    },
-                );
-            }
+            gw.placed.placed(
+                &call_id,
+                CallRef {
+                    request_id: request_id.into(),
+                    lead_id: Some(lead_id.clone()),
+                    phone: Some(phone.clone()),
+                    outcome: None,
+                    sent_at: Some(at),
+                },
+            );
             // The call journal first: a crash before the outbox's record then leaves the
             // entry unconfirmed, and it is settled from the journal with its call id (the
             // other order could lose the call id, and its outcome would not match).

@@ -13,9 +13,10 @@ use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::dispatch::calls::{CallIndex, DbCalls, FileCalls, PlacedCalls};
 use crate::dispatch::deferred::{DbDeferred, DeferredStore, FileDeferred};
 use crate::dispatch::outbox::store::{DbOutbox, FileOutbox, OutboxStore};
-use crate::dispatch::{self, calls::CallIndex, outbox::Outbox, shared::Shared, Gateway};
+use crate::dispatch::{self, outbox::Outbox, shared::Shared, Gateway};
 use crate::feeds::copies::{DbCopies, FeedCopies, FileCopies};
 use crate::feeds::Feeds;
 use crate::journal::Journals;
@@ -236,6 +237,13 @@ pub(super) type Built = (
     Vec<String>,
 );
 
+/// The outbox, the deferred queue and the calls placed, for either backend.
+type Queues = (
+    Arc<dyn OutboxStore>,
+    Arc<dyn DeferredStore>,
+    Arc<dyn PlacedCalls>,
+);
+
 /// What the gateway's pipeline reads.
 pub(super) struct Sources<'a> {
     pub blocklist: &'a Arc<Blocklist>,
@@ -349,20 +357,24 @@ pub(super) async fn build_gateway(
     )
     .context("cannot build the Convoso client")?;
     let (outbox, deferred) = (Arc::new(outbox), Arc::new(deferred));
-    let (outbox_store, deferred_store): (Arc<dyn OutboxStore>, Arc<dyn DeferredStore>) =
-        match src.db {
-            None => (
-                Arc::new(FileOutbox(outbox.clone())),
-                Arc::new(FileDeferred {
-                    queue: deferred.clone(),
-                    journals: journals.clone(),
-                }),
-            ),
-            Some(db) => (
-                Arc::new(DbOutbox::new(db.clone())),
-                Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
-            ),
-        };
+    let (outbox_store, deferred_store, placed): Queues = match src.db {
+        None => (
+            Arc::new(FileOutbox(outbox.clone())),
+            Arc::new(FileDeferred {
+                queue: deferred.clone(),
+                journals: journals.clone(),
+            }),
+            Arc::new(FileCalls {
+                index: Arc::new(calls),
+                journals: journals.clone(),
+            }),
+        ),
+        Some(db) => (
+            Arc::new(DbOutbox::new(db.clone())),
+            Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
+            Arc::new(DbCalls::new(db.clone(), settings.timezone)),
+        ),
+    };
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         release_passes: src.metrics.release_passes.clone(),
         blocklist: src.blocklist.clone(),
@@ -373,7 +385,7 @@ pub(super) async fn build_gateway(
         outbox_store: outbox_store.clone(),
         deferred_store: deferred_store.clone(),
         leases: src.leases.clone(),
-        calls: Arc::new(calls),
+        placed,
         deferred,
         scheduler: src.scheduler.clone(),
         tracker: src.tracker.clone(),
