@@ -8,7 +8,9 @@
 //!   nothing else.
 //! - [`config`] — settings: defaults → TOML file → environment, validated; secrets wrapped.
 //! - [`startup`] — builds every component once for the file or the database backend
-//!   (`startup/parts.rs`), binds, runs, shuts down gracefully.
+//!   (`startup/parts.rs`: the components; `startup/gateway.rs`: the gateway and its
+//!   queues), starts the background tasks (`startup/tasks.rs`), binds, runs, shuts down
+//!   gracefully.
 //! - [`telemetry`] — the tracing subscriber (pretty or JSON).
 //! - [`clock`] — the injectable clock and business-date helpers.
 //! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`], whose
@@ -40,7 +42,7 @@
 //!   a completion webhook read into our `Completion`, its signature). The dispatcher,
 //!   reconciliation, redials and the completion webhook hold an `Arc<dyn CallProvider>`.
 //!   A second provider is one new module implementing it and one branch in
-//!   `startup/parts.rs` (`call_provider`) that builds it.
+//!   `startup/gateway.rs` (`call_provider`) that builds it.
 //! - [`bland`] — Bland, the one provider: the client (send, list, fetch), the call body,
 //!   its completion fields (`bland/completion.rs`), the trait's implementation and the
 //!   webhook signature (`bland/provider.rs`). Bland's field names stay in this module.
@@ -80,7 +82,7 @@
 //!   module per kind of state (flags and their change log, journal rows and rollups, the
 //!   outbox and deferred queue with claims, per-number decision locks, documents, feed
 //!   copies, leases), plus `scratch` databases for tests. sqlx lives here and nowhere else.
-//!   Each component above picks its backend when it is built (`startup/parts.rs`); the
+//!   Each storage role's implementation is picked when it is built (`startup/`); the
 //!   checks never know which.
 //! - [`console`] — the ops console's static files (`console/` at the repository root,
 //!   embedded with `include_bytes!`), served under `/console`; it only calls the admin API.

@@ -2,7 +2,7 @@
 //! completion webhook need of whoever places the calls, in our own types. Bland
 //! ([`crate::bland`]) is the one implementation; its field names and JSON stay in its
 //! module. A second provider is one new module implementing [`CallProvider`] and one
-//! branch in `startup/parts.rs` that builds it.
+//! branch in `startup/gateway.rs` (`call_provider`) that builds it.
 //!
 //! The body a provider builds for a call is kept in the outbox as it is (opaque here), so
 //! a retry or a resend sends exactly what was accepted.

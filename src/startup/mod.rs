@@ -19,6 +19,7 @@ use crate::dispatch;
 use crate::routes::{self, auth::AdminKeys, error::extractor_configs, AppState};
 use crate::store::DataDirLock;
 
+mod gateway;
 mod parts;
 mod tasks;
 
@@ -36,6 +37,91 @@ pub struct Application {
     _lock: Option<DataDirLock>,
 }
 
+/// The listener on `HOST:PORT` (port 0: any free port) and its address.
+fn bind(settings: &Settings) -> anyhow::Result<(TcpListener, std::net::SocketAddr)> {
+    let listener =
+        TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
+            format!(
+                "HOST/PORT: cannot listen on {}:{}",
+                settings.host, settings.port
+            )
+        })?;
+    let addr = listener
+        .local_addr()
+        .context("HOST/PORT: no local address")?;
+    Ok((listener, addr))
+}
+
+/// The components `/health` reports on, in its order.
+fn health_sources(
+    gateway: &Arc<dispatch::Gateway>,
+    blocklist: &Arc<crate::blocklist::Blocklist>,
+    feeds: &Arc<crate::feeds::Feeds>,
+    lists: &Arc<crate::lists::Lists>,
+    quarantine: &Arc<crate::store::quarantine::Quarantine>,
+) -> Vec<Arc<dyn crate::health::HealthSource>> {
+    let mut health: Vec<Arc<dyn crate::health::HealthSource>> = vec![
+        blocklist.clone(),
+        gateway.clone(),
+        feeds.clone(),
+        Arc::new(dispatch::SchedulerHealth(gateway.clone())),
+        gateway.tracker.clone(),
+        quarantine.clone(),
+        lists.clone(),
+    ];
+    if let Some(wb) = &gateway.writeback {
+        health.push(wb.clone());
+    }
+    health
+}
+
+/// The HTTP server on `listener`: the console, the API, the JSON 404.
+fn http_server(
+    settings: &Settings,
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> anyhow::Result<Server> {
+    let max_body = settings.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        let (json, payload, form, query, path) = extractor_configs(max_body);
+        App::new()
+            .app_data(state.clone())
+            .app_data(json)
+            .app_data(payload)
+            .app_data(form)
+            .app_data(query)
+            .app_data(path)
+            .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(routes::middleware::observe))
+            .configure(crate::console::configure)
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_timeout_secs);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server
+        .listen(listener)
+        .context("HOST/PORT: cannot listen")?
+        .run())
+}
+
+fn log_started(settings: &Settings, addr: std::net::SocketAddr) {
+    if settings.admin_api_keys.is_empty() {
+        tracing::warn!("no ADMIN_API_KEY: the admin API and the console answer 503 until one is set (it is never open)");
+    }
+    tracing::info!(
+        %addr,
+        data_dir = %settings.data_dir.display(),
+        timezone = settings.timezone.name(),
+        mode = if settings.dry_run() { "dry_run" } else { "live" },
+        admin_api = !settings.admin_api_keys.is_empty(),
+        "callgate listening on {addr}"
+    );
+}
+
 pub(super) async fn until_stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
@@ -47,6 +133,10 @@ impl Application {
 
     /// Builds the application with an injected clock (tests pin time with it).
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let components = parts::build(&settings, &clock).await?;
+        let shared_settings = Arc::new(settings.clone());
+        let (gateway, queue, ready) =
+            gateway::build_gateway(&shared_settings, &components, &clock).await?;
         let parts::Components {
             db,
             lock,
@@ -61,43 +151,9 @@ impl Application {
             feeds,
             scheduler,
             tracker,
-        } = parts::build(&settings, &clock).await?;
-        let shared_settings = Arc::new(settings.clone());
-        let sources = parts::Sources {
-            blocklist: &blocklist,
-            lists: &lists,
-            feeds: &feeds,
-            scheduler: &scheduler,
-            tracker: &tracker,
-            quarantine: &quarantine,
-            db: db.as_ref(),
-            metrics: &metrics,
-            leases: &leases,
-        };
-        let (gateway, queue, ready) =
-            parts::build_gateway(&shared_settings, sources, &journals, &clock).await?;
-        let listener =
-            TcpListener::bind((settings.host.as_str(), settings.port)).with_context(|| {
-                format!(
-                    "HOST/PORT: cannot listen on {}:{}",
-                    settings.host, settings.port
-                )
-            })?;
-        let addr = listener
-            .local_addr()
-            .context("HOST/PORT: no local address")?;
-        let mut health: Vec<Arc<dyn crate::health::HealthSource>> = vec![
-            blocklist.clone(),
-            gateway.clone(),
-            feeds.clone(),
-            Arc::new(dispatch::SchedulerHealth(gateway.clone())),
-            gateway.tracker.clone(),
-            quarantine.clone(),
-            lists.clone(),
-        ];
-        if let Some(wb) = &gateway.writeback {
-            health.push(wb.clone());
-        }
+        } = components;
+        let (listener, addr) = bind(&settings)?;
+        let health = health_sources(&gateway, &blocklist, &feeds, &lists, &quarantine);
         let state = web::Data::new(AppState {
             admin_keys: AdminKeys::new(&settings.admin_api_keys),
             settings: shared_settings,
@@ -114,32 +170,7 @@ impl Application {
             feeds: feeds.clone(),
             storage: parts::storage_probe(&settings, db.as_ref()),
         });
-        let max_body = settings.max_body_bytes;
-        let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
-            let (json, payload, form, query, path) = extractor_configs(max_body);
-            App::new()
-                .app_data(app_state.clone())
-                .app_data(json)
-                .app_data(payload)
-                .app_data(form)
-                .app_data(query)
-                .app_data(path)
-                .wrap(middleware::Compress::default())
-                .wrap(middleware::from_fn(routes::middleware::observe))
-                .configure(crate::console::configure)
-                .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout_secs);
-        if settings.workers > 0 {
-            server = server.workers(settings.workers);
-        }
-        let server = server
-            .listen(listener)
-            .context("HOST/PORT: cannot listen")?
-            .run();
+        let server = http_server(&settings, listener, state.clone())?;
 
         let (stop_tasks, stopped) = watch::channel(false);
         let tasks = tasks::spawn(
@@ -169,17 +200,7 @@ impl Application {
             );
         }
         gateway.enqueue(ready);
-        if settings.admin_api_keys.is_empty() {
-            tracing::warn!("no ADMIN_API_KEY: the admin API and the console answer 503 until one is set (it is never open)");
-        }
-        tracing::info!(
-            %addr,
-            data_dir = %settings.data_dir.display(),
-            timezone = settings.timezone.name(),
-            mode = if settings.dry_run() { "dry_run" } else { "live" },
-            admin_api = !settings.admin_api_keys.is_empty(),
-            "callgate listening on {addr}"
-        );
+        log_started(&settings, addr);
         Ok(Self {
             server,
             port: addr.port(),

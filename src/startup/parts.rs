@@ -3,27 +3,20 @@
 //! lock, `DATA_DIR` holds only this instance's quarantine file and rule overrides).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::bland::{Bland, BlandClient};
 use crate::blocklist::file::FileFlags;
 use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::dispatch::calls::{CallIndex, DbCalls, FileCalls, PlacedCalls};
-use crate::dispatch::deferred::{DbDeferred, DeferredStore, FileDeferred};
-use crate::dispatch::outbox::store::{DbOutbox, FileOutbox, OutboxStore};
-use crate::dispatch::{self, outbox::Outbox, shared::Shared, Gateway};
 use crate::feeds::copies::{DbCopies, FeedCopies, FileCopies};
 use crate::feeds::Feeds;
 use crate::journal::Journals;
 use crate::lists::versions::{DbVersions, FileVersions, ListVersions};
 use crate::metrics::Metrics;
-use crate::provider::CallProvider;
-use crate::schedule::{queue::DeferredQueue, Scheduler};
+use crate::schedule::Scheduler;
 use crate::stats::Statistics;
 use crate::store::doc_store::{DbDocuments, DocumentStore, FileDocuments};
 use crate::store::lease::{DbLeases, Leases, OneProcess};
@@ -231,32 +224,6 @@ async fn configured(
     Ok((Arc::new(scheduler), Arc::new(tracker)))
 }
 
-pub(super) type Built = (
-    Arc<Gateway>,
-    tokio::sync::mpsc::UnboundedReceiver<String>,
-    Vec<String>,
-);
-
-/// The outbox, the deferred queue and the calls placed, for either backend.
-type Queues = (
-    Arc<dyn OutboxStore>,
-    Arc<dyn DeferredStore>,
-    Arc<dyn PlacedCalls>,
-);
-
-/// What the gateway's pipeline reads.
-pub(super) struct Sources<'a> {
-    pub blocklist: &'a Arc<Blocklist>,
-    pub lists: &'a Arc<crate::lists::Lists>,
-    pub feeds: &'a Arc<Feeds>,
-    pub scheduler: &'a Arc<Scheduler>,
-    pub tracker: &'a Arc<Tracker>,
-    pub quarantine: &'a Arc<Quarantine>,
-    pub db: Option<&'a Db>,
-    pub metrics: &'a Arc<crate::metrics::Metrics>,
-    pub leases: &'a Arc<dyn Leases>,
-}
-
 /// The storage probe of `/health` and `/health/ready`.
 pub(super) fn storage_probe(
     settings: &Settings,
@@ -267,158 +234,4 @@ pub(super) fn storage_probe(
         None => Arc::new(FileProbe::new(&settings.data_dir)),
         Some(db) => Arc::new(DbProbe::new(db.clone(), &settings.data_dir)),
     }
-}
-
-/// The call provider: Bland, live with a key, a dry run without. (A second provider is
-/// a branch here on a setting naming it, building its own `CallProvider`.)
-fn call_provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvider>> {
-    Ok(Arc::new(Bland::new(
-        bland_client(settings)?,
-        settings.bland.clone(),
-        settings.public_base_url.clone(),
-    )))
-}
-
-fn bland_client(settings: &Settings) -> anyhow::Result<Option<BlandClient>> {
-    match &settings.bland.api_key {
-        None => {
-            tracing::warn!("no BLAND_API_KEY: dry-run mode, calls are logged and never placed");
-            Ok(None)
-        }
-        Some(key) => {
-            if settings.public_base_url.is_none() {
-                tracing::warn!("live mode without PUBLIC_BASE_URL: Bland is given no webhook, so call outcomes never arrive and each line stays busy until its automatic release; set PUBLIC_BASE_URL to this gateway's public URL");
-            }
-            Ok(Some(
-                BlandClient::new(
-                    &settings.bland.api_url,
-                    key.clone(),
-                    Duration::from_secs(settings.bland.timeout_secs),
-                )
-                .context("cannot build the Bland client")?,
-            ))
-        }
-    }
-}
-
-/// The pipeline, outbox, call index and Bland client behind the webhooks. Returns the
-/// gateway, its dispatch queue, and the calls to send now (file backend).
-pub(super) async fn build_gateway(
-    settings: &Arc<Settings>,
-    src: Sources<'_>,
-    journals: &Arc<Journals>,
-    clock: &SharedClock,
-) -> anyhow::Result<Built> {
-    let pipeline = crate::pipeline::standard(
-        src.scheduler.clone(),
-        src.tracker.clone(),
-        src.blocklist.clone(),
-        src.lists.clone(),
-        src.feeds.clone(),
-        &settings.bland,
-        settings.timezone,
-    );
-    let (outbox, ready, deferred, in_doubt, calls, shared) = match src.db {
-        None => {
-            let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now(), src.quarantine)
-                .context("DATA_DIR: cannot open the outbox")?;
-            let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir, src.quarantine)
-                .context("DATA_DIR: cannot open the deferred queue")?;
-            let today = crate::clock::business_date(clock.now(), settings.timezone);
-            let calls = CallIndex::rebuild(&settings.data_dir, today, src.quarantine);
-            (outbox, ready, deferred, in_doubt, calls, None)
-        }
-        Some(db) => (
-            Outbox::detached()?,
-            Vec::new(),
-            DeferredQueue::detached()?,
-            Vec::new(),
-            CallIndex::default(),
-            Some(Arc::new(Shared::new(db.clone(), src.quarantine.clone()))),
-        ),
-    };
-    let store: Box<dyn crate::convoso::writes::WriteStore> = match src.db {
-        None => Box::new(
-            crate::convoso::writes::FileWrites::open(&settings.data_dir, src.quarantine)
-                .context("DATA_DIR: cannot open the Convoso writes")?,
-        ),
-        Some(db) => Box::new(crate::convoso::writes::DbWrites::new(db.clone())),
-    };
-    if settings.convoso.auth_token.is_none() {
-        tracing::warn!(
-            "no CONVOSO_AUTH_TOKEN: Convoso write-back is a dry run, what would be sent is logged"
-        );
-    }
-    let writeback = dispatch::writeback::Writeback::new(
-        store,
-        &settings.convoso,
-        clock.clone(),
-        src.metrics.clone(),
-    )
-    .context("cannot build the Convoso client")?;
-    let (outbox, deferred) = (Arc::new(outbox), Arc::new(deferred));
-    let (outbox_store, deferred_store, placed): Queues = match src.db {
-        None => (
-            Arc::new(FileOutbox(outbox.clone())),
-            Arc::new(FileDeferred {
-                queue: deferred.clone(),
-                journals: journals.clone(),
-            }),
-            Arc::new(FileCalls {
-                index: Arc::new(calls),
-                journals: journals.clone(),
-            }),
-        ),
-        Some(db) => (
-            Arc::new(DbOutbox::new(db.clone())),
-            Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
-            Arc::new(DbCalls::new(db.clone(), settings.timezone)),
-        ),
-    };
-    let (gateway, queue) = Gateway::new(dispatch::Parts {
-        release_passes: src.metrics.release_passes.clone(),
-        blocklist: src.blocklist.clone(),
-        writeback: Some(Arc::new(writeback)),
-        pipeline,
-        journals: journals.clone(),
-        outbox,
-        outbox_store: outbox_store.clone(),
-        deferred_store: deferred_store.clone(),
-        leases: src.leases.clone(),
-        placed,
-        deferred,
-        scheduler: src.scheduler.clone(),
-        tracker: src.tracker.clone(),
-        provider: call_provider(settings)?,
-        clock: clock.clone(),
-        settings: settings.clone(),
-        shared: shared.clone(),
-    });
-    outbox_store
-        .refresh()
-        .await
-        .context("DATABASE_URL: cannot read the shared queues")?;
-    deferred_store
-        .refresh(clock.now())
-        .await
-        .context("DATABASE_URL: cannot read the shared queues")?;
-    if shared.is_some() {
-        // Nothing left by a previous run of this instance: the rows are every instance's.
-        return Ok((Arc::new(gateway), queue, ready));
-    }
-    let reconciled = gateway
-        .reconcile_unconfirmed()
-        .await
-        .context("DATA_DIR: cannot settle calls the call journal shows as sent")?;
-    if reconciled > 0 {
-        tracing::info!(
-            reconciled,
-            "calls the outbox had as unconfirmed were already journaled as sent"
-        );
-    }
-    gateway
-        .settle_in_doubt(in_doubt)
-        .await
-        .context("DATA_DIR: cannot settle deferred leads whose release was interrupted")?;
-    Ok((Arc::new(gateway), queue, ready))
 }

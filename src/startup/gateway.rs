@@ -1,0 +1,225 @@
+//! Building the gateway from the components: the pipeline, the outbox, the deferred
+//! queue, the calls placed and the call provider for either backend, the Convoso write
+//! sender, and (file backend) what the previous run left unsettled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::parts::Components;
+use crate::bland::{Bland, BlandClient};
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::dispatch::calls::{CallIndex, DbCalls, FileCalls, PlacedCalls};
+use crate::dispatch::deferred::{DbDeferred, DeferredStore, FileDeferred};
+use crate::dispatch::outbox::store::{DbOutbox, FileOutbox, OutboxStore};
+use crate::dispatch::{self, outbox::Outbox, shared::Shared, Gateway};
+use crate::provider::CallProvider;
+use crate::schedule::queue::DeferredQueue;
+
+pub(super) type Built = (
+    Arc<Gateway>,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+    Vec<String>,
+);
+
+/// The outbox, the deferred queue and the calls placed, for either backend.
+type Queues = (
+    Arc<dyn OutboxStore>,
+    Arc<dyn DeferredStore>,
+    Arc<dyn PlacedCalls>,
+);
+
+/// The call provider: Bland, live with a key, a dry run without. (A second provider is
+/// a branch here on a setting naming it, building its own `CallProvider`.)
+fn call_provider(settings: &Settings) -> anyhow::Result<Arc<dyn CallProvider>> {
+    Ok(Arc::new(Bland::new(
+        bland_client(settings)?,
+        settings.bland.clone(),
+        settings.public_base_url.clone(),
+    )))
+}
+
+fn bland_client(settings: &Settings) -> anyhow::Result<Option<BlandClient>> {
+    match &settings.bland.api_key {
+        None => {
+            tracing::warn!("no BLAND_API_KEY: dry-run mode, calls are logged and never placed");
+            Ok(None)
+        }
+        Some(key) => {
+            if settings.public_base_url.is_none() {
+                tracing::warn!("live mode without PUBLIC_BASE_URL: Bland is given no webhook, so call outcomes never arrive and each line stays busy until its automatic release; set PUBLIC_BASE_URL to this gateway's public URL");
+            }
+            Ok(Some(
+                BlandClient::new(
+                    &settings.bland.api_url,
+                    key.clone(),
+                    Duration::from_secs(settings.bland.timeout_secs),
+                )
+                .context("cannot build the Bland client")?,
+            ))
+        }
+    }
+}
+
+/// The pipeline, outbox, call index and Bland client behind the webhooks. Returns the
+/// gateway, its dispatch queue, and the calls to send now (file backend).
+pub(super) async fn build_gateway(
+    settings: &Arc<Settings>,
+    src: &Components,
+    clock: &SharedClock,
+) -> anyhow::Result<Built> {
+    let journals = &src.journals;
+    let pipeline = crate::pipeline::standard(
+        src.scheduler.clone(),
+        src.tracker.clone(),
+        src.blocklist.clone(),
+        src.lists.clone(),
+        src.feeds.clone(),
+        &settings.bland,
+        settings.timezone,
+    );
+    let (outbox, ready, deferred, in_doubt, calls, shared) = open_queues(settings, src, clock)?;
+    let writeback = writeback(settings, src, clock)?;
+    let (outbox, deferred) = (Arc::new(outbox), Arc::new(deferred));
+    let (outbox_store, deferred_store, placed): Queues = match &src.db {
+        None => (
+            Arc::new(FileOutbox(outbox.clone())),
+            Arc::new(FileDeferred {
+                queue: deferred.clone(),
+                journals: journals.clone(),
+            }),
+            Arc::new(FileCalls {
+                index: Arc::new(calls),
+                journals: journals.clone(),
+            }),
+        ),
+        Some(db) => (
+            Arc::new(DbOutbox::new(db.clone())),
+            Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
+            Arc::new(DbCalls::new(db.clone(), settings.timezone)),
+        ),
+    };
+    let (gateway, queue) = Gateway::new(dispatch::Parts {
+        release_passes: src.metrics.release_passes.clone(),
+        blocklist: src.blocklist.clone(),
+        writeback: Some(Arc::new(writeback)),
+        pipeline,
+        journals: journals.clone(),
+        outbox,
+        outbox_store: outbox_store.clone(),
+        deferred_store: deferred_store.clone(),
+        leases: src.leases.clone(),
+        placed,
+        deferred,
+        scheduler: src.scheduler.clone(),
+        tracker: src.tracker.clone(),
+        provider: call_provider(settings)?,
+        clock: clock.clone(),
+        settings: settings.clone(),
+        shared: shared.clone(),
+    });
+    outbox_store
+        .refresh()
+        .await
+        .context("DATABASE_URL: cannot read the shared queues")?;
+    deferred_store
+        .refresh(clock.now())
+        .await
+        .context("DATABASE_URL: cannot read the shared queues")?;
+    if shared.is_some() {
+        // Nothing left by a previous run of this instance: the rows are every instance's.
+        return Ok((Arc::new(gateway), queue, ready));
+    }
+    settle_previous_run(&gateway, in_doubt).await?;
+    Ok((Arc::new(gateway), queue, ready))
+}
+
+/// The Convoso write sender over its store (the file log, or rows).
+fn writeback(
+    settings: &Settings,
+    src: &Components,
+    clock: &SharedClock,
+) -> anyhow::Result<dispatch::writeback::Writeback> {
+    let store: Box<dyn crate::convoso::writes::WriteStore> = match &src.db {
+        None => Box::new(
+            crate::convoso::writes::FileWrites::open(&settings.data_dir, &src.quarantine)
+                .context("DATA_DIR: cannot open the Convoso writes")?,
+        ),
+        Some(db) => Box::new(crate::convoso::writes::DbWrites::new(db.clone())),
+    };
+    if settings.convoso.auth_token.is_none() {
+        tracing::warn!(
+            "no CONVOSO_AUTH_TOKEN: Convoso write-back is a dry run, what would be sent is logged"
+        );
+    }
+    dispatch::writeback::Writeback::new(
+        store,
+        &settings.convoso,
+        clock.clone(),
+        src.metrics.clone(),
+    )
+    .context("cannot build the Convoso client")
+}
+
+/// File backend: what this instance's previous run left unsettled (calls the journal
+/// shows as sent but the outbox as unconfirmed; releases a crash cut short).
+async fn settle_previous_run(
+    gateway: &Gateway,
+    in_doubt: Vec<crate::schedule::queue::Entry>,
+) -> anyhow::Result<()> {
+    let reconciled = gateway
+        .reconcile_unconfirmed()
+        .await
+        .context("DATA_DIR: cannot settle calls the call journal shows as sent")?;
+    if reconciled > 0 {
+        tracing::info!(
+            reconciled,
+            "calls the outbox had as unconfirmed were already journaled as sent"
+        );
+    }
+    gateway
+        .settle_in_doubt(in_doubt)
+        .await
+        .context("DATA_DIR: cannot settle deferred leads whose release was interrupted")?;
+    Ok(())
+}
+
+/// The file backend's outbox, deferred queue and call index (with the calls to send now
+/// and the releases in doubt); with the database, detached ones and the shared handle.
+fn open_queues(
+    settings: &Settings,
+    src: &Components,
+    clock: &SharedClock,
+) -> anyhow::Result<Opened> {
+    Ok(match &src.db {
+        None => {
+            let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now(), &src.quarantine)
+                .context("DATA_DIR: cannot open the outbox")?;
+            let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir, &src.quarantine)
+                .context("DATA_DIR: cannot open the deferred queue")?;
+            let today = crate::clock::business_date(clock.now(), settings.timezone);
+            let calls = CallIndex::rebuild(&settings.data_dir, today, &src.quarantine);
+            (outbox, ready, deferred, in_doubt, calls, None)
+        }
+        Some(db) => (
+            Outbox::detached()?,
+            Vec::new(),
+            DeferredQueue::detached()?,
+            Vec::new(),
+            CallIndex::default(),
+            Some(Arc::new(Shared::new(db.clone(), src.quarantine.clone()))),
+        ),
+    })
+}
+
+/// What [`open_queues`] opens.
+type Opened = (
+    Outbox,
+    Vec<String>,
+    DeferredQueue,
+    Vec<crate::schedule::queue::Entry>,
+    CallIndex,
+    Option<Arc<Shared>>,
+);
