@@ -6,6 +6,46 @@ use super::Completed;
 use crate::journal::CallEvent;
 pub use crate::provider::Completion;
 
+/// Why a completion was not recorded (the webhook answers 503 and the provider retries).
+#[derive(Debug, thiserror::Error)]
+pub enum CompletionError {
+    /// The payload is not a completion.
+    #[error("{0}")]
+    Invalid(String),
+    /// Its call is still being sent, by an instance that may have died holding the claim.
+    #[error("call {0} is still being sent (its result is not recorded yet)")]
+    StillSending(String),
+    /// A store failed; `Database` when it is the database.
+    #[error("{doing}: {source}")]
+    Store {
+        doing: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
+    /// What the outcome sets off (a flag, a redial, a Convoso write) or the settling of an
+    /// unconfirmed call failed, as said.
+    #[error("{0}")]
+    FollowUp(String),
+}
+
+impl CompletionError {
+    fn store(doing: impl Into<String>) -> impl FnOnce(crate::store::StoreError) -> Self {
+        let doing = doing.into();
+        move |source| Self::Store { doing, source }
+    }
+
+    /// Whether the database is what failed.
+    pub fn is_database(&self) -> bool {
+        matches!(
+            self,
+            Self::Store {
+                source: crate::store::StoreError::Database(_),
+                ..
+            }
+        )
+    }
+}
+
 /// How long a completion waits for the recorded result of its call's send.
 const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -13,20 +53,25 @@ impl super::Gateway {
     /// A completion whose `metadata.request_id` names an `unconfirmed` call of ours (a
     /// send cut short by a timeout or a crash) proves Bland took it: the call is settled as
     /// sent with this `call_id`, and the completion then counts as its outcome.
-    async fn settle_unconfirmed(&self, c: &Completion) -> Result<(), String> {
+    async fn settle_unconfirmed(&self, c: &Completion) -> Result<(), CompletionError> {
         let Some(request_id) = &c.request_id else {
             return Ok(());
         };
         let entry = self
-            .outbox_entry(request_id)
+            .outbox_store
+            .entry(request_id)
             .await
-            .map_err(|e| format!("could not read the outbox: {e}"))?;
+            .map_err(CompletionError::store("could not read the outbox"))?;
         let Some(entry) = entry.filter(|e| e.state == super::outbox::State::Unconfirmed) else {
             return Ok(());
         };
         self.settle_sent(&entry, Some(c.call_id.clone()))
             .await
-            .map_err(|e| format!("could not settle unconfirmed call {request_id}: {e}"))?;
+            .map_err(|e| {
+                CompletionError::FollowUp(format!(
+                    "could not settle unconfirmed call {request_id}: {e}"
+                ))
+            })?;
         tracing::info!(request_id = %request_id, call_id = %c.call_id, "unconfirmed call settled as sent by its completion");
         Ok(())
     }
@@ -35,11 +80,11 @@ impl super::Gateway {
     pub async fn complete(
         &self,
         payload: &serde_json::Value,
-    ) -> Result<(Completion, Completed), String> {
+    ) -> Result<(Completion, Completed), CompletionError> {
         let c = self
             .provider
             .parse_completion(payload)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| CompletionError::Invalid(e.to_string()))?;
         self.complete_parsed(c).await
     }
 
@@ -49,23 +94,22 @@ impl super::Gateway {
     /// [`SEND_WAIT`], for the send's result, so it is matched instead of consumed as
     /// `unmatched`. Still in flight then (its sender died holding the claim), the answer is
     /// an error (503): nothing is recorded, Bland's retry or reconciliation applies it.
-    async fn await_send(&self, c: &Completion) -> Result<(), String> {
+    async fn await_send(&self, c: &Completion) -> Result<(), CompletionError> {
         let Some(request_id) = &c.request_id else {
             return Ok(());
         };
         let deadline = tokio::time::Instant::now() + SEND_WAIT;
         loop {
             let entry = self
-                .outbox_entry(request_id)
+                .outbox_store
+                .entry(request_id)
                 .await
-                .map_err(|e| format!("could not read the outbox: {e}"))?;
+                .map_err(CompletionError::store("could not read the outbox"))?;
             if !entry.is_some_and(|e| e.state == super::outbox::State::InFlight) {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
-                    "call {request_id} is still being sent (its result is not recorded yet)"
-                ));
+                return Err(CompletionError::StillSending(request_id.clone()));
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -77,14 +121,17 @@ impl super::Gateway {
     /// unsettled for the provider's retry; each step is idempotent: the flag found live,
     /// writes keyed by the call id, the redial keyed by lead and number), and the outcome
     /// is journaled once per `call_id`.
-    pub async fn complete_parsed(&self, c: Completion) -> Result<(Completion, Completed), String> {
+    pub async fn complete_parsed(
+        &self,
+        c: Completion,
+    ) -> Result<(Completion, Completed), CompletionError> {
         self.await_send(&c).await?;
         self.settle_unconfirmed(&c).await?;
         let begun = self
             .placed
             .begin(&c.call_id, c.outcome)
             .await
-            .map_err(|e| format!("could not look the call up: {e}"))?;
+            .map_err(CompletionError::store("could not look the call up"))?;
         let (request_id, lead_id, phone) = match begun {
             Claim::Duplicate => return Ok((c, Completed::Duplicate)),
             Claim::Unknown => (None, None, None),
@@ -102,7 +149,7 @@ impl super::Gateway {
                 .await;
             if let Err(e) = followed {
                 self.placed.abandon(&c.call_id);
-                return Err(e);
+                return Err(CompletionError::FollowUp(e));
             }
         }
         let event = CallEvent::Outcome {
@@ -121,7 +168,7 @@ impl super::Gateway {
             Ok(fresh) => fresh,
             Err(e) => {
                 self.placed.abandon(&c.call_id);
-                return Err(format!("could not record the outcome: {e}"));
+                return Err(CompletionError::store("could not record the outcome")(e));
             }
         };
         if !fresh {

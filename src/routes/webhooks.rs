@@ -174,9 +174,9 @@ async fn bland(
         .parse_completion(&payload)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (c, done) = state.gateway.complete(&payload).await.map_err(|e| {
-        tracing::error!(error = %e, "a completion could not be recorded; Bland retries it");
-        // A write failed (the store is named in `e`): Bland retries a 5xx, and 503 says
-        // "not now" as the lead webhook does, not a bug.
+        tracing::error!(error = %e, database = e.is_database(), "a completion could not be recorded; Bland retries it");
+        // Nothing was recorded (what failed is named in `e`, the database included): Bland
+        // retries a 5xx, and 503 says "not now" as the lead webhook does, not a bug.
         ApiError::Unavailable(format!("{e}; the completion was not recorded, retry later"))
     })?;
     let status = match &done {
