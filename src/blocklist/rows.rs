@@ -204,6 +204,9 @@ impl FlagStore for DbFlags {
         Box::pin(async move {
             let mut seq = self.seq.lock().await;
             let changes = self.db.flag_changes_since(*seq).await?;
+            if changes.is_empty() {
+                return Ok(0);
+            }
             let mut index = write(index);
             for (s, change) in &changes {
                 match change {
