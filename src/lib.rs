@@ -12,7 +12,8 @@
 //!   queues), starts the background tasks (`startup/tasks.rs`), binds, runs, shuts down
 //!   gracefully.
 //! - [`telemetry`] — the tracing subscriber (pretty or JSON).
-//! - [`clock`] — the injectable clock and business-date helpers.
+//! - [`clock`] — the injectable clock, business-date helpers, and the records' timestamp
+//!   format (`millis`: RFC 3339 with milliseconds, UTC).
 //! - [`domain`] — types built only through `parse` (E.164 [`domain::PhoneNumber`], whose
 //!   non-NANP path is libphonenumber's parse on the `phonenumber` crate's metadata and is
 //!   tested against a table libphonenumber generated; [`domain::Lead`] with its size and
@@ -104,8 +105,8 @@
 //! `domain`, `clock`; `dispatch` and `bland` → `provider` (our call types, which borrow
 //! `journal::Outcome`). `config` (settings), `health` (the `HealthSource` trait and its
 //! report) and `metrics` (the registry) are leaves every layer may use; `telemetry` is
-//! used by `main.rs` alone. Imports go down only (`convoso`'s writes borrow the journal's
-//! timestamp format), with one knot: the checks (`schedule`, `tracker::checks`,
+//! used by `main.rs` alone. Imports go down only (the timestamp format of every record, `clock::millis`, is the
+//! clock's), with one knot: the checks (`schedule`, `tracker::checks`,
 //! `pipeline::blocklist`) implement `pipeline::Check`, and `pipeline::standard()` assembles
 //! them (the blocklist check reads `lists` and the area-code table of `schedule::rules`;
 //! the trace carries `lists::ListUse`). actix lives in `routes`, `console` and `startup`, reqwest in

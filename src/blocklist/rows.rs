@@ -31,7 +31,7 @@ pub struct DbFlags {
     /// Notifications of changes, listened for from the first [`FlagStore::changed`] on
     /// (a listener holds a pooled connection, so an offline command never takes one);
     /// `Some(None)`: listening failed, polling only.
-    listener: tokio::sync::Mutex<Option<Option<sqlx::postgres::PgListener>>>,
+    listener: tokio::sync::Mutex<Option<Option<crate::db::Listener>>>,
 }
 
 impl From<DbError> for BlocklistError {

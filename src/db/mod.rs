@@ -33,6 +33,10 @@ pub mod pace;
 pub mod scratch;
 pub mod writes;
 
+/// A connection listening for `NOTIFY` on a channel ([`Db::listen`]), named here so that
+/// sqlx stays inside this module.
+pub type Listener = sqlx::postgres::PgListener;
+
 use std::borrow::Cow;
 
 use futures_util::future::BoxFuture;

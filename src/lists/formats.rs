@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 
-use super::parse::LoadError;
+use super::report::LoadError;
 
 /// Buffer for reading list files: large, so the line reader seldom refills.
 const BUFFER: usize = 1 << 20;
@@ -153,7 +153,7 @@ pub(super) fn csv_header(first: &[u8], column: Option<&str>) -> Result<Option<us
                          (phone, phone_number, number, telephone); give ?column= or --column"
                     .to_string(),
             },
-            report: super::parse::Report::default(),
+            report: super::report::Report::default(),
         }),
     }
 }

@@ -13,6 +13,7 @@ pub mod lines;
 mod load;
 pub mod parse;
 pub mod record;
+pub mod report;
 pub mod rules;
 pub mod set;
 pub mod store;

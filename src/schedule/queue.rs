@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::millis;
 use crate::domain::Lead;
-use crate::journal::records::millis;
 use crate::store::appender::{Appender, Pending};
 use crate::store::quarantine::Quarantine;
 

@@ -280,7 +280,12 @@ impl Statistics {
     /// The do-not-call lists' proof of scrub for `range`.
     pub fn audit(&self, range: DateRange, today: NaiveDate, tz: &str) -> io::Result<scrub::Audit> {
         let days = self.calls.days(range, today)?;
-        Ok(scrub::audit(range, tz, &days))
+        let days = days.iter().map(|(date, d)| scrub::AuditDay {
+            date: date.to_string(),
+            leads_checked: d.lists_checked,
+            lists: d.lists.clone(),
+        });
+        Ok(scrub::audit(range, tz, days.collect()))
     }
 }
 

@@ -7,12 +7,10 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::calls::CallsDay;
 use super::DateRange;
 
 /// One list's counts for one day (or one version's, inside it).
@@ -161,18 +159,13 @@ pub struct Audit {
     pub days: Vec<AuditDay>,
 }
 
-pub fn audit(range: DateRange, tz: &str, days: &[(NaiveDate, Arc<CallsDay>)]) -> Audit {
+/// The proof of scrub over `range`: one entry a business day (the calls statistics fold
+/// each day's lists from its decisions, [`fold`]).
+pub fn audit(range: DateRange, tz: &str, days: Vec<AuditDay>) -> Audit {
     Audit {
         date_range: serde_json::json!({"start": range.start.to_string(), "end": range.end.to_string()}),
         timezone: tz.to_string(),
-        days: days
-            .iter()
-            .map(|(date, d)| AuditDay {
-                date: date.to_string(),
-                leads_checked: d.lists_checked,
-                lists: d.lists.clone(),
-            })
-            .collect(),
+        days,
     }
 }
 

@@ -192,7 +192,7 @@ impl DocumentStore for DbDocuments {
 /// Notifications naming a document, with a poll every [`POLL_EVERY`] in case one was
 /// missed (a lost connection).
 struct Notified {
-    listener: Option<sqlx::postgres::PgListener>,
+    listener: Option<crate::db::Listener>,
     tick: tokio::time::Interval,
 }
 

@@ -117,20 +117,30 @@ async fn in_database_mode_retention_removes_old_journal_rows_by_itself() {
         return; // the file backend's retention at startup: `pipeline_stats.rs`
     }
     let app = spawn_app_with(|s| s.retention_days = 30).await;
+    // The old line goes in while no instance runs, so the startup pass cannot race it.
+    let journals = app.journals().await;
+    let (settings, dir, bland, clock) = app.stop().await;
     let old = callgate::journal::CallEvent::Rejected {
         timestamp: "2026-10-01T15:00:00Z".parse().expect("instant"),
         request_id: "req_old".into(),
         errors: vec!["old".into()],
     };
-    app.journals()
-        .await
+    journals
         .append_call(&old)
         .wait()
         .await
         .expect("an old line");
-    assert_eq!(app.calls("2026-10-01").await.len(), 1);
+    let day = "2026-10-01".parse().expect("date");
+    let reader = journals.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        reader.read_day(callgate::journal::Kind::Calls, day, None)
+    })
+    .await
+    .expect("reader")
+    .expect("journal");
+    assert_eq!(written.records.len(), 1, "the old line is written");
     // The retention task runs at startup and then every minute, on the lease holder.
-    let app = app.restart().await;
+    let app = crate::helpers::start(settings, dir, bland, clock).await;
     let gone = eventually(Duration::from_secs(10), || async {
         app.calls("2026-10-01").await.is_empty().then_some(())
     })

@@ -19,8 +19,8 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::Sent;
+use crate::clock::{millis, millis_opt};
 use crate::config::convoso::ConvosoSettings;
-use crate::journal::records::{millis, millis_opt};
 use crate::store::StoreError;
 
 mod file;

@@ -18,7 +18,7 @@ pub mod store;
 
 pub use store::{OutboxStore, Tried};
 
-use crate::journal::records::millis;
+use crate::clock::millis;
 use crate::store::appender::{Appender, Pending};
 use crate::store::quarantine::Quarantine;
 
