@@ -26,9 +26,12 @@
 //! - [`tracker`] — the `answering_machine` and `protection` checks and their state, derived
 //!   from the call journal's events (rebuilt at startup); their persisted config documents.
 //! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
-//!   dispatcher (rate limits, retries without double dials), the completion webhook; in
-//!   database mode decisions under per-number locks in batches (`shared`, `batch`), claims
-//!   (`claims`); the release task on the lease holder (`rounds`) and releases (`release`)
+//!   dispatcher (rate limits, retries without double dials), the completion webhook; one
+//!   decision path (`decide`) over the decisions' storage role (`decisions::Decisions`: a
+//!   unit of work under the numbers' locks — stripe mutexes and group-committed appends,
+//!   or a transaction holding advisory locks), webhooks gathered into one unit when
+//!   `startup/` asks for it (`batch`, the database's group commit); in database mode
+//!   claims (`claims`, with `shared`); the release task on the lease holder (`rounds`) and releases (`release`)
 //!   over the deferred queue's storage role (`deferred::DeferredStore`: the file queue or
 //!   rows), and the outbox's storage
 //!   role for reading and settling entries (`outbox::OutboxStore`: the file outbox or

@@ -144,3 +144,15 @@ impl NumberTx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+impl Db {
+    /// How many sessions wait for an advisory lock (the decision tests).
+    pub async fn advisory_waiters(&self) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}

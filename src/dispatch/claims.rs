@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use super::outbox::NextAttempt;
 use super::shared::{Shared, CLAIM_MARGIN_SECS};
-use super::Gateway;
+use super::{Gateway, Wake};
 use crate::db::outbox::Claimed;
 use crate::db::pace::Claim;
 
@@ -30,7 +30,7 @@ pub const POLL: Duration = Duration::from_millis(250);
 pub async fn run(
     gw: Arc<Gateway>,
     sh: Arc<Shared>,
-    mut queue: mpsc::UnboundedReceiver<String>,
+    mut queue: mpsc::UnboundedReceiver<Wake>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let b = &gw.settings.bland;
@@ -46,11 +46,11 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => break,
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-            id = queue.recv() => match id {
-                // A call was accepted here: claim what is due.
-                Some(id) if id.is_empty() => {}
+            wake = queue.recv() => match wake {
+                // A call was queued here: claim what is due.
+                Some(Wake::Queued(_)) => {}
                 // This instance's retry timer fired for `id`: claim that call.
-                Some(id) => wanted.push_back(id),
+                Some(Wake::Retry(id)) => wanted.push_back(id),
                 None => break,
             },
             _ = tick.tick() => {}

@@ -48,7 +48,7 @@ impl Gateway {
         let at = self.clock.now();
         let requeued = self.outbox_store.requeue(request_id, n, at).await?;
         if requeued {
-            let _ = self.queue.send(request_id.into());
+            self.wake_sender(request_id);
         }
         Ok(requeued)
     }

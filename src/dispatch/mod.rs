@@ -5,6 +5,8 @@ pub mod batch;
 pub mod calls;
 pub mod claims;
 pub mod completion;
+mod decide;
+pub mod decisions;
 pub mod deferred;
 pub mod entries;
 mod follow_up;
@@ -29,10 +31,10 @@ use tokio::sync::mpsc;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::domain::Lead;
-use crate::journal::{Attempt, CallEvent, Decision, DispatchStatus, Journals};
+use crate::journal::{CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
-use crate::schedule::queue::{Deferral, DeferredQueue, Entry, Removal};
-use outbox::{Outbox, OutboxStore, Record};
+use crate::schedule::queue::DeferredQueue;
+use outbox::{Outbox, OutboxStore};
 pub use release::SchedulerHealth;
 pub use resolve::ResolveError;
 
@@ -65,16 +67,22 @@ pub struct Gateway {
     pub release_passes: prometheus_client::metrics::counter::Counter,
     /// Unconfirmed calls already journaled as absent at Bland.
     reported: reconcile::Reported,
-    /// Database mode: webhooks decided in batches ([`batch`]).
-    batcher: batch::Batcher,
-    queue: mpsc::UnboundedSender<String>,
-    /// Striped by number: deciding and reserving the line happen under one of these, so
-    /// two webhooks for one number at the same moment cannot both be accepted.
-    stripes: Vec<std::sync::Mutex<()>>,
+    /// Where decisions are made durable, under their numbers' locks.
+    decisions: Arc<dyn decisions::Decisions>,
+    /// Webhooks decided in batches ([`batch`]), when startup asks for it.
+    batcher: Option<batch::Batcher>,
+    queue: mpsc::UnboundedSender<Wake>,
     next_from: AtomicUsize,
 }
 
-const STRIPES: usize = 64;
+/// What the sender is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wake {
+    /// A call was queued (accepted, found open at startup, or requeued by an admin).
+    Queued(String),
+    /// A call's backoff ran out: its next try is due.
+    Retry(String),
+}
 
 /// A request id of ours (`req_<uuid>`): request ids key leads, outbox entries and
 /// releases, so they are never taken from a caller.
@@ -99,6 +107,10 @@ pub struct Parts {
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub shared: Option<Arc<shared::Shared>>,
+    pub decisions: Arc<dyn decisions::Decisions>,
+    /// Decide webhooks in batches ([`batch`]): the database's group commit (the file
+    /// backend's appenders commit in groups already).
+    pub batched: bool,
     pub blocklist: Arc<crate::blocklist::Blocklist>,
     pub writeback: Option<Arc<writeback::Writeback>>,
     pub release_passes: prometheus_client::metrics::counter::Counter,
@@ -121,7 +133,7 @@ pub enum Completed {
 
 impl Gateway {
     /// Builds the gateway; returns it and the receiving end of the dispatch queue.
-    pub fn new(p: Parts) -> (Self, mpsc::UnboundedReceiver<String>) {
+    pub fn new(p: Parts) -> (Self, mpsc::UnboundedReceiver<Wake>) {
         let (queue, rx) = mpsc::unbounded_channel();
         let gw = Self {
             pipeline: p.pipeline,
@@ -142,10 +154,10 @@ impl Gateway {
             writeback: p.writeback,
             release_passes: p.release_passes,
             reported: reconcile::Reported::default(),
-            batcher: batch::Batcher::default(),
+            decisions: p.decisions,
+            batcher: p.batched.then(batch::Batcher::default),
             queue,
             next_from: AtomicUsize::new(0),
-            stripes: (0..STRIPES).map(|_| std::sync::Mutex::new(())).collect(),
         };
         (gw, rx)
     }
@@ -153,8 +165,13 @@ impl Gateway {
     /// Queues ids for sending (entries found open at startup).
     pub fn enqueue(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
-            let _ = self.queue.send(id);
+            self.wake_sender(&id);
         }
+    }
+
+    /// Tells the sender a call was queued.
+    fn wake_sender(&self, request_id: &str) {
+        let _ = self.queue.send(Wake::Queued(request_id.to_string()));
     }
 
     fn pick_from(&self) -> Option<String> {
@@ -202,7 +219,7 @@ impl Gateway {
     }
 
     async fn submit_decision(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
-        if self.shared.is_some() {
+        if let Some(batcher) = &self.batcher {
             let (reply, answer) = tokio::sync::oneshot::channel();
             let job = batch::Job {
                 lead: lead.clone(),
@@ -210,7 +227,7 @@ impl Gateway {
                 now: self.clock.now(),
                 reply,
             };
-            if self.batcher.tx.send(job).is_ok() {
+            if batcher.tx.send(job).is_ok() {
                 if let Ok(result) = answer.await {
                     return result;
                 }
@@ -218,150 +235,6 @@ impl Gateway {
             return Err(io::Error::other("the decision workers stopped"));
         }
         self.decide(lead, request_id, self.clock.now(), None).await
-    }
-
-    /// [`Gateway::submit`], for a new lead or a released queue entry (`release`): a
-    /// released entry deferred again stays in the queue (same id); otherwise it leaves it
-    /// once the decision is durable.
-    pub(crate) async fn decide(
-        &self,
-        lead: &Lead,
-        request_id: &str,
-        now: DateTime<Utc>,
-        release: Option<&Entry>,
-    ) -> io::Result<Submitted> {
-        if let Some(sh) = &self.shared {
-            return self.decide_shared(sh, lead, request_id, now, release).await;
-        }
-        let stripe = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            lead.phone.as_str().hash(&mut h);
-            (h.finish() as usize) % STRIPES
-        };
-        let guard = self.stripes[stripe]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let eval = self.evaluate_logged(lead, request_id, now, release.is_some());
-        let deferred = match (eval.decision, eval.release_at) {
-            (Decision::Deferred, Some(release_at)) => Some(self.deferred.defer(Deferral {
-                lead,
-                request_id,
-                now,
-                release_at,
-                stage: eval.stage.unwrap_or(""),
-                reason: eval.reason.as_deref().unwrap_or(""),
-            })),
-            _ => None,
-        };
-        let queue_id = deferred.as_ref().map(|(id, _)| id.clone());
-        let decision = self.decision_event(
-            lead,
-            request_id,
-            now,
-            &eval,
-            release.is_some(),
-            queue_id.clone(),
-        );
-        // An accepted call holds the line from here on (before it is journaled, so the next
-        // webhook for this number sees it); the same event is journaled just below.
-        self.tracker.apply(&decision);
-        drop(guard);
-        let decided = self.journals.append_decision(&decision);
-        let queued = (eval.decision == Decision::Accepted).then(|| {
-            self.outbox.record(Record::Queued {
-                request_id: request_id.to_string(),
-                at: now,
-                lead_id: lead.lead_id.clone(),
-                phone: lead.phone.as_str().to_string(),
-                body: self.body_for(lead, request_id),
-            })
-        });
-        decided.wait().await?;
-        if let Some(q) = queued {
-            q.wait().await?;
-        }
-        if let Some((_, d)) = deferred {
-            d.wait().await?;
-        }
-        if let (Some(entry), false) = (release, eval.decision == Decision::Deferred) {
-            self.deferred
-                .remove(entry, Removal::Released, now)
-                .wait()
-                .await?;
-        }
-        if eval.decision == Decision::Accepted {
-            let _ = self.queue.send(request_id.to_string());
-        }
-        Ok(Submitted { eval, queue_id })
-    }
-
-    /// The pipeline's answer, logged.
-    fn evaluate_logged(
-        &self,
-        lead: &Lead,
-        request_id: &str,
-        now: DateTime<Utc>,
-        release: bool,
-    ) -> Evaluation {
-        let eval = self.pipeline.evaluate(lead, now);
-        tracing::info!(request_id, lead_id = %lead.lead_id, phone = %lead.phone,
-            decision = eval.decision.as_str(), stage = eval.stage.unwrap_or(""),
-            reason = eval.reason.as_deref().unwrap_or(""), flag_id = eval.flag_id().unwrap_or(""),
-            release, "lead decided");
-        eval
-    }
-
-    /// The provider's call body for an accepted lead.
-    fn body_for(&self, lead: &Lead, request_id: &str) -> serde_json::Value {
-        let from = self.pick_from();
-        self.provider.call_body(lead, request_id, from.as_deref())
-    }
-
-    /// The call-journal line of a decision (a block carries its attempt line).
-    fn decision_event(
-        &self,
-        lead: &Lead,
-        request_id: &str,
-        now: DateTime<Utc>,
-        eval: &Evaluation,
-        release: bool,
-        queue_id: Option<String>,
-    ) -> CallEvent {
-        let attempt = match (eval.decision, &eval.block) {
-            (Decision::Blocked, Some(block)) => Some(Attempt {
-                timestamp: now,
-                field: block.field.clone(),
-                value: block.value.clone(),
-                lead_id: Some(lead.lead_id.clone()),
-                phone: Some(lead.phone.as_str().to_string()),
-                blocked: true,
-                reason: eval.reason.clone().unwrap_or_default(),
-                flag_id: block.flag_id.clone(),
-                request_id: Some(request_id.to_string()),
-                stage: eval.stage.unwrap_or("blocklist").to_string(),
-                source: block.source.to_string(),
-                flag_reason: block.flag_reason.clone(),
-                list: block.list.as_ref().map(|(name, _)| name.clone()),
-                list_version: block.list.as_ref().and_then(|(_, v)| *v),
-            }),
-            _ => None,
-        };
-        CallEvent::Decision {
-            timestamp: now,
-            request_id: request_id.to_string(),
-            lead_id: Some(lead.lead_id.clone()),
-            phone: Some(lead.phone.as_str().to_string()),
-            decision: eval.decision,
-            stage: eval.stage.map(str::to_string),
-            reason: eval.reason.clone(),
-            release,
-            queue_id,
-            release_at: eval.release_at,
-            trace: serde_json::to_value(&eval.trace).ok(),
-            attempt: attempt.map(Box::new),
-            fields: Some(lead.recheck_fields()),
-        }
     }
 
     /// Journals a dispatch result and feeds it to the tracker (it frees or keeps the line).

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::calls::CallRef;
 use super::entries::Tried;
 use super::outbox::Record;
-use super::Gateway;
+use super::{Gateway, Wake};
 use crate::journal::{CallEvent, DispatchStatus};
 use crate::provider::SendResult;
 
@@ -31,7 +31,7 @@ pub fn backoff(base_ms: u64, n: u32) -> Duration {
 /// Runs until `shutdown` resolves, then lets sends in flight finish.
 pub async fn run(
     gateway: Arc<Gateway>,
-    mut queue: mpsc::UnboundedReceiver<String>,
+    mut queue: mpsc::UnboundedReceiver<Wake>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     if let Some(sh) = gateway.shared.clone() {
@@ -47,7 +47,10 @@ pub async fn run(
         let id = tokio::select! {
             _ = &mut shutdown => break,
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => continue,
-            id = queue.recv() => match id { Some(id) => id, None => break },
+            wake = queue.recv() => match wake {
+                Some(Wake::Queued(id) | Wake::Retry(id)) => id,
+                None => break,
+            },
         };
         let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
@@ -219,7 +222,7 @@ pub(super) async fn try_send(
                 let id = request_id.to_string();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    let _ = queue.send(id);
+                    let _ = queue.send(Wake::Retry(id));
                 });
             }
         }

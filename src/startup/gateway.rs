@@ -12,6 +12,7 @@ use crate::bland::{Bland, BlandClient};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::dispatch::calls::{CallIndex, DbCalls, FileCalls, PlacedCalls};
+use crate::dispatch::decisions::{DbDecisions, Decisions, FileDecisions};
 use crate::dispatch::deferred::{DbDeferred, DeferredStore, FileDeferred};
 use crate::dispatch::outbox::store::{DbOutbox, FileOutbox, OutboxStore};
 use crate::dispatch::{self, outbox::Outbox, shared::Shared, Gateway};
@@ -20,15 +21,17 @@ use crate::schedule::queue::DeferredQueue;
 
 pub(super) type Built = (
     Arc<Gateway>,
-    tokio::sync::mpsc::UnboundedReceiver<String>,
+    tokio::sync::mpsc::UnboundedReceiver<dispatch::Wake>,
     Vec<String>,
 );
 
-/// The outbox, the deferred queue and the calls placed, for either backend.
+/// The outbox, the deferred queue, the calls placed and the decisions, for either
+/// backend.
 type Queues = (
     Arc<dyn OutboxStore>,
     Arc<dyn DeferredStore>,
     Arc<dyn PlacedCalls>,
+    Arc<dyn Decisions>,
 );
 
 /// The call provider: Bland, live with a key, a dry run without. (A second provider is
@@ -83,7 +86,7 @@ pub(super) async fn build_gateway(
     let (outbox, ready, deferred, in_doubt, calls, shared) = open_queues(settings, src, clock)?;
     let writeback = writeback(settings, src, clock)?;
     let (outbox, deferred) = (Arc::new(outbox), Arc::new(deferred));
-    let (outbox_store, deferred_store, placed): Queues = match &src.db {
+    let (outbox_store, deferred_store, placed, decisions): Queues = match &src.db {
         None => (
             Arc::new(FileOutbox(outbox.clone())),
             Arc::new(FileDeferred {
@@ -94,11 +97,23 @@ pub(super) async fn build_gateway(
                 index: Arc::new(calls),
                 journals: journals.clone(),
             }),
+            Arc::new(FileDecisions::new(
+                journals.clone(),
+                outbox.clone(),
+                deferred.clone(),
+                src.tracker.clone(),
+            )),
         ),
         Some(db) => (
             Arc::new(DbOutbox::new(db.clone())),
             Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
             Arc::new(DbCalls::new(db.clone(), settings.timezone)),
+            Arc::new(DbDecisions::new(
+                db.clone(),
+                journals.clone(),
+                src.tracker.clone(),
+                src.quarantine.clone(),
+            )),
         ),
     };
     let (gateway, queue) = Gateway::new(dispatch::Parts {
@@ -119,6 +134,9 @@ pub(super) async fn build_gateway(
         clock: clock.clone(),
         settings: settings.clone(),
         shared: shared.clone(),
+        decisions,
+        // The database's group commit for intake; the file appenders commit in groups.
+        batched: src.db.is_some(),
     });
     outbox_store
         .refresh()

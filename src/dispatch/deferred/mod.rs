@@ -16,6 +16,7 @@ use crate::schedule::queue::{Deferral, DeferredQueue, Entry, Removal};
 use crate::store::StoreError;
 
 mod rows;
+pub(crate) use rows::first_deferral;
 pub use rows::{entry_of, DbDeferred};
 
 /// The queue's rows, entries due, and its oldest first deferral.

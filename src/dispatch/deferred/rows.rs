@@ -61,19 +61,28 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A lead's first row in the deferred queue (a fresh queue id; deferred now, never
+/// released yet).
+pub(crate) fn first_deferral(d: &Deferral<'_>) -> crate::db::deferred::DeferredRow {
+    crate::db::deferred::DeferredRow {
+        id: format!("q_{}", uuid::Uuid::new_v4().simple()),
+        lead_id: d.lead.lead_id.clone(),
+        phone: d.lead.phone.as_str().to_string(),
+        request_id: d.request_id.to_string(),
+        lead: serde_json::Value::Object(d.lead.fields.clone()),
+        first_deferred_at: d.now,
+        deferred_at: d.now,
+        release_at: d.release_at,
+        stage: d.stage.to_string(),
+        reason: d.reason.to_string(),
+        releases: 0,
+        releasing: None,
+    }
+}
+
 impl DeferredStore for DbDeferred {
     fn defer<'a>(&'a self, d: Deferral<'a>) -> BoxFuture<'a, Result<String, StoreError>> {
-        Box::pin(async move {
-            let row = crate::dispatch::shared::first_deferral(
-                d.lead,
-                d.request_id,
-                d.now,
-                d.release_at,
-                d.stage,
-                d.reason,
-            );
-            Ok(self.db.defer_lead(&row).await?)
-        })
+        Box::pin(async move { Ok(self.db.defer_lead(&first_deferral(&d)).await?) })
     }
 
     fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
