@@ -30,8 +30,10 @@
 //!   decision path (`decide`) over the decisions' storage role (`decisions::Decisions`: a
 //!   unit of work under the numbers' locks — stripe mutexes and group-committed appends,
 //!   or a transaction holding advisory locks), webhooks gathered into one unit when
-//!   `startup/` asks for it (`batch`, the database's group commit); in database mode
-//!   claims (`claims`, with `shared`); the release task on the lease holder (`rounds`) and releases (`release`)
+//!   `startup/` asks for it (`batch`, the database's group commit); one dispatcher loop
+//!   (`worker`) over the sender's storage role (`sends::Sends`: the ids this process was
+//!   told, its slots and spacing, or claims on shared rows under the deployment's
+//!   limits); the release task on the lease holder (`rounds`) and releases (`release`)
 //!   over the deferred queue's storage role (`deferred::DeferredStore`: the file queue or
 //!   rows), and the outbox's storage
 //!   role for reading and settling entries (`outbox::OutboxStore`: the file outbox or

@@ -3,7 +3,6 @@
 
 pub mod batch;
 pub mod calls;
-pub mod claims;
 pub mod completion;
 mod decide;
 pub mod decisions;
@@ -17,7 +16,8 @@ pub mod redial;
 pub mod release;
 pub mod resolve;
 pub mod rounds;
-pub mod shared;
+pub mod sends;
+mod tries;
 pub mod worker;
 pub mod writeback;
 
@@ -57,8 +57,8 @@ pub struct Gateway {
     pub provider: Arc<dyn crate::provider::CallProvider>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
-    /// Database mode: the shared database and this instance's name in claims.
-    pub shared: Option<Arc<shared::Shared>>,
+    /// Where the dispatcher takes its calls from (this process's queue, or claims).
+    pub sends: Arc<dyn sends::Sends>,
     /// Flags added by outcomes that say do-not-call.
     pub blocklist: Arc<crate::blocklist::Blocklist>,
     /// Writes back to Convoso (`None`: not wired, as in offline commands).
@@ -106,7 +106,7 @@ pub struct Parts {
     pub provider: Arc<dyn crate::provider::CallProvider>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
-    pub shared: Option<Arc<shared::Shared>>,
+    pub sends: Arc<dyn sends::Sends>,
     pub decisions: Arc<dyn decisions::Decisions>,
     /// Decide webhooks in batches ([`batch`]): the database's group commit (the file
     /// backend's appenders commit in groups already).
@@ -149,7 +149,7 @@ impl Gateway {
             provider: p.provider,
             clock: p.clock,
             settings: p.settings,
-            shared: p.shared,
+            sends: p.sends,
             blocklist: p.blocklist,
             writeback: p.writeback,
             release_passes: p.release_passes,

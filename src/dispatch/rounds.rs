@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::deferred::Page;
-use super::shared::CLAIM_MARGIN_SECS;
+use super::sends::CLAIM_MARGIN_SECS;
 use super::Gateway;
 use crate::journal::{CallEvent, DispatchStatus};
 

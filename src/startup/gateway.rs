@@ -15,7 +15,8 @@ use crate::dispatch::calls::{CallIndex, DbCalls, FileCalls, PlacedCalls};
 use crate::dispatch::decisions::{DbDecisions, Decisions, FileDecisions};
 use crate::dispatch::deferred::{DbDeferred, DeferredStore, FileDeferred};
 use crate::dispatch::outbox::store::{DbOutbox, FileOutbox, OutboxStore};
-use crate::dispatch::{self, outbox::Outbox, shared::Shared, Gateway};
+use crate::dispatch::sends::{DbSends, FileSends, Sends};
+use crate::dispatch::{self, outbox::Outbox, Gateway};
 use crate::provider::CallProvider;
 use crate::schedule::queue::DeferredQueue;
 
@@ -25,13 +26,14 @@ pub(super) type Built = (
     Vec<String>,
 );
 
-/// The outbox, the deferred queue, the calls placed and the decisions, for either
-/// backend.
+/// The outbox, the deferred queue, the calls placed, the decisions and the sends, for
+/// either backend.
 type Queues = (
     Arc<dyn OutboxStore>,
     Arc<dyn DeferredStore>,
     Arc<dyn PlacedCalls>,
     Arc<dyn Decisions>,
+    Arc<dyn Sends>,
 );
 
 /// The call provider: Bland, live with a key, a dry run without. (A second provider is
@@ -83,39 +85,11 @@ pub(super) async fn build_gateway(
         &settings.bland,
         settings.timezone,
     );
-    let (outbox, ready, deferred, in_doubt, calls, shared) = open_queues(settings, src, clock)?;
+    let (outbox, ready, deferred, in_doubt, calls) = open_queues(settings, src, clock)?;
     let writeback = writeback(settings, src, clock)?;
     let (outbox, deferred) = (Arc::new(outbox), Arc::new(deferred));
-    let (outbox_store, deferred_store, placed, decisions): Queues = match &src.db {
-        None => (
-            Arc::new(FileOutbox(outbox.clone())),
-            Arc::new(FileDeferred {
-                queue: deferred.clone(),
-                journals: journals.clone(),
-            }),
-            Arc::new(FileCalls {
-                index: Arc::new(calls),
-                journals: journals.clone(),
-            }),
-            Arc::new(FileDecisions::new(
-                journals.clone(),
-                outbox.clone(),
-                deferred.clone(),
-                src.tracker.clone(),
-            )),
-        ),
-        Some(db) => (
-            Arc::new(DbOutbox::new(db.clone())),
-            Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
-            Arc::new(DbCalls::new(db.clone(), settings.timezone)),
-            Arc::new(DbDecisions::new(
-                db.clone(),
-                journals.clone(),
-                src.tracker.clone(),
-                src.quarantine.clone(),
-            )),
-        ),
-    };
+    let (outbox_store, deferred_store, placed, decisions, sends) =
+        roles(settings, src, &outbox, &deferred, calls);
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         release_passes: src.metrics.release_passes.clone(),
         blocklist: src.blocklist.clone(),
@@ -133,7 +107,7 @@ pub(super) async fn build_gateway(
         provider: call_provider(settings)?,
         clock: clock.clone(),
         settings: settings.clone(),
-        shared: shared.clone(),
+        sends,
         decisions,
         // The database's group commit for intake; the file appenders commit in groups.
         batched: src.db.is_some(),
@@ -146,12 +120,55 @@ pub(super) async fn build_gateway(
         .refresh(clock.now())
         .await
         .context("DATABASE_URL: cannot read the shared queues")?;
-    if shared.is_some() {
+    if src.db.is_some() {
         // Nothing left by a previous run of this instance: the rows are every instance's.
         return Ok((Arc::new(gateway), queue, ready));
     }
     settle_previous_run(&gateway, in_doubt).await?;
     Ok((Arc::new(gateway), queue, ready))
+}
+
+/// The storage roles the gateway holds, for the backend `src` has.
+fn roles(
+    settings: &Settings,
+    src: &Components,
+    outbox: &Arc<Outbox>,
+    deferred: &Arc<DeferredQueue>,
+    calls: CallIndex,
+) -> Queues {
+    let journals = &src.journals;
+    match &src.db {
+        None => (
+            Arc::new(FileOutbox(outbox.clone())),
+            Arc::new(FileDeferred {
+                queue: deferred.clone(),
+                journals: journals.clone(),
+            }),
+            Arc::new(FileCalls {
+                index: Arc::new(calls),
+                journals: journals.clone(),
+            }),
+            Arc::new(FileDecisions::new(
+                journals.clone(),
+                outbox.clone(),
+                deferred.clone(),
+                src.tracker.clone(),
+            )),
+            Arc::new(FileSends::new(outbox.clone(), &settings.bland)),
+        ),
+        Some(db) => (
+            Arc::new(DbOutbox::new(db.clone())),
+            Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
+            Arc::new(DbCalls::new(db.clone(), settings.timezone)),
+            Arc::new(DbDecisions::new(
+                db.clone(),
+                journals.clone(),
+                src.tracker.clone(),
+                src.quarantine.clone(),
+            )),
+            Arc::new(DbSends::new(db.clone(), &settings.bland)),
+        ),
+    }
 }
 
 /// The Convoso write sender over its store (the file log, or rows).
@@ -205,7 +222,7 @@ async fn settle_previous_run(
 }
 
 /// The file backend's outbox, deferred queue and call index (with the calls to send now
-/// and the releases in doubt); with the database, detached ones and the shared handle.
+/// and the releases in doubt); with the database, detached ones.
 fn open_queues(
     settings: &Settings,
     src: &Components,
@@ -219,15 +236,14 @@ fn open_queues(
                 .context("DATA_DIR: cannot open the deferred queue")?;
             let today = crate::clock::business_date(clock.now(), settings.timezone);
             let calls = CallIndex::rebuild(&settings.data_dir, today, &src.quarantine);
-            (outbox, ready, deferred, in_doubt, calls, None)
+            (outbox, ready, deferred, in_doubt, calls)
         }
-        Some(db) => (
+        Some(_) => (
             Outbox::detached()?,
             Vec::new(),
             DeferredQueue::detached()?,
             Vec::new(),
             CallIndex::default(),
-            Some(Arc::new(Shared::new(db.clone(), src.quarantine.clone()))),
         ),
     })
 }
@@ -239,5 +255,4 @@ type Opened = (
     DeferredQueue,
     Vec<crate::schedule::queue::Entry>,
     CallIndex,
-    Option<Arc<Shared>>,
 );

@@ -9,6 +9,7 @@
 //! Counts are per business day in `TIMEZONE`. Entries for past days are dropped when the
 //! day rolls, so memory follows one day's traffic.
 
+mod apply;
 pub mod checks;
 pub mod config;
 pub mod numbers;
@@ -181,128 +182,6 @@ impl Tracker {
         let start =
             local_instant(self.tz, date, 0).map_or(now.timestamp() - 86_400, |t| t.timestamp());
         (date, start)
-    }
-
-    /// Feeds one call-journal event into the state (live and at rebuild).
-    pub fn apply(&self, event: &CallEvent) {
-        match event {
-            CallEvent::Decision {
-                timestamp,
-                request_id,
-                lead_id: Some(lead_id),
-                phone: Some(phone),
-                decision: Decision::Accepted,
-                ..
-            } => {
-                let Some(key) = phone_key(phone) else { return };
-                let at = timestamp.timestamp();
-                let mut s = self.state();
-                let line = s.lines.entry(key).or_default();
-                let mut accepted = std::mem::take(&mut line.accepted).into_vec();
-                accepted.push(pack(at));
-                line.accepted = accepted.into_boxed_slice();
-                line.active = Some(Box::new(Active {
-                    request_id: request_id.as_str().into(),
-                    lead_id: lead_id.as_str().into(),
-                    since: at,
-                }));
-                let lead = s.leads.entry(lead_key(key, lead_id)).or_default();
-                lead.last_accepted = pack(at);
-            }
-            CallEvent::Dispatch {
-                timestamp,
-                request_id,
-                status,
-                phone: Some(phone),
-                ..
-            } => {
-                let Some(key) = phone_key(phone) else { return };
-                let mut s = self.state();
-                let Some(line) = s.lines.get_mut(&key) else {
-                    return;
-                };
-                let ours = line
-                    .active
-                    .as_ref()
-                    .is_some_and(|a| &*a.request_id == request_id.as_str());
-                if !ours {
-                    return;
-                }
-                match status {
-                    DispatchStatus::Sent => {
-                        if let Some(a) = &mut line.active {
-                            a.since = a.since.max(timestamp.timestamp());
-                        }
-                    }
-                    // Bland certainly never took it: the line is free, and the acceptance
-                    // counts against neither the caps nor the duplicate window.
-                    DispatchStatus::Failed | DispatchStatus::Deferred => {
-                        if let Some(a) = line.active.take() {
-                            let accepted = pack(a.since);
-                            if let Some(i) = line.accepted.iter().rposition(|t| *t == accepted) {
-                                let mut kept = std::mem::take(&mut line.accepted).into_vec();
-                                kept.remove(i);
-                                line.accepted = kept.into_boxed_slice();
-                            }
-                            if let Some(lead) = s.leads.get_mut(&lead_key(key, &a.lead_id)) {
-                                if lead.last_accepted == accepted {
-                                    lead.last_accepted = 0;
-                                }
-                            }
-                        }
-                    }
-                    // No call was placed, or none will report back: the line is free (a
-                    // dry run still counts, as a placed call would).
-                    DispatchStatus::DryRun | DispatchStatus::Cancelled => line.active = None,
-                    DispatchStatus::Unconfirmed => {}
-                }
-            }
-            CallEvent::Outcome {
-                timestamp,
-                request_id,
-                outcome,
-                lead_id,
-                phone: Some(phone),
-                tags,
-                matched: true,
-                ..
-            } => {
-                let Some(key) = phone_key(phone) else { return };
-                let at = timestamp.timestamp();
-                let date = business_date(*timestamp, self.tz);
-                let not_interested = {
-                    let wanted = &self.protection.get().doc.not_interested_tags;
-                    tags.iter()
-                        .map(|t| normalise_tag(t))
-                        .find(|t| wanted.contains(t))
-                };
-                let mut s = self.state();
-                let line = s.lines.entry(key).or_default();
-                if line
-                    .active
-                    .as_ref()
-                    .is_some_and(|a| request_id.as_deref().is_none_or(|r| &*a.request_id == r))
-                {
-                    line.active = None;
-                }
-                if *outcome == Outcome::Transferred {
-                    line.transferred_at = pack(at);
-                }
-                if let Some(tag) = not_interested {
-                    line.not_interested = Some(Box::new((date, tag.into())));
-                }
-                if let Some(lead_id) = lead_id {
-                    let lead = s.leads.entry(lead_key(key, lead_id)).or_default();
-                    if lead.day != day_number(date) {
-                        lead.day = day_number(date);
-                        lead.outcomes = [0; 6];
-                    }
-                    let i = outcome_index(*outcome);
-                    lead.outcomes[i] = lead.outcomes[i].saturating_add(1);
-                }
-            }
-            _ => {}
-        }
     }
 
     /// Drops what no rule can look at any more, once per business day. Called with the

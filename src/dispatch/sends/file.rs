@@ -1,0 +1,119 @@
+//! The file backend's sends: one process sends, so the ids it was told wait here in
+//! order, a semaphore counts the calls in flight and the spacing between starts is kept
+//! here too. A call is handed out once its `attempt` record is on disk.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::{Claim, Claimed, Sends};
+use crate::config::BlandSettings;
+use crate::dispatch::outbox::{Outbox, Record};
+use crate::dispatch::Wake;
+use crate::store::StoreError;
+
+pub struct FileSends {
+    outbox: Arc<Outbox>,
+    slots: Arc<Semaphore>,
+    spacing: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    wanted: VecDeque<String>,
+    next_start: Option<Instant>,
+}
+
+impl FileSends {
+    pub fn new(outbox: Arc<Outbox>, bland: &BlandSettings) -> Self {
+        Self {
+            outbox,
+            slots: Arc::new(Semaphore::new(bland.max_concurrent.max(1))),
+            spacing: Duration::from_secs_f64(1.0 / bland.max_calls_per_second),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next id to send, with a slot, once the spacing allows.
+    fn take(&self) -> Result<(String, tokio::sync::OwnedSemaphorePermit), Claim> {
+        let mut s = self.state();
+        if s.wanted.is_empty() {
+            return Err(Claim::Nothing);
+        }
+        let now = Instant::now();
+        if let Some(wait) = s.next_start.and_then(|t| t.checked_duration_since(now)) {
+            if !wait.is_zero() {
+                return Err(Claim::Wait(wait));
+            }
+        }
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            return Err(Claim::Full);
+        };
+        let id = s.wanted.pop_front().ok_or(Claim::Nothing)?;
+        s.next_start = Some(s.next_start.map_or(now, |t| t.max(now)) + self.spacing);
+        Ok((id, slot))
+    }
+
+    /// Records the try before the request leaves; on failure the entry says why.
+    async fn attempt(&self, request_id: &str, at: DateTime<Utc>, n: u32) -> bool {
+        let tried = Record::Attempt {
+            request_id: request_id.into(),
+            at,
+            n,
+        };
+        match self.outbox.record(tried).wait().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(request_id, error = %e, "could not record a dispatch attempt");
+                let _ = self.outbox.record(Record::Retry {
+                    request_id: request_id.into(),
+                    at,
+                    n,
+                    error: "could not record the attempt".into(),
+                });
+                false
+            }
+        }
+    }
+}
+
+impl Sends for FileSends {
+    fn told(&self, wake: Wake) {
+        let (Wake::Queued(id) | Wake::Retry(id)) = wake;
+        self.state().wanted.push_back(id);
+    }
+
+    fn claim(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<Claim, StoreError>> {
+        Box::pin(async move {
+            loop {
+                let (request_id, slot) = match self.take() {
+                    Ok(taken) => taken,
+                    Err(claim) => return Ok(claim),
+                };
+                // Settled, in flight or gone since it was queued: nothing to send.
+                let Some(next) = self.outbox.next_attempt(&request_id) else {
+                    continue;
+                };
+                if !self.attempt(&request_id, now, next.n).await {
+                    continue;
+                }
+                let slot = Some(slot);
+                return Ok(Claim::Claimed(Box::new(Claimed {
+                    request_id,
+                    next,
+                    slot,
+                })));
+            }
+        })
+    }
+}

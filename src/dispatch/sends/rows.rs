@@ -1,0 +1,103 @@
+//! Sends on PostgreSQL: each instance claims due calls from the shared outbox under the
+//! deployment's limits ([`Db::claim_paced`]); the claim records the try and its lease in
+//! the same commit. A retry timer of this instance asks for its call by id.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+
+use super::{Claim, Claimed, Sends, CLAIM_MARGIN_SECS};
+use crate::config::BlandSettings;
+use crate::db::pace;
+use crate::db::Db;
+use crate::dispatch::outbox::NextAttempt;
+use crate::dispatch::Wake;
+use crate::store::StoreError;
+
+pub struct DbSends {
+    db: Db,
+    lease: chrono::Duration,
+    spacing: chrono::Duration,
+    max_in_flight: i64,
+    /// Calls whose retry timer fired here, claimed by id first.
+    wanted: Mutex<VecDeque<String>>,
+}
+
+impl DbSends {
+    pub fn new(db: Db, bland: &BlandSettings) -> Self {
+        Self {
+            db,
+            lease: chrono::Duration::seconds(bland.timeout_secs as i64 + CLAIM_MARGIN_SECS),
+            spacing: chrono::Duration::microseconds(
+                (1e6 / bland.max_calls_per_second).round() as i64
+            ),
+            max_in_flight: bland.max_concurrent.max(1) as i64,
+            wanted: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn wanted(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        self.wanted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Sends for DbSends {
+    fn told(&self, wake: Wake) {
+        match wake {
+            // A call was queued here: the next claim takes what is due, in order.
+            Wake::Queued(_) => {}
+            Wake::Retry(id) => self.wanted().push_back(id),
+        }
+    }
+
+    fn claim(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<Claim, StoreError>> {
+        Box::pin(async move {
+            loop {
+                let only = self.wanted().front().cloned();
+                let claim = self
+                    .db
+                    .claim_paced(
+                        &self.db.holder,
+                        now,
+                        self.lease,
+                        only.as_deref(),
+                        self.max_in_flight,
+                        self.spacing,
+                    )
+                    .await?;
+                let done_with_only = || {
+                    if only.is_some() {
+                        self.wanted().pop_front();
+                    }
+                };
+                return Ok(match claim {
+                    pace::Claim::Claimed(c) => {
+                        done_with_only();
+                        Claim::Claimed(Box::new(Claimed {
+                            request_id: c.request_id,
+                            next: NextAttempt {
+                                body: c.body,
+                                n: u32::try_from(c.n).unwrap_or(1),
+                                lead_id: c.lead_id,
+                                phone: c.phone,
+                                first_try: Some(c.first_try),
+                            },
+                            slot: None,
+                        }))
+                    }
+                    // That retry is no longer queued: on to what is due.
+                    pace::Claim::Nothing if only.is_some() => {
+                        done_with_only();
+                        continue;
+                    }
+                    pace::Claim::Nothing => Claim::Nothing,
+                    pace::Claim::Full => Claim::Full,
+                    pace::Claim::Wait(d) => Claim::Wait(d.min(Duration::from_secs(1))),
+                });
+            }
+        })
+    }
+}

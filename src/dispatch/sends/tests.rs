@@ -1,0 +1,122 @@
+//! One set of behaviour checks, run against both implementations of [`Sends`]: two
+//! queued calls handed out one at a time under a limit of one in flight, each with its
+//! try recorded; a retry handed out again as the next try; nothing once all are settled.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::config::Settings;
+use crate::dispatch::outbox::store::{OutboxStore, Tried};
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap_or_default()
+}
+
+fn bland() -> crate::config::BlandSettings {
+    let mut b = Settings::defaults().bland;
+    b.max_concurrent = 1;
+    b.max_calls_per_second = 1e9; // no spacing to wait out
+    b
+}
+
+async fn claim(sends: &dyn Sends, now: DateTime<Utc>) -> Claim {
+    sends.claim(now).await.expect("claim")
+}
+
+fn claimed(c: Claim) -> Claimed {
+    match c {
+        Claim::Claimed(c) => *c,
+        Claim::Nothing => panic!("nothing to send"),
+        Claim::Full => panic!("no room"),
+        Claim::Wait(d) => panic!("asked to wait {d:?}"),
+    }
+}
+
+async fn sent(outbox: &dyn OutboxStore, c: Claimed, now: DateTime<Utc>) {
+    let tried = Tried::Sent {
+        call_id: format!("call-{}", c.request_id),
+    };
+    outbox
+        .finish(&c.request_id, now, tried)
+        .await
+        .expect("sent");
+}
+
+/// What every implementation does with `req_a` and `req_b` queued in its outbox.
+async fn behaves(sends: &dyn Sends, outbox: &dyn OutboxStore) {
+    sends.told(Wake::Queued("req_a".into()));
+    sends.told(Wake::Queued("req_b".into()));
+    let a = claimed(claim(sends, at(1)).await);
+    assert_eq!(
+        (a.request_id.as_str(), a.next.n),
+        ("req_a", 1),
+        "oldest first"
+    );
+    assert!(
+        matches!(claim(sends, at(1)).await, Claim::Full),
+        "one in flight"
+    );
+    let entry = outbox.entry("req_a").await.expect("entry").expect("open");
+    assert_eq!(
+        entry.attempts.len(),
+        1,
+        "the try is recorded before it is handed out"
+    );
+    sent(outbox, a, at(2)).await;
+
+    let b = claimed(claim(sends, at(3)).await);
+    assert_eq!((b.request_id.as_str(), b.next.n), ("req_b", 1));
+    let retry = Tried::Retry {
+        n: 1,
+        error: "busy".into(),
+        delay: std::time::Duration::from_secs(60),
+    };
+    outbox.finish("req_b", at(4), retry).await.expect("retry");
+    drop(b);
+    // The backoff ran out (the dispatcher's timer): the next try of the same call.
+    sends.told(Wake::Retry("req_b".into()));
+    let again = claimed(claim(sends, at(5)).await);
+    assert_eq!((again.request_id.as_str(), again.next.n), ("req_b", 2));
+    sent(outbox, again, at(6)).await;
+    assert!(matches!(claim(sends, at(7)).await, Claim::Nothing));
+}
+
+#[tokio::test]
+async fn files_behave_as_sends() {
+    use crate::dispatch::outbox::{store::FileOutbox, Outbox, Record};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quarantine = crate::store::quarantine::Quarantine::in_memory();
+    let (outbox, _) = Outbox::open(dir.path(), at(0), &quarantine).expect("open");
+    let outbox = Arc::new(outbox);
+    for id in ["req_a", "req_b"] {
+        let queued = Record::Queued {
+            request_id: id.into(),
+            at: at(0),
+            lead_id: format!("lead-{id}"),
+            phone: "+14155550101".into(),
+            body: serde_json::json!({"phone_number": "+14155550101"}),
+        };
+        outbox.record(queued).wait().await.expect("queued");
+    }
+    let sends = FileSends::new(outbox.clone(), &bland());
+    behaves(&sends, &FileOutbox(outbox)).await;
+}
+
+#[tokio::test]
+async fn rows_behave_as_sends() {
+    let Some(test) = crate::db::scratch::Scratch::create().await else {
+        return;
+    };
+    let db = crate::db::Db::connect(&test.url, 2).await.expect("connect");
+    for (n, id) in ["req_a", "req_b"].into_iter().enumerate() {
+        let body = serde_json::json!({"phone_number": "+14155550101"});
+        let lead = format!("lead-{id}");
+        let queued = db.enqueue_call(id, &lead, "+14155550101", &body, at(n as i64 - 10));
+        queued.await.expect("queued");
+    }
+    let outbox = crate::dispatch::outbox::store::DbOutbox::new(db.clone());
+    behaves(&DbSends::new(db.clone(), &bland()), &outbox).await;
+    db.pool.close().await;
+}
