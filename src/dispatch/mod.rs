@@ -33,16 +33,14 @@ use crate::config::Settings;
 use crate::domain::Lead;
 use crate::journal::{CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
-use crate::schedule::queue::DeferredQueue;
-use outbox::{Outbox, OutboxStore};
+use outbox::OutboxStore;
 pub use release::SchedulerHealth;
 pub use resolve::ResolveError;
 
 pub struct Gateway {
     pub pipeline: Pipeline,
     pub journals: Arc<Journals>,
-    pub outbox: Arc<Outbox>,
-    /// The outbox for reading and settling entries (the file outbox above, or rows).
+    /// The outbox for reading and settling entries (the file outbox, or rows).
     pub outbox_store: Arc<dyn OutboxStore>,
     /// The deferred queue for everything but a decision (the file queue, or rows).
     pub deferred_store: Arc<dyn deferred::DeferredStore>,
@@ -50,7 +48,6 @@ pub struct Gateway {
     pub leases: Arc<dyn crate::store::lease::Leases>,
     /// The calls placed and their outcomes (the file index, or journal rows).
     pub placed: Arc<dyn calls::PlacedCalls>,
-    pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
     /// Who places the calls (Bland); not live = dry run.
@@ -94,12 +91,10 @@ pub fn new_request_id() -> String {
 pub struct Parts {
     pub pipeline: Pipeline,
     pub journals: Arc<Journals>,
-    pub outbox: Arc<Outbox>,
     pub outbox_store: Arc<dyn OutboxStore>,
     pub deferred_store: Arc<dyn deferred::DeferredStore>,
     pub leases: Arc<dyn crate::store::lease::Leases>,
     pub placed: Arc<dyn calls::PlacedCalls>,
-    pub deferred: Arc<DeferredQueue>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
     /// Who places the calls (Bland); not live = dry run.
@@ -138,12 +133,10 @@ impl Gateway {
         let gw = Self {
             pipeline: p.pipeline,
             journals: p.journals,
-            outbox: p.outbox,
             outbox_store: p.outbox_store,
             deferred_store: p.deferred_store,
             leases: p.leases,
             placed: p.placed,
-            deferred: p.deferred,
             scheduler: p.scheduler,
             tracker: p.tracker,
             provider: p.provider,

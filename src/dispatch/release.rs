@@ -32,10 +32,15 @@ pub enum Released {
 }
 
 impl Gateway {
-    /// Settles entries whose release a crash cut short (startup): if the release's call
+    /// Settles entries whose release a crash cut short (startup, file backend): if the release's call
     /// reached the outbox, or the release was blocked, the entry is done; otherwise it is
     /// released again (same request id), so the lead is neither lost nor dialled twice.
-    pub async fn settle_in_doubt(&self, entries: Vec<Entry>) -> io::Result<()> {
+    pub async fn settle_in_doubt(
+        &self,
+        outbox: &super::outbox::Outbox,
+        queue: &crate::schedule::queue::DeferredQueue,
+        entries: Vec<Entry>,
+    ) -> io::Result<()> {
         let now = self.clock.now();
         let today = self.journals.date_of(now);
         let days: Vec<_> = [today.pred_opt(), Some(today)]
@@ -46,19 +51,16 @@ impl Gateway {
             let Some(rid) = e.releasing.clone() else {
                 continue;
             };
-            let done = self.outbox.has_seen(&rid)
+            let done = outbox.has_seen(&rid)
                 || self
                     .journals
                     .decisions_for(&days, &rid)?
                     .contains(&Decision::Blocked);
             tracing::warn!(queue_id = %e.id, request_id = %rid, done, "settling a release interrupted by a restart");
             if done {
-                self.deferred
-                    .remove(&e, Removal::Released, now)
-                    .wait()
-                    .await?;
+                queue.remove(&e, Removal::Released, now).wait().await?;
             } else {
-                self.deferred.retry_later(&e);
+                queue.retry_later(&e);
             }
         }
         Ok(())

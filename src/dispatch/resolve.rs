@@ -126,12 +126,12 @@ impl Gateway {
         self.outbox_settle(&entry.request_id, false, None).await
     }
 
-    /// At startup: an entry left `unconfirmed` whose send (or dry run) the call journal
+    /// At startup (file backend): an entry left `unconfirmed` whose send (or dry run) the call journal
     /// already records (the crash came between the two writes) is settled as such.
     /// Returns how many.
-    pub async fn reconcile_unconfirmed(&self) -> io::Result<usize> {
+    pub async fn reconcile_unconfirmed(&self, outbox: &super::outbox::Outbox) -> io::Result<usize> {
         let mut settled = 0;
-        for entry in self.outbox.pending() {
+        for entry in outbox.pending() {
             if entry.state != State::Unconfirmed {
                 continue;
             }
@@ -141,7 +141,7 @@ impl Gateway {
                     .map_err(|e| io::Error::other(e.to_string()))?;
                 settled += 1;
             } else if self.journaled_dry_run(&entry)? {
-                self.outbox
+                outbox
                     .record(Record::DryRun {
                         request_id: entry.request_id.clone(),
                         at: self.clock.now(),

@@ -163,14 +163,6 @@ impl DeferredQueue {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A queue with no file, for database mode (see [`crate::dispatch::outbox::Outbox::detached`]).
-    pub fn detached() -> io::Result<Self> {
-        Ok(Self {
-            log: Appender::detached()?,
-            inner: Mutex::new(Inner::default()),
-        })
-    }
-
     fn record(&self, inner: &mut Inner, record: Record) -> Pending {
         let pending = self.log.append(line(&record));
         inner.apply(record);

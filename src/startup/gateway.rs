@@ -85,23 +85,19 @@ pub(super) async fn build_gateway(
         &settings.bland,
         settings.timezone,
     );
-    let (outbox, ready, deferred, in_doubt, calls) = open_queues(settings, src, clock)?;
+    let files = open_files(settings, src, clock)?;
     let writeback = writeback(settings, src, clock)?;
-    let (outbox, deferred) = (Arc::new(outbox), Arc::new(deferred));
-    let (outbox_store, deferred_store, placed, decisions, sends) =
-        roles(settings, src, &outbox, &deferred, calls);
+    let (outbox_store, deferred_store, placed, decisions, sends) = roles(settings, src, &files);
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         release_passes: src.metrics.release_passes.clone(),
         blocklist: src.blocklist.clone(),
         writeback: Some(Arc::new(writeback)),
         pipeline,
         journals: journals.clone(),
-        outbox,
         outbox_store: outbox_store.clone(),
         deferred_store: deferred_store.clone(),
         leases: src.leases.clone(),
         placed,
-        deferred,
         scheduler: src.scheduler.clone(),
         tracker: src.tracker.clone(),
         provider: call_provider(settings)?,
@@ -120,43 +116,20 @@ pub(super) async fn build_gateway(
         .refresh(clock.now())
         .await
         .context("DATABASE_URL: cannot read the shared queues")?;
-    if src.db.is_some() {
-        // Nothing left by a previous run of this instance: the rows are every instance's.
-        return Ok((Arc::new(gateway), queue, ready));
-    }
-    settle_previous_run(&gateway, in_doubt).await?;
-    Ok((Arc::new(gateway), queue, ready))
+    // With the database nothing was left by a previous run of this instance: the rows are
+    // every instance's.
+    let Opened::Files(files) = files else {
+        return Ok((Arc::new(gateway), queue, Vec::new()));
+    };
+    settle_previous_run(&gateway, &files).await?;
+    Ok((Arc::new(gateway), queue, files.ready))
 }
 
-/// The storage roles the gateway holds, for the backend `src` has.
-fn roles(
-    settings: &Settings,
-    src: &Components,
-    outbox: &Arc<Outbox>,
-    deferred: &Arc<DeferredQueue>,
-    calls: CallIndex,
-) -> Queues {
+/// The storage roles the gateway holds, for the backend opened.
+fn roles(settings: &Settings, src: &Components, opened: &Opened) -> Queues {
     let journals = &src.journals;
-    match &src.db {
-        None => (
-            Arc::new(FileOutbox(outbox.clone())),
-            Arc::new(FileDeferred {
-                queue: deferred.clone(),
-                journals: journals.clone(),
-            }),
-            Arc::new(FileCalls {
-                index: Arc::new(calls),
-                journals: journals.clone(),
-            }),
-            Arc::new(FileDecisions::new(
-                journals.clone(),
-                outbox.clone(),
-                deferred.clone(),
-                src.tracker.clone(),
-            )),
-            Arc::new(FileSends::new(outbox.clone(), &settings.bland)),
-        ),
-        Some(db) => (
+    match opened {
+        Opened::Database(db) => (
             Arc::new(DbOutbox::new(db.clone())),
             Arc::new(DbDeferred::new(db.clone(), settings.timezone)),
             Arc::new(DbCalls::new(db.clone(), settings.timezone)),
@@ -167,6 +140,24 @@ fn roles(
                 src.quarantine.clone(),
             )),
             Arc::new(DbSends::new(db.clone(), &settings.bland)),
+        ),
+        Opened::Files(f) => (
+            Arc::new(FileOutbox(f.outbox.clone())),
+            Arc::new(FileDeferred {
+                queue: f.deferred.clone(),
+                journals: journals.clone(),
+            }),
+            Arc::new(FileCalls {
+                index: f.calls.clone(),
+                journals: journals.clone(),
+            }),
+            Arc::new(FileDecisions::new(
+                journals.clone(),
+                f.outbox.clone(),
+                f.deferred.clone(),
+                src.tracker.clone(),
+            )),
+            Arc::new(FileSends::new(f.outbox.clone(), &settings.bland)),
         ),
     }
 }
@@ -200,12 +191,9 @@ fn writeback(
 
 /// File backend: what this instance's previous run left unsettled (calls the journal
 /// shows as sent but the outbox as unconfirmed; releases a crash cut short).
-async fn settle_previous_run(
-    gateway: &Gateway,
-    in_doubt: Vec<crate::schedule::queue::Entry>,
-) -> anyhow::Result<()> {
+async fn settle_previous_run(gateway: &Gateway, files: &Files) -> anyhow::Result<()> {
     let reconciled = gateway
-        .reconcile_unconfirmed()
+        .reconcile_unconfirmed(&files.outbox)
         .await
         .context("DATA_DIR: cannot settle calls the call journal shows as sent")?;
     if reconciled > 0 {
@@ -215,44 +203,49 @@ async fn settle_previous_run(
         );
     }
     gateway
-        .settle_in_doubt(in_doubt)
+        .settle_in_doubt(&files.outbox, &files.deferred, files.in_doubt.clone())
         .await
         .context("DATA_DIR: cannot settle deferred leads whose release was interrupted")?;
     Ok(())
 }
 
-/// The file backend's outbox, deferred queue and call index (with the calls to send now
-/// and the releases in doubt); with the database, detached ones.
-fn open_queues(
+/// The file backend's queues, opened from `DATA_DIR`.
+struct Files {
+    outbox: Arc<Outbox>,
+    /// Calls to send now.
+    ready: Vec<String>,
+    deferred: Arc<DeferredQueue>,
+    /// Releases a crash cut short.
+    in_doubt: Vec<crate::schedule::queue::Entry>,
+    calls: Arc<CallIndex>,
+}
+
+/// The backend the queues live in.
+enum Opened {
+    Files(Files),
+    Database(crate::db::Db),
+}
+
+/// The file backend's outbox, deferred queue and call index, or the database.
+fn open_files(
     settings: &Settings,
     src: &Components,
     clock: &SharedClock,
 ) -> anyhow::Result<Opened> {
-    Ok(match &src.db {
-        None => {
-            let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now(), &src.quarantine)
-                .context("DATA_DIR: cannot open the outbox")?;
-            let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir, &src.quarantine)
-                .context("DATA_DIR: cannot open the deferred queue")?;
-            let today = crate::clock::business_date(clock.now(), settings.timezone);
-            let calls = CallIndex::rebuild(&settings.data_dir, today, &src.quarantine);
-            (outbox, ready, deferred, in_doubt, calls)
-        }
-        Some(_) => (
-            Outbox::detached()?,
-            Vec::new(),
-            DeferredQueue::detached()?,
-            Vec::new(),
-            CallIndex::default(),
-        ),
-    })
+    if let Some(db) = &src.db {
+        return Ok(Opened::Database(db.clone()));
+    }
+    let (outbox, ready) = Outbox::open(&settings.data_dir, clock.now(), &src.quarantine)
+        .context("DATA_DIR: cannot open the outbox")?;
+    let (deferred, in_doubt) = DeferredQueue::open(&settings.data_dir, &src.quarantine)
+        .context("DATA_DIR: cannot open the deferred queue")?;
+    let today = crate::clock::business_date(clock.now(), settings.timezone);
+    let calls = CallIndex::rebuild(&settings.data_dir, today, &src.quarantine);
+    Ok(Opened::Files(Files {
+        outbox: Arc::new(outbox),
+        ready,
+        deferred: Arc::new(deferred),
+        in_doubt,
+        calls: Arc::new(calls),
+    }))
 }
-
-/// What [`open_queues`] opens.
-type Opened = (
-    Outbox,
-    Vec<String>,
-    DeferredQueue,
-    Vec<crate::schedule::queue::Entry>,
-    CallIndex,
-);

@@ -239,10 +239,10 @@ impl Application {
         for task in tasks {
             let _ = task.await;
         }
-        if let Err(e) = state.gateway.deferred.flush().wait().await {
+        if let Err(e) = state.gateway.deferred_store.flush().await {
             tracing::error!(error = %e, "could not flush the deferred queue at shutdown");
         }
-        if let Err(e) = state.gateway.outbox.flush().wait().await {
+        if let Err(e) = state.gateway.outbox_store.flush().await {
             tracing::error!(error = %e, "could not flush the outbox at shutdown");
         }
         if let Err(e) = state.journals.flush().wait().await {

@@ -113,6 +113,8 @@ pub trait DeferredStore: Send + Sync {
     fn summary(&self, now: DateTime<Utc>) -> Summary;
     /// Re-reads the summary (nothing to do for files).
     fn refresh(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Everything recorded is on disk (shutdown; rows are committed as they go).
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
 /// This instance's queue log, and the call journal its removals are journaled in.
@@ -276,6 +278,11 @@ impl DeferredStore for FileDeferred {
 
     fn refresh(&self, _now: DateTime<Utc>) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        let flushed = self.queue.flush();
+        Box::pin(async move { Ok(flushed.wait().await?) })
     }
 }
 

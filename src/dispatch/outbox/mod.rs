@@ -337,16 +337,6 @@ impl Outbox {
         ))
     }
 
-    /// An outbox with no file, for database mode (the rows are the outbox; a record made
-    /// here by mistake fails loudly instead of landing in a file no instance reads).
-    pub fn detached() -> io::Result<Self> {
-        Ok(Self {
-            log: Appender::detached()?,
-            entries: Mutex::new(HashMap::new()),
-            seen: std::collections::HashSet::new(),
-        })
-    }
-
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }

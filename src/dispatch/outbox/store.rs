@@ -84,6 +84,8 @@ pub trait OutboxStore: Send + Sync {
     fn counts(&self) -> Counts;
     /// Re-reads the sizes (nothing to do for files).
     fn refresh(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Everything recorded is on disk (shutdown; rows are committed as they go).
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
 /// This instance's outbox log.
@@ -208,6 +210,11 @@ impl OutboxStore for FileOutbox {
 
     fn refresh(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        let flushed = self.0.flush();
+        Box::pin(async move { Ok(flushed.wait().await?) })
     }
 }
 
@@ -358,6 +365,10 @@ impl OutboxStore for DbOutbox {
             *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = counts;
             Ok(())
         })
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
