@@ -22,10 +22,12 @@ pub enum CompletionError {
         #[source]
         source: crate::store::StoreError,
     },
-    /// What the outcome sets off (a flag, a redial, a Convoso write) or the settling of an
-    /// unconfirmed call failed, as said.
-    #[error("{0}")]
-    FollowUp(String),
+    /// What the outcome sets off (a flag, a redial, a Convoso write) failed.
+    #[error(transparent)]
+    FollowUp(#[from] super::follow_up::FollowUpError),
+    /// An unconfirmed call could not be settled as sent.
+    #[error("could not settle unconfirmed call {request_id}: {why}")]
+    Settle { request_id: String, why: String },
 }
 
 impl CompletionError {
@@ -36,13 +38,11 @@ impl CompletionError {
 
     /// Whether the database is what failed.
     pub fn is_database(&self) -> bool {
-        matches!(
-            self,
-            Self::Store {
-                source: crate::store::StoreError::Database(_),
-                ..
-            }
-        )
+        match self {
+            Self::Store { source, .. } => matches!(source, crate::store::StoreError::Database(_)),
+            Self::FollowUp(e) => e.is_database(),
+            Self::Invalid(_) | Self::StillSending(_) | Self::Settle { .. } => false,
+        }
     }
 }
 
@@ -67,10 +67,9 @@ impl super::Gateway {
         };
         self.settle_sent(&entry, Some(c.call_id.clone()))
             .await
-            .map_err(|e| {
-                CompletionError::FollowUp(format!(
-                    "could not settle unconfirmed call {request_id}: {e}"
-                ))
+            .map_err(|e| CompletionError::Settle {
+                request_id: request_id.clone(),
+                why: e.to_string(),
             })?;
         tracing::info!(request_id = %request_id, call_id = %c.call_id, "unconfirmed call settled as sent by its completion");
         Ok(())

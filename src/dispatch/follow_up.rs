@@ -6,6 +6,52 @@ use std::collections::BTreeMap;
 use crate::convoso::params::{dnc_insert, lead_update, status_for, CallDetails};
 use crate::convoso::{Write, WriteKind};
 
+/// Why what an outcome sets off did not happen (the completion is answered 503 and the
+/// provider retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum FollowUpError {
+    #[error("could not flag {phone}, which asked not to be called: {source}")]
+    Flag {
+        phone: String,
+        #[source]
+        source: crate::blocklist::BlocklistError,
+    },
+    #[error("could not queue the Convoso {what}: {source}")]
+    Write {
+        what: &'static str,
+        #[source]
+        source: crate::store::StoreError,
+    },
+    /// Stopping or scheduling the lead's redials (`doing`), or journaling it (`None`).
+    #[error("{}{source}", doing.map(|d| format!("could not {d}: ")).unwrap_or_default())]
+    Redial {
+        doing: Option<&'static str>,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the lead to redial does not parse: {0}")]
+    RedialLead(String),
+}
+
+impl FollowUpError {
+    fn write(what: &'static str) -> impl FnOnce(crate::store::StoreError) -> Self {
+        move |source| Self::Write { what, source }
+    }
+
+    pub(super) fn redial(doing: Option<&'static str>) -> impl FnOnce(std::io::Error) -> Self {
+        move |source| Self::Redial { doing, source }
+    }
+
+    /// Whether the database is what failed.
+    pub fn is_database(&self) -> bool {
+        match self {
+            Self::Write { source, .. } => matches!(source, crate::store::StoreError::Database(_)),
+            Self::Redial { source, .. } => crate::db::is_unavailable(source),
+            Self::Flag { .. } | Self::RedialLead(_) => false,
+        }
+    }
+}
+
 impl super::Gateway {
     /// What an outcome sets off beyond the journal, before it is journaled (so a failure
     /// is answered with an error and Bland's retry finds the call unsettled): the number
@@ -18,7 +64,7 @@ impl super::Gateway {
         request_id: Option<&str>,
         lead_id: Option<&str>,
         phone: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), FollowUpError> {
         let Some(wb) = &self.writeback else {
             return Ok(());
         };
@@ -39,9 +85,14 @@ impl super::Gateway {
                 added_by: Some("outcome".into()),
                 ..Default::default()
             };
-            let added = self.blocklist.add(record).await.map_err(|e| {
-                format!("could not flag {phone}, which asked not to be called: {e}")
-            })?;
+            let added = self
+                .blocklist
+                .add(record)
+                .await
+                .map_err(|source| FollowUpError::Flag {
+                    phone: phone.to_string(),
+                    source,
+                })?;
             tracing::warn!(call_id = %c.call_id, flag_id = %added.flag.id, "do-not-call outcome: the number is flagged");
         }
         if let Some(lead_id) = lead_id {
@@ -65,7 +116,7 @@ impl super::Gateway {
             w.phone = phone.map(str::to_string);
             wb.enqueue(w)
                 .await
-                .map_err(|e| format!("could not queue the Convoso update: {e}"))?;
+                .map_err(FollowUpError::write("update"))?;
         }
         if let (true, true, Some(phone)) = (dnc, s.push_dnc, phone) {
             let mut w = Write::new(
@@ -79,7 +130,7 @@ impl super::Gateway {
             w.phone = Some(phone.to_string());
             wb.enqueue(w)
                 .await
-                .map_err(|e| format!("could not queue the Convoso DNC insert: {e}"))?;
+                .map_err(FollowUpError::write("DNC insert"))?;
         }
         Ok(())
     }
@@ -129,5 +180,42 @@ impl super::Gateway {
         if let Err(err) = wb.enqueue(w).await {
             tracing::error!(request_id, error = %err, "could not queue the Convoso update for a block");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FollowUpError;
+    use crate::db::DbError;
+
+    #[test]
+    fn follow_up_errors_say_what_failed_and_whether_it_was_the_database() {
+        let db = || DbError::Conflict {
+            name: "x".into(),
+            expected: 1,
+            found: 2,
+        };
+        let stopped = FollowUpError::redial(Some("stop the lead's redials"))(db().into_io());
+        let said = stopped.to_string();
+        assert!(
+            said.starts_with("could not stop the lead's redials: "),
+            "{said}"
+        );
+        assert!(said.contains("`x` was changed"), "{said}");
+        assert!(stopped.is_database());
+        let journaled = FollowUpError::redial(None)(std::io::Error::other("disk full"));
+        assert_eq!(journaled.to_string(), "disk full");
+        assert!(!journaled.is_database());
+        let write = FollowUpError::write("DNC insert")(db().into());
+        assert!(write
+            .to_string()
+            .starts_with("could not queue the Convoso DNC insert: "));
+        assert!(write.is_database());
+        let lead = FollowUpError::RedialLead("no phone".into());
+        assert_eq!(
+            lead.to_string(),
+            "the lead to redial does not parse: no phone"
+        );
+        assert!(!lead.is_database());
     }
 }

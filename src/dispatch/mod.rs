@@ -33,6 +33,7 @@ use crate::config::Settings;
 use crate::domain::Lead;
 use crate::journal::{CallEvent, Decision, DispatchStatus, Journals};
 use crate::pipeline::{Evaluation, Pipeline};
+pub use follow_up::FollowUpError;
 use outbox::OutboxStore;
 pub use release::SchedulerHealth;
 pub use resolve::ResolveError;

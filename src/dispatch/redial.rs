@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::completion::Completion;
+use super::follow_up::FollowUpError;
 use super::Gateway;
 use crate::domain::Lead;
 use crate::journal::{CallEvent, Outcome};
@@ -39,7 +40,7 @@ impl Gateway {
         lead_id: &str,
         phone: &str,
         dnc: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), FollowUpError> {
         let r = &self.settings.redial;
         if !r.enabled {
             return Ok(());
@@ -52,7 +53,7 @@ impl Gateway {
             let stopped = self
                 .cancel_redials(lead_id, Some(phone))
                 .await
-                .map_err(|e| format!("could not stop the lead's redials: {e}"))?;
+                .map_err(FollowUpError::redial(Some("stop the lead's redials")))?;
             if stopped > 0 {
                 tracing::info!(lead_id, outcome = c.outcome.as_str(), "redials stopped");
             }
@@ -82,7 +83,7 @@ impl Gateway {
                 .append_call(&event("exhausted", None, None))
                 .wait()
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(FollowUpError::redial(None))?;
             tracing::info!(lead_id, "redials exhausted");
             return Ok(());
         }
@@ -103,12 +104,12 @@ impl Gateway {
                 &reason,
             )
             .await
-            .map_err(|e| format!("could not schedule the redial: {e}"))?;
+            .map_err(FollowUpError::redial(Some("schedule the redial")))?;
         self.journals
             .append_call(&event("scheduled", Some(queue_id), Some(release_at)))
             .wait()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(FollowUpError::redial(None))?;
         tracing::info!(lead_id, n, %release_at, "redial scheduled");
         Ok(())
     }
@@ -121,7 +122,7 @@ impl Gateway {
         lead_id: &str,
         phone: &str,
         n: u32,
-    ) -> Result<Lead, String> {
+    ) -> Result<Lead, FollowUpError> {
         let names = &self.settings.lead_fields;
         let mut fields: Map<String, Value> = c.request_data.clone().unwrap_or_default();
         let id_field = names.lead_id.first().map_or("lead_id", String::as_str);
@@ -133,7 +134,7 @@ impl Gateway {
         }
         fields.insert(REDIAL_FIELD.into(), json!(n));
         Lead::parse(fields, names, &self.settings.default_country)
-            .map_err(|e| format!("the lead to redial does not parse: {}", e.join("; ")))
+            .map_err(|e| FollowUpError::RedialLead(e.join("; ")))
     }
 
     /// Puts a lead in the deferred queue; returns the entry's id.
