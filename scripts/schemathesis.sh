@@ -3,7 +3,10 @@
 # in a virtualenv under ~/.cache) generates requests for every operation of
 # /api/openapi.json and checks that none answers a server error and every answer matches
 # the document (status codes, content types, schemas). Bounded: at most 30 examples per
-# operation, two workers, five minutes.
+# operation, two workers, five minutes. Hypothesis's `filter_too_much` health check is
+# suppressed: it judges the generator (too many drawn values discarded, here for the free
+# `{lead_id}` path parameter of the redial routes), not the API, and it failed CI now and
+# then on operations that roam between runs (schemathesis issue #4391 reports the same).
 #
 # Usage: cargo build && scripts/schemathesis.sh   (after `cargo test`, the debug binary is there)
 set -euo pipefail
@@ -30,4 +33,4 @@ done
 timeout 300 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/openapi.json" \
   -H "X-API-Key: schemathesis-key" \
   -c not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
-  -n 30 -w 2 --no-color
+  -n 30 -w 2 --no-color --suppress-health-check=filter_too_much
