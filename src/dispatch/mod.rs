@@ -17,6 +17,8 @@ pub mod release;
 pub mod resolve;
 pub mod rounds;
 pub mod sends;
+#[cfg(test)]
+mod testing;
 mod tries;
 pub mod worker;
 pub mod writeback;

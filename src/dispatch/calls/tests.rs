@@ -4,9 +4,7 @@ use super::*;
 use crate::journal::DispatchStatus;
 use crate::journal::{CallEvent, Journals};
 
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap_or_default()
-}
+use crate::dispatch::testing::at;
 
 fn outcome(call_id: &str, request_id: Option<&str>) -> CallEvent {
     CallEvent::Outcome {

@@ -6,27 +6,13 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use super::*;
 use crate::dispatch::deferred::{self, DeferredStore};
 use crate::dispatch::outbox::store::OutboxStore;
 use crate::journal::Decision;
 use crate::tracker::Tracker;
 
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap_or_default()
-}
-
-fn lead(id: &str, phone: &str) -> Lead {
-    let map = serde_json::json!({"lead_id": id, "phone_number": phone});
-    Lead::parse(
-        map.as_object().cloned().unwrap_or_default(),
-        &Default::default(),
-        "US",
-    )
-    .expect("lead")
-}
+use crate::dispatch::testing::{at, lead};
 
 fn decision(l: &Lead, rid: &str, decision: Decision, queue_id: Option<String>) -> CallEvent {
     CallEvent::Decision {

@@ -2,19 +2,7 @@ use super::*;
 use crate::db::Db;
 use crate::domain::Lead;
 
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap_or_default()
-}
-
-fn lead(id: &str, phone: &str) -> Lead {
-    let map = serde_json::json!({"lead_id": id, "phone_number": phone});
-    Lead::parse(
-        map.as_object().cloned().unwrap_or_default(),
-        &Default::default(),
-        "US",
-    )
-    .expect("lead")
-}
+use crate::dispatch::testing::{at, lead};
 
 async fn defer(store: &dyn DeferredStore, l: &Lead, release: i64, stage: &str) -> String {
     let d = Deferral {

@@ -1,8 +1,6 @@
 use super::*;
 
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap_or_default()
-}
+use crate::dispatch::testing::at;
 
 fn state(entry: Option<Entry>) -> Option<State> {
     entry.map(|e| e.state)

@@ -10,9 +10,7 @@ use super::*;
 use crate::config::Settings;
 use crate::dispatch::outbox::store::{OutboxStore, Tried};
 
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap_or_default()
-}
+use crate::dispatch::testing::at;
 
 fn bland() -> crate::config::BlandSettings {
     let mut b = Settings::defaults().bland;
