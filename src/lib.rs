@@ -25,24 +25,31 @@
 //!   durable deferred queue.
 //! - [`tracker`] — the `answering_machine` and `protection` checks and their state, derived
 //!   from the call journal's events (rebuilt at startup); their persisted config documents.
-//! - [`dispatch`] — the one place that joins the modules: intake, the durable outbox, the
-//!   dispatcher (rate limits, retries without double dials), the completion webhook; one
-//!   decision path (`decide`) over the decisions' storage role (`decisions::Decisions`: a
-//!   unit of work under the numbers' locks — stripe mutexes and group-committed appends,
-//!   or a transaction holding advisory locks), webhooks gathered into one unit when
-//!   `startup/` asks for it (`batch`, the database's group commit); one dispatcher loop
-//!   (`worker`) over the sender's storage role (`sends::Sends`: the ids this process was
-//!   told, its slots and spacing, or claims on shared rows under the deployment's
-//!   limits); the release task on the lease holder (`rounds`) and releases (`release`)
-//!   over the deferred queue's storage role (`deferred::DeferredStore`: the file queue or
-//!   rows), and the outbox's storage
-//!   role for reading and settling entries (`outbox::OutboxStore`: the file outbox or
-//!   rows; the gateway's wrappers in `entries`); the calls placed and their outcomes
-//!   (`calls::PlacedCalls`: the call index or journal rows), which the completion webhook,
-//!   reconciliation and resolutions read; the loop back: the Convoso write sender (`writeback`), what an
-//!   outcome or a block sets off — do-not-call flags, writes, redials (`follow_up`) —
-//!   redials through the deferred queue (`redial`), unconfirmed and silent calls looked up
-//!   at Bland (`reconcile`).
+//! - [`dispatch`] — the one place that joins the modules. The gateway is four parts with
+//!   one job each over a shared [`dispatch::Ledger`] (the call journal and trackers, the
+//!   outbox, the deferred queue, the calls placed, the sender's doorbell), and each
+//!   handler is given only the part it calls (`web::Data<Intake>`, …):
+//!   [`dispatch::Intake`] — intake and decision: one decision path (`decide`) over the
+//!   decisions' storage role (`decisions::Decisions`: a unit of work under the numbers'
+//!   locks — stripe mutexes and group-committed appends, or a transaction holding
+//!   advisory locks), webhooks gathered into one unit when `startup/` asks for it
+//!   (`batch`, the database's group commit), releases of the deferred queue (`release`)
+//!   and the release task on the lease holder (`rounds`);
+//!   [`dispatch::Sending`] — one dispatcher loop (`worker`) over the sender's storage role
+//!   (`sends::Sends`: the ids this process was told, its slots and spacing, or claims on
+//!   shared rows under the deployment's limits), the window re-check (`window`), each try
+//!   (`tries`);
+//!   [`dispatch::FollowUps`] — completion and follow-up: the completion matched to its
+//!   call (`completion`), what an outcome or a block sets off — do-not-call flags, Convoso
+//!   writes through their sender (`writeback`), redials through the deferred queue
+//!   (`redial`);
+//!   [`dispatch::Reconciler`] — unconfirmed and silent calls looked up at the provider
+//!   (`reconcile`) and an admin's resolution of a call (`resolve`).
+//!   The parts depend one way: intake → follow-ups; reconciler → intake, follow-ups;
+//!   every part → ledger. The storage roles under them: the deferred queue
+//!   (`deferred::DeferredStore`: the file queue or rows), the outbox
+//!   (`outbox::OutboxStore`: the file outbox or rows), the calls placed and their
+//!   outcomes (`calls::PlacedCalls`: the call index or journal rows).
 //! - [`provider`] — the call provider interface in our own types (`CallProvider`: the
 //!   call body kept opaque in the outbox, place a call, the calls for a number, one call,
 //!   a completion webhook read into our `Completion`, its signature). The dispatcher,

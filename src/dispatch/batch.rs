@@ -13,8 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::decide::Intake;
-use super::{Gateway, Submitted};
+use super::decide::ToDecide;
+use super::{Intake, Submitted};
 use crate::domain::Lead;
 
 /// Most leads decided in one transaction.
@@ -33,7 +33,7 @@ pub struct Job {
     pub reply: oneshot::Sender<io::Result<Submitted>>,
 }
 
-/// The sending side, held by the gateway; the workers share the receiver.
+/// The sending side, held by intake; the workers share the receiver.
 pub struct Batcher {
     pub tx: mpsc::UnboundedSender<Job>,
     rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
@@ -49,9 +49,9 @@ impl Default for Batcher {
     }
 }
 
-/// Starts the workers (when the gateway decides in batches); they stop when the gateway
-/// is dropped.
-pub fn spawn(gw: &Arc<Gateway>) {
+/// Starts the workers (when intake decides in batches); they stop when intake is
+/// dropped.
+pub fn spawn(gw: &Arc<Intake>) {
     let Some(rx) = gw.batcher.as_ref().and_then(|b| {
         b.rx.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -99,15 +99,15 @@ fn copy_error(e: &io::Error) -> io::Error {
     crate::db::copy_io_error(e)
 }
 
-impl Gateway {
+impl Intake {
     async fn decide_batch(&self, jobs: Vec<Job>) {
         let (leads, replies): (Vec<_>, Vec<_>) = jobs
             .into_iter()
             .map(|j| ((j.lead, j.request_id, j.now), j.reply))
             .unzip();
-        let intake: Vec<Intake<'_>> = leads
+        let intake: Vec<ToDecide<'_>> = leads
             .iter()
-            .map(|(lead, request_id, now)| Intake {
+            .map(|(lead, request_id, now)| ToDecide {
                 lead,
                 request_id,
                 now: *now,

@@ -49,7 +49,7 @@ impl CompletionError {
 /// How long a completion waits for the recorded result of its call's send.
 const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-impl super::Gateway {
+impl super::FollowUps {
     /// A completion whose `metadata.request_id` names an `unconfirmed` call of ours (a
     /// send cut short by a timeout or a crash) proves Bland took it: the call is settled as
     /// sent with this `call_id`, and the completion then counts as its outcome.
@@ -58,6 +58,7 @@ impl super::Gateway {
             return Ok(());
         };
         let entry = self
+            .ledger
             .outbox_store
             .entry(request_id)
             .await
@@ -65,7 +66,8 @@ impl super::Gateway {
         let Some(entry) = entry.filter(|e| e.state == super::outbox::State::Unconfirmed) else {
             return Ok(());
         };
-        self.settle_sent(&entry, Some(c.call_id.clone()))
+        self.ledger
+            .settle_sent(&entry, Some(c.call_id.clone()))
             .await
             .map_err(|e| CompletionError::Settle {
                 request_id: request_id.clone(),
@@ -100,6 +102,7 @@ impl super::Gateway {
         let deadline = tokio::time::Instant::now() + SEND_WAIT;
         loop {
             let entry = self
+                .ledger
                 .outbox_store
                 .entry(request_id)
                 .await
@@ -114,7 +117,7 @@ impl super::Gateway {
         }
     }
 
-    /// [`super::Gateway::complete`] for a completion already read (a polled one included):
+    /// [`super::FollowUps::complete`] for a completion already read (a polled one included):
     /// the call is found among the calls placed (every instance's, in database mode), its
     /// follow-up runs before the outcome is recorded (so a failure leaves the call
     /// unsettled for the provider's retry; each step is idempotent: the flag found live,
@@ -127,6 +130,7 @@ impl super::Gateway {
         self.await_send(&c).await?;
         self.settle_unconfirmed(&c).await?;
         let begun = self
+            .ledger
             .placed
             .begin(&c.call_id, c.outcome)
             .await
@@ -147,12 +151,12 @@ impl super::Gateway {
                 )
                 .await;
             if let Err(e) = followed {
-                self.placed.abandon(&c.call_id);
+                self.ledger.placed.abandon(&c.call_id);
                 return Err(CompletionError::FollowUp(e));
             }
         }
         let event = CallEvent::Outcome {
-            timestamp: self.clock.now(),
+            timestamp: self.ledger.clock.now(),
             request_id: request_id.clone().or_else(|| c.request_id.clone()),
             call_id: c.call_id.clone(),
             outcome: c.outcome,
@@ -163,19 +167,19 @@ impl super::Gateway {
             tags: c.tags.clone(),
             source: c.polled.then(|| "poll".to_string()),
         };
-        let fresh = match self.placed.record(&event).await {
+        let fresh = match self.ledger.placed.record(&event).await {
             Ok(fresh) => fresh,
             Err(e) => {
-                self.placed.abandon(&c.call_id);
+                self.ledger.placed.abandon(&c.call_id);
                 return Err(CompletionError::store("could not record the outcome")(e));
             }
         };
         if !fresh {
             return Ok((c, Completed::Duplicate));
         }
-        self.tracker.apply(&event);
+        self.ledger.tracker.apply(&event);
         if let Some(phone) = &phone {
-            self.line_free(phone, event.at());
+            self.ledger.line_free(phone, event.at());
         }
         match request_id {
             Some(request_id) => Ok((c, Completed::Recorded { request_id })),

@@ -9,22 +9,22 @@ use std::io;
 use chrono::{DateTime, Utc};
 
 use super::decisions::QueuedCall;
-use super::{Gateway, Submitted};
+use super::{Intake, Submitted};
 use crate::domain::Lead;
 use crate::journal::{Attempt, CallEvent, Decision};
 use crate::pipeline::Evaluation;
 use crate::schedule::queue::{Deferral, Entry};
 
 /// One lead to decide: a new lead, or a released queue entry this instance claimed.
-pub struct Intake<'a> {
+pub struct ToDecide<'a> {
     pub lead: &'a Lead,
     pub request_id: &'a str,
     pub now: DateTime<Utc>,
     pub release: Option<&'a Entry>,
 }
 
-impl Gateway {
-    /// [`Gateway::submit`]'s decision, for a new lead or a released queue entry
+impl Intake {
+    /// [`Intake::submit`]'s decision, for a new lead or a released queue entry
     /// (`release`): a released entry deferred again stays in the queue (same id);
     /// otherwise it leaves it once the decision is durable.
     pub(crate) async fn decide(
@@ -34,7 +34,7 @@ impl Gateway {
         now: DateTime<Utc>,
         release: Option<&Entry>,
     ) -> io::Result<Submitted> {
-        let one = Intake {
+        let one = ToDecide {
             lead,
             request_id,
             now,
@@ -48,12 +48,12 @@ impl Gateway {
 
     /// Decides `leads` in one unit of work (see the module docs); one answer per lead, in
     /// order, or one error for all of them (nothing of the unit is kept).
-    pub(crate) async fn decide_all(&self, leads: &[Intake<'_>]) -> io::Result<Vec<Submitted>> {
+    pub(crate) async fn decide_all(&self, leads: &[ToDecide<'_>]) -> io::Result<Vec<Submitted>> {
         let numbers: Vec<&Lead> = leads.iter().map(|i| i.lead).collect();
         let oldest = leads.iter().map(|i| i.now).min();
         let mut unit = self
             .decisions
-            .begin(&numbers, oldest.unwrap_or_else(|| self.clock.now()))
+            .begin(&numbers, oldest.unwrap_or_else(|| self.ledger.clock.now()))
             .await?;
         let mut decided = Vec::with_capacity(leads.len());
         for i in leads {
@@ -91,7 +91,7 @@ impl Gateway {
         unit.commit().await?;
         for (i, d) in leads.iter().zip(&decided) {
             if d.eval.decision == Decision::Accepted {
-                self.wake_sender(i.request_id);
+                self.ledger.wake_sender(i.request_id);
             }
         }
         Ok(decided)
@@ -122,7 +122,7 @@ impl Gateway {
     /// The call-journal line of a decision (a block carries its attempt line).
     fn decision_event(
         &self,
-        i: &Intake<'_>,
+        i: &ToDecide<'_>,
         eval: &Evaluation,
         queue_id: Option<String>,
     ) -> CallEvent {

@@ -52,7 +52,19 @@ impl FollowUpError {
     }
 }
 
-impl super::Gateway {
+/// Completion and follow-up: a completion matched to its call ([`super::completion`]),
+/// and what an outcome or a block sets off (a flag, Convoso writes, redials).
+pub struct FollowUps {
+    pub(super) ledger: std::sync::Arc<super::Ledger>,
+    /// Reads the completion webhook and checks its signature.
+    pub provider: std::sync::Arc<dyn crate::provider::CallProvider>,
+    /// Flags added by outcomes that say do-not-call.
+    pub(super) blocklist: std::sync::Arc<crate::blocklist::Blocklist>,
+    /// Writes back to Convoso (`None`: not wired, as in offline commands).
+    pub writeback: Option<std::sync::Arc<super::writeback::Writeback>>,
+}
+
+impl FollowUps {
     /// What an outcome sets off beyond the journal, before it is journaled (so a failure
     /// is answered with an error and Bland's retry finds the call unsettled): the number
     /// flagged at once when the outcome says do-not-call, then the Convoso writes — the
@@ -75,7 +87,7 @@ impl super::Gateway {
         }
         let s = wb.settings();
         let (status, dnc) = status_for(s, c.outcome, &c.tags);
-        let now = self.clock.now();
+        let now = self.ledger.clock.now();
         let reason = format!("do-not-call from call {}", c.call_id);
         if let (true, Some(phone)) = (dnc, phone) {
             let record = crate::blocklist::FlagRecord {
@@ -136,7 +148,7 @@ impl super::Gateway {
     }
 }
 
-impl super::Gateway {
+impl FollowUps {
     /// A block by one of `write_blocked_stages`, written back to the lead once its decision
     /// is durable: status `do_not_call` (DNC) for a do-not-call list's block, else
     /// `blocked`. A failure to queue it is logged; the decision stands.
@@ -173,7 +185,7 @@ impl super::Gateway {
             format!("block_{request_id}"),
             WriteKind::LeadUpdate,
             params,
-            self.clock.now(),
+            self.ledger.clock.now(),
         );
         w.lead_id = Some(lead.lead_id.clone());
         w.phone = Some(lead.phone.as_str().to_string());

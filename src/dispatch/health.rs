@@ -1,8 +1,8 @@
 //! The `dispatch` component of `/health`.
 
-use super::Gateway;
+use super::Sending;
 
-impl crate::health::HealthSource for Gateway {
+impl crate::health::HealthSource for Sending {
     fn name(&self) -> &'static str {
         "dispatch"
     }
@@ -12,8 +12,8 @@ impl crate::health::HealthSource for Gateway {
     /// without `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
-        let [queued, in_flight, unconfirmed, failed, retrying] = self.outbox_store.counts();
-        let no_callback = self.provider.live() && self.settings.public_base_url.is_none();
+        let [queued, in_flight, unconfirmed, failed, retrying] = self.ledger.outbox_store.counts();
+        let no_callback = self.provider.live() && self.ledger.settings.public_base_url.is_none();
         let status = if unconfirmed + failed + retrying > 0 || no_callback {
             HealthStatus::Degraded
         } else {
@@ -41,19 +41,5 @@ impl crate::health::HealthSource for Gateway {
             );
         }
         report
-    }
-}
-
-impl super::Gateway {
-    /// Brings the database queues' sizes up to now (the `dispatch` and `scheduler` health
-    /// components and `/metrics` read them); the file queues are always current.
-    pub async fn refresh_counts(&self) {
-        let _ = self.outbox_store.refresh().await;
-        let _ = self.deferred_store.refresh(self.clock.now()).await;
-    }
-
-    /// The deferred queue's depth, entries due, and its oldest entry.
-    pub fn deferred_summary(&self) -> (usize, usize, Option<chrono::DateTime<chrono::Utc>>) {
-        self.deferred_store.summary(self.clock.now())
     }
 }

@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::outbox::{Entry, State};
-use super::Gateway;
+use super::{FollowUps, Intake, Ledger};
 use crate::journal::CallEvent;
 
 const LEASE: &str = "reconcile";
@@ -53,7 +53,37 @@ pub struct Reported {
     pass: tokio::sync::Mutex<()>,
 }
 
-impl Gateway {
+/// Reconciliation (see the module docs) and an admin's resolution of a call
+/// ([`super::resolve`]).
+pub struct Reconciler {
+    pub(super) ledger: Arc<Ledger>,
+    /// A failed call resent by an admin is decided again as a new lead.
+    pub(super) intake: Arc<Intake>,
+    /// A polled outcome is applied as its webhook would be.
+    pub(super) follow_ups: Arc<FollowUps>,
+    pub(super) provider: Arc<dyn crate::provider::CallProvider>,
+    leases: Arc<dyn crate::store::lease::Leases>,
+    reported: Reported,
+}
+
+impl Reconciler {
+    pub(super) fn new(
+        ledger: Arc<Ledger>,
+        intake: Arc<Intake>,
+        follow_ups: Arc<FollowUps>,
+        provider: Arc<dyn crate::provider::CallProvider>,
+        leases: Arc<dyn crate::store::lease::Leases>,
+    ) -> Self {
+        Self {
+            ledger,
+            intake,
+            follow_ups,
+            provider,
+            leases,
+            reported: Reported::default(),
+        }
+    }
+
     /// One pass over every unconfirmed call (the admin route runs one at once).
     pub async fn reconcile(&self) -> io::Result<Reconciled> {
         let mut done = Reconciled::default();
@@ -62,12 +92,13 @@ impl Gateway {
         }
         let _one_pass = self.reported.pass.lock().await;
         let entries: Vec<Entry> = self
+            .ledger
             .outbox_entries()
             .await?
             .into_iter()
             .filter(|e| e.state == State::Unconfirmed)
             .collect();
-        let s = &self.settings.bland;
+        let s = &self.ledger.settings.bland;
         for e in entries {
             done.looked_up += 1;
             let found = match self.find_at_provider(&e).await {
@@ -78,11 +109,9 @@ impl Gateway {
                     continue;
                 }
             };
-            let now = self.clock.now();
+            let now = self.ledger.clock.now();
             if let Some(call_id) = found {
-                self.settle_sent(&e, Some(call_id.clone()))
-                    .await
-                    .map_err(io::Error::other)?;
+                self.ledger.settle_sent(&e, Some(call_id.clone())).await?;
                 self.note(&e.request_id, "found", Some(call_id.clone()))
                     .await?;
                 tracing::info!(request_id = %e.request_id, %call_id, "unconfirmed call found at Bland; settled as sent");
@@ -96,6 +125,7 @@ impl Gateway {
             }
             if s.auto_resend_unconfirmed {
                 let requeued = self
+                    .ledger
                     .outbox_requeue(&e.request_id, e.attempts.len() as u32)
                     .await?;
                 if !requeued {
@@ -128,11 +158,11 @@ impl Gateway {
     /// applied as if its webhook had come (the line, the trackers, the Convoso update
     /// move), journaled with `source: poll`.
     async fn poll_silent(&self, done: &mut Reconciled) -> io::Result<()> {
-        let now = self.clock.now();
-        let minutes = i64::from(self.settings.bland.max_duration) + SILENT_MARGIN_MINUTES;
+        let now = self.ledger.clock.now();
+        let minutes = i64::from(self.ledger.settings.bland.max_duration) + SILENT_MARGIN_MINUTES;
         let until = now - TimeDelta::minutes(minutes);
         let from = now - TimeDelta::hours(SILENT_WINDOW_HOURS);
-        let silent = self.placed.silent(from, until).await?;
+        let silent = self.ledger.placed.silent(from, until).await?;
         for call_id in silent {
             done.polled += 1;
             let completion = match self.provider.call(&call_id).await {
@@ -150,7 +180,7 @@ impl Gateway {
             let applied = {
                 let mut c = completion;
                 c.polled = true;
-                self.complete_parsed(c).await
+                self.follow_ups.complete_parsed(c).await
             };
             match applied {
                 Ok(_) => {
@@ -195,9 +225,10 @@ impl Gateway {
         result: &str,
         call_id: Option<String>,
     ) -> io::Result<()> {
-        self.journals
+        self.ledger
+            .journals
             .append_call(&CallEvent::Reconciled {
-                timestamp: self.clock.now(),
+                timestamp: self.ledger.clock.now(),
                 request_id: request_id.to_string(),
                 result: result.to_string(),
                 call_id,
@@ -209,18 +240,19 @@ impl Gateway {
 
 /// Reconciles every `reconcile_every_secs` until `shutdown` (in database mode, while this
 /// instance holds the `reconcile` lease).
-pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run(gw: Arc<Reconciler>, shutdown: impl std::future::Future<Output = ()>) {
     if !gw.provider.live() {
         return;
     }
-    let every = std::time::Duration::from_secs(gw.settings.bland.reconcile_every_secs.max(1));
+    let every =
+        std::time::Duration::from_secs(gw.ledger.settings.bland.reconcile_every_secs.max(1));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let now: DateTime<Utc> = gw.clock.now();
+        let now: DateTime<Utc> = gw.ledger.clock.now();
         let ttl = TimeDelta::seconds(3 * every.as_secs() as i64 + 30);
         match gw.leases.take(LEASE, now, ttl).await {
             Ok(true) => {}

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::completion::Completion;
 use super::follow_up::FollowUpError;
-use super::Gateway;
+use super::FollowUps;
 use crate::domain::Lead;
 use crate::journal::{CallEvent, Outcome};
 use crate::provider::REDIAL_FIELD;
@@ -31,7 +31,7 @@ fn is_redial(e: &Entry) -> bool {
     e.stage == STAGE || e.stage == PAUSED
 }
 
-impl Gateway {
+impl FollowUps {
     /// Schedules, stops or exhausts the lead's redials after an outcome.
     pub(super) async fn redial_after(
         &self,
@@ -41,7 +41,7 @@ impl Gateway {
         phone: &str,
         dnc: bool,
     ) -> Result<(), FollowUpError> {
-        let r = &self.settings.redial;
+        let r = &self.ledger.settings.redial;
         if !r.enabled {
             return Ok(());
         }
@@ -63,7 +63,7 @@ impl Gateway {
             return Ok(());
         }
         let n = c.redial.unwrap_or(0) + 1;
-        let now = self.clock.now();
+        let now = self.ledger.clock.now();
         let event = |result: &str, queue_id: Option<String>, release_at: Option<DateTime<Utc>>| {
             CallEvent::Redial {
                 timestamp: now,
@@ -79,7 +79,8 @@ impl Gateway {
             }
         };
         if n > r.max_redials {
-            self.journals
+            self.ledger
+                .journals
                 .append_call(&event("exhausted", None, None))
                 .wait()
                 .await
@@ -105,7 +106,8 @@ impl Gateway {
             )
             .await
             .map_err(FollowUpError::redial(Some("schedule the redial")))?;
-        self.journals
+        self.ledger
+            .journals
             .append_call(&event("scheduled", Some(queue_id), Some(release_at)))
             .wait()
             .await
@@ -123,7 +125,7 @@ impl Gateway {
         phone: &str,
         n: u32,
     ) -> Result<Lead, FollowUpError> {
-        let names = &self.settings.lead_fields;
+        let names = &self.ledger.settings.lead_fields;
         let mut fields: Map<String, Value> = c.request_data.clone().unwrap_or_default();
         let id_field = names.lead_id.first().map_or("lead_id", String::as_str);
         let phone_field = names.phone.first().map_or("phone_number", String::as_str);
@@ -133,7 +135,7 @@ impl Gateway {
             fields.insert("list_id".into(), json!(list));
         }
         fields.insert(REDIAL_FIELD.into(), json!(n));
-        Lead::parse(fields, names, &self.settings.default_country)
+        Lead::parse(fields, names, &self.ledger.settings.default_country)
             .map_err(|e| FollowUpError::RedialLead(e.join("; ")))
     }
 
@@ -155,17 +157,20 @@ impl Gateway {
             stage,
             reason,
         };
-        Ok(self.deferred_store.defer(d).await?)
+        self.ledger.defer(d).await
     }
 
     /// The lead's pending redials (every number, or one).
     pub async fn redials_of(&self, lead_id: &str, phone: Option<&str>) -> io::Result<Vec<Entry>> {
         if let Some(phone) = phone {
             // Every webhook asks (with redials on): the queue's index answers at once.
-            let entries = self.deferred_store.of_lead(lead_id, phone).await?;
+            let entries = self.ledger.deferred_store.of_lead(lead_id, phone).await?;
             return Ok(entries.into_iter().filter(is_redial).collect());
         }
-        let ((_, entries), _) = self.deferred_page(Some(lead_id), phone, 0, 1000).await?;
+        let ((_, entries), _) = self
+            .ledger
+            .deferred_page(Some(lead_id), phone, 0, 1000)
+            .await?;
         Ok(entries.into_iter().filter(is_redial).collect())
     }
 
@@ -173,7 +178,7 @@ impl Gateway {
     pub async fn cancel_redials(&self, lead_id: &str, phone: Option<&str>) -> io::Result<usize> {
         let mut n = 0;
         for e in self.redials_of(lead_id, phone).await? {
-            if let Some(Ok(_)) = self.delete_deferred(&e.id).await? {
+            if let Some(Ok(_)) = self.ledger.delete_deferred(&e.id).await? {
                 n += 1;
             }
         }
@@ -183,8 +188,8 @@ impl Gateway {
     /// Pauses (`true`) or resumes the lead's redials: a paused one waits with its release
     /// time pushed out; a resumed one is due now. Returns the lead's redials after.
     pub async fn pause_redials(&self, lead_id: &str, pause: bool) -> io::Result<Vec<Entry>> {
-        let now = self.clock.now();
-        let s = &self.settings;
+        let now = self.ledger.clock.now();
+        let s = &self.ledger.settings;
         for e in self.redials_of(lead_id, None).await? {
             let (stage, release_at, reason) = match (pause, e.stage.as_str()) {
                 (true, STAGE) => (

@@ -10,9 +10,9 @@ use std::io;
 use serde_json::{json, Value};
 
 use super::outbox::{Entry, Record, State};
-use super::{calls, Gateway};
+use super::Reconciler;
 use crate::domain::Lead;
-use crate::journal::{CallEvent, DispatchStatus};
+use crate::journal::DispatchStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -28,7 +28,7 @@ pub enum ResolveError {
     Storage(#[from] io::Error),
 }
 
-impl Gateway {
+impl Reconciler {
     /// Settles an unconfirmed or failed entry: `sent`, `resend` or `cancel`.
     pub async fn resolve(
         &self,
@@ -37,13 +37,18 @@ impl Gateway {
         call_id: Option<String>,
     ) -> Result<Value, ResolveError> {
         let entry = self
+            .ledger
             .outbox_entry(request_id)
             .await?
             .ok_or_else(|| ResolveError::NotFound(request_id.into()))?;
         let out = match (entry.state, resolution) {
-            (State::Unconfirmed, "sent") => self.settle_sent(&entry, call_id).await?,
+            (State::Unconfirmed, "sent") => {
+                self.ledger.settle_sent(&entry, call_id.clone()).await?;
+                json!({"request_id": request_id, "resolution": "sent", "call_id": call_id})
+            }
             (State::Unconfirmed, "resend") => {
                 if !self
+                    .ledger
                     .outbox_requeue(request_id, entry.attempts.len() as u32)
                     .await?
                 {
@@ -66,64 +71,11 @@ impl Gateway {
         Ok(out)
     }
 
-    fn dispatch_event(
-        &self,
-        entry: &Entry,
-        status: DispatchStatus,
-        call_id: Option<String>,
-        error: &str,
-    ) -> CallEvent {
-        CallEvent::Dispatch {
-            timestamp: self.clock.now(),
-            request_id: entry.request_id.clone(),
-            status,
-            lead_id: Some(entry.lead_id.clone()),
-            phone: Some(entry.phone.clone()),
-            call_id,
-            error: Some(error.into()),
-        }
-    }
-
-    /// An unconfirmed call Bland has: settled as sent, with its call id when known so the
-    /// completion is matched.
-    pub(crate) async fn settle_sent(
-        &self,
-        entry: &Entry,
-        call_id: Option<String>,
-    ) -> Result<Value, ResolveError> {
-        let request_id = entry.request_id.as_str();
-        // Already journaled as sent (a crash between the call journal's write and the
-        // outbox's): only the outbox is behind.
-        let journaled = self.journaled_call_id(request_id).await?.is_some();
-        if let (Some(id), false) = (&call_id, journaled) {
-            self.placed.placed(
-                id,
-                calls::CallRef {
-                    request_id: request_id.into(),
-                    lead_id: Some(entry.lead_id.clone()),
-                    phone: Some(entry.phone.clone()),
-                    outcome: None,
-                    sent_at: Some(self.clock.now()),
-                },
-            );
-        }
-        self.outbox_settle(request_id, true, call_id.clone())
-            .await?;
-        if !journaled {
-            let event = self.dispatch_event(
-                entry,
-                DispatchStatus::Sent,
-                call_id.clone(),
-                "settled as sent",
-            );
-            self.record_dispatch(event).wait().await?;
-        }
-        Ok(json!({"request_id": request_id, "resolution": "sent", "call_id": call_id}))
-    }
-
     /// Takes an entry out of the outbox, not sent.
     async fn drop_entry(&self, entry: &Entry) -> io::Result<()> {
-        self.outbox_settle(&entry.request_id, false, None).await
+        self.ledger
+            .outbox_settle(&entry.request_id, false, None)
+            .await
     }
 
     /// At startup (file backend): an entry left `unconfirmed` whose send (or dry run) the call journal
@@ -135,16 +87,14 @@ impl Gateway {
             if entry.state != State::Unconfirmed {
                 continue;
             }
-            if let Some(call_id) = self.journaled_call_id(&entry.request_id).await? {
-                self.settle_sent(&entry, Some(call_id))
-                    .await
-                    .map_err(|e| io::Error::other(e.to_string()))?;
+            if let Some(call_id) = self.ledger.journaled_call_id(&entry.request_id).await? {
+                self.ledger.settle_sent(&entry, Some(call_id)).await?;
                 settled += 1;
             } else if self.journaled_dry_run(&entry)? {
                 outbox
                     .record(Record::DryRun {
                         request_id: entry.request_id.clone(),
-                        at: self.clock.now(),
+                        at: self.ledger.clock.now(),
                     })
                     .wait()
                     .await?;
@@ -160,9 +110,10 @@ impl Gateway {
         let Some(at) = entry.attempts.last().map(|a| a.at) else {
             return Ok(false);
         };
-        let day = crate::clock::business_date(at, self.settings.timezone);
+        let day = crate::clock::business_date(at, self.ledger.settings.timezone);
         for date in [Some(day), day.succ_opt()].into_iter().flatten() {
             let lines = self
+                .ledger
                 .journals
                 .calls_containing(date, &entry.request_id, None)?;
             if lines.iter().any(|l| {
@@ -181,13 +132,13 @@ impl Gateway {
         // A failed call already freed its line; an unconfirmed one frees it now and keeps
         // counting against the caps (Bland may have placed it).
         if entry.state == State::Unconfirmed {
-            let event = self.dispatch_event(
+            let event = self.ledger.dispatch_event(
                 entry,
                 DispatchStatus::Cancelled,
                 None,
                 "cancelled by an admin",
             );
-            self.record_dispatch(event).wait().await?;
+            self.ledger.record_dispatch(event).wait().await?;
         }
         Ok(())
     }
@@ -197,11 +148,11 @@ impl Gateway {
             .provider
             .lead_fields_of(&entry.body)
             .ok_or_else(|| ResolveError::Unreadable("no request_data".into()))?;
-        let s = &self.settings;
+        let s = &self.ledger.settings;
         let lead = Lead::parse(fields, &s.lead_fields, &s.default_country)
             .map_err(|e| ResolveError::Unreadable(e.join("; ")))?;
         let new_id = crate::dispatch::new_request_id();
-        let submitted = self.submit(&lead, &new_id).await?;
+        let submitted = self.intake.submit(&lead, &new_id).await?;
         self.drop_entry(entry).await?;
         let eval = submitted.eval;
         Ok(json!({
@@ -214,13 +165,5 @@ impl Gateway {
             "release_at": eval.release_at,
             "queue_id": submitted.queue_id,
         }))
-    }
-}
-
-impl Gateway {
-    /// The call id the call journal has for `request_id`'s `sent` line, if any (every
-    /// instance's journal, in database mode).
-    pub(super) async fn journaled_call_id(&self, request_id: &str) -> io::Result<Option<String>> {
-        Ok(self.placed.call_of(request_id).await?)
     }
 }

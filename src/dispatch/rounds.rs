@@ -14,9 +14,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::deferred::Page;
 use super::sends::CLAIM_MARGIN_SECS;
-use super::Gateway;
+use super::Intake;
 use crate::journal::{CallEvent, DispatchStatus};
 
 /// How often due entries are looked for.
@@ -30,7 +29,7 @@ pub const LEASE: &str = "release";
 pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Runs until `shutdown` resolves.
-pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run(gw: Arc<Intake>, shutdown: impl std::future::Future<Output = ()>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -39,8 +38,8 @@ pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = (
             _ = &mut shutdown => break,
             _ = tick.tick() => {}
         }
-        let now = gw.clock.now();
-        gw.tracker.prune(now);
+        let now = gw.ledger.clock.now();
+        gw.ledger.tracker.prune(now);
         match gw.leases.take(LEASE, now, LEASE_TTL).await {
             Ok(true) => {
                 if let Err(e) = gw.sweep_claims(now).await {
@@ -55,8 +54,8 @@ pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = (
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot take the release lease"),
         }
-        let outbox = gw.outbox_store.refresh().await;
-        if let Err(e) = outbox.and(gw.deferred_store.refresh(now).await) {
+        let outbox = gw.ledger.outbox_store.refresh().await;
+        if let Err(e) = outbox.and(gw.ledger.deferred_store.refresh(now).await) {
             tracing::warn!(error = %e, "could not read the shared queues' sizes");
         }
     }
@@ -64,44 +63,31 @@ pub async fn run(gw: Arc<Gateway>, shutdown: impl std::future::Future<Output = (
     let _ = gw.leases.give_up(LEASE).await;
 }
 
-impl Gateway {
-    /// Deferred entries matching the filters, by release time, with the queue's summary
-    /// (every instance's entries, in database mode).
-    pub async fn deferred_page(
-        &self,
-        lead_id: Option<&str>,
-        phone: Option<&str>,
-        offset: usize,
-        limit: usize,
-    ) -> io::Result<Page> {
-        let now = self.clock.now();
-        Ok(self
-            .deferred_store
-            .page(lead_id, phone, offset, limit, now)
-            .await?)
-    }
-
+impl Intake {
     /// Makes every deferred entry due now; returns how many.
     pub async fn hurry_deferred(&self, now: DateTime<Utc>) -> io::Result<usize> {
-        Ok(self.deferred_store.hurry_all(now).await?)
+        Ok(self.ledger.deferred_store.hurry_all(now).await?)
     }
 
     /// How long a claim on a call or a release lasts before another instance may take it.
     pub(super) fn lease(&self) -> chrono::Duration {
-        chrono::Duration::seconds(self.settings.bland.timeout_secs as i64 + CLAIM_MARGIN_SECS)
+        chrono::Duration::seconds(
+            self.ledger.settings.bland.timeout_secs as i64 + CLAIM_MARGIN_SECS,
+        )
     }
 
     /// Calls whose instance stopped mid-send become `unconfirmed` (journaled), or `sent`
     /// when the call journal already has their call id; releases whose instance stopped
     /// mid-decision are decided again by this instance (their decision never committed).
     /// Nothing to do with files: a restart settles both (`Outbox::open`,
-    /// [`Gateway::settle_in_doubt`]).
+    /// [`Intake::settle_in_doubt`]).
     async fn sweep_claims(&self, now: DateTime<Utc>) -> io::Result<()> {
-        for request_id in self.outbox_store.expire_claims(now).await? {
-            let entry = self.outbox_entry(&request_id).await?;
-            if let Some(call_id) = self.journaled_call_id(&request_id).await? {
+        for request_id in self.ledger.outbox_store.expire_claims(now).await? {
+            let entry = self.ledger.outbox_entry(&request_id).await?;
+            if let Some(call_id) = self.ledger.journaled_call_id(&request_id).await? {
                 if let Some(entry) = &entry {
-                    self.outbox_settle(&entry.request_id, true, Some(call_id))
+                    self.ledger
+                        .outbox_settle(&entry.request_id, true, Some(call_id))
                         .await?;
                 }
                 continue;
@@ -116,9 +102,14 @@ impl Gateway {
                 call_id: None,
                 error: Some("the instance sending this call stopped; Bland may have it".into()),
             };
-            self.record_dispatch(event).wait().await?;
+            self.ledger.record_dispatch(event).wait().await?;
         }
-        for e in self.deferred_store.adopt_stale(now, self.lease()).await? {
+        for e in self
+            .ledger
+            .deferred_store
+            .adopt_stale(now, self.lease())
+            .await?
+        {
             tracing::warn!(queue_id = %e.id, "deciding again a release whose instance stopped");
             if let Err(err) = self.release(&e, now).await {
                 tracing::error!(queue_id = %e.id, error = %err, "could not release a deferred lead; it stays queued");

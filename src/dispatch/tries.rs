@@ -5,16 +5,16 @@
 use chrono::{DateTime, Utc};
 
 use super::calls::CallRef;
-use super::entries::Tried;
 use super::outbox::NextAttempt;
-use super::worker::{backoff, retry_after};
-use super::Gateway;
+use super::outbox::Tried;
+use super::worker::backoff;
+use super::Sending;
 use crate::journal::{CallEvent, DispatchStatus};
 use crate::provider::SendResult;
 
 /// A call about to be tried.
 pub(super) struct Try<'a> {
-    gw: &'a Gateway,
+    gw: &'a Sending,
     request_id: &'a str,
     next: NextAttempt,
     first_try: DateTime<Utc>,
@@ -32,7 +32,7 @@ async fn durable(pending: crate::store::appender::Pending, what: &str, request_i
 
 impl<'a> Try<'a> {
     pub(super) fn new(
-        gw: &'a Gateway,
+        gw: &'a Sending,
         request_id: &'a str,
         next: NextAttempt,
         now: DateTime<Utc>,
@@ -54,7 +54,7 @@ impl<'a> Try<'a> {
         error: Option<String>,
     ) -> CallEvent {
         CallEvent::Dispatch {
-            timestamp: self.gw.clock.now(),
+            timestamp: self.gw.ledger.clock.now(),
             request_id: self.request_id.to_string(),
             status,
             lead_id: Some(self.next.lead_id.clone()),
@@ -69,27 +69,31 @@ impl<'a> Try<'a> {
         let (gw, request_id) = (self.gw, self.request_id);
         if !gw.provider.live() {
             tracing::info!(request_id, body = %self.next.body, "dry run: no BLAND_API_KEY, this call would have been sent");
-            let journaled = gw.record_dispatch(self.journal(DispatchStatus::DryRun, None, None));
+            let journaled =
+                gw.ledger
+                    .record_dispatch(self.journal(DispatchStatus::DryRun, None, None));
             durable(journaled, "a dry run", request_id).await;
-            gw.finish_try(request_id, gw.clock.now(), Tried::DryRun)
+            gw.ledger
+                .finish_try(request_id, gw.ledger.clock.now(), Tried::DryRun)
                 .await;
             return;
         }
         let result = gw.provider.place(&self.next.body).await;
-        let at = gw.clock.now();
+        let at = gw.ledger.clock.now();
         match result {
             SendResult::Queued { call_id } => self.sent(call_id, at).await,
             SendResult::Retry { after, why } if self.may_retry(at) => {
                 let n = self.next.n;
-                let delay = after.unwrap_or_else(|| backoff(gw.settings.bland.retry_base_ms, n));
+                let delay =
+                    after.unwrap_or_else(|| backoff(gw.ledger.settings.bland.retry_base_ms, n));
                 tracing::warn!(request_id, attempt = n, error = %why, delay_ms = delay.as_millis() as u64, "Bland did not take the call; retrying");
                 let tried = Tried::Retry {
                     n,
                     error: why,
                     delay,
                 };
-                if gw.finish_try(request_id, at, tried).await {
-                    retry_after(gw, request_id, delay);
+                if gw.ledger.finish_try(request_id, at, tried).await {
+                    gw.ledger.retry_after(request_id, delay);
                 }
             }
             SendResult::Retry { why, .. } => {
@@ -110,7 +114,7 @@ impl<'a> Try<'a> {
 
     /// Another try is allowed while both the tries and the time budget last.
     fn may_retry(&self, at: DateTime<Utc>) -> bool {
-        let b = &self.gw.settings.bland;
+        let b = &self.gw.ledger.settings.bland;
         let spent = (at - self.first_try).num_milliseconds().max(0) as u64;
         self.next.n < b.max_attempts && spent < b.retry_budget_secs.saturating_mul(1000)
     }
@@ -124,12 +128,15 @@ impl<'a> Try<'a> {
             outcome: None,
             sent_at: Some(at),
         };
-        gw.placed.placed(&call_id, placed);
+        gw.ledger.placed.placed(&call_id, placed);
         // The call journal first: a crash before the outbox's record then leaves the
         // entry unconfirmed, and it is settled from the journal with its call id (the
         // other order could lose the call id, and its outcome would not match).
-        let journaled =
-            gw.record_dispatch(self.journal(DispatchStatus::Sent, Some(call_id.clone()), None));
+        let journaled = gw.ledger.record_dispatch(self.journal(
+            DispatchStatus::Sent,
+            Some(call_id.clone()),
+            None,
+        ));
         tracing::info!(
             request_id,
             call_id,
@@ -138,13 +145,13 @@ impl<'a> Try<'a> {
         );
         durable(journaled, "a sent call", request_id).await;
         if let Some(k) = gw.provider.redial_of(&self.next.body) {
-            let placed = gw.journals.append_call(&CallEvent::Redial {
+            let placed = gw.ledger.journals.append_call(&CallEvent::Redial {
                 timestamp: at,
                 request_id: Some(request_id.to_string()),
                 lead_id: self.next.lead_id.clone(),
                 phone: self.next.phone.clone(),
                 n: k.min(1000) as u32,
-                of: gw.settings.redial.max_redials,
+                of: gw.ledger.settings.redial.max_redials,
                 result: "placed".into(),
                 after: None,
                 queue_id: None,
@@ -152,15 +159,21 @@ impl<'a> Try<'a> {
             });
             durable(placed, "a placed redial", request_id).await;
         }
-        gw.finish_try(request_id, at, Tried::Sent { call_id }).await;
+        gw.ledger
+            .finish_try(request_id, at, Tried::Sent { call_id })
+            .await;
     }
 
     async fn failed(self, why: String, at: DateTime<Utc>) {
         let (gw, request_id) = (self.gw, self.request_id);
         tracing::error!(request_id, attempt = self.next.n, error = %why, "dispatch failed");
-        let journaled =
-            gw.record_dispatch(self.journal(DispatchStatus::Failed, None, Some(why.clone())));
-        gw.finish_try(request_id, at, Tried::Failed { error: why })
+        let journaled = gw.ledger.record_dispatch(self.journal(
+            DispatchStatus::Failed,
+            None,
+            Some(why.clone()),
+        ));
+        gw.ledger
+            .finish_try(request_id, at, Tried::Failed { error: why })
             .await;
         durable(journaled, "a failed dispatch", request_id).await;
     }
@@ -169,8 +182,9 @@ impl<'a> Try<'a> {
         let (gw, request_id) = (self.gw, self.request_id);
         tracing::error!(request_id, attempt = self.next.n, error = %why, "dispatch unconfirmed: not retried, an admin must resolve it");
         let event = self.journal(DispatchStatus::Unconfirmed, None, Some(why.clone()));
-        let journaled = gw.record_dispatch(event);
-        gw.finish_try(request_id, at, Tried::Unconfirmed { error: why })
+        let journaled = gw.ledger.record_dispatch(event);
+        gw.ledger
+            .finish_try(request_id, at, Tried::Unconfirmed { error: why })
             .await;
         durable(journaled, "an unconfirmed dispatch", request_id).await;
     }

@@ -15,9 +15,20 @@ use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::entries::Tried;
+use super::outbox::Tried;
 use super::sends::{Claim, Claimed};
-use super::{Gateway, Wake};
+use super::{Ledger, Wake};
+
+/// The sender (see the module docs).
+pub struct Sending {
+    pub(super) ledger: Arc<Ledger>,
+    /// Where the dispatcher takes its calls from (this process's queue, or claims).
+    pub(super) sends: Arc<dyn super::sends::Sends>,
+    /// Who places the calls (Bland); not live = dry run.
+    pub(super) provider: Arc<dyn crate::provider::CallProvider>,
+    /// The calling window, re-checked before each send.
+    pub(super) scheduler: Arc<crate::schedule::Scheduler>,
+}
 
 /// Backoff before try `n + 1`: base × 2^(n−1), ±50 % jitter, capped at 60 s.
 pub fn backoff(base_ms: u64, n: u32) -> Duration {
@@ -34,7 +45,7 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// queued and each retry due, it asks [`Sends`] for calls until there is nothing to send
 /// or no room, and sends each in a task of its own.
 pub async fn run(
-    gw: Arc<Gateway>,
+    gw: Arc<Sending>,
     mut queue: mpsc::UnboundedReceiver<Wake>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -54,7 +65,7 @@ pub async fn run(
             _ = tick.tick() => {}
         }
         loop {
-            match sends.claim(gw.clock.now()).await {
+            match sends.claim(gw.ledger.clock.now()).await {
                 Ok(Claim::Claimed(c)) => {
                     let gw = gw.clone();
                     in_flight.spawn(async move { send_claimed(&gw, *c).await });
@@ -72,13 +83,13 @@ pub async fn run(
 }
 
 /// A claimed call: re-checked against the calling window, then sent.
-async fn send_claimed(gw: &Gateway, c: Claimed) {
+async fn send_claimed(gw: &Sending, c: Claimed) {
     let Claimed {
         request_id: rid,
         next,
         slot,
     } = c;
-    let now = gw.clock.now();
+    let now = gw.ledger.clock.now();
     // A call accepted just before a window closed, retried, or replayed after a restart
     // may be due when calling is no longer allowed: it goes back to the deferred queue.
     match gw
@@ -96,20 +107,10 @@ async fn send_claimed(gw: &Gateway, c: Claimed) {
                 ),
                 delay: Duration::from_secs(60),
             };
-            if gw.finish_try(&rid, now, retry).await {
-                retry_after(gw, &rid, Duration::from_secs(60));
+            if gw.ledger.finish_try(&rid, now, retry).await {
+                gw.ledger.retry_after(&rid, Duration::from_secs(60));
             }
         }
     }
     drop(slot);
-}
-
-/// Tells the dispatcher, after `delay`, that the call's next try is due.
-pub(super) fn retry_after(gw: &Gateway, request_id: &str, delay: Duration) {
-    let queue = gw.queue.clone();
-    let id = request_id.to_string();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let _ = queue.send(Wake::Retry(id));
-    });
 }

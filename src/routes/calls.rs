@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::blocking;
 use super::AppState;
-use crate::dispatch::ResolveError;
+use crate::dispatch::{Intake, Ledger, Reconciler, ResolveError};
 use crate::domain::Lead;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/api/admin/check", tag = "admin", summary = "The pipeline's answer for a lead, with no side effects {lead, at?}", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::CheckAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn check(
     state: web::Data<AppState>,
+    intake: web::Data<Intake>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -52,7 +53,7 @@ async fn check(
             errors: errors.into_iter().map(Value::String).collect(),
         },
     )?;
-    let eval = state.gateway.check(&lead, at);
+    let eval = intake.check(&lead, at);
     Ok(HttpResponse::Ok().json(json!({
         "decision": eval.decision,
         "stage": eval.stage,
@@ -65,12 +66,8 @@ async fn check(
 }
 
 #[utoipa::path(get, path = "/api/admin/calls/pending", tag = "admin", summary = "The open outbox", responses((status = 200, description = "done", body = super::schemas_ops::PendingCalls), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
-async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let entries = state
-        .gateway
-        .outbox_entries()
-        .await
-        .map_err(ApiError::storage)?;
+async fn pending(ledger: web::Data<Ledger>) -> Result<HttpResponse, ApiError> {
+    let entries = ledger.outbox_entries().await.map_err(ApiError::storage)?;
     let count = |s: crate::dispatch::outbox::State| entries.iter().filter(|e| e.state == s).count();
     use crate::dispatch::outbox::State;
     Ok(HttpResponse::Ok().json(json!({
@@ -83,7 +80,11 @@ async fn pending(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/admin/calls/{request_id}", tag = "admin", summary = "A call: decision, outbox, dispatches, outcome", params(("request_id" = String, Path, description = "our request id")), responses((status = 200, description = "done", body = super::schemas_ops::CallView), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
-async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn one(
+    state: web::Data<AppState>,
+    ledger: web::Data<Ledger>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (journals, today) = (
         state.journals.clone(),
@@ -112,11 +113,7 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
     .await?;
     // Read after the journal: an entry leaves the outbox before its result is journaled,
     // so this order never shows a finished call as still open.
-    let outbox = state
-        .gateway
-        .outbox_entry(&id)
-        .await
-        .map_err(ApiError::storage)?;
+    let outbox = ledger.outbox_entry(&id).await.map_err(ApiError::storage)?;
     if outbox.is_none() && events.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no call with request id `{id}` in the last {} days",
@@ -148,7 +145,7 @@ async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpRe
 
 #[utoipa::path(post, path = "/api/admin/calls/{request_id}/resolve", tag = "admin", summary = "Settle an unconfirmed or failed call {resolution, call_id?}", params(("request_id" = String, Path, description = "our request id")), request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::Resolved), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn resolve(
-    state: web::Data<AppState>,
+    reconciler: web::Data<Reconciler>,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -162,7 +159,7 @@ async fn resolve(
         .get("call_id")
         .and_then(Value::as_str)
         .map(str::to_string);
-    match state.gateway.resolve(&id, resolution, call_id).await {
+    match reconciler.resolve(&id, resolution, call_id).await {
         Ok(v) => Ok(HttpResponse::Ok().json(json!({"success": true, "resolved": v}))),
         Err(e @ ResolveError::NotFound(_)) => Err(ApiError::NotFound(e.to_string())),
         Err(
@@ -177,7 +174,7 @@ async fn resolve(
 /// `POST /calls/reconcile`: looks every unconfirmed call up at Bland now (the background
 /// task does it every `BLAND_RECONCILE_EVERY_SECS`) and answers what it did.
 #[utoipa::path(post, path = "/api/admin/calls/reconcile", tag = "admin", summary = "Look unconfirmed and silent calls up at Bland now", responses((status = 200, description = "done", body = super::schemas_ops::Reconciled), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
-async fn reconcile(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let done = state.gateway.reconcile().await.map_err(ApiError::storage)?;
+async fn reconcile(reconciler: web::Data<Reconciler>) -> Result<HttpResponse, ApiError> {
+    let done = reconciler.reconcile().await.map_err(ApiError::storage)?;
     Ok(HttpResponse::Ok().json(done))
 }

@@ -18,7 +18,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn writeback(state: &AppState) -> Result<&Writeback, ApiError> {
     state
-        .gateway
         .writeback
         .as_deref()
         .ok_or_else(|| ApiError::Unavailable("Convoso write-back is not running".into()))

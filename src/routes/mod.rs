@@ -34,7 +34,6 @@ pub use error::ApiError;
 use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::dispatch::Gateway;
 use crate::health::HealthSource;
 use crate::journal::Journals;
 use crate::metrics::Metrics;
@@ -52,7 +51,10 @@ pub struct AppState {
     pub lists: Arc<crate::lists::Lists>,
     pub journals: Arc<Journals>,
     pub stats: Arc<Statistics>,
-    pub gateway: Arc<Gateway>,
+    pub tracker: Arc<crate::tracker::Tracker>,
+    pub scheduler: Arc<crate::schedule::Scheduler>,
+    /// Writes back to Convoso (`None`: not wired).
+    pub writeback: Option<Arc<crate::dispatch::writeback::Writeback>>,
     pub feeds: Arc<crate::feeds::Feeds>,
     pub quarantine: Arc<crate::store::quarantine::Quarantine>,
     /// Whether a webhook taken now would be durable (`/health`, `/health/ready`).

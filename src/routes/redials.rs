@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::error::ApiError;
-use super::AppState;
+use crate::dispatch::FollowUps;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/redials/{lead_id}/pause").route(web::post().to(pause)))
@@ -14,9 +14,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/redials/{lead_id}").route(web::delete().to(delete)));
 }
 
-async fn has_redials(state: &AppState, lead_id: &str) -> Result<(), ApiError> {
-    let found = state
-        .gateway
+async fn has_redials(follow_ups: &FollowUps, lead_id: &str) -> Result<(), ApiError> {
+    let found = follow_ups
         .redials_of(lead_id, None)
         .await
         .map_err(ApiError::storage)?;
@@ -28,10 +27,13 @@ async fn has_redials(state: &AppState, lead_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn toggle(state: &AppState, lead_id: &str, pause: bool) -> Result<HttpResponse, ApiError> {
-    has_redials(state, lead_id).await?;
-    let redials = state
-        .gateway
+async fn toggle(
+    follow_ups: &FollowUps,
+    lead_id: &str,
+    pause: bool,
+) -> Result<HttpResponse, ApiError> {
+    has_redials(follow_ups, lead_id).await?;
+    let redials = follow_ups
         .pause_redials(lead_id, pause)
         .await
         .map_err(ApiError::storage)?;
@@ -40,28 +42,27 @@ async fn toggle(state: &AppState, lead_id: &str, pause: bool) -> Result<HttpResp
 
 #[utoipa::path(post, path = "/api/admin/redials/{lead_id}/pause", tag = "admin", summary = "Pause a lead's redials", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = super::schemas_ops::RedialsView), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pause(
-    state: web::Data<AppState>,
+    follow_ups: web::Data<FollowUps>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    toggle(&state, &id, true).await
+    toggle(&follow_ups, &id, true).await
 }
 
 #[utoipa::path(post, path = "/api/admin/redials/{lead_id}/resume", tag = "admin", summary = "Resume a lead's redials (due now)", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = super::schemas_ops::RedialsView), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn resume(
-    state: web::Data<AppState>,
+    follow_ups: web::Data<FollowUps>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    toggle(&state, &id, false).await
+    toggle(&follow_ups, &id, false).await
 }
 
 #[utoipa::path(delete, path = "/api/admin/redials/{lead_id}", tag = "admin", summary = "Remove a lead's redials", params(("lead_id" = String, Path, description = "lead id")), responses((status = 200, description = "done", body = super::schemas_ops::RedialsRemoved), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn delete(
-    state: web::Data<AppState>,
+    follow_ups: web::Data<FollowUps>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    has_redials(&state, &id).await?;
-    let removed = state
-        .gateway
+    has_redials(&follow_ups, &id).await?;
+    let removed = follow_ups
         .cancel_redials(&id, None)
         .await
         .map_err(ApiError::storage)?;

@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::params::{number, put_document, Query};
 use super::AppState;
 use crate::dispatch::release::Released;
+use crate::dispatch::{Intake, Ledger};
 use crate::domain::PhoneNumber;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[utoipa::path(get, path = "/api/admin/scheduler/config", tag = "admin", summary = "The scheduler config", responses((status = 200, description = "done", body = super::schemas_ops::SchedulerConfig), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_config(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(&state.gateway.scheduler.config.get().doc)
+    HttpResponse::Ok().json(&state.scheduler.config.get().doc)
 }
 
 #[utoipa::path(put, path = "/api/admin/scheduler/config", tag = "admin", summary = "Change the scheduler config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::SchedulerConfig), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
@@ -30,7 +31,7 @@ async fn put_config(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let scheduler = state.gateway.scheduler.clone();
+    let scheduler = state.scheduler.clone();
     let patch = body.into_inner();
     put_document("scheduler", scheduler.config.update(&patch)).await
 }
@@ -38,7 +39,11 @@ async fn put_config(
 const MAX_LIMIT: usize = 1000;
 
 #[utoipa::path(get, path = "/api/admin/scheduler/queue", tag = "admin", summary = "The deferred queue, by release time", params(("lead_id" = Option<String>, Query, description = "lead id"), ("phone" = Option<String>, Query, description = "the number, any spelling"), ("limit" = Option<String>, Query, description = "1-1000"), ("offset" = Option<String>, Query, description = "page start")), responses((status = 200, description = "done", body = super::schemas_ops::DeferredQueue), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
-async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
+async fn list(
+    state: web::Data<AppState>,
+    ledger: web::Data<Ledger>,
+    q: Query,
+) -> Result<HttpResponse, ApiError> {
     let limit = number(&q, "limit")?.unwrap_or(100);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::BadRequest(format!(
@@ -54,8 +59,7 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
         ),
     };
     let lead_id = q.get("lead_id").map(|l| l.trim()).filter(|l| !l.is_empty());
-    let ((matching, entries), (total, due, oldest)) = state
-        .gateway
+    let ((matching, entries), (total, due, oldest)) = ledger
         .deferred_page(lead_id, phone.as_ref().map(|p| p.as_str()), offset, limit)
         .await
         .map_err(ApiError::storage)?;
@@ -72,11 +76,11 @@ async fn list(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiE
 
 #[utoipa::path(delete, path = "/api/admin/scheduler/queue/{id}", tag = "admin", summary = "Remove a deferred lead", params(("id" = String, Path, description = "queue entry id")), responses((status = 200, description = "done", body = super::schemas_ops::QueueDeleted), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn delete(
-    state: web::Data<AppState>,
+    ledger: web::Data<Ledger>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    match state.gateway.delete_deferred(&id).await {
+    match ledger.delete_deferred(&id).await {
         Err(e) => Err(ApiError::internal(e)),
         Ok(None) => Err(ApiError::NotFound(format!("no deferred lead `{id}`"))),
         Ok(Some(Err(_))) => Err(ApiError::Conflict(format!(
@@ -89,8 +93,12 @@ async fn delete(
 /// `?id=` releases that entry now and answers with its new decision; without it every
 /// entry becomes due now and is released by the release task in rounds.
 #[utoipa::path(post, path = "/api/admin/scheduler/queue/release", tag = "admin", summary = "Release one entry now (id) or make every entry due", params(("id" = Option<String>, Query, description = "queue entry id")), responses((status = 200, description = "the released entry's decision", body = super::schemas_admin::ReleasedOne), (status = 202, description = "every entry made due", body = super::schemas_admin::ReleasedAll), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 409, description = "conflict with the current state", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
-async fn release(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, ApiError> {
-    let gw = &state.gateway;
+async fn release(
+    state: web::Data<AppState>,
+    intake: web::Data<Intake>,
+    q: Query,
+) -> Result<HttpResponse, ApiError> {
+    let gw = &intake;
     let Some(id) = q.get("id").map(|i| i.trim()).filter(|i| !i.is_empty()) else {
         let n = gw
             .hurry_deferred(state.clock.now())

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::AppState;
+use crate::dispatch::Ledger;
 use crate::health::HealthStatus;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -16,7 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[utoipa::path(get, path = "/health", tag = "system", summary = "Component health (200 ok/degraded, 503 unhealthy)", responses((status = 200, description = "done", body = super::schemas_ops::Health), (status = 503, description = "unhealthy: the same report, naming the component", body = super::schemas_ops::Health)))]
-async fn health(state: web::Data<AppState>) -> HttpResponse {
+async fn health(state: web::Data<AppState>, ledger: web::Data<Ledger>) -> HttpResponse {
     let probed = state.storage.probe().await;
     let data_dir_writable = probed.data_dir_writable;
     let mut status = if data_dir_writable {
@@ -26,7 +27,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     };
     let mut components = Map::new();
     // The shared queues' sizes as of now, for the dispatch and scheduler components.
-    state.gateway.refresh_counts().await;
+    ledger.refresh_counts().await;
     if let Some((name, report, healthy)) = probed.component {
         if !healthy {
             status = HealthStatus::Unhealthy;
@@ -80,9 +81,9 @@ async fn live() -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system", summary = "Prometheus metrics (OpenMetrics text)", responses((status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text")))]
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    state.gateway.refresh_counts().await;
-    let (depth, due, _) = state.gateway.deferred_summary();
+async fn metrics(state: web::Data<AppState>, ledger: web::Data<Ledger>) -> HttpResponse {
+    ledger.refresh_counts().await;
+    let (depth, due, _) = ledger.deferred_summary();
     let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
     let (depth, due) = (n(depth), n(due));
     state.metrics.deferred_leads.set(depth);

@@ -29,7 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[utoipa::path(get, path = "/api/admin/answering-machine/config", tag = "admin", summary = "The answering-machine config", responses((status = 200, description = "done", body = super::schemas_ops::AnsweringMachineConfig), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_am(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(&state.gateway.tracker.am.get().doc)
+    HttpResponse::Ok().json(&state.tracker.am.get().doc)
 }
 
 #[utoipa::path(put, path = "/api/admin/answering-machine/config", tag = "admin", summary = "Change the answering-machine config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::AnsweringMachineConfig), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
@@ -37,14 +37,14 @@ async fn put_am(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let tracker = state.gateway.tracker.clone();
+    let tracker = state.tracker.clone();
     let patch = body.into_inner();
     put_document("answering-machine", tracker.am.update(&patch)).await
 }
 
 #[utoipa::path(get, path = "/api/admin/protection/config", tag = "admin", summary = "The protection config", responses((status = 200, description = "done", body = super::schemas_ops::ProtectionConfig), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn get_protection(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(&state.gateway.tracker.protection.get().doc)
+    HttpResponse::Ok().json(&state.tracker.protection.get().doc)
 }
 
 #[utoipa::path(put, path = "/api/admin/protection/config", tag = "admin", summary = "Change the protection config (only the fields given)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::ProtectionConfig), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
@@ -52,7 +52,7 @@ async fn put_protection(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let tracker = state.gateway.tracker.clone();
+    let tracker = state.tracker.clone();
     let patch = body.into_inner();
     put_document("protection", tracker.protection.update(&patch)).await
 }
@@ -79,7 +79,7 @@ async fn am_counts(
     let p = phone(&state, p, "phone")?;
     let lead_id = lead_id.into_inner();
     let now = state.clock.now();
-    let tracker = &state.gateway.tracker;
+    let tracker = &state.tracker;
     let v = tracker.view(p.as_str(), &lead_id, now);
     let config = tracker.am.get();
     let counts = outcome_counts(&v);
@@ -104,7 +104,7 @@ async fn am_counts(
 /// Lines with a call in flight, with their automatic release time.
 #[utoipa::path(get, path = "/api/admin/calls/active", tag = "admin", summary = "Numbers with a call in flight", responses((status = 200, description = "done", body = super::schemas_ops::ActiveLines), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn active(state: web::Data<AppState>) -> HttpResponse {
-    let tracker = &state.gateway.tracker;
+    let tracker = &state.tracker;
     let c = tracker.protection.get();
     let ends = i64::from(c.doc.max_call_minutes + c.doc.active_call_margin_minutes) * 60;
     let now = state.clock.now().timestamp();

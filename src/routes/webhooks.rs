@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::middleware::{new_request_id, RequestId};
 use super::params::Query;
 use super::AppState;
-use crate::dispatch::Completed;
+use crate::dispatch::{Completed, FollowUps, Intake};
 use crate::domain::Lead;
 use crate::journal::Decision;
 
@@ -69,6 +69,7 @@ fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, Api
 #[utoipa::path(post, path = "/webhooks/lead", tag = "webhooks", summary = "A lead from Convoso: decided, and called, deferred or blocked", params(("token" = Option<String>, Query, description = "the webhook token (or X-Webhook-Token)")), request_body(content((serde_json::Value = "application/json"), (serde_json::Value = "application/x-www-form-urlencoded")), description = "the lead's fields"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "blocked", body = super::schemas_ops::LeadAnswer), (status = 202, description = "accepted (the call is queued) or deferred", body = super::schemas_ops::LeadAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security((), ("webhook_token" = [])))]
 async fn lead(
     state: web::Data<AppState>,
+    intake: web::Data<Intake>,
     req: HttpRequest,
     q: Query,
     body: web::Bytes,
@@ -92,8 +93,7 @@ async fn lead(
         Ok(lead) => lead,
         Err(errors) => {
             tracing::warn!(errors = ?errors, "lead webhook rejected");
-            state
-                .gateway
+            intake
                 .reject(&request_id, &errors)
                 .await
                 .map_err(ApiError::storage)?;
@@ -112,8 +112,7 @@ async fn lead(
             });
         }
     };
-    let submitted = state
-        .gateway
+    let submitted = intake
         .submit(&lead, &request_id)
         .await
         .map_err(ApiError::storage)?;
@@ -154,11 +153,11 @@ async fn lead(
 
 #[utoipa::path(post, path = "/webhooks/bland", tag = "webhooks", summary = "Bland's completion webhook (X-Webhook-Signature when secrets are set)", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "done", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-Webhook-Signature", body = super::openapi::ErrorBody), (status = 503, description = "the completion could not be recorded (the store is named); Bland retries", body = super::openapi::ErrorBody)), security((), ("bland_signature" = [])))]
 async fn bland(
-    state: web::Data<AppState>,
+    follow_ups: web::Data<FollowUps>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = &state.gateway.provider;
+    let provider = &follow_ups.provider;
     let signature = req
         .headers()
         .get(provider.signature_header())
@@ -173,7 +172,7 @@ async fn bland(
     provider
         .parse_completion(&payload)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let (c, done) = state.gateway.complete(&payload).await.map_err(|e| {
+    let (c, done) = follow_ups.complete(&payload).await.map_err(|e| {
         tracing::error!(error = %e, database = e.is_database(), "a completion could not be recorded; Bland retries it");
         // Nothing was recorded (what failed is named in `e`, the database included): Bland
         // retries a 5xx, and 503 says "not now" as the lead webhook does, not a bug.

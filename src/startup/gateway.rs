@@ -21,7 +21,7 @@ use crate::provider::CallProvider;
 use crate::schedule::queue::DeferredQueue;
 
 pub(super) type Built = (
-    Arc<Gateway>,
+    Gateway,
     tokio::sync::mpsc::UnboundedReceiver<dispatch::Wake>,
     Vec<String>,
 );
@@ -119,10 +119,10 @@ pub(super) async fn build_gateway(
     // With the database nothing was left by a previous run of this instance: the rows are
     // every instance's.
     let Opened::Files(files) = files else {
-        return Ok((Arc::new(gateway), queue, Vec::new()));
+        return Ok((gateway, queue, Vec::new()));
     };
     settle_previous_run(&gateway, &files).await?;
-    Ok((Arc::new(gateway), queue, files.ready))
+    Ok((gateway, queue, files.ready))
 }
 
 /// The storage roles the gateway holds, for the backend opened.
@@ -193,6 +193,7 @@ fn writeback(
 /// shows as sent but the outbox as unconfirmed; releases a crash cut short).
 async fn settle_previous_run(gateway: &Gateway, files: &Files) -> anyhow::Result<()> {
     let reconciled = gateway
+        .reconciler
         .reconcile_unconfirmed(&files.outbox)
         .await
         .context("DATA_DIR: cannot settle calls the call journal shows as sent")?;
@@ -203,6 +204,7 @@ async fn settle_previous_run(gateway: &Gateway, files: &Files) -> anyhow::Result
         );
     }
     gateway
+        .intake
         .settle_in_doubt(&files.outbox, &files.deferred, files.in_doubt.clone())
         .await
         .context("DATA_DIR: cannot settle deferred leads whose release was interrupted")?;

@@ -30,6 +30,8 @@ pub struct Application {
     server: Server,
     port: u16,
     state: web::Data<AppState>,
+    /// The queues flushed at shutdown.
+    ledger: Arc<dispatch::Ledger>,
     stop_tasks: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     dispatcher: JoinHandle<()>,
@@ -54,7 +56,7 @@ fn bind(settings: &Settings) -> anyhow::Result<(TcpListener, std::net::SocketAdd
 
 /// The components `/health` reports on, in its order.
 fn health_sources(
-    gateway: &Arc<dispatch::Gateway>,
+    gateway: &dispatch::Gateway,
     blocklist: &Arc<crate::blocklist::Blocklist>,
     feeds: &Arc<crate::feeds::Feeds>,
     lists: &Arc<crate::lists::Lists>,
@@ -62,14 +64,14 @@ fn health_sources(
 ) -> Vec<Arc<dyn crate::health::HealthSource>> {
     let mut health: Vec<Arc<dyn crate::health::HealthSource>> = vec![
         blocklist.clone(),
-        gateway.clone(),
+        gateway.sending.clone(),
         feeds.clone(),
-        Arc::new(dispatch::SchedulerHealth(gateway.clone())),
-        gateway.tracker.clone(),
+        Arc::new(dispatch::SchedulerHealth(gateway.intake.clone())),
+        gateway.ledger.tracker.clone(),
         quarantine.clone(),
         lists.clone(),
     ];
-    if let Some(wb) = &gateway.writeback {
+    if let Some(wb) = &gateway.follow_ups.writeback {
         health.push(wb.clone());
     }
     health
@@ -80,12 +82,22 @@ fn http_server(
     settings: &Settings,
     listener: TcpListener,
     state: web::Data<AppState>,
+    gateway: &dispatch::Gateway,
 ) -> anyhow::Result<Server> {
     let max_body = settings.max_body_bytes;
+    // Each handler is given the part of the gateway it calls, not the whole of it.
+    let ledger = web::Data::from(gateway.ledger.clone());
+    let intake = web::Data::from(gateway.intake.clone());
+    let follow_ups = web::Data::from(gateway.follow_ups.clone());
+    let reconciler = web::Data::from(gateway.reconciler.clone());
     let mut server = HttpServer::new(move || {
         let (json, payload, form, query, path) = extractor_configs(max_body);
         App::new()
             .app_data(state.clone())
+            .app_data(ledger.clone())
+            .app_data(intake.clone())
+            .app_data(follow_ups.clone())
+            .app_data(reconciler.clone())
             .app_data(json)
             .app_data(payload)
             .app_data(form)
@@ -166,11 +178,13 @@ impl Application {
             lists: lists.clone(),
             journals,
             stats,
-            gateway: gateway.clone(),
+            tracker: tracker.clone(),
+            scheduler: scheduler.clone(),
+            writeback: gateway.follow_ups.writeback.clone(),
             feeds: feeds.clone(),
             storage: parts::storage_probe(&settings, db.as_ref()),
         });
-        let server = http_server(&settings, listener, state.clone())?;
+        let server = http_server(&settings, listener, state.clone(), &gateway)?;
 
         let (stop_tasks, stopped) = watch::channel(false);
         let tasks = tasks::spawn(
@@ -183,13 +197,15 @@ impl Application {
                 scheduler,
                 tracker,
                 leases,
+                intake: gateway.intake.clone(),
+                reconciler: gateway.reconciler.clone(),
                 rollups: db.is_some(),
             },
             &stopped,
         );
-        dispatch::batch::spawn(&gateway);
+        dispatch::batch::spawn(&gateway.intake);
         let dispatcher = tokio::spawn(dispatch::worker::run(
-            gateway.clone(),
+            gateway.sending.clone(),
             queue,
             until_stopped(stopped),
         ));
@@ -199,12 +215,13 @@ impl Application {
                 "sending calls left in the outbox by the previous run"
             );
         }
-        gateway.enqueue(ready);
+        gateway.ledger.enqueue(ready);
         log_started(&settings, addr);
         Ok(Self {
             server,
             port: addr.port(),
             state,
+            ledger: gateway.ledger.clone(),
             stop_tasks,
             tasks,
             dispatcher,
@@ -226,6 +243,7 @@ impl Application {
         let Self {
             server,
             state,
+            ledger,
             stop_tasks,
             tasks,
             dispatcher,
@@ -239,10 +257,10 @@ impl Application {
         for task in tasks {
             let _ = task.await;
         }
-        if let Err(e) = state.gateway.deferred_store.flush().await {
+        if let Err(e) = ledger.deferred_store.flush().await {
             tracing::error!(error = %e, "could not flush the deferred queue at shutdown");
         }
-        if let Err(e) = state.gateway.outbox_store.flush().await {
+        if let Err(e) = ledger.outbox_store.flush().await {
             tracing::error!(error = %e, "could not flush the outbox at shutdown");
         }
         if let Err(e) = state.journals.flush().wait().await {

@@ -29,6 +29,9 @@ pub(super) struct Background {
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
     pub leases: Arc<dyn Leases>,
+    /// The release task's and reconciliation's parts of the gateway.
+    pub intake: Arc<dispatch::Intake>,
+    pub reconciler: Arc<dispatch::Reconciler>,
     /// Whether to keep the statistics rollups (database mode).
     pub rollups: bool,
 }
@@ -36,15 +39,14 @@ pub(super) struct Background {
 /// Starts every background task; each stops when `stopped` turns true.
 pub(super) fn spawn(b: Background, stopped: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let stop = || until_stopped(stopped.clone());
-    let gateway = b.state.gateway.clone();
     let (sched, track, track2) = (b.scheduler, b.tracker.clone(), b.tracker);
     let (bl, lists) = (b.blocklist.clone(), b.lists);
     let (s1, s2, s3, s4) = (stop(), stop(), stop(), stop());
     let mut tasks = vec![
         tokio::spawn(b.feeds.run(stop())),
-        tokio::spawn(writeback(gateway.clone(), stop())),
-        tokio::spawn(dispatch::release::run(gateway.clone(), stop())),
-        tokio::spawn(dispatch::reconcile::run(gateway, stop())),
+        tokio::spawn(writeback(b.state.writeback.clone(), stop())),
+        tokio::spawn(dispatch::release::run(b.intake, stop())),
+        tokio::spawn(dispatch::reconcile::run(b.reconciler, stop())),
         tokio::spawn(lists.follow(stop())),
         tokio::spawn(async move { bl.follow(s1).await }),
         tokio::spawn(async move { sched.config.follow(s2).await }),
@@ -74,8 +76,11 @@ pub(super) fn spawn(b: Background, stopped: &watch::Receiver<bool>) -> Vec<JoinH
 }
 
 /// Sends the Convoso writes until the server stops.
-async fn writeback(gateway: Arc<dispatch::Gateway>, stop: impl std::future::Future<Output = ()>) {
-    if let Some(wb) = gateway.writeback.clone() {
+async fn writeback(
+    writeback: Option<Arc<dispatch::writeback::Writeback>>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    if let Some(wb) = writeback {
         wb.run(stop).await;
     }
 }
