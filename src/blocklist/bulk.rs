@@ -49,20 +49,27 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// Why a JSON upload is not a list of flags at all (a bad flag in it is an invalid line).
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    #[error("malformed JSON: {0}")]
+    Malformed(#[source] serde_json::Error),
+    #[error("expected a JSON array of flags or an object with a `flags` array")]
+    NoFlags,
+    #[error("expected a JSON array of flags")]
+    NotArray,
+}
+
 /// A JSON array of flags, or a `{"flags": [...]}` document. Line numbers are item numbers.
-pub fn parse_json(bytes: &[u8], country: &str) -> Result<Parsed, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("malformed JSON: {e}"))?;
+pub fn parse_json(bytes: &[u8], country: &str) -> Result<Parsed, JsonError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(JsonError::Malformed)?;
     let items = match value {
         Value::Array(items) => items,
         Value::Object(mut doc) => match doc.remove("flags") {
             Some(Value::Array(items)) => items,
-            _ => {
-                return Err(
-                    "expected a JSON array of flags or an object with a `flags` array".into(),
-                )
-            }
+            _ => return Err(JsonError::NoFlags),
         },
-        _ => return Err("expected a JSON array of flags".into()),
+        _ => return Err(JsonError::NotArray),
     };
     let mut parsed = Parsed::default();
     let mut lines = Vec::new();

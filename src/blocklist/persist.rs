@@ -234,11 +234,9 @@ fn apply(
     index: &mut FlagIndex,
     country: &str,
     now_ms: i64,
-) -> Result<(), String> {
-    let mut put = |record: FlagRecord| -> Result<(), String> {
-        let flag = record
-            .into_flag(country, now_ms, || new_flag_id(now_ms))
-            .map_err(|e| e.to_string())?;
+) -> Result<(), super::FlagError> {
+    let mut put = |record: FlagRecord| -> Result<(), super::FlagError> {
+        let flag = record.into_flag(country, now_ms, || new_flag_id(now_ms))?;
         index.remove(&flag.id);
         index.insert(flag);
         Ok(())

@@ -108,7 +108,7 @@ pub async fn import(
     let blocklist = Arc::new(blocklist);
     let country = settings.default_country.clone();
     let parsed = if json {
-        bulk::parse_json(&bytes, &country).map_err(anyhow::Error::msg)?
+        bulk::parse_json(&bytes, &country)?
     } else {
         bulk::parse_csv(&bytes, &country)
     };

@@ -118,6 +118,12 @@ pub enum DbError {
     Sql(sqlx::Error),
     #[error("database migration: {}", migrate_message(.0))]
     Migrate(sqlx::migrate::MigrateError),
+    /// A ping refused (`/health`, `/health/ready`): sqlx's words, as the probe shows them.
+    #[error("{0}")]
+    Ping(sqlx::Error),
+    /// A ping not answered in time.
+    #[error("no answer within {0} s")]
+    NoAnswer(u64),
     #[error("`{name}` was changed by another writer (version {found}, expected {expected})")]
     Conflict {
         name: String,
@@ -250,11 +256,11 @@ impl Db {
 
 impl Db {
     /// Whether the database answers within `within`; the error says why not.
-    pub async fn ping(&self, within: std::time::Duration) -> Result<(), String> {
+    pub async fn ping(&self, within: std::time::Duration) -> Result<(), DbError> {
         match tokio::time::timeout(within, sqlx::query("SELECT 1").execute(&self.pool)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} s", within.as_secs())),
+            Ok(Err(e)) => Err(DbError::Ping(e)),
+            Err(_) => Err(DbError::NoAnswer(within.as_secs())),
         }
     }
 

@@ -69,14 +69,11 @@ impl Scratch {
 impl Scratch {
     /// Simulates the database going away (`false`: new connections refused, every open
     /// one terminated) and coming back (`true`).
-    pub async fn set_reachable(&self, reachable: bool) -> Result<(), String> {
-        let mut admin = PgConnection::connect(&admin_url())
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn set_reachable(&self, reachable: bool) -> Result<(), super::DbError> {
+        let mut admin = PgConnection::connect(&admin_url()).await?;
         admin
             .execute(format!("ALTER DATABASE {} ALLOW_CONNECTIONS {reachable}", self.name).as_str())
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if !reachable {
             admin
                 .execute(
@@ -87,8 +84,7 @@ impl Scratch {
                     )
                     .as_str(),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         let _ = admin.close().await;
         Ok(())
@@ -97,11 +93,9 @@ impl Scratch {
 
 impl Scratch {
     /// Runs one statement on the scratch database (tests that damage stored state).
-    pub async fn execute(&self, sql: &str) -> Result<u64, String> {
-        let mut conn = PgConnection::connect(&self.url)
-            .await
-            .map_err(|e| e.to_string())?;
-        let done = conn.execute(sql).await.map_err(|e| e.to_string())?;
+    pub async fn execute(&self, sql: &str) -> Result<u64, super::DbError> {
+        let mut conn = PgConnection::connect(&self.url).await?;
+        let done = conn.execute(sql).await?;
         let _ = conn.close().await;
         Ok(done.rows_affected())
     }
@@ -114,17 +108,13 @@ impl Drop for Scratch {
         let dropped = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
+                .build()?;
             rt.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut admin = PgConnection::connect(&admin_url()).await?;
                 admin
                     .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>(())
+                    .await?;
+                Ok::<_, anyhow::Error>(())
             })
         })
         .join();

@@ -7,6 +7,7 @@
 //! `[content]` words plus every word feed, rebuilt into one automaton when a list changes.
 
 pub mod copies;
+mod fetch;
 pub mod parse;
 
 pub use copies::{FeedCopies, FEEDS_DIR};
@@ -204,55 +205,6 @@ impl Feeds {
             .map(|f| f.settings.name.as_str())
     }
 
-    async fn fetch(&self, feed: &Feed) -> Result<(Vec<String>, usize), String> {
-        let s = &feed.settings;
-        let mut req = self.http.get(&s.url);
-        for (k, v) in &s.headers {
-            req = req.header(k, v.expose());
-        }
-        let mut res = req
-            .send()
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        if !res.status().is_success() {
-            return Err(format!("answered {}", res.status()));
-        }
-        if res.content_length().is_some_and(|n| n > s.max_bytes) {
-            return Err(format!("body is over the {} byte limit", s.max_bytes));
-        }
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let mut body = Vec::new();
-        while let Some(chunk) = res
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the body failed: {e}"))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > s.max_bytes {
-                return Err(format!("body is over the {} byte limit", s.max_bytes));
-            }
-        }
-        let text = String::from_utf8_lossy(&body);
-        let parsed = parse::parse(
-            &text,
-            s.format,
-            content_type.as_deref(),
-            s.kind,
-            &self.country,
-        );
-        let before = read(&feed.list).len();
-        if parsed.entries.is_empty() && before > 0 {
-            return Err(format!(
-                "the feed returned no entries (it had {before}); keeping the last good list"
-            ));
-        }
-        Ok((parsed.entries, parsed.skipped))
-    }
-
     /// Fetches one feed now; on success installs and caches the list.
     async fn refresh_feed(&self, feed: &Feed) {
         let now = self.clock.now();
@@ -260,7 +212,8 @@ impl Feeds {
             feed: feed.settings.name.clone(),
         };
         lock(&feed.status).last_attempt = Some(now);
-        match self.fetch(feed).await {
+        let had = read(&feed.list).len();
+        match fetch::fetch(&self.http, &feed.settings, had, &self.country).await {
             Ok((entries, skipped)) => {
                 let stored = self.copies.store(&feed.settings.name, now, &entries).await;
                 if let Err(e) = stored {
@@ -288,7 +241,7 @@ impl Feeds {
                 tracing::info!(feed = %feed.settings.name, entries = count, skipped, "feed refreshed");
             }
             Err(e) => {
-                lock(&feed.status).last_error = Some(e.clone());
+                lock(&feed.status).last_error = Some(e.to_string());
                 self.metrics
                     .feed_refreshes
                     .get_or_create(&crate::metrics::FeedResult {

@@ -42,29 +42,41 @@ fn ftc_number(text: &str) -> Option<u64> {
     (digits == 10 && n >= 2_000_000_000).then_some(n)
 }
 
+/// Why a line of a list is not an entry (counted and shown as a malformed line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("prefixes are only allowed in internal_dnc and custom lists")]
+    PrefixNotAllowed,
+    #[error("a prefix is an area code (`305*`) or an area code and exchange (`305555*`)")]
+    BadPrefix,
+    #[error("{0}")]
+    Phone(String),
+    #[error("not a North American number")]
+    NotNanp,
+}
+
 /// An entry of a plain list: an FTC spelling, a prefix (when allowed), or any spelling of a
 /// NANP number the phone parser accepts.
-pub fn entry(text: &str, prefixes: bool) -> Result<Entry, String> {
+pub fn entry(text: &str, prefixes: bool) -> Result<Entry, EntryError> {
     let t = text.trim();
     if let Some(n) = ftc_number(t) {
         return Ok(Entry::Number(n));
     }
     if let Some(p) = t.strip_suffix('*') {
         if !prefixes {
-            return Err("prefixes are only allowed in internal_dnc and custom lists".into());
+            return Err(EntryError::PrefixNotAllowed);
         }
         let digits = p.trim();
         return match (digits.len(), digits.parse::<u32>()) {
             (3 | 6, Ok(n)) if !digits.starts_with(['0', '1']) => Ok(Entry::Prefix(n)),
-            _ => Err(
-                "a prefix is an area code (`305*`) or an area code and exchange (`305555*`)".into(),
-            ),
+            _ => Err(EntryError::BadPrefix),
         };
     }
-    let phone = crate::domain::PhoneNumber::parse(t, "US").map_err(|e| e.to_string())?;
+    let phone =
+        crate::domain::PhoneNumber::parse(t, "US").map_err(|e| EntryError::Phone(e.to_string()))?;
     national(phone.as_str())
         .map(Entry::Number)
-        .ok_or_else(|| "not a North American number".to_string())
+        .ok_or(EntryError::NotNanp)
 }
 
 /// Builds a new set from one or more parts (the entries of a zip archive) of a full,
@@ -94,7 +106,7 @@ impl ListReader {
                 self.set.insert_prefix(p);
                 self.report.entries += 1;
             }
-            Err(e) => self.report.bad(n, text, &e),
+            Err(e) => self.report.bad(n, text, &e.to_string()),
         }
     }
 

@@ -175,7 +175,8 @@ impl Lists {
             let read = self.versions.read(name).map_err(|e| e.to_string());
             match read.and_then(|found| {
                 let (meta, bytes) = found.ok_or("the stored version went away")?;
-                let set = verify(&meta, &bytes, &self.versions.describe(name))?;
+                let set = verify(&meta, &bytes, &self.versions.describe(name))
+                    .map_err(|e| e.to_string())?;
                 Ok((meta, set))
             }) {
                 Ok((meta, set)) => {
@@ -351,13 +352,26 @@ pub(super) fn install(list: &List, meta: Meta, set: NumberSet) {
     })));
 }
 
-/// The set a stored version holds, once its bytes match the record's SHA-256; `at` names
-/// where it is kept.
-fn verify(meta: &Meta, bytes: &[u8], at: &str) -> Result<NumberSet, String> {
+/// Why a stored version cannot be put in force; `at` names where it is kept.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{at}: fails its checksum")]
+    Checksum { at: String },
+    #[error("{at}: {source}")]
+    Unreadable {
+        at: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The set a stored version holds, once its bytes match the record's SHA-256.
+fn verify(meta: &Meta, bytes: &[u8], at: &str) -> Result<NumberSet, SnapshotError> {
+    let at = at.to_string();
     if hex(&Sha256::digest(bytes)) != meta.snapshot_sha256 {
-        return Err(format!("{at}: fails its checksum"));
+        return Err(SnapshotError::Checksum { at });
     }
-    NumberSet::read_from(bytes).map_err(|e| format!("{at}: {e}"))
+    NumberSet::read_from(bytes).map_err(|source| SnapshotError::Unreadable { at, source })
 }
 
 impl crate::health::HealthSource for Lists {

@@ -299,7 +299,7 @@ async fn bulk_import(
         .to_ascii_lowercase();
     let country = state.blocklist.country().to_string();
     let parsed = if content_type.starts_with("application/json") {
-        bulk::parse_json(&body, &country).map_err(ApiError::BadRequest)?
+        bulk::parse_json(&body, &country).map_err(|e| ApiError::BadRequest(e.to_string()))?
     } else if content_type.starts_with("text/")
         || content_type.starts_with("application/octet-stream")
     {

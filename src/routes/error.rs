@@ -121,6 +121,18 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::stats::range::RangeError> for ApiError {
+    fn from(e: crate::stats::range::RangeError) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
+impl From<crate::store::document::Invalid> for ApiError {
+    fn from(e: crate::store::document::Invalid) -> Self {
+        Self::BadRequest(e.0)
+    }
+}
+
 impl From<actix_web::error::JsonPayloadError> for ApiError {
     fn from(e: actix_web::error::JsonPayloadError) -> Self {
         use actix_web::error::JsonPayloadError as J;

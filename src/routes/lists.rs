@@ -207,7 +207,7 @@ fn downloaded_at(state: &AppState, q: &Query) -> Result<Option<chrono::NaiveDate
     else {
         return Ok(None);
     };
-    let date = crate::stats::range::parse_date("downloaded_at", d).map_err(ApiError::BadRequest)?;
+    let date = crate::stats::range::parse_date("downloaded_at", d)?;
     if date > today(state) {
         return Err(ApiError::BadRequest(
             "`downloaded_at` is in the future".into(),

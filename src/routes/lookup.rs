@@ -42,8 +42,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
         q.get("start").map(String::as_str),
         q.get("end").map(String::as_str),
         today,
-    )
-    .map_err(ApiError::BadRequest)?;
+    )?;
     let days = (range.end - range.start).num_days() + 1;
     if days > MAX_LOOKUP_DAYS {
         return Err(ApiError::BadRequest(format!(

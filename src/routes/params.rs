@@ -39,7 +39,7 @@ pub fn date_range(q: &HashMap<String, String>, today: NaiveDate) -> Result<DateR
         q.get("end").map(String::as_str),
         today,
     )
-    .map_err(ApiError::BadRequest)
+    .map_err(ApiError::from)
 }
 
 /// Runs blocking work (file reads, aggregation) on the blocking pool.
@@ -71,7 +71,7 @@ where
             tracing::info!("{what} config changed");
             Ok(actix_web::HttpResponse::Ok().json(doc))
         }
-        Err(UpdateError::Invalid(e)) => Err(ApiError::BadRequest(e)),
+        Err(UpdateError::Invalid(e)) => Err(ApiError::BadRequest(e.0)),
         Err(UpdateError::Storage(e)) => Err(ApiError::store(e)),
     }
 }

@@ -35,7 +35,7 @@ async fn attempts(
     date: web::Path<String>,
     q: Query,
 ) -> Result<HttpResponse, ApiError> {
-    let date = parse_date("date", date.as_str()).map_err(ApiError::BadRequest)?;
+    let date = parse_date("date", date.as_str())?;
     attempts_of(state, date, q).await
 }
 

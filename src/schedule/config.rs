@@ -3,6 +3,7 @@
 //! dates, federal holidays on/off, the called party's local window on/off, what to do when
 //! the local zone is unknown, and how long a deferred lead may wait.
 
+use crate::store::document::Invalid;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -81,7 +82,7 @@ impl SchedulerConfig {
     }
 
     /// Checks a full document, naming the first bad field.
-    pub fn parse(value: &Value) -> Result<Self, String> {
+    pub fn parse(value: &Value) -> Result<Self, Invalid> {
         let obj = value
             .as_object()
             .ok_or("the config must be a JSON object")?;
@@ -152,7 +153,7 @@ pub struct Compiled {
 pub fn compile(
     c: &SchedulerConfig,
     federal: &Arc<HashMap<NaiveDate, String>>,
-) -> Result<Compiled, String> {
+) -> Result<Compiled, Invalid> {
     let tz: Tz = c
         .timezone
         .parse()
@@ -208,7 +209,7 @@ mod tests {
     use crate::store::document::merge;
     use serde_json::json;
 
-    fn with(patch: Value) -> Result<SchedulerConfig, String> {
+    fn with(patch: Value) -> Result<SchedulerConfig, Invalid> {
         let mut v = serde_json::to_value(SchedulerConfig::defaults(chrono_tz::America::New_York))
             .expect("serialise");
         merge(&mut v, &patch);
@@ -242,7 +243,7 @@ mod tests {
         ];
         for (patch, name) in cases {
             let err = with(patch.clone()).expect_err(&patch.to_string());
-            assert!(err.starts_with(name), "{patch}: {err}");
+            assert!(err.0.starts_with(name), "{patch}: {err}");
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - `easter -2` — days from Western Easter Sunday (Good Friday).
 //! - `YYYY-MM-DD` — one date (a proclamation, an election day).
 
+use crate::store::document::Invalid;
 use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
@@ -61,11 +62,11 @@ fn shift(text: Option<&str>) -> Result<i64, ()> {
     }
 }
 
-fn parse(spec: &str) -> Result<Rule, String> {
+fn parse(spec: &str) -> Result<Rule, Invalid> {
     let bad = || {
-        format!(
+        Invalid(format!(
             "`{spec}` is not a holiday rule (MM-DD, `3rd mon jan`, `last mon may +1`, `easter -2` or YYYY-MM-DD)"
-        )
+        ))
     };
     let text = spec.trim().to_ascii_lowercase();
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -159,7 +160,7 @@ fn dates(rule: &Rule, observed: bool, year: i32) -> Vec<NaiveDate> {
 }
 
 /// Checks every spec; the error names the holiday.
-pub fn validate(specs: &[HolidaySpec]) -> Result<(), String> {
+pub fn validate(specs: &[HolidaySpec]) -> Result<(), Invalid> {
     for s in specs {
         parse(&s.date).map_err(|e| format!("holiday `{}`: {e}", s.name))?;
     }
@@ -171,7 +172,7 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 /// Every date of `specs` in [`YEARS`], with the holiday's name (an observed date is named
 /// "… (observed)").
-pub fn calendar(specs: &[HolidaySpec]) -> Result<HashMap<NaiveDate, String>, String> {
+pub fn calendar(specs: &[HolidaySpec]) -> Result<HashMap<NaiveDate, String>, Invalid> {
     let mut out = HashMap::new();
     for s in specs {
         let rule = parse(&s.date).map_err(|e| format!("holiday `{}`: {e}", s.name))?;
@@ -245,7 +246,7 @@ mod tests {
             "soon",
         ] {
             let err = validate(&[spec(bad, false)]).expect_err(bad);
-            assert!(err.starts_with("holiday `x`"), "{err}");
+            assert!(err.0.starts_with("holiday `x`"), "{err}");
         }
     }
 }

@@ -6,6 +6,7 @@
 //! release (restart to apply). A file that does not parse stops startup with its name and
 //! the problem.
 
+use crate::store::document::Invalid;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -90,24 +91,26 @@ pub struct Rules {
     pub all_zones: Vec<Tz>,
 }
 
-fn zone(name: &str) -> Result<Tz, String> {
+fn zone(name: &str) -> Result<Tz, Invalid> {
     name.parse::<Tz>()
-        .map_err(|_| format!("`{name}` is not an IANA time zone"))
+        .map_err(|_| Invalid(format!("`{name}` is not an IANA time zone")))
 }
 
-fn window(w: &WindowText) -> Result<Window, String> {
+fn window(w: &WindowText) -> Result<Window, Invalid> {
     Window::parse(&w.start, &w.end)
 }
 
 /// A day rule: absent = no state limit (the federal window still applies).
-fn day(text: &Option<DayText>) -> Result<Day, String> {
+fn day(text: &Option<DayText>) -> Result<Day, Invalid> {
     match text {
         None => Ok(Day::Open(Window {
             start: 0,
             end: 86400,
         })),
         Some(DayText::Word(w)) if w == "closed" => Ok(Day::Closed),
-        Some(DayText::Word(w)) => Err(format!("`{w}` is not \"closed\" or {{start, end}}")),
+        Some(DayText::Word(w)) => Err(Invalid(format!(
+            "`{w}` is not \"closed\" or {{start, end}}"
+        ))),
         Some(DayText::Window(w)) => window(w).map(Day::Open),
     }
 }
@@ -116,8 +119,8 @@ fn state_rule(
     code: &str,
     s: &StateText,
     federal: &Arc<HashMap<chrono::NaiveDate, String>>,
-) -> Result<StateRule, String> {
-    let field = |f: &str, e: String| format!("states.{code}.{f}: {e}");
+) -> Result<StateRule, Invalid> {
+    let field = |f: &str, e: Invalid| Invalid(format!("states.{code}.{f}: {e}"));
     let weekday = day(&s.weekday).map_err(|e| field("weekday", e))?;
     let mut days = [weekday; 7];
     days[5] = day(&s.saturday).map_err(|e| field("saturday", e))?;
@@ -166,7 +169,7 @@ fn state_rule(
     })
 }
 
-fn parse_npa(text: &str) -> Result<HashMap<u16, (String, Vec<Tz>)>, String> {
+fn parse_npa(text: &str) -> Result<HashMap<u16, (String, Vec<Tz>)>, Invalid> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
@@ -226,7 +229,7 @@ impl Rules {
             .map_err(|e| anyhow::anyhow!("built-in rules: {e}"))
     }
 
-    fn parse(rules: &str, npa: &str) -> Result<Self, String> {
+    fn parse(rules: &str, npa: &str) -> Result<Self, Invalid> {
         let doc: RulesText = serde_json::from_str(rules).map_err(|e| e.to_string())?;
         let _ = &doc.about;
         let federal_window = window(&doc.federal).map_err(|e| format!("federal: {e}"))?;
@@ -398,12 +401,15 @@ mod tests {
     #[test]
     fn overrides_must_parse() {
         let err = Rules::parse("{}", BUILT_IN_NPA).expect_err("missing fields");
-        assert!(err.contains("missing field"), "{err}");
+        assert!(err.0.contains("missing field"), "{err}");
         let bad = BUILT_IN_RULES.replace("\"20:00\"", "\"20:99\"");
         let err = Rules::parse(&bad, BUILT_IN_NPA).expect_err("bad time");
-        assert!(err.starts_with("states."), "{err}");
+        assert!(err.0.starts_with("states."), "{err}");
         let err = Rules::parse(BUILT_IN_RULES, "npa,state,iana_tz\n201,NJ,Mars/Base\n")
             .expect_err("bad zone");
-        assert!(err.contains("line 2") && err.contains("Mars/Base"), "{err}");
+        assert!(
+            err.0.contains("line 2") && err.0.contains("Mars/Base"),
+            "{err}"
+        );
     }
 }

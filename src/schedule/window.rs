@@ -3,6 +3,7 @@
 //! Start is inclusive and end exclusive, at one-second resolution: with 09:00–17:00,
 //! 16:59:59 is open and 17:00:00 is closed. `24:00` as an end means midnight.
 
+use crate::store::document::Invalid;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -20,8 +21,12 @@ pub struct Window {
 }
 
 /// Parses `HH:MM` (00:00–24:00).
-pub fn parse_hhmm(text: &str) -> Result<u32, String> {
-    let bad = || format!("`{text}` is not a time of day (HH:MM, 00:00 to 24:00)");
+pub fn parse_hhmm(text: &str) -> Result<u32, Invalid> {
+    let bad = || {
+        Invalid(format!(
+            "`{text}` is not a time of day (HH:MM, 00:00 to 24:00)"
+        ))
+    };
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
     if h.len() != 2 || m.len() != 2 {
         return Err(bad());
@@ -39,13 +44,13 @@ pub fn format_hhmm(secs: u32) -> String {
 
 impl Window {
     /// From `HH:MM` texts; the end must come after the start.
-    pub fn parse(start: &str, end: &str) -> Result<Self, String> {
+    pub fn parse(start: &str, end: &str) -> Result<Self, Invalid> {
         let (s, e) = (parse_hhmm(start)?, parse_hhmm(end)?);
         if s == 24 * 3600 {
             return Err("a window cannot start at 24:00".into());
         }
         if e <= s {
-            return Err(format!("end {end} is not after start {start}"));
+            return Err(Invalid(format!("end {end} is not after start {start}")));
         }
         Ok(Self { start: s, end: e })
     }

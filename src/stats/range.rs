@@ -18,19 +18,30 @@ impl DateRange {
     }
 }
 
-pub fn parse_date(name: &str, value: &str) -> Result<NaiveDate, String> {
+/// Why a date or a range is refused (the API answers it as a 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("`{name}` must be a date written YYYY-MM-DD, not `{value}`")]
+    NotADate { name: String, value: String },
+    #[error("`{name}` must be a real date written YYYY-MM-DD, not `{value}`")]
+    NoSuchDate { name: String, value: String },
+    #[error("`start` ({start}) is after `end` ({end})")]
+    Reversed { start: NaiveDate, end: NaiveDate },
+    #[error("the range covers {days} days; at most {MAX_DAYS} are allowed")]
+    TooLong { days: i64 },
+}
+
+pub fn parse_date(name: &str, value: &str) -> Result<NaiveDate, RangeError> {
     let v = value.trim();
+    let (name, value) = (name.to_string(), value.to_string());
     if v.len() != 10 {
-        return Err(format!(
-            "`{name}` must be a date written YYYY-MM-DD, not `{value}`"
-        ));
+        return Err(RangeError::NotADate { name, value });
     }
-    NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| format!("`{name}` must be a real date written YYYY-MM-DD, not `{value}`"))
+    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| RangeError::NoSuchDate { name, value })
 }
 
 /// A date, or the word `today` (the business date now), as the attempts path takes it.
-fn date_or_today(name: &str, value: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+fn date_or_today(name: &str, value: &str, today: NaiveDate) -> Result<NaiveDate, RangeError> {
     if value.trim().eq_ignore_ascii_case("today") {
         return Ok(today);
     }
@@ -43,7 +54,7 @@ pub fn parse_range(
     start: Option<&str>,
     end: Option<&str>,
     today: NaiveDate,
-) -> Result<DateRange, String> {
+) -> Result<DateRange, RangeError> {
     let end = match end.filter(|s| !s.trim().is_empty()) {
         Some(e) => date_or_today("end", e, today)?,
         None => today,
@@ -53,13 +64,11 @@ pub fn parse_range(
         None => end.checked_sub_days(Days::new(6)).unwrap_or(end),
     };
     if start > end {
-        return Err(format!("`start` ({start}) is after `end` ({end})"));
+        return Err(RangeError::Reversed { start, end });
     }
     let days = (end - start).num_days() + 1;
     if days > MAX_DAYS {
-        return Err(format!(
-            "the range covers {days} days; at most {MAX_DAYS} are allowed"
-        ));
+        return Err(RangeError::TooLong { days });
     }
     Ok(DateRange { start, end })
 }

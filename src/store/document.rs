@@ -17,6 +17,24 @@ use serde_json::{Map, Value};
 use super::doc_store::{DocumentStore, Written};
 use super::StoreError;
 
+/// Why a document, or a value in it, is refused: the message starts with the offending
+/// field's path (`hours.monday: …`), and the API answers it as a 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Self {
+        Self(message.to_string())
+    }
+}
+
 /// Merges `patch` into `base`: objects key by key (recursively), anything else replaces.
 /// `null` is a value here (a closed day), not a deletion.
 pub fn merge(base: &mut Value, patch: &Value) {
@@ -36,18 +54,18 @@ pub fn merge(base: &mut Value, patch: &Value) {
 }
 
 /// Deserialises one field of an object, naming it in the error.
-pub fn field<T: DeserializeOwned>(obj: &Map<String, Value>, name: &str) -> Result<T, String> {
+pub fn field<T: DeserializeOwned>(obj: &Map<String, Value>, name: &str) -> Result<T, Invalid> {
     let v = obj.get(name).cloned().unwrap_or(Value::Null);
-    serde_json::from_value(v).map_err(|e| format!("{name}: {e}"))
+    serde_json::from_value(v).map_err(|e| Invalid(format!("{name}: {e}")))
 }
 
 /// Refuses keys that are not in `known`.
-pub fn only_known(obj: &Map<String, Value>, path: &str, known: &[&str]) -> Result<(), String> {
+pub fn only_known(obj: &Map<String, Value>, path: &str, known: &[&str]) -> Result<(), Invalid> {
     match obj.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(format!(
+        Some(k) => Err(Invalid(format!(
             "{path}{k}: unknown field (expected one of: {})",
             known.join(", ")
-        )),
+        ))),
         None => Ok(()),
     }
 }
@@ -60,7 +78,7 @@ pub struct Stored<D, C> {
 
 /// Checks a full document (the error starts with the offending field's path) and builds
 /// what the service uses at run time.
-pub type Parse<D, C> = Box<dyn Fn(&Value) -> Result<(D, C), String> + Send + Sync>;
+pub type Parse<D, C> = Box<dyn Fn(&Value) -> Result<(D, C), Invalid> + Send + Sync>;
 
 /// How many times a write is merged again after losing a race.
 const WRITE_TRIES: usize = 5;
@@ -232,8 +250,8 @@ impl<D, C> Document<D, C> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error(transparent)]
     Storage(#[from] StoreError),
 }

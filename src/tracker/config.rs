@@ -2,6 +2,7 @@
 //! `PUT` (the Node version lost runtime changes on restart):
 //! `answering-machine-config.json` and `protection-config.json`.
 
+use crate::store::document::Invalid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,16 +32,16 @@ impl Default for AmConfig {
     }
 }
 
-fn range(name: &str, v: u32, lo: u32, hi: u32) -> Result<u32, String> {
+fn range(name: &str, v: u32, lo: u32, hi: u32) -> Result<u32, Invalid> {
     if (lo..=hi).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("{name}: must be between {lo} and {hi}"))
+        Err(Invalid(format!("{name}: must be between {lo} and {hi}")))
     }
 }
 
 impl AmConfig {
-    pub fn parse(v: &Value) -> Result<Self, String> {
+    pub fn parse(v: &Value) -> Result<Self, Invalid> {
         let obj = v.as_object().ok_or("the config must be a JSON object")?;
         only_known(
             obj,
@@ -136,7 +137,7 @@ pub fn normalise_tag(tag: &str) -> String {
 }
 
 impl ProtectionConfig {
-    pub fn parse(v: &Value) -> Result<Self, String> {
+    pub fn parse(v: &Value) -> Result<Self, Invalid> {
         let obj = v.as_object().ok_or("the config must be a JSON object")?;
         only_known(
             obj,
@@ -156,7 +157,7 @@ impl ProtectionConfig {
                 "invalid_numbers",
             ],
         )?;
-        let minutes = |name: &str, lo: u32| -> Result<u32, String> {
+        let minutes = |name: &str, lo: u32| -> Result<u32, Invalid> {
             range(name, field(obj, name)?, lo, 24 * 60)
         };
         let states: Vec<String> = field(obj, "rolling_cap_states")?;
@@ -167,18 +168,18 @@ impl ProtectionConfig {
                 if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
                     Ok(s)
                 } else {
-                    Err(format!(
+                    Err(Invalid(format!(
                         "rolling_cap_states: `{s}` is not a two-letter state code"
-                    ))
+                    )))
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let words = |name: &str, f: fn(&str) -> String| -> Result<Vec<String>, String> {
+        let words = |name: &str, f: fn(&str) -> String| -> Result<Vec<String>, Invalid> {
             let items: Vec<String> = field(obj, name)?;
             items
                 .iter()
                 .map(|t| match f(t) {
-                    t if t.is_empty() => Err(format!("{name}: empty entry")),
+                    t if t.is_empty() => Err(Invalid(format!("{name}: empty entry"))),
                     t => Ok(t),
                 })
                 .collect()
@@ -216,7 +217,7 @@ mod tests {
     use crate::store::document::merge;
     use serde_json::json;
 
-    fn protection(patch: Value) -> Result<ProtectionConfig, String> {
+    fn protection(patch: Value) -> Result<ProtectionConfig, Invalid> {
         let mut v = serde_json::to_value(ProtectionConfig::default()).expect("serialise");
         merge(&mut v, &patch);
         ProtectionConfig::parse(&v)
@@ -245,7 +246,7 @@ mod tests {
             (json!({"colour": 1}), "colour"),
         ] {
             let err = protection(patch.clone()).expect_err(&patch.to_string());
-            assert!(err.starts_with(name), "{patch}: {err}");
+            assert!(err.0.starts_with(name), "{patch}: {err}");
         }
         let c = protection(
             json!({"not_interested_tags": ["Not Interested"], "terminal_statuses": [" dnc "]}),
@@ -260,11 +261,12 @@ mod tests {
         let mut v = serde_json::to_value(AmConfig::default()).expect("serialise");
         merge(&mut v, &json!({"counted_outcomes": ["voicemail", "maybe"]}));
         let err = AmConfig::parse(&v).expect_err("unknown outcome");
-        assert!(err.starts_with("counted_outcomes"), "{err}");
+        assert!(err.0.starts_with("counted_outcomes"), "{err}");
         let mut v = serde_json::to_value(AmConfig::default()).expect("serialise");
         merge(&mut v, &json!({"max_attempts_per_day": 0}));
         assert!(AmConfig::parse(&v)
             .expect_err("zero")
+            .0
             .starts_with("max_attempts_per_day"));
     }
 }

@@ -338,7 +338,7 @@ async fn a_snapshot_that_fails_its_checksum_stops_startup_for_a_gated_list_only(
         let db = dir.db.as_ref();
         async move {
             match db {
-                Some(db) => assert_eq!(db.execute(&sql).await, Ok(1)),
+                Some(db) => assert_eq!(db.execute(&sql).await.expect("damage the row"), 1),
                 None => {
                     let mut bytes = std::fs::read(&path).expect("snapshot");
                     let last = bytes.len() - 1;
