@@ -375,7 +375,7 @@ impl FlagStore for FileFlags {
 
     /// Blocking; skipped while the document on disk is a refused hand edit (the person's
     /// file is left as it is).
-    fn fold(&self, index: &RwLock<FlagIndex>) -> io::Result<bool> {
+    fn fold(&self, index: &RwLock<FlagIndex>) -> Result<bool, StoreError> {
         let _one = lock(&self.compacting);
         let config = self.config_path();
         if let Some((bad, _)) = &lock(&self.file).refused {

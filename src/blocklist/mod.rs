@@ -213,7 +213,7 @@ impl Blocklist {
 
     /// Folds the change log into `blocklist-config.json` (files; blocking): see
     /// [`FlagStore::fold`].
-    pub fn compact(&self) -> io::Result<bool> {
+    pub fn compact(&self) -> Result<bool, StoreError> {
         self.store.fold(&self.index)
     }
 

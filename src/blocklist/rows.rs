@@ -5,7 +5,6 @@
 //! instance matches on all of them within a second. There is no JSON document to
 //! hand-edit in this mode: `callgate blocklist export/import` and the API are the way.
 
-use std::io;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -250,7 +249,7 @@ impl FlagStore for DbFlags {
     }
 
     /// Nothing to fold: every change is a committed row.
-    fn fold(&self, _index: &RwLock<FlagIndex>) -> io::Result<bool> {
+    fn fold(&self, _index: &RwLock<FlagIndex>) -> Result<bool, StoreError> {
         Ok(false)
     }
 

@@ -85,7 +85,7 @@ pub trait FlagStore: Send + Sync {
 
     /// Folds what was appended into the document (files; blocking); false when there was
     /// nothing to do.
-    fn fold(&self, index: &RwLock<FlagIndex>) -> std::io::Result<bool>;
+    fn fold(&self, index: &RwLock<FlagIndex>) -> Result<bool, crate::store::StoreError>;
 
     /// The store's part of the blocklist's health: `backend`, `pending_changes`, and a
     /// refused or destructive hand edit (files).

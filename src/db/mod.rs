@@ -124,6 +124,9 @@ pub enum DbError {
     /// A ping not answered in time.
     #[error("no answer within {0} s")]
     NoAnswer(u64),
+    /// A failure already described, passed on to each caller of one failed batch.
+    #[error("{0}")]
+    Reported(String),
     #[error("`{name}` was changed by another writer (version {found}, expected {expected})")]
     Conflict {
         name: String,
@@ -162,33 +165,6 @@ fn migrate_message(e: &sqlx::migrate::MigrateError) -> String {
     match e {
         sqlx::migrate::MigrateError::Execute(inner) => sql_message(inner),
         other => other.to_string(),
-    }
-}
-
-/// The database could not be reached or could not commit: the error an `io::Error` from
-/// database mode carries, so the API answers 503 (retry later) instead of 500.
-#[derive(Debug, thiserror::Error)]
-#[error("the database is unavailable: {0}")]
-pub struct Unavailable(pub String);
-
-impl DbError {
-    /// As an `io::Error` carrying [`Unavailable`].
-    pub fn into_io(self) -> std::io::Error {
-        std::io::Error::other(Unavailable(self.to_string()))
-    }
-}
-
-/// Whether `e` came from the database being unavailable.
-pub fn is_unavailable(e: &std::io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<Unavailable>())
-}
-
-/// A copy of `e` (an `io::Error` is not `Clone`) that is still [`Unavailable`] when `e`
-/// was, with the cause said once.
-pub fn copy_io_error(e: &std::io::Error) -> std::io::Error {
-    match e.get_ref().and_then(|i| i.downcast_ref::<Unavailable>()) {
-        Some(u) => std::io::Error::other(Unavailable(u.0.clone())),
-        None => std::io::Error::new(e.kind(), e.to_string()),
     }
 }
 

@@ -7,7 +7,6 @@
 //! decision), one commit. Each webhook is answered after that commit; if it fails, every
 //! lead of the batch gets the error (503).
 
-use std::io;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::decide::ToDecide;
 use super::{Intake, Submitted};
 use crate::domain::Lead;
+use crate::store::StoreResult;
 
 /// Most leads decided in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -30,7 +30,7 @@ pub struct Job {
     pub lead: Lead,
     pub request_id: String,
     pub now: DateTime<Utc>,
-    pub reply: oneshot::Sender<io::Result<Submitted>>,
+    pub reply: oneshot::Sender<StoreResult<Submitted>>,
 }
 
 /// The sending side, held by intake; the workers share the receiver.
@@ -95,10 +95,6 @@ fn drain(rx: &mut mpsc::UnboundedReceiver<Job>, jobs: &mut Vec<Job>) {
     }
 }
 
-fn copy_error(e: &io::Error) -> io::Error {
-    crate::db::copy_io_error(e)
-}
-
 impl Intake {
     async fn decide_batch(&self, jobs: Vec<Job>) {
         let (leads, replies): (Vec<_>, Vec<_>) = jobs
@@ -123,7 +119,7 @@ impl Intake {
             Err(e) => {
                 tracing::error!(error = %e, leads = leads.len(), "a batch of decisions could not be committed");
                 for reply in replies {
-                    let _ = reply.send(Err(copy_error(&e)));
+                    let _ = reply.send(Err(e.copy()));
                 }
             }
         }

@@ -14,6 +14,7 @@ use crate::domain::Lead;
 use crate::journal::{Attempt, CallEvent, Decision};
 use crate::pipeline::Evaluation;
 use crate::schedule::queue::{Deferral, Entry};
+use crate::store::StoreResult;
 
 /// One lead to decide: a new lead, or a released queue entry this instance claimed.
 pub struct ToDecide<'a> {
@@ -33,7 +34,7 @@ impl Intake {
         request_id: &str,
         now: DateTime<Utc>,
         release: Option<&Entry>,
-    ) -> io::Result<Submitted> {
+    ) -> StoreResult<Submitted> {
         let one = ToDecide {
             lead,
             request_id,
@@ -43,12 +44,12 @@ impl Intake {
         let mut decided = self.decide_all(std::slice::from_ref(&one)).await?;
         decided
             .pop()
-            .ok_or_else(|| io::Error::other("a decision went missing"))
+            .ok_or_else(|| io::Error::other("a decision went missing").into())
     }
 
     /// Decides `leads` in one unit of work (see the module docs); one answer per lead, in
     /// order, or one error for all of them (nothing of the unit is kept).
-    pub(crate) async fn decide_all(&self, leads: &[ToDecide<'_>]) -> io::Result<Vec<Submitted>> {
+    pub(crate) async fn decide_all(&self, leads: &[ToDecide<'_>]) -> StoreResult<Vec<Submitted>> {
         let numbers: Vec<&Lead> = leads.iter().map(|i| i.lead).collect();
         let oldest = leads.iter().map(|i| i.now).min();
         let mut unit = self

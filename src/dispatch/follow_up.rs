@@ -27,7 +27,7 @@ pub enum FollowUpError {
     Redial {
         doing: Option<&'static str>,
         #[source]
-        source: std::io::Error,
+        source: crate::store::StoreError,
     },
     #[error("the lead to redial does not parse: {0}")]
     RedialLead(String),
@@ -38,15 +38,16 @@ impl FollowUpError {
         move |source| Self::Write { what, source }
     }
 
-    pub(super) fn redial(doing: Option<&'static str>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(super) fn redial(
+        doing: Option<&'static str>,
+    ) -> impl FnOnce(crate::store::StoreError) -> Self {
         move |source| Self::Redial { doing, source }
     }
 
     /// Whether the database is what failed.
     pub fn is_database(&self) -> bool {
         match self {
-            Self::Write { source, .. } => matches!(source, crate::store::StoreError::Database(_)),
-            Self::Redial { source, .. } => crate::db::is_unavailable(source),
+            Self::Write { source, .. } | Self::Redial { source, .. } => source.is_database(),
             Self::Flag { .. } | Self::RedialLead(_) => false,
         }
     }
@@ -207,7 +208,7 @@ mod tests {
             expected: 1,
             found: 2,
         };
-        let stopped = FollowUpError::redial(Some("stop the lead's redials"))(db().into_io());
+        let stopped = FollowUpError::redial(Some("stop the lead's redials"))(db().into());
         let said = stopped.to_string();
         assert!(
             said.starts_with("could not stop the lead's redials: "),
@@ -215,7 +216,7 @@ mod tests {
         );
         assert!(said.contains("`x` was changed"), "{said}");
         assert!(stopped.is_database());
-        let journaled = FollowUpError::redial(None)(std::io::Error::other("disk full"));
+        let journaled = FollowUpError::redial(None)(std::io::Error::other("disk full").into());
         assert_eq!(journaled.to_string(), "disk full");
         assert!(!journaled.is_database());
         let write = FollowUpError::write("DNC insert")(db().into());

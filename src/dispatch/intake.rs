@@ -13,6 +13,7 @@ use super::{batch, decisions, FollowUps, Ledger, Submitted};
 use crate::domain::Lead;
 use crate::journal::Decision;
 use crate::pipeline::{Evaluation, Pipeline};
+use crate::store::StoreResult;
 
 /// What intake decides with, besides the ledger.
 pub(super) struct Deciding {
@@ -78,7 +79,7 @@ impl Intake {
     }
 
     /// Journals a webhook refused as invalid.
-    pub async fn reject(&self, request_id: &str, errors: &[String]) -> io::Result<()> {
+    pub async fn reject(&self, request_id: &str, errors: &[String]) -> StoreResult<()> {
         self.ledger.reject(request_id, errors).await
     }
 
@@ -86,7 +87,7 @@ impl Intake {
     /// in the call journal, a block in the attempts journal, an accepted call in the outbox,
     /// a deferred lead in the deferred queue. Returns once all of it is on disk; an
     /// accepted call is then queued for sending.
-    pub async fn submit(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
+    pub async fn submit(&self, lead: &Lead, request_id: &str) -> StoreResult<Submitted> {
         let decided = self.submit_decision(lead, request_id).await?;
         self.follow_ups
             .write_back_block(lead, request_id, &decided)
@@ -114,7 +115,7 @@ impl Intake {
         Ok(decided)
     }
 
-    async fn submit_decision(&self, lead: &Lead, request_id: &str) -> io::Result<Submitted> {
+    async fn submit_decision(&self, lead: &Lead, request_id: &str) -> StoreResult<Submitted> {
         let now = self.ledger.clock.now();
         if let Some(batcher) = &self.batcher {
             let (reply, answer) = tokio::sync::oneshot::channel();
@@ -129,7 +130,7 @@ impl Intake {
                     return result;
                 }
             }
-            return Err(io::Error::other("the decision workers stopped"));
+            return Err(io::Error::other("the decision workers stopped").into());
         }
         self.decide(lead, request_id, now, None).await
     }

@@ -4,7 +4,6 @@
 //! [`super::Sending`], [`super::FollowUps`], [`super::Reconciler`]) holds it; none of them
 //! holds another's state.
 
-use std::io;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +16,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::journal::{CallEvent, DispatchStatus, Journals};
 use crate::schedule::queue::{Deferral, Entry as Queued, Removal};
+use crate::store::StoreResult;
 
 /// The journals, the tracker, the outbox, the deferred queue and the calls placed.
 pub(super) type Stores = (
@@ -125,7 +125,7 @@ impl Ledger {
     }
 
     /// Journals a webhook refused as invalid.
-    pub async fn reject(&self, request_id: &str, errors: &[String]) -> io::Result<()> {
+    pub async fn reject(&self, request_id: &str, errors: &[String]) -> StoreResult<()> {
         self.journals
             .append_call(&CallEvent::Rejected {
                 timestamp: self.clock.now(),
@@ -138,8 +138,8 @@ impl Ledger {
 
     /// Puts a lead in the deferred queue outside a decision (a call whose window closed
     /// before it was sent, a redial); returns the entry's id.
-    pub(super) async fn defer(&self, d: Deferral<'_>) -> io::Result<String> {
-        Ok(self.deferred_store.defer(d).await?)
+    pub(super) async fn defer(&self, d: Deferral<'_>) -> StoreResult<String> {
+        self.deferred_store.defer(d).await
     }
 
     /// Journals an entry leaving the queue without a decision and removes it; false when
@@ -149,7 +149,7 @@ impl Ledger {
         e: &Queued,
         why: Removal,
         now: DateTime<Utc>,
-    ) -> io::Result<bool> {
+    ) -> StoreResult<bool> {
         let event = CallEvent::Dequeued {
             timestamp: now,
             request_id: e.request_id.clone(),
@@ -159,12 +159,12 @@ impl Ledger {
             why,
             first_deferred_at: e.first_deferred_at,
         };
-        Ok(self.deferred_store.dequeue(e, &event, why, now).await?)
+        self.deferred_store.dequeue(e, &event, why, now).await
     }
 
     /// Deletes an entry (admin). `Ok(None)` when there is no such entry; an entry being
     /// released cannot be deleted.
-    pub async fn delete_deferred(&self, id: &str) -> io::Result<Option<Result<Queued, Queued>>> {
+    pub async fn delete_deferred(&self, id: &str) -> StoreResult<Option<Result<Queued, Queued>>> {
         let Some(e) = self.deferred_store.get(id).await? else {
             return Ok(None);
         };
@@ -183,27 +183,26 @@ impl Ledger {
         phone: Option<&str>,
         offset: usize,
         limit: usize,
-    ) -> io::Result<Page> {
+    ) -> StoreResult<Page> {
         let now = self.clock.now();
-        Ok(self
-            .deferred_store
+        self.deferred_store
             .page(lead_id, phone, offset, limit, now)
-            .await?)
+            .await
     }
 
     /// An open outbox entry.
-    pub async fn outbox_entry(&self, request_id: &str) -> io::Result<Option<Entry>> {
-        Ok(self.outbox_store.entry(request_id).await?)
+    pub async fn outbox_entry(&self, request_id: &str) -> StoreResult<Option<Entry>> {
+        self.outbox_store.entry(request_id).await
     }
 
     /// Every open outbox entry, oldest first.
-    pub async fn outbox_entries(&self) -> io::Result<Vec<Entry>> {
-        Ok(self.outbox_store.entries().await?)
+    pub async fn outbox_entries(&self) -> StoreResult<Vec<Entry>> {
+        self.outbox_store.entries().await
     }
 
     /// Accepted calls not yet handed to Bland (every instance's, in database mode).
-    pub async fn outbox_backlog(&self) -> io::Result<usize> {
-        Ok(self.outbox_store.backlog().await?)
+    pub async fn outbox_backlog(&self) -> StoreResult<usize> {
+        self.outbox_store.backlog().await
     }
 
     /// Takes an unconfirmed or failed entry out of the outbox: sent (with its call id
@@ -213,18 +212,17 @@ impl Ledger {
         request_id: &str,
         sent: bool,
         call_id: Option<String>,
-    ) -> io::Result<()> {
+    ) -> StoreResult<()> {
         let at = self.clock.now();
-        Ok(self
-            .outbox_store
+        self.outbox_store
             .settle(request_id, sent, call_id, at)
-            .await?)
+            .await
     }
 
     /// A resend of an unconfirmed call: queued again under the same request id. False
     /// when it is not unconfirmed any more (settled or requeued meanwhile), so it is
     /// never queued twice.
-    pub(crate) async fn outbox_requeue(&self, request_id: &str, n: u32) -> io::Result<bool> {
+    pub(crate) async fn outbox_requeue(&self, request_id: &str, n: u32) -> StoreResult<bool> {
         let at = self.clock.now();
         let requeued = self.outbox_store.requeue(request_id, n, at).await?;
         if requeued {
@@ -251,8 +249,8 @@ impl Ledger {
 
     /// The call id the call journal has for `request_id`'s `sent` line, if any (every
     /// instance's journal, in database mode).
-    pub(super) async fn journaled_call_id(&self, request_id: &str) -> io::Result<Option<String>> {
-        Ok(self.placed.call_of(request_id).await?)
+    pub(super) async fn journaled_call_id(&self, request_id: &str) -> StoreResult<Option<String>> {
+        self.placed.call_of(request_id).await
     }
 
     /// The dispatch line for an outbox entry settled outside a try.
@@ -280,7 +278,7 @@ impl Ledger {
         &self,
         entry: &Entry,
         call_id: Option<String>,
-    ) -> io::Result<()> {
+    ) -> StoreResult<()> {
         let request_id = entry.request_id.as_str();
         // Already journaled as sent (a crash between the call journal's write and the
         // outbox's): only the outbox is behind.

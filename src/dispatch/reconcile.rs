@@ -11,7 +11,6 @@
 //! instance does it (a lease).
 
 use std::collections::HashSet;
-use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -20,6 +19,7 @@ use serde::Serialize;
 use super::outbox::{Entry, State};
 use super::{FollowUps, Intake, Ledger};
 use crate::journal::CallEvent;
+use crate::store::StoreResult;
 
 const LEASE: &str = "reconcile";
 
@@ -85,7 +85,7 @@ impl Reconciler {
     }
 
     /// One pass over every unconfirmed call (the admin route runs one at once).
-    pub async fn reconcile(&self) -> io::Result<Reconciled> {
+    pub async fn reconcile(&self) -> StoreResult<Reconciled> {
         let mut done = Reconciled::default();
         if !self.provider.live() {
             return Ok(done);
@@ -157,7 +157,7 @@ impl Reconciler {
     /// Bland took them: fetched (`GET /v1/calls/{id}`), and a finished one's outcome is
     /// applied as if its webhook had come (the line, the trackers, the Convoso update
     /// move), journaled with `source: poll`.
-    async fn poll_silent(&self, done: &mut Reconciled) -> io::Result<()> {
+    async fn poll_silent(&self, done: &mut Reconciled) -> StoreResult<()> {
         let now = self.ledger.clock.now();
         let minutes = i64::from(self.ledger.settings.bland.max_duration) + SILENT_MARGIN_MINUTES;
         let until = now - TimeDelta::minutes(minutes);
@@ -224,7 +224,7 @@ impl Reconciler {
         request_id: &str,
         result: &str,
         call_id: Option<String>,
-    ) -> io::Result<()> {
+    ) -> StoreResult<()> {
         self.ledger
             .journals
             .append_call(&CallEvent::Reconciled {

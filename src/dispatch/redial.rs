@@ -9,8 +9,6 @@
 //! The redial's number travels in the lead field `_callgate_redial` and Bland's echoed
 //! `metadata.redial`, so a repeated completion schedules nothing twice.
 
-use std::io;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
@@ -21,6 +19,7 @@ use crate::domain::Lead;
 use crate::journal::{CallEvent, Outcome};
 use crate::provider::REDIAL_FIELD;
 use crate::schedule::queue::{Deferral, Entry};
+use crate::store::StoreResult;
 
 pub const STAGE: &str = "redial";
 pub const PAUSED: &str = "redial_paused";
@@ -148,7 +147,7 @@ impl FollowUps {
         release_at: DateTime<Utc>,
         stage: &str,
         reason: &str,
-    ) -> io::Result<String> {
+    ) -> StoreResult<String> {
         let d = Deferral {
             lead,
             request_id,
@@ -161,7 +160,7 @@ impl FollowUps {
     }
 
     /// The lead's pending redials (every number, or one).
-    pub async fn redials_of(&self, lead_id: &str, phone: Option<&str>) -> io::Result<Vec<Entry>> {
+    pub async fn redials_of(&self, lead_id: &str, phone: Option<&str>) -> StoreResult<Vec<Entry>> {
         if let Some(phone) = phone {
             // Every webhook asks (with redials on): the queue's index answers at once.
             let entries = self.ledger.deferred_store.of_lead(lead_id, phone).await?;
@@ -175,7 +174,7 @@ impl FollowUps {
     }
 
     /// Removes the lead's pending redials (journaled `dequeued`, `deleted`); how many.
-    pub async fn cancel_redials(&self, lead_id: &str, phone: Option<&str>) -> io::Result<usize> {
+    pub async fn cancel_redials(&self, lead_id: &str, phone: Option<&str>) -> StoreResult<usize> {
         let mut n = 0;
         for e in self.redials_of(lead_id, phone).await? {
             if let Some(Ok(_)) = self.ledger.delete_deferred(&e.id).await? {
@@ -187,7 +186,7 @@ impl FollowUps {
 
     /// Pauses (`true`) or resumes the lead's redials: a paused one waits with its release
     /// time pushed out; a resumed one is due now. Returns the lead's redials after.
-    pub async fn pause_redials(&self, lead_id: &str, pause: bool) -> io::Result<Vec<Entry>> {
+    pub async fn pause_redials(&self, lead_id: &str, pause: bool) -> StoreResult<Vec<Entry>> {
         let now = self.ledger.clock.now();
         let s = &self.ledger.settings;
         for e in self.redials_of(lead_id, None).await? {

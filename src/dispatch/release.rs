@@ -7,7 +7,6 @@
 //! Bland takes calls, so a call is never accepted hours before it can be sent, and intake
 //! keeps its share of the journal.
 
-use std::io;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +17,7 @@ use super::{Intake, Submitted};
 use crate::domain::Lead;
 use crate::journal::Decision;
 use crate::schedule::queue::{Entry, Removal};
+use crate::store::StoreResult;
 
 pub use super::rounds::{run, TICK};
 
@@ -38,7 +38,7 @@ impl Intake {
         outbox: &super::outbox::Outbox,
         queue: &crate::schedule::queue::DeferredQueue,
         entries: Vec<Entry>,
-    ) -> io::Result<()> {
+    ) -> StoreResult<()> {
         let now = self.ledger.clock.now();
         let today = self.ledger.journals.date_of(now);
         let days: Vec<_> = [today.pred_opt(), Some(today)]
@@ -66,7 +66,7 @@ impl Intake {
     }
 
     /// Journals and removes entries older than `max_defer_hours`.
-    pub async fn expire_deferred(&self) -> io::Result<usize> {
+    pub async fn expire_deferred(&self) -> StoreResult<usize> {
         let now = self.ledger.clock.now();
         let cutoff = now - self.scheduler.max_defer();
         let mut expired = 0;
@@ -85,7 +85,7 @@ impl Intake {
     }
 
     /// Releases one entry now (admin), through the whole pipeline.
-    pub async fn release_one_now(&self, id: &str) -> io::Result<Released> {
+    pub async fn release_one_now(&self, id: &str) -> StoreResult<Released> {
         let now = self.ledger.clock.now();
         match self
             .ledger
@@ -155,7 +155,7 @@ impl Intake {
         &self,
         e: &Entry,
         now: DateTime<Utc>,
-    ) -> io::Result<Option<Submitted>> {
+    ) -> StoreResult<Option<Submitted>> {
         let rid = e
             .releasing
             .clone()

@@ -5,14 +5,13 @@
 //! window and the calling window decide again, so a lead Convoso re-posted meanwhile is not
 //! called twice), or `cancel`.
 
-use std::io;
-
 use serde_json::{json, Value};
 
 use super::outbox::{Entry, Record, State};
 use super::Reconciler;
 use crate::domain::Lead;
 use crate::journal::DispatchStatus;
+use crate::store::StoreResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -25,7 +24,7 @@ pub enum ResolveError {
     #[error("the failed call's lead cannot be read back: {0}")]
     Unreadable(String),
     #[error(transparent)]
-    Storage(#[from] io::Error),
+    Storage(#[from] crate::store::StoreError),
 }
 
 impl Reconciler {
@@ -72,7 +71,7 @@ impl Reconciler {
     }
 
     /// Takes an entry out of the outbox, not sent.
-    async fn drop_entry(&self, entry: &Entry) -> io::Result<()> {
+    async fn drop_entry(&self, entry: &Entry) -> StoreResult<()> {
         self.ledger
             .outbox_settle(&entry.request_id, false, None)
             .await
@@ -81,7 +80,10 @@ impl Reconciler {
     /// At startup (file backend): an entry left `unconfirmed` whose send (or dry run) the call journal
     /// already records (the crash came between the two writes) is settled as such.
     /// Returns how many.
-    pub async fn reconcile_unconfirmed(&self, outbox: &super::outbox::Outbox) -> io::Result<usize> {
+    pub async fn reconcile_unconfirmed(
+        &self,
+        outbox: &super::outbox::Outbox,
+    ) -> StoreResult<usize> {
         let mut settled = 0;
         for entry in outbox.pending() {
             if entry.state != State::Unconfirmed {
@@ -106,7 +108,7 @@ impl Reconciler {
 
     /// Whether the call journal (the entry's last attempt's day, or the day after) records
     /// a dry run of this entry: nothing was sent, so it needs no admin.
-    fn journaled_dry_run(&self, entry: &Entry) -> io::Result<bool> {
+    fn journaled_dry_run(&self, entry: &Entry) -> StoreResult<bool> {
         let Some(at) = entry.attempts.last().map(|a| a.at) else {
             return Ok(false);
         };

@@ -8,7 +8,6 @@
 //! exactly one instance and any instance takes over from one that stopped. Every instance
 //! then re-reads the queues' sizes for `/health`.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use chrono::{DateTime, Utc};
 use super::sends::CLAIM_MARGIN_SECS;
 use super::Intake;
 use crate::journal::{CallEvent, DispatchStatus};
+use crate::store::StoreResult;
 
 /// How often due entries are looked for.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -65,8 +65,8 @@ pub async fn run(gw: Arc<Intake>, shutdown: impl std::future::Future<Output = ()
 
 impl Intake {
     /// Makes every deferred entry due now; returns how many.
-    pub async fn hurry_deferred(&self, now: DateTime<Utc>) -> io::Result<usize> {
-        Ok(self.ledger.deferred_store.hurry_all(now).await?)
+    pub async fn hurry_deferred(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        self.ledger.deferred_store.hurry_all(now).await
     }
 
     /// How long a claim on a call or a release lasts before another instance may take it.
@@ -81,7 +81,7 @@ impl Intake {
     /// mid-decision are decided again by this instance (their decision never committed).
     /// Nothing to do with files: a restart settles both (`Outbox::open`,
     /// [`Intake::settle_in_doubt`]).
-    async fn sweep_claims(&self, now: DateTime<Utc>) -> io::Result<()> {
+    async fn sweep_claims(&self, now: DateTime<Utc>) -> StoreResult<()> {
         for request_id in self.ledger.outbox_store.expire_claims(now).await? {
             let entry = self.ledger.outbox_entry(&request_id).await?;
             if let Some(call_id) = self.ledger.journaled_call_id(&request_id).await? {

@@ -11,6 +11,7 @@ use crate::domain::Lead;
 use crate::journal::{CallEvent, DispatchStatus};
 use crate::pipeline::Verdict;
 use crate::schedule::queue::Deferral;
+use crate::store::StoreResult;
 
 impl Sending {
     /// Re-runs the `schedule` check just before a send. When the window has closed since
@@ -24,7 +25,7 @@ impl Sending {
         lead_id: &str,
         phone: &str,
         now: DateTime<Utc>,
-    ) -> io::Result<bool> {
+    ) -> StoreResult<bool> {
         let fields = self.provider.lead_fields_of(body).unwrap_or_default();
         let s = &self.ledger.settings;
         // The body was built from a parsed lead, so this parses; if not, nothing to re-check.
@@ -64,9 +65,7 @@ impl Sending {
         };
         journaled.wait().await?;
         if !self.ledger.finish_try(request_id, now, tried).await {
-            return Err(io::Error::other(
-                "could not record that the call was not sent",
-            ));
+            return Err(io::Error::other("could not record that the call was not sent").into());
         }
         Ok(false)
     }

@@ -84,7 +84,11 @@ impl Journals {
 
     /// One business day of a journal, as bytes of complete lines (the file, or the rows
     /// joined), with the path it is reported under.
-    pub fn day_bytes(&self, kind: Kind, date: NaiveDate) -> io::Result<(PathBuf, Vec<u8>)> {
+    pub fn day_bytes(
+        &self,
+        kind: Kind,
+        date: NaiveDate,
+    ) -> crate::store::StoreResult<(PathBuf, Vec<u8>)> {
         let path = self.path(kind, date);
         Ok((path, self.store.day_bytes(kind, date)?))
     }
@@ -95,7 +99,7 @@ impl Journals {
         kind: Kind,
         date: NaiveDate,
         quarantine: Option<&crate::store::quarantine::Quarantine>,
-    ) -> io::Result<DayRecords> {
+    ) -> crate::store::StoreResult<DayRecords> {
         let (path, bytes) = self.day_bytes(kind, date)?;
         Ok(parse_day(&path, &bytes, quarantine))
     }
@@ -107,7 +111,7 @@ impl Journals {
         date: NaiveDate,
         needle: &str,
         quarantine: Option<&crate::store::quarantine::Quarantine>,
-    ) -> io::Result<Vec<Value>> {
+    ) -> crate::store::StoreResult<Vec<Value>> {
         let (path, bytes) = self.day_bytes(Kind::Calls, date)?;
         Ok(select_lines(&path, &bytes, needle, quarantine))
     }
@@ -173,7 +177,7 @@ impl Journals {
     /// Appends to the attempts journals of `days` (business dates) every blocked attempt
     /// that the call journal holds but the attempts journal lacks — what a power cut can
     /// leave behind. Run at startup, before serving. Returns how many were restored.
-    pub async fn restore_attempts(&self, days: &[NaiveDate]) -> io::Result<usize> {
+    pub async fn restore_attempts(&self, days: &[NaiveDate]) -> crate::store::StoreResult<usize> {
         let restored = self.store.restore_attempts(days).await?;
         if restored > 0 {
             tracing::warn!(restored, "restored blocked attempts missing from the attempts journal (from the call journal)");
@@ -182,7 +186,11 @@ impl Journals {
     }
 
     /// The decisions journaled for `request_id` on `days` (business dates), in order.
-    pub fn decisions_for(&self, days: &[NaiveDate], request_id: &str) -> io::Result<Vec<Decision>> {
+    pub fn decisions_for(
+        &self,
+        days: &[NaiveDate],
+        request_id: &str,
+    ) -> crate::store::StoreResult<Vec<Decision>> {
         let needle = format!("\"request_id\":{}", serde_json::Value::from(request_id));
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
         let mut out = Vec::new();

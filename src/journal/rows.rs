@@ -13,13 +13,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Attempt, CallEvent};
 use crate::db::journals::{Journal, JournalLine};
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::store::appender::Pending;
+use crate::store::{StoreError, StoreResult};
 
 /// Most lines committed in one transaction.
 const MAX_BATCH: usize = 4096;
 
-type Batch = (Vec<JournalLine>, oneshot::Sender<io::Result<()>>);
+type Batch = (Vec<JournalLine>, oneshot::Sender<StoreResult<()>>);
 
 /// The database side of [`super::Journals`].
 pub struct Rows {
@@ -45,7 +46,9 @@ impl Rows {
     pub fn append(&self, lines: Vec<JournalLine>) -> Pending {
         let (reply, rx) = oneshot::channel();
         if self.tx.send((lines, reply)).is_err() {
-            return Pending::settled(Err(io::Error::other("database journal writer stopped")));
+            return Pending::settled(Err(
+                io::Error::other("database journal writer stopped").into()
+            ));
         }
         Pending::from_receiver(rx)
     }
@@ -54,27 +57,25 @@ impl Rows {
     pub fn block_on<T>(
         &self,
         fut: impl std::future::Future<Output = Result<T, crate::db::DbError>>,
-    ) -> io::Result<T> {
-        self.handle
-            .block_on(fut)
-            .map_err(crate::db::DbError::into_io)
+    ) -> StoreResult<T> {
+        Ok(self.handle.block_on(fut)?)
     }
 
     /// One business day of `journal` as the file would hold it (lines joined by `\n`),
     /// and how many rows that is.
-    pub fn day_bytes(&self, journal: Journal, date: NaiveDate) -> io::Result<Vec<u8>> {
+    pub fn day_bytes(&self, journal: Journal, date: NaiveDate) -> StoreResult<Vec<u8>> {
         let lines = self.block_on(self.db.day_lines(journal, date))?;
         Ok(join(&lines))
     }
 
     /// How many rows one business day of `journal` has (statistics re-read a day whose
     /// count changed).
-    pub fn day_count(&self, journal: Journal, date: NaiveDate) -> io::Result<u64> {
+    pub fn day_count(&self, journal: Journal, date: NaiveDate) -> StoreResult<u64> {
         self.block_on(self.db.day_count(journal, date))
     }
 
     /// The id of a day's last line (0 for none).
-    pub fn day_last_id(&self, journal: Journal, date: NaiveDate) -> io::Result<u64> {
+    pub fn day_last_id(&self, journal: Journal, date: NaiveDate) -> StoreResult<u64> {
         self.block_on(self.db.day_last_id(journal, date))
     }
 
@@ -83,7 +84,7 @@ impl Rows {
         &self,
         journal: Journal,
         date: NaiveDate,
-    ) -> io::Result<Option<(u64, serde_json::Value)>> {
+    ) -> StoreResult<Option<(u64, serde_json::Value)>> {
         self.block_on(self.db.day_summary(journal, date))
     }
 
@@ -94,7 +95,7 @@ impl Rows {
         date: NaiveDate,
         lines: u64,
         summary: &serde_json::Value,
-    ) -> io::Result<()> {
+    ) -> StoreResult<()> {
         self.block_on(self.db.store_day_summary(journal, date, lines, summary))
     }
 }
@@ -116,13 +117,13 @@ impl super::JournalStore for Rows {
         Pending::settled(Ok(()))
     }
 
-    fn day_bytes(&self, kind: Journal, date: NaiveDate) -> io::Result<Vec<u8>> {
+    fn day_bytes(&self, kind: Journal, date: NaiveDate) -> StoreResult<Vec<u8>> {
         Rows::day_bytes(self, kind, date)
     }
 
     /// A settled day (no decision still committing into it) is known by its last line's
     /// id, one index probe; a recent one by its count.
-    fn day_marker(&self, kind: Journal, date: NaiveDate, settled: bool) -> io::Result<u64> {
+    fn day_marker(&self, kind: Journal, date: NaiveDate, settled: bool) -> StoreResult<u64> {
         if settled {
             self.day_last_id(kind, date)
         } else {
@@ -137,7 +138,7 @@ impl super::JournalStore for Rows {
         _date: NaiveDate,
         _from: u64,
         _to: u64,
-    ) -> io::Result<Option<Vec<u8>>> {
+    ) -> StoreResult<Option<Vec<u8>>> {
         Ok(None)
     }
 
@@ -145,7 +146,7 @@ impl super::JournalStore for Rows {
         &self,
         kind: Journal,
         date: NaiveDate,
-    ) -> io::Result<Option<(u64, serde_json::Value)>> {
+    ) -> StoreResult<Option<(u64, serde_json::Value)>> {
         self.day_summary(kind, date)
     }
 
@@ -155,20 +156,16 @@ impl super::JournalStore for Rows {
         date: NaiveDate,
         marker: u64,
         summary: &serde_json::Value,
-    ) -> io::Result<()> {
+    ) -> StoreResult<()> {
         self.store_day_summary(kind, date, marker, summary)
     }
 
     fn purge_before(
         &self,
         oldest_kept: NaiveDate,
-    ) -> futures_util::future::BoxFuture<'_, io::Result<u64>> {
+    ) -> futures_util::future::BoxFuture<'_, StoreResult<u64>> {
         Box::pin(async move {
-            let n = self
-                .db
-                .purge_journals(oldest_kept)
-                .await
-                .map_err(crate::db::DbError::into_io)?;
+            let n = self.db.purge_journals(oldest_kept).await?;
             if n > 0 {
                 tracing::info!(removed = n, %oldest_kept, "journal retention");
             }
@@ -180,7 +177,7 @@ impl super::JournalStore for Rows {
     fn restore_attempts<'a>(
         &'a self,
         _days: &'a [NaiveDate],
-    ) -> futures_util::future::BoxFuture<'a, io::Result<usize>> {
+    ) -> futures_util::future::BoxFuture<'a, StoreResult<usize>> {
         Box::pin(async { Ok(0) })
     }
 }
@@ -216,7 +213,7 @@ async fn write_batches(db: Db, mut rx: mpsc::UnboundedReceiver<Batch>) {
                 result
                     .as_ref()
                     .map(|_| ())
-                    .map_err(|e| io::Error::other(crate::db::Unavailable(e.to_string()))),
+                    .map_err(|e| StoreError::Database(DbError::Reported(e.to_string()))),
             );
         }
     }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::{attempts_path, calls_path, read_or_empty, to_line, Attempt, CallEvent, Kind};
 use crate::clock::business_date;
 use crate::store::appender::{Appender, Pending};
+use crate::store::StoreResult;
 
 /// One record for the journal of its business date.
 pub enum Record<'a> {
@@ -36,10 +37,10 @@ pub trait JournalStore: Send + Sync {
     /// Resolves once everything appended so far is durable.
     fn flush(&self) -> Pending;
     /// One business day of a journal as complete lines (`\n`-joined).
-    fn day_bytes(&self, kind: Kind, date: NaiveDate) -> io::Result<Vec<u8>>;
+    fn day_bytes(&self, kind: Kind, date: NaiveDate) -> StoreResult<Vec<u8>>;
     /// A marker of how much a day holds: the summary of a day is current while its marker
     /// is (files: the length; rows: the last line's id once `settled`, else the count).
-    fn day_marker(&self, kind: Kind, date: NaiveDate, settled: bool) -> io::Result<u64>;
+    fn day_marker(&self, kind: Kind, date: NaiveDate, settled: bool) -> StoreResult<u64>;
     /// The day's bytes from marker `from` up to marker `to`, when the store can resume a
     /// day there (files: an offset); `None` when a day is always read whole (rows).
     fn day_since(
@@ -48,9 +49,9 @@ pub trait JournalStore: Send + Sync {
         date: NaiveDate,
         from: u64,
         to: u64,
-    ) -> io::Result<Option<Vec<u8>>>;
+    ) -> StoreResult<Option<Vec<u8>>>;
     /// A closed day's kept summary and the marker it covers.
-    fn kept_summary(&self, kind: Kind, date: NaiveDate) -> io::Result<Option<(u64, Value)>>;
+    fn kept_summary(&self, kind: Kind, date: NaiveDate) -> StoreResult<Option<(u64, Value)>>;
     /// Keeps a closed day's summary (for the next process, or every instance).
     fn keep_summary(
         &self,
@@ -58,14 +59,14 @@ pub trait JournalStore: Send + Sync {
         date: NaiveDate,
         marker: u64,
         summary: &Value,
-    ) -> io::Result<()>;
+    ) -> StoreResult<()>;
     /// Adds to the attempts journals of `days` each blocked attempt a decision carries but
     /// the attempts journal lacks (what a power cut can leave behind when the attempt line
     /// was not synced on its own); how many. Nothing to do where both commit together.
-    fn restore_attempts<'a>(&'a self, days: &'a [NaiveDate]) -> BoxFuture<'a, io::Result<usize>>;
+    fn restore_attempts<'a>(&'a self, days: &'a [NaiveDate]) -> BoxFuture<'a, StoreResult<usize>>;
     /// Retention: removes every day before `oldest_kept` (its records and its summary) and
     /// logs what went; how many files or lines.
-    fn purge_before(&self, oldest_kept: NaiveDate) -> BoxFuture<'_, io::Result<u64>>;
+    fn purge_before(&self, oldest_kept: NaiveDate) -> BoxFuture<'_, StoreResult<u64>>;
 }
 
 /// The journals as daily files: `calls/calls_DATE.jsonl`, `blocklist-attempts/
@@ -112,7 +113,7 @@ pub fn sidecar_path(journal: &Path) -> PathBuf {
 }
 
 impl JournalStore for FileJournal {
-    fn purge_before(&self, oldest_kept: NaiveDate) -> BoxFuture<'_, io::Result<u64>> {
+    fn purge_before(&self, oldest_kept: NaiveDate) -> BoxFuture<'_, StoreResult<u64>> {
         let dir = self.dir.clone();
         Box::pin(async move {
             let purge = move || super::retention::purge_before(&dir, oldest_kept);
@@ -145,15 +146,15 @@ impl JournalStore for FileJournal {
         self.appender.flush()
     }
 
-    fn day_bytes(&self, kind: Kind, date: NaiveDate) -> io::Result<Vec<u8>> {
-        read_or_empty(&self.path(kind, date))
+    fn day_bytes(&self, kind: Kind, date: NaiveDate) -> StoreResult<Vec<u8>> {
+        Ok(read_or_empty(&self.path(kind, date))?)
     }
 
-    fn day_marker(&self, kind: Kind, date: NaiveDate, _settled: bool) -> io::Result<u64> {
+    fn day_marker(&self, kind: Kind, date: NaiveDate, _settled: bool) -> StoreResult<u64> {
         match std::fs::metadata(self.path(kind, date)) {
             Ok(m) => Ok(m.len()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -163,7 +164,7 @@ impl JournalStore for FileJournal {
         date: NaiveDate,
         from: u64,
         to: u64,
-    ) -> io::Result<Option<Vec<u8>>> {
+    ) -> StoreResult<Option<Vec<u8>>> {
         if to <= from {
             return Ok(Some(Vec::new()));
         }
@@ -174,11 +175,11 @@ impl JournalStore for FileJournal {
         Ok(Some(bytes))
     }
 
-    fn kept_summary(&self, kind: Kind, date: NaiveDate) -> io::Result<Option<(u64, Value)>> {
+    fn kept_summary(&self, kind: Kind, date: NaiveDate) -> StoreResult<Option<(u64, Value)>> {
         let bytes = match std::fs::read(sidecar_path(&self.path(kind, date))) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         // A sidecar that does not read is only a cache: the day is summarised afresh.
         Ok(serde_json::from_slice::<Sidecar<Value>>(&bytes)
@@ -192,16 +193,19 @@ impl JournalStore for FileJournal {
         date: NaiveDate,
         marker: u64,
         summary: &Value,
-    ) -> io::Result<()> {
+    ) -> StoreResult<()> {
         let sidecar = Sidecar {
             file_len: marker,
             summary,
         };
         let bytes = serde_json::to_vec(&sidecar).map_err(io::Error::other)?;
-        crate::store::write_atomic(&sidecar_path(&self.path(kind, date)), &bytes)
+        Ok(crate::store::write_atomic(
+            &sidecar_path(&self.path(kind, date)),
+            &bytes,
+        )?)
     }
 
-    fn restore_attempts<'a>(&'a self, days: &'a [NaiveDate]) -> BoxFuture<'a, io::Result<usize>> {
+    fn restore_attempts<'a>(&'a self, days: &'a [NaiveDate]) -> BoxFuture<'a, StoreResult<usize>> {
         Box::pin(async move {
             let mut restored = 0;
             for day in days {

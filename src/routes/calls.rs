@@ -67,7 +67,7 @@ async fn check(
 
 #[utoipa::path(get, path = "/api/admin/calls/pending", tag = "admin", summary = "The open outbox", responses((status = 200, description = "done", body = super::schemas_ops::PendingCalls), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn pending(ledger: web::Data<Ledger>) -> Result<HttpResponse, ApiError> {
-    let entries = ledger.outbox_entries().await.map_err(ApiError::storage)?;
+    let entries = ledger.outbox_entries().await.map_err(ApiError::store)?;
     let count = |s: crate::dispatch::outbox::State| entries.iter().filter(|e| e.state == s).count();
     use crate::dispatch::outbox::State;
     Ok(HttpResponse::Ok().json(json!({
@@ -92,7 +92,7 @@ async fn one(
     );
     let wanted = id.clone();
     let quarantine = state.quarantine.clone();
-    let events: Vec<Value> = blocking(move || -> std::io::Result<Vec<Value>> {
+    let events: Vec<Value> = blocking(move || -> crate::store::StoreResult<Vec<Value>> {
         let mut found = Vec::new();
         for back in (0..crate::dispatch::calls::REBUILD_DAYS).rev() {
             let Some(date) = today.checked_sub_days(chrono::Days::new(back)) else {
@@ -113,7 +113,7 @@ async fn one(
     .await?;
     // Read after the journal: an entry leaves the outbox before its result is journaled,
     // so this order never shows a finished call as still open.
-    let outbox = ledger.outbox_entry(&id).await.map_err(ApiError::storage)?;
+    let outbox = ledger.outbox_entry(&id).await.map_err(ApiError::store)?;
     if outbox.is_none() && events.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no call with request id `{id}` in the last {} days",
@@ -175,6 +175,6 @@ async fn resolve(
 /// task does it every `BLAND_RECONCILE_EVERY_SECS`) and answers what it did.
 #[utoipa::path(post, path = "/api/admin/calls/reconcile", tag = "admin", summary = "Look unconfirmed and silent calls up at Bland now", responses((status = 200, description = "done", body = super::schemas_ops::Reconciled), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
 async fn reconcile(reconciler: web::Data<Reconciler>) -> Result<HttpResponse, ApiError> {
-    let done = reconciler.reconcile().await.map_err(ApiError::storage)?;
+    let done = reconciler.reconcile().await.map_err(ApiError::store)?;
     Ok(HttpResponse::Ok().json(done))
 }

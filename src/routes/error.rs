@@ -53,25 +53,14 @@ impl ApiError {
         Self::Internal(cause.to_string())
     }
 
-    /// A storage failure: 503 when the database is unavailable (nothing was recorded; the
-    /// caller retries), else 500.
-    pub fn storage(e: std::io::Error) -> Self {
-        if crate::db::is_unavailable(&e) {
-            Self::Unavailable(format!("{e}; nothing was recorded, retry later"))
-        } else {
-            Self::Internal(e.to_string())
-        }
-    }
-
     /// A storage role's failure: 503 for the database (nothing was recorded; the caller
     /// retries), else 500.
     pub fn store(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::Database(e) => Self::Unavailable(format!(
-                "{}; nothing was recorded, retry later",
-                crate::db::Unavailable(e.to_string())
+                "the database is unavailable: {e}; nothing was recorded, retry later"
             )),
-            crate::store::StoreError::Io(e) => Self::storage(e),
+            crate::store::StoreError::Io(e) => Self::from(e),
         }
     }
 
@@ -118,6 +107,19 @@ impl ResponseError for ApiError {
             body["errors"] = json!(errors);
         }
         HttpResponse::build(self.status_code()).json(body)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::store(e)
+    }
+}
+
+/// A file-system failure on our side (the quarantine, a report's files): 500.
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Internal(e.to_string())
     }
 }
 
@@ -214,4 +216,49 @@ pub fn extractor_configs(
     let query = web::QueryConfig::default().error_handler(|e, _| ApiError::from(e).into());
     let path = web::PathConfig::default().error_handler(|e, _| ApiError::from(e).into());
     (json, payload, form, query, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+    use crate::db::DbError;
+    use crate::store::{Pending, StoreError};
+    use actix_web::ResponseError;
+
+    fn refused() -> StoreError {
+        DbError::NoAnswer(5).into()
+    }
+
+    #[test]
+    fn a_database_failure_is_503_and_a_file_failure_500() {
+        let db = ApiError::from(refused());
+        assert_eq!(db.status_code().as_u16(), 503);
+        assert_eq!(
+            db.to_string(),
+            "the database is unavailable: no answer within 5 s; nothing was recorded, retry later"
+        );
+        let disk = ApiError::from(StoreError::from(std::io::Error::other("disk full")));
+        assert_eq!(disk.status_code().as_u16(), 500);
+        assert_eq!(disk.to_string(), "internal error");
+    }
+
+    /// One failed group commit answers every caller in it with the same kind of failure.
+    #[tokio::test]
+    async fn a_failed_commit_stays_the_databases_for_every_caller() {
+        let first = refused();
+        let copied = first.copy();
+        assert!(copied.is_database());
+        assert_eq!(copied.to_string(), first.to_string());
+        let waited = Pending::settled(Err(copied)).wait().await;
+        let answer = ApiError::from(waited.expect_err("failed"));
+        assert_eq!(answer.status_code().as_u16(), 503);
+        let disk = StoreError::from(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "no space",
+        ));
+        match disk.copy() {
+            StoreError::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -193,7 +193,7 @@ fn refused(e: ReplaceError) -> ApiError {
         ReplaceError::Load(e @ (LoadError::Io(_) | LoadError::Unreadable(_))) => {
             ApiError::BadRequest(format!("refused, the list keeps its previous version: {e}"))
         }
-        ReplaceError::Load(LoadError::Storage(e)) => ApiError::storage(e),
+        ReplaceError::Load(LoadError::Storage(e)) => ApiError::from(e),
         ReplaceError::Storage(e) => ApiError::store(e),
     }
 }

@@ -77,7 +77,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
         }
         let truncated = out.len() > MAX_EVENTS;
         out.truncate(MAX_EVENTS);
-        Ok::<_, std::io::Error>((out, truncated))
+        Ok::<_, crate::store::StoreError>((out, truncated))
     })
     .await?;
     let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();

@@ -42,18 +42,19 @@ pub fn date_range(q: &HashMap<String, String>, today: NaiveDate) -> Result<DateR
     .map_err(ApiError::from)
 }
 
-/// Runs blocking work (file reads, aggregation) on the blocking pool.
+/// Runs blocking work (file reads, aggregation) on the blocking pool; its error becomes
+/// the answer it maps to (a database failure 503, a file failure 500).
 pub async fn blocking<T, E>(
     work: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    E: std::fmt::Display + Send + 'static,
+    E: Into<ApiError> + Send + 'static,
 {
     actix_web::web::block(work)
         .await
         .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .map_err(Into::into)
 }
 
 /// A partial `PUT` of an admin-editable document: answers the whole new document, or 400

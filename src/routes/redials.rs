@@ -18,7 +18,7 @@ async fn has_redials(follow_ups: &FollowUps, lead_id: &str) -> Result<(), ApiErr
     let found = follow_ups
         .redials_of(lead_id, None)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(ApiError::store)?;
     if found.is_empty() {
         return Err(ApiError::NotFound(format!(
             "lead `{lead_id}` has no pending redial"
@@ -36,7 +36,7 @@ async fn toggle(
     let redials = follow_ups
         .pause_redials(lead_id, pause)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(ApiError::store)?;
     Ok(HttpResponse::Ok().json(json!({"lead_id": lead_id, "redials": redials})))
 }
 
@@ -65,6 +65,6 @@ async fn delete(
     let removed = follow_ups
         .cancel_redials(&id, None)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(ApiError::store)?;
     Ok(HttpResponse::Ok().json(json!({"lead_id": &*id, "removed": removed})))
 }

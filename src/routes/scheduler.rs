@@ -62,7 +62,7 @@ async fn list(
     let ((matching, entries), (total, due, oldest)) = ledger
         .deferred_page(lead_id, phone.as_ref().map(|p| p.as_str()), offset, limit)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(ApiError::store)?;
     Ok(HttpResponse::Ok().json(json!({
         "total": total,
         "due": due,
@@ -103,11 +103,11 @@ async fn release(
         let n = gw
             .hurry_deferred(state.clock.now())
             .await
-            .map_err(ApiError::storage)?;
+            .map_err(ApiError::store)?;
         tracing::info!(count = n, "admin released every deferred lead");
         return Ok(HttpResponse::Accepted().json(json!({"released": n})));
     };
-    match gw.release_one_now(id).await.map_err(ApiError::storage)? {
+    match gw.release_one_now(id).await.map_err(ApiError::store)? {
         Released::Missing => Err(ApiError::NotFound(format!("no deferred lead `{id}`"))),
         Released::Busy => Err(ApiError::Conflict(format!(
             "deferred lead `{id}` is being released right now"

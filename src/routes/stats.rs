@@ -84,7 +84,7 @@ async fn blocklist_statistics(
             })
         };
         let stats = state.stats.blocklist(range, today, &current)?;
-        serde_json::to_vec(&stats).map_err(std::io::Error::other)
+        serde_json::to_vec(&stats).map_err(ApiError::internal)
     })
     .await?;
     Ok(HttpResponse::Ok()

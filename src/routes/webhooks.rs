@@ -96,7 +96,7 @@ async fn lead(
             intake
                 .reject(&request_id, &errors)
                 .await
-                .map_err(ApiError::storage)?;
+                .map_err(ApiError::store)?;
             state
                 .metrics
                 .leads
@@ -115,7 +115,7 @@ async fn lead(
     let submitted = intake
         .submit(&lead, &request_id)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(ApiError::store)?;
     let eval = submitted.eval;
     let decision = match eval.decision {
         Decision::Accepted => "accepted",

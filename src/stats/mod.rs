@@ -28,6 +28,7 @@ pub use crate::journal::store::sidecar_path;
 use crate::journal::{Journals, Kind};
 
 use crate::store::quarantine::Quarantine;
+use crate::store::StoreResult;
 
 /// A summary built line by line from one journal file.
 pub trait DaySummary:
@@ -64,7 +65,11 @@ impl<T: DaySummary> DayCache<T> {
 
     /// The summary of every day in `range`, oldest first, each brought up to date. Days
     /// before `today` are closed: their summaries are also kept by the journal store.
-    pub fn days(&self, range: DateRange, today: NaiveDate) -> io::Result<Vec<(NaiveDate, Arc<T>)>> {
+    pub fn days(
+        &self,
+        range: DateRange,
+        today: NaiveDate,
+    ) -> StoreResult<Vec<(NaiveDate, Arc<T>)>> {
         let dates: Vec<NaiveDate> = range.dates().collect();
         let known: Vec<Option<Cached<T>>> = {
             let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
@@ -91,7 +96,7 @@ impl<T: DaySummary> DayCache<T> {
         date: NaiveDate,
         today: NaiveDate,
         cached: Option<Cached<T>>,
-    ) -> io::Result<Cached<T>> {
+    ) -> StoreResult<Cached<T>> {
         let store = self.journals.store();
         let kind = self.kind;
         let closed = date < today;
@@ -141,7 +146,7 @@ impl<T: DaySummary> DayCache<T> {
         };
         if closed && consumed > 0 && before != Some(consumed) {
             let kept = serde_json::to_value(&summary)
-                .map_err(io::Error::other)
+                .map_err(|e| io::Error::other(e).into())
                 .and_then(|v| store.keep_summary(kind, date, consumed, &v));
             if let Err(e) = kept {
                 tracing::warn!(file = %path.display(), error = %e, "could not keep a day summary");
@@ -157,8 +162,8 @@ impl<T: DaySummary> DayCache<T> {
 /// Runs `f` over `jobs` on up to two threads, keeping the order of `jobs`.
 fn run_parallel<J: Send, R: Send>(
     jobs: Vec<J>,
-    f: impl Fn(J) -> io::Result<R> + Sync,
-) -> io::Result<Vec<R>> {
+    f: impl Fn(J) -> StoreResult<R> + Sync,
+) -> StoreResult<Vec<R>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 2);
@@ -174,15 +179,15 @@ fn run_parallel<J: Send, R: Send>(
             second
                 .into_iter()
                 .map(|(i, j)| f(j).map(|r| (i, r)))
-                .collect::<io::Result<Vec<_>>>()
+                .collect::<StoreResult<Vec<_>>>()
         });
         let a = slots
             .into_iter()
             .map(|(i, j)| f(j).map(|r| (i, r)))
-            .collect::<io::Result<Vec<_>>>();
+            .collect::<StoreResult<Vec<_>>>();
         let b = handle
             .join()
-            .unwrap_or_else(|_| Err(io::Error::other("statistics worker panicked")));
+            .unwrap_or_else(|_| Err(io::Error::other("statistics worker panicked").into()));
         (a, b)
     });
     let mut all = a?;
@@ -255,14 +260,14 @@ impl Statistics {
         range: DateRange,
         today: NaiveDate,
         current: attempts::CurrentFlag<'_>,
-    ) -> io::Result<attempts::BlocklistStatistics> {
+    ) -> StoreResult<attempts::BlocklistStatistics> {
         let days = self.attempts.days(range, today)?;
         Ok(attempts::merge(range, &days, current))
     }
 
     /// Brings every day of `range` up to date in both journals (in database mode, storing
     /// the rollups of settled days that lack one). Returns how many days were read.
-    pub fn warm(&self, range: DateRange, today: NaiveDate) -> io::Result<usize> {
+    pub fn warm(&self, range: DateRange, today: NaiveDate) -> StoreResult<usize> {
         Ok(self.attempts.days(range, today)?.len() + self.calls.days(range, today)?.len())
     }
 
@@ -272,13 +277,13 @@ impl Statistics {
         range: DateRange,
         today: NaiveDate,
         tz: &str,
-    ) -> io::Result<calls::PipelineStatistics> {
+    ) -> StoreResult<calls::PipelineStatistics> {
         let days = self.calls.days(range, today)?;
         Ok(calls::merge(range, tz, &days))
     }
 
     /// The do-not-call lists' proof of scrub for `range`.
-    pub fn audit(&self, range: DateRange, today: NaiveDate, tz: &str) -> io::Result<scrub::Audit> {
+    pub fn audit(&self, range: DateRange, today: NaiveDate, tz: &str) -> StoreResult<scrub::Audit> {
         let days = self.calls.days(range, today)?;
         let days = days.iter().map(|(date, d)| scrub::AuditDay {
             date: date.to_string(),

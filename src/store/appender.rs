@@ -12,10 +12,13 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
+pub use super::pending::Pending;
+use super::StoreError;
+
 /// Most records written under one sync.
 const MAX_BATCH: usize = 8192;
 
-type Reply = oneshot::Sender<io::Result<()>>;
+type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 /// Most files kept open at once (today's, and yesterday's for records near midnight).
 const MAX_OPEN: usize = 4;
@@ -35,36 +38,6 @@ pub struct Appender {
     tx: Option<mpsc::Sender<Cmd>>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
-}
-
-/// A record's durability, to be awaited after the caller has released its locks.
-pub struct Pending(oneshot::Receiver<io::Result<()>>);
-
-impl Pending {
-    /// A durability resolved by someone else (the database journal's batch writer).
-    pub fn from_receiver(rx: oneshot::Receiver<io::Result<()>>) -> Self {
-        Self(rx)
-    }
-
-    /// Already settled (nothing to wait for, or an error known now).
-    pub fn settled(result: io::Result<()>) -> Self {
-        let (tx, rx) = oneshot::channel();
-        let _ = tx.send(result);
-        Self(rx)
-    }
-
-    pub async fn wait(self) -> io::Result<()> {
-        self.0
-            .await
-            .unwrap_or_else(|_| Err(io::Error::other("journal writer stopped")))
-    }
-
-    /// Blocking wait, for code outside the async runtime.
-    pub fn wait_blocking(self) -> io::Result<()> {
-        self.0
-            .blocking_recv()
-            .unwrap_or_else(|_| Err(io::Error::other("journal writer stopped")))
-    }
 }
 
 impl Appender {
@@ -111,7 +84,7 @@ impl Appender {
         record.push(b'\n');
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::Append(path, record, Some(reply)));
-        Pending(rx)
+        Pending::from_receiver(rx)
     }
 
     /// Enqueues records for several files with a single reply, resolved once every record
@@ -128,21 +101,21 @@ impl Appender {
             .collect();
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::AppendMany(records, reply));
-        Pending(rx)
+        Pending::from_receiver(rx)
     }
 
     /// Syncs everything enqueued so far, renames the main file to `to`, starts a new one.
     pub fn rotate(&self, to: PathBuf) -> Pending {
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::Rotate(to, reply));
-        Pending(rx)
+        Pending::from_receiver(rx)
     }
 
     /// Resolves once everything enqueued before it is on disk.
     pub fn flush(&self) -> Pending {
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::Flush(reply));
-        Pending(rx)
+        Pending::from_receiver(rx)
     }
 
     fn send(&self, cmd: Cmd) {
@@ -246,9 +219,13 @@ fn writer_loop(mut files: HashMap<PathBuf, File>, rx: mpsc::Receiver<Cmd>) {
                     commit(&mut files, &mut bufs, &mut waiting);
                     files.remove(&main);
                     let result = rotate(&main, &to).and_then(|()| open_append(&main));
-                    let _ = reply.send(result.map(|new| {
-                        files.insert(main.clone(), new);
-                    }));
+                    let _ = reply.send(
+                        result
+                            .map(|new| {
+                                files.insert(main.clone(), new);
+                            })
+                            .map_err(StoreError::Io),
+                    );
                 }
             }
         }
@@ -328,7 +305,7 @@ fn commit(files: &mut HashMap<PathBuf, File>, bufs: &mut Buffers, waiting: &mut 
     for reply in waiting.drain(..) {
         let _ = reply.send(match &result {
             Ok(()) => Ok(()),
-            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            Err(e) => Err(StoreError::Io(io::Error::new(e.kind(), e.to_string()))),
         });
     }
 }

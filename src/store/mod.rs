@@ -11,12 +11,14 @@ pub mod doc_store;
 pub mod document;
 pub mod lease;
 pub mod lock;
+pub mod pending;
 pub mod probe;
 pub mod quarantine;
 
 pub use appender::Appender;
 pub use atomic::write_atomic;
 pub use lock::{DataDirLock, LockError};
+pub use pending::Pending;
 
 /// A storage role's failure: the file system, or the database (its own variant all the
 /// way to the API, which answers 503 for it: nothing was recorded, retry later).
@@ -28,13 +30,21 @@ pub enum StoreError {
     Database(#[from] crate::db::DbError),
 }
 
-/// For the callers still answering `io::Result`: the database's failure stays
-/// recognisable as the database being unavailable ([`crate::db::is_unavailable`]).
-impl From<StoreError> for std::io::Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Io(e) => e,
-            StoreError::Database(e) => e.into_io(),
+/// What a storage role's operations answer.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// A copy for each of the callers one failed group commit answers (neither cause is
+    /// `Clone`): the same kind and message, and still the database's when it was.
+    pub fn copy(&self) -> Self {
+        match self {
+            Self::Io(e) => Self::Io(std::io::Error::new(e.kind(), e.to_string())),
+            Self::Database(e) => Self::Database(crate::db::DbError::Reported(e.to_string())),
         }
+    }
+
+    /// Whether the database failed (the API answers 503: nothing was recorded).
+    pub fn is_database(&self) -> bool {
+        matches!(self, Self::Database(_))
     }
 }

@@ -96,6 +96,20 @@ async fn an_unreachable_database_is_503_naming_it_and_the_service_recovers_by_it
         .await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(flag_count(&a).await, 1);
+    // Statistics read the journal rows: the database's failure reaches the API as itself.
+    let res = a
+        .admin(reqwest::Method::GET, "/api/admin/statistics")
+        .send()
+        .await
+        .expect("statistics");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = res.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("the database is unavailable")),
+        "{body}"
+    );
     // Back: no restart needed.
     db.set_reachable(true).await.expect("bring it back");
     a.wait_for_health("ok").await;

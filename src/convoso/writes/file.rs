@@ -93,7 +93,7 @@ impl FileWrites {
     }
 
     /// Queues `w` unless a write with its id is open; true when queued (durable on return).
-    async fn enqueue(&self, w: Write) -> io::Result<bool> {
+    async fn enqueue(&self, w: Write) -> crate::store::StoreResult<bool> {
         let line = Self::line(&w)?;
         let pending = {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -136,7 +136,7 @@ impl FileWrites {
     }
 
     /// Records a write's new state (durable on return) and releases it.
-    async fn save(&self, w: &Write) -> io::Result<()> {
+    async fn save(&self, w: &Write) -> crate::store::StoreResult<()> {
         let line = Self::line(w);
         let pending = line.map(|line| {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -216,7 +216,7 @@ impl FileWrites {
 
 impl WriteStore for FileWrites {
     fn enqueue(&self, w: Write) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(async move { Ok(FileWrites::enqueue(self, w).await?) })
+        Box::pin(async move { FileWrites::enqueue(self, w).await })
     }
 
     fn take_due(
@@ -229,7 +229,7 @@ impl WriteStore for FileWrites {
     }
 
     fn save<'a>(&'a self, w: &'a Write) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { Ok(FileWrites::save(self, w).await?) })
+        Box::pin(async move { FileWrites::save(self, w).await })
     }
 
     fn open_writes(&self) -> BoxFuture<'_, Result<Vec<Write>, StoreError>> {

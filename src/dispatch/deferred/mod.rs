@@ -269,7 +269,7 @@ impl DeferredStore for FileDeferred {
         e: &'a Entry,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { Ok(self.queue.remove(e, Removal::Released, now).wait().await?) })
+        Box::pin(async move { self.queue.remove(e, Removal::Released, now).wait().await })
     }
 
     fn summary(&self, now: DateTime<Utc>) -> Summary {
@@ -282,7 +282,7 @@ impl DeferredStore for FileDeferred {
 
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         let flushed = self.queue.flush();
-        Box::pin(async move { Ok(flushed.wait().await?) })
+        Box::pin(async move { flushed.wait().await })
     }
 }
 

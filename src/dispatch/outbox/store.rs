@@ -121,7 +121,7 @@ impl OutboxStore for FileOutbox {
                 sent,
                 call_id,
             };
-            Ok(self.0.record(record).wait().await?)
+            self.0.record(record).wait().await
         })
     }
 
@@ -184,7 +184,7 @@ impl OutboxStore for FileOutbox {
                 queue_id,
             },
         };
-        Box::pin(async move { Ok(self.0.record(record).wait().await?) })
+        Box::pin(async move { self.0.record(record).wait().await })
     }
 
     fn expire_claims(&self, _at: DateTime<Utc>) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
@@ -214,7 +214,7 @@ impl OutboxStore for FileOutbox {
 
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         let flushed = self.0.flush();
-        Box::pin(async move { Ok(flushed.wait().await?) })
+        Box::pin(async move { flushed.wait().await })
     }
 }
 
