@@ -6,7 +6,9 @@
 //! ## Layout
 //! - `main.rs` — the CLI (`serve`, `blocklist import|export`, `stats`, `check`, `migrate`);
 //!   nothing else.
-//! - [`config`] — settings: defaults → TOML file → environment, validated; secrets wrapped.
+//! - [`config`] — settings: defaults → TOML file → environment, validated; secrets wrapped
+//!   (`keys.rs` names every scalar setting; `service.rs`, `bland.rs`, `integration.rs`,
+//!   `convoso.rs`, `lists.rs` read their part).
 //! - [`startup`] — builds every component once for the file or the database backend
 //!   (`startup/parts.rs`: the components; `startup/gateway.rs`: the gateway and its
 //!   queues), starts the background tasks (`startup/tasks.rs`), binds, runs, shuts down
@@ -75,7 +77,7 @@
 //!   are bounded however they are compressed (`lists/lines.rs`), the rules
 //!   (state coverage, consent, the freshness gate), versions swapped in whole and kept as
 //!   snapshots by the storage role `lists::versions::ListVersions` (files, or
-//!   `list_versions` rows); checked by
+//!   `list_versions` rows), shown to admins and `/health` (`lists/health.rs`); checked by
 //!   `pipeline::blocklist`, each decision's trace recording the lists consulted.
 //! - [`journal`] — the daily attempts and call journals by business date, retention; their
 //!   storage role `journal::JournalStore` (append, read a day, keep a closed day's
@@ -89,7 +91,8 @@
 //!   over their storage role (`doc_store::DocumentStore`: a file each, or a versioned row
 //!   in PostgreSQL followed through `NOTIFY`); who runs a singleton job
 //!   (`lease::Leases`: the one locked process, or rows); [`store::StoreError`], a role's failure
-//!   with the database as its own variant.
+//!   with the database as its own variant up to `routes/error.rs` (503 there), and
+//!   `store::Pending`, a write's durability resolving with it.
 //! - [`db`] — PostgreSQL storage, the backend `DATABASE_URL` selects (several instances on
 //!   one database): the pool, the schema migrations embedded from `migrations/`, and a
 //!   module per kind of state (flags and their change log, journal rows and rollups, the
@@ -107,9 +110,10 @@
 //!   is a correlation id), the body read before any answer (list uploads stream instead:
 //!   `upload`), admin auth, lookups, the OpenAPI document (`openapi`; the answers' shapes, documentation only: the seed's
 //!   in `schemas`, the operational ones in `schemas_ops` and `schemas_admin`).
-//! - [`cli`] — offline/remote admin commands (`cli/lists.rs`: `lists import|lookup`);
-//!   [`migrate`] — import from the Node version, and `--to-database` (a file data directory
-//!   copied into PostgreSQL).
+//! - [`cli`] — offline/remote admin commands (`cli/check.rs`: `check`; `cli/lists.rs`:
+//!   `lists import|lookup`); [`migrate`] — import from the Node version (`flags.rs`,
+//!   `attempts.rs`, `queue.rs`), and `--to-database` (a file data directory copied into
+//!   PostgreSQL).
 //!
 //! ## Dependency rule
 //! `routes`, `console`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,

@@ -83,108 +83,106 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("callgate");
-        let http_requests = Family::<HttpLabels, Counter>::default();
-        let http_duration: HistogramFamily = Family::new_with_constructor(latency_histogram);
-        let blocklist_flags = Gauge::default();
-        let blocklist_writes = Family::<OpLabels, Counter>::default();
-        let blocklist_reload_failures = Counter::default();
-        registry.register(
+        let mut m = Self {
+            registry: Registry::with_prefix("callgate"),
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(latency_histogram),
+            blocklist_flags: Gauge::default(),
+            blocklist_writes: Family::default(),
+            blocklist_reload_failures: Counter::default(),
+            leads: Family::default(),
+            feed_entries: Family::default(),
+            list_entries: Family::default(),
+            list_age_days: Family::default(),
+            feed_refreshes: Family::default(),
+            convoso_writes: Family::default(),
+            deferred_leads: Gauge::default(),
+            deferred_due: Gauge::default(),
+            release_passes: Counter::default(),
+        };
+        m.register_requests();
+        m.register_lists_and_queue();
+        m
+    }
+
+    /// HTTP, the blocklist, decisions (in the order `/metrics` has always listed them).
+    fn register_requests(&mut self) {
+        let r = &mut self.registry;
+        r.register(
             "http_requests",
             "HTTP requests by method, route and status",
-            http_requests.clone(),
+            self.http_requests.clone(),
         );
-        registry.register(
+        r.register(
             "http_request_duration_seconds",
             "HTTP request latency by method, route and status",
-            http_duration.clone(),
+            self.http_duration.clone(),
         );
-        registry.register(
+        r.register(
             "blocklist_flags",
             "Flags currently in the blocklist",
-            blocklist_flags.clone(),
+            self.blocklist_flags.clone(),
         );
-        registry.register(
+        r.register(
             "blocklist_writes",
             "Durable blocklist changes by operation",
-            blocklist_writes.clone(),
+            self.blocklist_writes.clone(),
         );
-        registry.register(
+        r.register(
             "blocklist_reload_failures",
             "Hand edits of blocklist-config.json refused as invalid",
-            blocklist_reload_failures.clone(),
+            self.blocklist_reload_failures.clone(),
         );
-        let leads = Family::<DecisionLabels, Counter>::default();
-        registry.register(
+        r.register(
             "leads",
             "Lead webhooks by decision and deciding stage",
-            leads.clone(),
+            self.leads.clone(),
         );
-        let feed_entries = Family::<FeedLabels, Gauge>::default();
-        let feed_refreshes = Family::<FeedResult, Counter>::default();
-        registry.register(
+    }
+
+    /// Feeds, Convoso writes, do-not-call lists, the deferred queue and its release task.
+    fn register_lists_and_queue(&mut self) {
+        let r = &mut self.registry;
+        r.register(
             "feed_entries",
             "Entries in each feed's list in force",
-            feed_entries.clone(),
+            self.feed_entries.clone(),
         );
-        registry.register(
+        r.register(
             "feed_refreshes",
             "Feed refreshes by result",
-            feed_refreshes.clone(),
+            self.feed_refreshes.clone(),
         );
-        let convoso_writes = Family::<WriteLabels, Counter>::default();
-        registry.register(
+        r.register(
             "convoso_writes",
             "Tries of writes to Convoso by kind and result",
-            convoso_writes.clone(),
+            self.convoso_writes.clone(),
         );
-        let list_entries = Family::<ListLabels, Gauge>::default();
-        let list_age_days = Family::<ListLabels, Gauge>::default();
-        registry.register(
+        r.register(
             "list_entries",
             "Numbers in each do-not-call list's version in force",
-            list_entries.clone(),
+            self.list_entries.clone(),
         );
-        registry.register(
+        r.register(
             "list_age_days",
             "Age in days of each do-not-call list's snapshot (-1: never loaded)",
-            list_age_days.clone(),
+            self.list_age_days.clone(),
         );
-        let deferred_leads = Gauge::default();
-        let deferred_due = Gauge::default();
-        registry.register(
+        r.register(
             "deferred_leads",
             "Leads waiting in the deferred queue",
-            deferred_leads.clone(),
+            self.deferred_leads.clone(),
         );
-        registry.register(
+        r.register(
             "deferred_due",
             "Deferred leads whose release time has passed (waiting for a release round)",
-            deferred_due.clone(),
+            self.deferred_due.clone(),
         );
-        let release_passes = Counter::default();
-        registry.register(
+        r.register(
             "release_passes",
             "Release passes run by this instance (expiry and due releases of the deferred queue)",
-            release_passes.clone(),
+            self.release_passes.clone(),
         );
-        Self {
-            release_passes,
-            deferred_leads,
-            deferred_due,
-            feed_entries,
-            list_entries,
-            list_age_days,
-            feed_refreshes,
-            convoso_writes,
-            leads,
-            registry,
-            http_requests,
-            http_duration,
-            blocklist_flags,
-            blocklist_writes,
-            blocklist_reload_failures,
-        }
     }
 
     /// Records one finished HTTP request.

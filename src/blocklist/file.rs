@@ -15,10 +15,12 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use super::flag::{self, Flag};
-use super::persist::{self, ChangeOut, LoadError, CHANGES_COMPACTING, CHANGES_FILE, CONFIG_FILE};
+use super::persist::{
+    self, ChangeOut, LoadError, Loaded, CHANGES_COMPACTING, CHANGES_FILE, CONFIG_FILE,
+};
 use super::store::{AddedMany, FlagStore, Patch};
 use super::{lock, read, write, BlocklistError, FlagIndex};
-use crate::health::{ComponentReport, HealthStatus};
+use crate::health::ComponentReport;
 use crate::metrics::Metrics;
 use crate::store::appender::{Appender, Pending};
 use crate::store::StoreError;
@@ -79,33 +81,11 @@ impl FileFlags {
             file: file.to_path_buf(),
             message: e.to_string(),
         };
-        let mut index = match std::fs::read(&config) {
-            Ok(bytes) => persist::parse_config(&bytes, &config, country, now_ms)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if live.exists() || compacting.exists() {
-                    return Err(LoadError {
-                        file: config,
-                        message: "is missing but the change log beside it exists; restore the \
-                                  file (the change log only holds recent changes)"
-                            .into(),
-                    });
-                }
-                FlagIndex::new(true)
-            }
-            Err(e) => return Err(io_err(&config, e)),
-        };
-        let (mut torn, mut replayed) = (0, 0);
-        for path in [&compacting, &live] {
-            let stats = persist::replay(path, &mut index, country, now_ms)?;
-            torn += stats.torn;
-            replayed += stats.applied;
-        }
-        if torn > 0 {
-            tracing::warn!(
-                torn,
-                "skipped a torn last line in the blocklist change log (crash mid-write)"
-            );
-        }
+        let Loaded {
+            index,
+            replayed,
+            torn,
+        } = persist::load(dir, country, now_ms)?;
         let files = |log, known| Self {
             log,
             dir: dir.to_path_buf(),
@@ -406,28 +386,10 @@ impl FlagStore for FileFlags {
     }
 
     fn report(&self, report: ComponentReport) -> ComponentReport {
-        let refused = lock(&self.file)
-            .refused
-            .as_ref()
-            .map(|(_, why)| why.clone());
-        let removed_by_edit = lock(&self.removed_by_edit).clone();
-        let mut report = report
-            .with("backend", "file")
-            .with("pending_changes", self.pending_changes());
-        if refused.is_some() || removed_by_edit.is_some() {
-            report.status = report.status.max(HealthStatus::Degraded);
-        }
-        if let Some(why) = refused {
-            report = report.with(
-                "error",
-                format!("hand edit refused, last good state in force: {why}"),
-            );
-        }
-        if let Some((removed, backup)) = removed_by_edit {
-            report = report
-                .with("removed_by_hand_edit", removed)
-                .with("backup", backup);
-        }
-        report
+        self.hand_edits(
+            report
+                .with("backend", "file")
+                .with("pending_changes", self.pending_changes()),
+        )
     }
 }

@@ -256,6 +256,59 @@ fn apply(
     Ok(())
 }
 
+/// The flags at startup: the document and the change log replayed over it.
+pub(super) struct Loaded {
+    pub(super) index: FlagIndex,
+    /// Change-log records applied, and torn last lines skipped.
+    pub(super) replayed: usize,
+    pub(super) torn: usize,
+}
+
+/// Reads `dir`'s document (a fresh one when there is none and no change log) and replays
+/// the change log (the one being folded first).
+pub(super) fn load(dir: &Path, country: &str, now_ms: i64) -> Result<Loaded, LoadError> {
+    let config = dir.join(CONFIG_FILE);
+    let live = dir.join(CHANGES_FILE);
+    let compacting = dir.join(CHANGES_COMPACTING);
+    let mut index = match std::fs::read(&config) {
+        Ok(bytes) => parse_config(&bytes, &config, country, now_ms)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if live.exists() || compacting.exists() {
+                return Err(LoadError {
+                    file: config,
+                    message: "is missing but the change log beside it exists; restore the \
+                              file (the change log only holds recent changes)"
+                        .into(),
+                });
+            }
+            FlagIndex::new(true)
+        }
+        Err(e) => {
+            return Err(LoadError {
+                file: config,
+                message: e.to_string(),
+            })
+        }
+    };
+    let (mut torn, mut replayed) = (0, 0);
+    for path in [&compacting, &live] {
+        let stats = replay(path, &mut index, country, now_ms)?;
+        torn += stats.torn;
+        replayed += stats.applied;
+    }
+    if torn > 0 {
+        tracing::warn!(
+            torn,
+            "skipped a torn last line in the blocklist change log (crash mid-write)"
+        );
+    }
+    Ok(Loaded {
+        index,
+        replayed,
+        torn,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

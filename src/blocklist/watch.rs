@@ -13,6 +13,7 @@ use notify::{RecursiveMode, Watcher};
 use super::file::{file_id, FileFlags, FileId};
 use super::persist::{self, CHANGES_COMPACTING, CHANGES_FILE, CONFIG_FILE};
 use super::{lock, write, Blocklist, FlagIndex};
+use crate::health::{ComponentReport, HealthStatus};
 
 /// Quiet time after the last event before the file is read.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -25,6 +26,34 @@ pub enum Reload {
         flags: usize,
     },
     Refused(String),
+}
+
+impl FileFlags {
+    /// `report` with what `/health` says of hand edits: a refused one (degraded, the last
+    /// good state in force) and one that removed flags (with the backup of the list before).
+    pub(super) fn hand_edits(&self, report: ComponentReport) -> ComponentReport {
+        let refused = lock(&self.file)
+            .refused
+            .as_ref()
+            .map(|(_, why)| why.clone());
+        let removed_by_edit = lock(&self.removed_by_edit).clone();
+        let mut report = report;
+        if refused.is_some() || removed_by_edit.is_some() {
+            report.status = report.status.max(HealthStatus::Degraded);
+        }
+        if let Some(why) = refused {
+            report = report.with(
+                "error",
+                format!("hand edit refused, last good state in force: {why}"),
+            );
+        }
+        if let Some((removed, backup)) = removed_by_edit {
+            report = report
+                .with("removed_by_hand_edit", removed)
+                .with("backup", backup);
+        }
+        report
+    }
 }
 
 impl Blocklist {

@@ -4,7 +4,10 @@
 //! run: they follow the change log); with `--url` they go through a running server's
 //! admin API.
 
+mod check;
 pub mod lists;
+
+pub use check::check;
 
 use std::io::Write;
 use std::path::Path;
@@ -204,100 +207,6 @@ pub async fn export(
         None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(())
-}
-
-/// `callgate check FILE|-`: the pipeline's answer for a lead, offline, with no side effects.
-/// The input is the webhook's fields, or `{"lead": {...}, "at": "..."}`; `--at` wins.
-pub async fn check(
-    settings: &Settings,
-    file: &str,
-    at: Option<&str>,
-) -> anyhow::Result<serde_json::Value> {
-    use serde_json::{json, Value};
-    let text = if file == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
-    } else {
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
-    };
-    let doc: Value = serde_json::from_str(&text).context("the input is not JSON")?;
-    let (fields, doc_at) = match doc.get("lead").and_then(Value::as_object) {
-        Some(lead) => (
-            lead.clone(),
-            doc.get("at").and_then(Value::as_str).map(str::to_string),
-        ),
-        None => (
-            doc.as_object()
-                .cloned()
-                .context("the input must be a JSON object")?,
-            None,
-        ),
-    };
-    let at = match at.map(str::to_string).or(doc_at) {
-        Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
-            .with_context(|| format!("--at `{t}` is not an RFC 3339 instant"))?
-            .with_timezone(&chrono::Utc),
-        None => chrono::Utc::now(),
-    };
-    let lead = crate::domain::Lead::parse(fields, &settings.lead_fields, &settings.default_country)
-        .map_err(|errors| anyhow::anyhow!("invalid lead: {}", errors.join("; ")))?;
-    let flags = Blocklist::open_read_only(
-        &settings.data_dir,
-        &settings.default_country,
-        Arc::new(SystemClock),
-    )?;
-    let feeds = crate::feeds::Feeds::open(
-        &settings.feeds,
-        &settings.content,
-        &settings.default_country,
-        Arc::new(SystemClock),
-        Arc::new(Metrics::new()),
-        Arc::new(crate::feeds::copies::FileCopies::new(&settings.data_dir)),
-        Arc::new(crate::store::lease::OneProcess),
-    )
-    .await;
-    let docs: Arc<dyn crate::store::doc_store::DocumentStore> = Arc::new(
-        crate::store::doc_store::FileDocuments::new(&settings.data_dir),
-    );
-    let scheduler = crate::schedule::Scheduler::open(
-        &settings.data_dir,
-        settings.timezone,
-        settings.lead_fields.state.clone(),
-        docs.clone(),
-    )
-    .await?;
-    let tracker = crate::tracker::Tracker::open(settings.timezone, docs).await?;
-    tracker.rebuild(
-        &settings.data_dir,
-        chrono::Utc::now(),
-        &crate::store::quarantine::Quarantine::in_memory(),
-    )?;
-    let eval = crate::pipeline::standard(
-        Arc::new(scheduler),
-        Arc::new(tracker),
-        Arc::new(flags),
-        Arc::new(crate::lists::Lists::open(
-            &settings.data_dir,
-            &settings.lists,
-            Arc::new(SystemClock),
-            settings.timezone,
-            Arc::new(crate::lists::versions::FileVersions::in_data_dir(
-                &settings.data_dir,
-            )),
-        )?),
-        Arc::new(feeds),
-        &settings.bland,
-        settings.timezone,
-    )
-    .evaluate(&lead, at);
-    Ok(json!({
-        "decision": eval.decision,
-        "stage": eval.stage,
-        "reason": eval.reason,
-        "release_at": eval.release_at,
-        "flag_id": eval.flag_id(),
-        "at": at,
-        "trace": eval.trace,
-    }))
 }
 
 /// `callgate stats`: pipeline statistics per business day from the journals (the files in

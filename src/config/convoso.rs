@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{parse_flag, parse_list, parse_positive, ConfigError, Secret, Settings};
+use super::{parse_flag, parse_list, positive, ConfigError, Secret, Settings};
 
 /// The outcome → Convoso status table, the Node version's defaults. `human` is a human
 /// answer with no tag that says more; `not_interested`, `callback` and `do_not_call` are
@@ -144,7 +144,6 @@ impl Settings {
         &mut self,
         get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
-        let list = parse_list;
         let c = &mut self.convoso;
         if let Some((v, origin)) = get("CONVOSO_API_URL") {
             if !(v.starts_with("http://") || v.starts_with("https://")) {
@@ -160,35 +159,31 @@ impl Settings {
             .filter(|v| !v.is_empty())
             .map(Secret::new);
         if let Some((v, origin)) = get("CONVOSO_STATUS_MAP") {
-            for pair in list(v) {
-                let Some((k, s)) = pair.split_once('=') else {
-                    return Err(ConfigError::new(
-                        origin,
-                        format!("`{pair}` is not outcome=STATUS"),
-                    ));
-                };
-                let (k, s) = (k.trim().to_ascii_lowercase(), s.trim());
-                if !DEFAULT_STATUS.iter().any(|(d, _)| *d == k) || s.is_empty() {
-                    let keys: Vec<&str> = DEFAULT_STATUS.iter().map(|(d, _)| *d).collect();
-                    return Err(ConfigError::new(
-                        origin,
-                        format!(
-                            "`{pair}`: the outcome must be one of {} and the status not empty",
-                            keys.join(", ")
-                        ),
-                    ));
-                }
-                c.status.insert(k, s.to_string());
-            }
+            read_status_map(&mut c.status, v, origin)?;
         }
-        let number = |var: &str| -> Result<Option<u64>, ConfigError> {
-            get(var)
-                .map(|(v, origin)| parse_positive(v, origin))
-                .transpose()
-        };
-        if let Some(n) = number("CONVOSO_TRANSCRIPT_MAX_CHARS")? {
+        if let Some(n) = positive(get, "CONVOSO_TRANSCRIPT_MAX_CHARS")? {
             c.transcript_max_chars = n.min(1_000_000) as usize;
         }
+        if let Some(n) = positive(get, "CONVOSO_MAX_ATTEMPTS")? {
+            c.max_attempts = n.min(1000) as u32;
+        }
+        if let Some(n) = positive(get, "CONVOSO_RETRY_BASE_MS")? {
+            c.retry_base_ms = n;
+        }
+        if let Some(n) = positive(get, "CONVOSO_TIMEOUT_SECS")? {
+            c.timeout_secs = n.min(600);
+        }
+        self.read_convoso_dnc(get)?;
+        self.read_redial(get)
+    }
+
+    /// Which blocks are written back, and how do-not-call is told and pushed.
+    fn read_convoso_dnc<'a>(
+        &mut self,
+        get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
+    ) -> Result<(), ConfigError> {
+        let list = parse_list;
+        let c = &mut self.convoso;
         if let Some((v, origin)) = get("CONVOSO_WRITE_BLOCKED_STAGES") {
             let stages = list(v);
             if let Some(bad) = stages.iter().find(|s| !STAGES.contains(&s.as_str())) {
@@ -214,15 +209,15 @@ impl Settings {
                 .parse()
                 .map_err(|_| ConfigError::new(origin, format!("`{v}` is not a whole number")))?;
         }
-        if let Some(n) = number("CONVOSO_MAX_ATTEMPTS")? {
-            c.max_attempts = n.min(1000) as u32;
-        }
-        if let Some(n) = number("CONVOSO_RETRY_BASE_MS")? {
-            c.retry_base_ms = n;
-        }
-        if let Some(n) = number("CONVOSO_TIMEOUT_SECS")? {
-            c.timeout_secs = n.min(600);
-        }
+        Ok(())
+    }
+
+    /// Redials after an unanswered call.
+    fn read_redial<'a>(
+        &mut self,
+        get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
+    ) -> Result<(), ConfigError> {
+        let list = parse_list;
         let r = &mut self.redial;
         if let Some((v, origin)) = get("REDIAL_ENABLED") {
             r.enabled = parse_flag(v, origin)?;
@@ -241,11 +236,40 @@ impl Settings {
                 }
             }
         }
-        if let Some(n) = number("REDIAL_MAX")? {
+        if let Some(n) = positive(get, "REDIAL_MAX")? {
             r.max_redials = n.min(100) as u32;
         }
         Ok(())
     }
+}
+
+/// `CONVOSO_STATUS_MAP`: `outcome=STATUS` pairs over the defaults.
+fn read_status_map(
+    status: &mut std::collections::BTreeMap<String, String>,
+    v: &str,
+    origin: &str,
+) -> Result<(), ConfigError> {
+    for pair in parse_list(v) {
+        let Some((k, s)) = pair.split_once('=') else {
+            return Err(ConfigError::new(
+                origin,
+                format!("`{pair}` is not outcome=STATUS"),
+            ));
+        };
+        let (k, s) = (k.trim().to_ascii_lowercase(), s.trim());
+        if !DEFAULT_STATUS.iter().any(|(d, _)| *d == k) || s.is_empty() {
+            let keys: Vec<&str> = DEFAULT_STATUS.iter().map(|(d, _)| *d).collect();
+            return Err(ConfigError::new(
+                origin,
+                format!(
+                    "`{pair}`: the outcome must be one of {} and the status not empty",
+                    keys.join(", ")
+                ),
+            ));
+        }
+        status.insert(k, s.to_string());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
-//! Webhook, lead-field and Bland call settings.
+//! Webhook and lead-field settings.
 
-use super::{parse_flag, parse_list, parse_positive, ConfigError, Secret, Settings};
+use super::{parse_list, positive, ConfigError, Secret, Settings};
 
 impl Settings {
-    /// Webhook, lead-field and Bland call settings.
+    /// Webhook, lead-field and release-batch settings.
     pub(super) fn read_integration<'a>(
         &mut self,
         get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
@@ -13,14 +13,6 @@ impl Settings {
             get(var)
                 .map(|(v, _)| v.to_string())
                 .filter(|v| !v.is_empty())
-        };
-        let flag = |var: &str, default: bool| -> Result<bool, ConfigError> {
-            get(var).map_or(Ok(default), |(v, origin)| parse_flag(v, origin))
-        };
-        let number = |var: &str| -> Result<Option<u64>, ConfigError> {
-            get(var)
-                .map(|(v, origin)| parse_positive(v, origin))
-                .transpose()
         };
         self.webhook_token = text("WEBHOOK_TOKEN").map(Secret::new);
         if let Some((v, origin)) = get("PUBLIC_BASE_URL") {
@@ -43,67 +35,8 @@ impl Settings {
         if let Some((v, _)) = get("LEAD_STATE_FIELDS") {
             self.lead_fields.state = list(v);
         }
-        if let Some(n) = number("SCHEDULER_RELEASE_BATCH")? {
+        if let Some(n) = positive(get, "SCHEDULER_RELEASE_BATCH")? {
             self.release_batch = n as usize;
-        }
-        let b = &mut self.bland;
-        if let Some((v, _)) = get("BLAND_WEBHOOK_SECRET") {
-            b.webhook_secrets = list(v).into_iter().map(Secret::new).collect();
-        }
-        b.pathway_id = text("BLAND_PATHWAY_ID");
-        b.task = text("BLAND_TASK");
-        if let Some((v, _)) = get("BLAND_FROM") {
-            b.from = list(v);
-        }
-        b.voice = text("BLAND_VOICE");
-        b.first_sentence = text("BLAND_FIRST_SENTENCE");
-        if let Some(n) = number("BLAND_MAX_DURATION")? {
-            b.max_duration = n.min(u64::from(u32::MAX)) as u32;
-        }
-        b.record = flag("BLAND_RECORD", false)?;
-        b.wait_for_greeting = flag("BLAND_WAIT_FOR_GREETING", false)?;
-        b.voicemail_message = text("BLAND_VOICEMAIL_MESSAGE");
-        if let Some((v, origin)) = get("BLAND_VOICEMAIL_ACTION") {
-            if !matches!(v, "leave_message" | "hangup") {
-                return Err(ConfigError::new(
-                    origin,
-                    format!("`{v}` is not leave_message or hangup"),
-                ));
-            }
-            b.voicemail_action = v.to_string();
-        }
-        if let Some((v, origin)) = get("BLAND_MAX_CALLS_PER_SECOND") {
-            b.max_calls_per_second = match v.parse::<f64>() {
-                Ok(n) if n > 0.0 && n.is_finite() => n,
-                _ => {
-                    return Err(ConfigError::new(
-                        origin,
-                        format!("`{v}` is not a positive number"),
-                    ))
-                }
-            };
-        }
-        if let Some(n) = number("BLAND_MAX_CONCURRENT")? {
-            b.max_concurrent = n as usize;
-        }
-        if let Some(n) = number("BLAND_TIMEOUT_SECS")? {
-            b.timeout_secs = n;
-        }
-        if let Some(n) = number("BLAND_MAX_ATTEMPTS")? {
-            b.max_attempts = n.min(1000) as u32;
-        }
-        if let Some(n) = number("BLAND_RETRY_BASE_MS")? {
-            b.retry_base_ms = n;
-        }
-        if let Some(n) = number("BLAND_RETRY_BUDGET_SECS")? {
-            b.retry_budget_secs = n.min(7 * 86_400);
-        }
-        if let Some(n) = number("BLAND_RECONCILE_AFTER_MINUTES")? {
-            b.reconcile_after_minutes = n.min(7 * 1440) as u32;
-        }
-        b.auto_resend_unconfirmed = flag("BLAND_AUTO_RESEND_UNCONFIRMED", false)?;
-        if let Some(n) = number("BLAND_RECONCILE_EVERY_SECS")? {
-            b.reconcile_every_secs = n.min(86_400);
         }
         Ok(())
     }

@@ -8,87 +8,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use chrono_tz::Tz;
 
 /// Default request body limit: 256 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// (TOML key, environment variable) for every scalar setting.
-pub const SETTINGS: &[(&str, &str)] = &[
-    ("host", "HOST"),
-    ("port", "PORT"),
-    ("data_dir", "DATA_DIR"),
-    ("admin_api_key", "ADMIN_API_KEY"),
-    ("timezone", "TIMEZONE"),
-    ("default_country", "DEFAULT_COUNTRY"),
-    ("log_format", "LOG_FORMAT"),
-    ("log_level", "RUST_LOG"),
-    ("max_body_bytes", "MAX_BODY_BYTES"),
-    ("shutdown_timeout_secs", "SHUTDOWN_TIMEOUT_SECS"),
-    ("body_timeout_secs", "BODY_TIMEOUT_SECS"),
-    ("workers", "WORKERS"),
-    ("retention_days", "RETENTION_DAYS"),
-    ("database.url", "DATABASE_URL"),
-    ("database.max_connections", "DATABASE_MAX_CONNECTIONS"),
-    ("blocklist.compact_after", "BLOCKLIST_COMPACT_AFTER"),
-    ("bland.api_key", "BLAND_API_KEY"),
-    ("bland.api_url", "BLAND_API_URL"),
-    ("webhook_token", "WEBHOOK_TOKEN"),
-    ("public_base_url", "PUBLIC_BASE_URL"),
-    ("lead.phone_fields", "LEAD_PHONE_FIELDS"),
-    ("lead.id_fields", "LEAD_ID_FIELDS"),
-    ("lead.state_fields", "LEAD_STATE_FIELDS"),
-    ("scheduler.release_batch", "SCHEDULER_RELEASE_BATCH"),
-    ("bland.webhook_secret", "BLAND_WEBHOOK_SECRET"),
-    ("bland.pathway_id", "BLAND_PATHWAY_ID"),
-    ("bland.task", "BLAND_TASK"),
-    ("bland.from", "BLAND_FROM"),
-    ("bland.voice", "BLAND_VOICE"),
-    ("bland.first_sentence", "BLAND_FIRST_SENTENCE"),
-    ("bland.max_duration", "BLAND_MAX_DURATION"),
-    ("bland.record", "BLAND_RECORD"),
-    ("bland.wait_for_greeting", "BLAND_WAIT_FOR_GREETING"),
-    ("bland.voicemail_message", "BLAND_VOICEMAIL_MESSAGE"),
-    ("bland.voicemail_action", "BLAND_VOICEMAIL_ACTION"),
-    ("bland.max_calls_per_second", "BLAND_MAX_CALLS_PER_SECOND"),
-    ("bland.max_concurrent", "BLAND_MAX_CONCURRENT"),
-    ("bland.timeout_secs", "BLAND_TIMEOUT_SECS"),
-    ("bland.max_attempts", "BLAND_MAX_ATTEMPTS"),
-    ("bland.retry_base_ms", "BLAND_RETRY_BASE_MS"),
-    ("bland.retry_budget_secs", "BLAND_RETRY_BUDGET_SECS"),
-    (
-        "bland.reconcile_after_minutes",
-        "BLAND_RECONCILE_AFTER_MINUTES",
-    ),
-    (
-        "bland.auto_resend_unconfirmed",
-        "BLAND_AUTO_RESEND_UNCONFIRMED",
-    ),
-    ("bland.reconcile_every_secs", "BLAND_RECONCILE_EVERY_SECS"),
-    ("convoso.api_url", "CONVOSO_API_URL"),
-    ("convoso.auth_token", "CONVOSO_AUTH_TOKEN"),
-    ("convoso.status_map", "CONVOSO_STATUS_MAP"),
-    (
-        "convoso.transcript_max_chars",
-        "CONVOSO_TRANSCRIPT_MAX_CHARS",
-    ),
-    (
-        "convoso.write_blocked_stages",
-        "CONVOSO_WRITE_BLOCKED_STAGES",
-    ),
-    ("convoso.dnc_tags", "CONVOSO_DNC_TAGS"),
-    ("convoso.dnc_statuses", "CONVOSO_DNC_STATUSES"),
-    ("convoso.push_dnc", "CONVOSO_PUSH_DNC"),
-    ("convoso.dnc_campaign_id", "CONVOSO_DNC_CAMPAIGN_ID"),
-    ("convoso.max_attempts", "CONVOSO_MAX_ATTEMPTS"),
-    ("convoso.retry_base_ms", "CONVOSO_RETRY_BASE_MS"),
-    ("convoso.timeout_secs", "CONVOSO_TIMEOUT_SECS"),
-    ("redial.enabled", "REDIAL_ENABLED"),
-    ("redial.intervals_minutes", "REDIAL_INTERVALS_MINUTES"),
-    ("redial.max_redials", "REDIAL_MAX"),
-];
+pub use keys::SETTINGS;
 
 /// A configuration problem, naming the setting as the operator wrote it.
 #[derive(Debug, thiserror::Error)]
@@ -316,116 +242,9 @@ impl Settings {
     fn from_raw(raw: &HashMap<&'static str, (String, String)>) -> Result<Self, ConfigError> {
         let mut s = Self::defaults();
         let get = |var: &str| raw.get(var).map(|(v, origin)| (v.trim(), origin.as_str()));
-        if let Some((v, _)) = get("HOST") {
-            s.host = v.to_string();
-        }
-        if let Some((v, origin)) = get("PORT") {
-            s.port = v
-                .parse()
-                .map_err(|_| ConfigError::new(origin, format!("`{v}` is not a port (0-65535)")))?;
-        }
-        if let Some((v, _)) = get("DATA_DIR") {
-            s.data_dir = PathBuf::from(v);
-        }
-        if let Some((v, origin)) = get("DATABASE_URL") {
-            if !(v.starts_with("postgres://") || v.starts_with("postgresql://")) {
-                return Err(ConfigError::new(
-                    origin,
-                    "must be a PostgreSQL URL (postgres://user@host:port/database)",
-                ));
-            }
-            s.database_url = Some(Secret::new(v));
-        }
-        if let Some((v, origin)) = get("DATABASE_MAX_CONNECTIONS") {
-            s.database_max_connections = parse_positive(v, origin)?.min(1000) as u32;
-        }
-        if let Some((v, _)) = get("ADMIN_API_KEY") {
-            s.admin_api_keys = v
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(Secret::new)
-                .collect();
-        }
-        if let Some((v, origin)) = get("TIMEZONE") {
-            s.timezone = Tz::from_str(v).map_err(|_| {
-                ConfigError::new(
-                    origin,
-                    format!("unknown timezone `{v}` (use an IANA name such as America/New_York)"),
-                )
-            })?;
-        }
-        if let Some((v, origin)) = get("DEFAULT_COUNTRY") {
-            let upper = v.to_ascii_uppercase();
-            if upper.len() != 2 || !upper.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ConfigError::new(
-                    origin,
-                    format!("`{v}` is not a two-letter country code"),
-                ));
-            }
-            if crate::domain::phone::country_calling_code(&upper).is_none() {
-                return Err(ConfigError::new(origin, format!("unknown country `{v}`")));
-            }
-            s.default_country = upper;
-        }
-        if let Some((v, origin)) = get("LOG_FORMAT") {
-            s.log_format = match v.to_ascii_lowercase().as_str() {
-                "pretty" | "text" => LogFormat::Pretty,
-                "json" => LogFormat::Json,
-                _ => {
-                    return Err(ConfigError::new(
-                        origin,
-                        format!("`{v}` is not `pretty` or `json`"),
-                    ))
-                }
-            };
-        }
-        if let Some((v, origin)) = get("RUST_LOG") {
-            tracing_subscriber::EnvFilter::try_new(v)
-                .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a log filter: {e}")))?;
-            s.log_level = v.to_string();
-        }
-        if let Some((v, origin)) = get("MAX_BODY_BYTES") {
-            s.max_body_bytes = parse_positive(v, origin)? as usize;
-        }
-        if let Some((v, origin)) = get("SHUTDOWN_TIMEOUT_SECS") {
-            s.shutdown_timeout_secs = v.parse().map_err(|_| {
-                ConfigError::new(origin, format!("`{v}` is not a number of seconds"))
-            })?;
-        }
-        if let Some((v, origin)) = get("BODY_TIMEOUT_SECS") {
-            s.body_timeout_secs = parse_positive(v, origin)?;
-        }
-        if let Some((v, origin)) = get("WORKERS") {
-            s.workers = v.parse().map_err(|_| {
-                ConfigError::new(origin, format!("`{v}` is not a number of workers"))
-            })?;
-        }
-        if let Some((v, origin)) = get("RETENTION_DAYS") {
-            s.retention_days = v.parse().map_err(|_| {
-                ConfigError::new(
-                    origin,
-                    format!("`{v}` is not a number of days (0 keeps everything)"),
-                )
-            })?;
-        }
-        if let Some((v, origin)) = get("BLOCKLIST_COMPACT_AFTER") {
-            s.blocklist_compact_after = parse_positive(v, origin)? as usize;
-        }
-        if let Some((v, _)) = get("BLAND_API_KEY") {
-            s.bland.api_key = Some(Secret::new(v));
-        }
-        if let Some((v, origin)) = get("BLAND_API_URL") {
-            let url = reqwest::Url::parse(v)
-                .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a URL: {e}")))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(ConfigError::new(
-                    origin,
-                    "must be an http:// or https:// URL",
-                ));
-            }
-            s.bland.api_url = v.trim_end_matches('/').to_string();
-        }
+        s.read_service(&get)?;
+        s.read_limits(&get)?;
+        s.read_bland(&get)?;
         s.read_integration(&get)?;
         s.read_convoso(&get)?;
         s.validate()?;
@@ -474,6 +293,16 @@ fn parse_flag(v: &str, origin: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// `var` as a positive whole number, when set.
+fn positive<'a>(
+    get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
+    var: &str,
+) -> Result<Option<u64>, ConfigError> {
+    get(var)
+        .map(|(v, origin)| parse_positive(v, origin))
+        .transpose()
+}
+
 fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
     match v.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
@@ -484,10 +313,13 @@ fn parse_positive(v: &str, origin: &str) -> Result<u64, ConfigError> {
     }
 }
 
+mod bland;
 pub mod convoso;
 mod file;
 mod integration;
+mod keys;
 pub mod lists;
+mod service;
 pub mod tables;
 
 pub use tables::{ContentSettings, FeedFormat, FeedKind, FeedSettings};

@@ -2,13 +2,14 @@
 //! streaming readers of the files operators download ([`parse`], [`formats`]), what a list
 //! says about a lead — coverage, consent exemptions, the freshness gate, the hit
 //! ([`rules`]) — and what a decision records of it ([`record`]); the versions in force and
-//! their snapshots ([`store`]), kept by the storage role [`versions::ListVersions`] (files,
+//! their snapshots ([`store`]; what admins and `/health` see of them in `health.rs`), kept by the storage role [`versions::ListVersions`] (files,
 //! or rows shared by every instance). The proof of scrub is folded from the journals in
 //! `stats::scrub`. The `[[lists]]`
 //! settings are read and validated in [`crate::config::lists`]; the check is
 //! `pipeline::blocklist`.
 
 pub mod formats;
+mod health;
 pub mod lines;
 mod load;
 pub mod parse;

@@ -138,6 +138,30 @@ pub(super) async fn until_stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// Starts the decision batcher and the dispatcher, and queues the calls the previous run
+/// left in the outbox (`ready`); the dispatcher's handle.
+fn start_sending(
+    gateway: &dispatch::Gateway,
+    queue: tokio::sync::mpsc::UnboundedReceiver<dispatch::Wake>,
+    ready: Vec<String>,
+    stopped: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    dispatch::batch::spawn(&gateway.intake);
+    let dispatcher = tokio::spawn(dispatch::worker::run(
+        gateway.sending.clone(),
+        queue,
+        until_stopped(stopped),
+    ));
+    if !ready.is_empty() {
+        tracing::info!(
+            count = ready.len(),
+            "sending calls left in the outbox by the previous run"
+        );
+    }
+    gateway.ledger.enqueue(ready);
+    dispatcher
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
@@ -203,19 +227,7 @@ impl Application {
             },
             &stopped,
         );
-        dispatch::batch::spawn(&gateway.intake);
-        let dispatcher = tokio::spawn(dispatch::worker::run(
-            gateway.sending.clone(),
-            queue,
-            until_stopped(stopped),
-        ));
-        if !ready.is_empty() {
-            tracing::info!(
-                count = ready.len(),
-                "sending calls left in the outbox by the previous run"
-            );
-        }
-        gateway.ledger.enqueue(ready);
+        let dispatcher = start_sending(&gateway, queue, ready, stopped);
         log_started(&settings, addr);
         Ok(Self {
             server,

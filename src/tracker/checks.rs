@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::numbers::refuse;
-use super::{Tracker, View};
+use super::{ProtectionConfig, Tracker, View};
 use crate::domain::Lead;
 use crate::journal::Outcome;
 use crate::pipeline::{Check, Verdict};
@@ -83,52 +83,34 @@ impl ProtectionCheck {
     fn decide(&self, lead: &Lead, now: DateTime<Utc>, v: &View) -> Verdict {
         let c = self.tracker.protection.get();
         let c = &c.doc;
-        let r = &c.rules;
         let t = now.timestamp();
-        if r.terminal_status {
-            if let Some(status) = lead.field("status") {
-                let s = status.trim().to_ascii_uppercase();
-                if c.terminal_statuses.contains(&s) {
-                    return block(format!("lead status {s} is terminal; not called"));
-                }
-            }
-        }
-        if r.invalid_numbers {
-            if let Some(why) = refuse(&lead.phone, &c.invalid_numbers) {
-                return block(why);
-            }
-        }
-        if r.terminal_outcomes {
-            if v.transferred_at.is_some_and(|x| x >= v.today_start) {
-                return block(
-                    "this number was transferred to an agent today; no more calls until tomorrow"
-                        .into(),
-                );
-            }
-            if let Some(tag) = &v.not_interested_today {
-                return block(format!(
-                    "a call today ended with the tag `{tag}`; no more calls until tomorrow"
-                ));
-            }
-        }
+        refused(lead, c, v)
+            .or_else(|| self.capped(lead, t, c, v))
+            .or_else(|| line_busy(t, c, v))
+            .unwrap_or(Verdict::Allow)
+    }
+
+    /// The duplicate window, the daily cap, the rolling cap of the states that have one.
+    fn capped(&self, lead: &Lead, t: i64, c: &ProtectionConfig, v: &View) -> Option<Verdict> {
+        let r = &c.rules;
         if r.duplicate {
             let window = i64::from(c.duplicate_window_minutes) * 60;
             // Only an acceptance before `t` counts: a check asked about an earlier instant
             // (`at`) does not see a lead accepted after it as its duplicate.
             if let Some(last) = v.last_accepted.filter(|l| (0..window).contains(&(t - l))) {
-                return block(format!(
+                return Some(block(format!(
                     "duplicate: lead {} was accepted for this number {} s ago (window {} min)",
                     lead.lead_id,
                     t - last,
                     c.duplicate_window_minutes
-                ));
+                )));
             }
         }
         if r.daily_cap && v.calls_today >= c.max_daily_attempts_per_number as usize {
-            return block(format!(
+            return Some(block(format!(
                 "daily cap: {} calls to this number today (max {})",
                 v.calls_today, c.max_daily_attempts_per_number
-            ));
+            )));
         }
         if r.rolling_cap {
             if let Some(state) = self.rolling_state(lead, &c.rolling_cap_states) {
@@ -141,39 +123,77 @@ impl ProtectionCheck {
                 if in_window.len() >= c.rolling_cap_calls as usize {
                     let n = in_window.len() - c.rolling_cap_calls as usize;
                     let next = in_window.get(n).map_or(t, |a| a + 86_400);
-                    return block(format!(
+                    return Some(block(format!(
                         "{state} cap: {} calls to this number in the last 24 h (max {}); next allowed after {}",
                         in_window.len(),
                         c.rolling_cap_calls,
                         at(next).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    ));
+                    )));
                 }
             }
         }
-        if r.active_call {
-            let ends = i64::from(c.max_call_minutes + c.active_call_margin_minutes) * 60;
-            if let Some(a) = v.active.as_ref().filter(|a| t < a.since + ends) {
-                return Verdict::Defer {
-                    until: at(a.since + ends),
-                    reason: format!(
-                        "a call to this number is in progress (request {}, lead {}); the line is released by its outcome or at the latest after {} min",
-                        a.request_id, a.lead_id, c.max_call_minutes + c.active_call_margin_minutes
-                    ),
-                };
-            }
-            let cooldown = i64::from(c.transfer_cooldown_minutes) * 60;
-            if let Some(x) = v.transferred_at.filter(|x| t < x + cooldown) {
-                return Verdict::Defer {
-                    until: at(x + cooldown),
-                    reason: format!(
-                        "transfer cooldown: this number was transferred to an agent {} min ago",
-                        (t - x) / 60
-                    ),
-                };
+        None
+    }
+}
+
+/// A terminal lead status, an invalid number, or a terminal outcome today.
+fn refused(lead: &Lead, c: &ProtectionConfig, v: &View) -> Option<Verdict> {
+    let r = &c.rules;
+    if r.terminal_status {
+        if let Some(status) = lead.field("status") {
+            let s = status.trim().to_ascii_uppercase();
+            if c.terminal_statuses.contains(&s) {
+                return Some(block(format!("lead status {s} is terminal; not called")));
             }
         }
-        Verdict::Allow
     }
+    if r.invalid_numbers {
+        if let Some(why) = refuse(&lead.phone, &c.invalid_numbers) {
+            return Some(block(why));
+        }
+    }
+    if r.terminal_outcomes {
+        if v.transferred_at.is_some_and(|x| x >= v.today_start) {
+            return Some(block(
+                "this number was transferred to an agent today; no more calls until tomorrow"
+                    .into(),
+            ));
+        }
+        if let Some(tag) = &v.not_interested_today {
+            return Some(block(format!(
+                "a call today ended with the tag `{tag}`; no more calls until tomorrow"
+            )));
+        }
+    }
+    None
+}
+
+/// A call in flight to the number, or its transfer cooldown: deferred until the line is free.
+fn line_busy(t: i64, c: &ProtectionConfig, v: &View) -> Option<Verdict> {
+    let r = &c.rules;
+    if r.active_call {
+        let ends = i64::from(c.max_call_minutes + c.active_call_margin_minutes) * 60;
+        if let Some(a) = v.active.as_ref().filter(|a| t < a.since + ends) {
+            return Some(Verdict::Defer {
+                until: at(a.since + ends),
+                reason: format!(
+                    "a call to this number is in progress (request {}, lead {}); the line is released by its outcome or at the latest after {} min",
+                    a.request_id, a.lead_id, c.max_call_minutes + c.active_call_margin_minutes
+                ),
+            });
+        }
+        let cooldown = i64::from(c.transfer_cooldown_minutes) * 60;
+        if let Some(x) = v.transferred_at.filter(|x| t < x + cooldown) {
+            return Some(Verdict::Defer {
+                until: at(x + cooldown),
+                reason: format!(
+                    "transfer cooldown: this number was transferred to an agent {} min ago",
+                    (t - x) / 60
+                ),
+            });
+        }
+    }
+    None
 }
 
 impl Check for ProtectionCheck {

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod replay;
 pub mod store;
 
 pub use store::{OutboxStore, Tried};
@@ -158,82 +159,6 @@ pub struct Outbox {
     seen: std::collections::HashSet<String>,
 }
 
-enum Kind {
-    Failed,
-    Other,
-}
-
-fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
-    let id = record.request_id().to_string();
-    let record_kind = if matches!(record, Record::Failed { .. }) {
-        Kind::Failed
-    } else {
-        Kind::Other
-    };
-    match record {
-        Record::Queued {
-            at,
-            lead_id,
-            phone,
-            body,
-            ..
-        } => {
-            entries.insert(
-                id.clone(),
-                Entry {
-                    request_id: id,
-                    lead_id,
-                    phone,
-                    state: State::Queued,
-                    queued_at: at,
-                    attempts: Vec::new(),
-                    last_error: None,
-                    body,
-                },
-            );
-        }
-        Record::Attempt { at, n, .. } => {
-            if let Some(e) = entries.get_mut(&id) {
-                e.state = State::InFlight;
-                e.attempts.push(AttemptLog { n, at, error: None });
-            }
-        }
-        Record::Retry { error, .. } => {
-            if let Some(e) = entries.get_mut(&id) {
-                e.state = State::Queued;
-                if let Some(last) = e.attempts.last_mut() {
-                    last.error = Some(error.clone());
-                }
-                e.last_error = Some(error);
-            }
-        }
-        Record::Unconfirmed { error, .. } | Record::Failed { error, .. } => {
-            let failed = matches!(record_kind, Kind::Failed);
-            if let Some(e) = entries.get_mut(&id) {
-                e.state = if failed {
-                    State::Failed
-                } else {
-                    State::Unconfirmed
-                };
-                if let Some(last) = e.attempts.last_mut() {
-                    last.error = Some(error.clone());
-                }
-                e.last_error = Some(error);
-            }
-        }
-        Record::Sent { .. }
-        | Record::DryRun { .. }
-        | Record::Resolved { .. }
-        | Record::Deferred { .. } => {
-            entries.remove(&id);
-        }
-    }
-}
-
-fn line(record: &Record) -> Vec<u8> {
-    serde_json::to_vec(record).unwrap_or_default()
-}
-
 impl Outbox {
     /// Replays the outbox; returns it and the ids to send now (oldest first).
     pub fn open(
@@ -255,7 +180,7 @@ impl Outbox {
             if let Record::Queued { request_id, .. } = &record {
                 seen.insert(request_id.clone());
             }
-            apply(&mut entries, record)
+            replay::apply(&mut entries, record)
         });
         if torn > 0 {
             tracing::warn!(torn, "skipped a torn last outbox line (crash mid-write)");
@@ -269,57 +194,7 @@ impl Outbox {
         }
         let mut open: Vec<&Entry> = entries.values().collect();
         open.sort_by_key(|e| e.queued_at);
-        let mut rewritten = Vec::new();
-        for e in &open {
-            let queued = Record::Queued {
-                request_id: e.request_id.clone(),
-                at: e.queued_at,
-                lead_id: e.lead_id.clone(),
-                phone: e.phone.clone(),
-                body: e.body.clone(),
-            };
-            rewritten.extend(line(&queued));
-            rewritten.push(b'\n');
-            for a in &e.attempts {
-                let id = e.request_id.clone();
-                let error = a.error.clone().unwrap_or_else(|| "interrupted".into());
-                for r in [
-                    Record::Attempt {
-                        request_id: id.clone(),
-                        at: a.at,
-                        n: a.n,
-                    },
-                    Record::Retry {
-                        request_id: id,
-                        at: a.at,
-                        n: a.n,
-                        error,
-                    },
-                ] {
-                    rewritten.extend(line(&r));
-                    rewritten.push(b'\n');
-                }
-            }
-            let why = e.last_error.clone().unwrap_or_default();
-            let request_id = e.request_id.clone();
-            let last = match e.state {
-                State::Unconfirmed => Some(Record::Unconfirmed {
-                    request_id,
-                    at: now,
-                    error: why,
-                }),
-                State::Failed => Some(Record::Failed {
-                    request_id,
-                    at: now,
-                    error: why,
-                }),
-                State::Queued | State::InFlight => None,
-            };
-            if let Some(r) = last {
-                rewritten.extend(line(&r));
-                rewritten.push(b'\n');
-            }
-        }
+        let rewritten = replay::rewrite(&open, now);
         crate::store::write_atomic(&path, &rewritten)?;
         let ready = open
             .iter()
@@ -344,8 +219,8 @@ impl Outbox {
     /// Records a change (in memory now, on disk when the returned wait resolves).
     pub fn record(&self, record: Record) -> Pending {
         let mut entries = self.entries();
-        let pending = self.log.append(line(&record));
-        apply(&mut entries, record);
+        let pending = self.log.append(replay::line(&record));
+        replay::apply(&mut entries, record);
         pending
     }
 
@@ -355,8 +230,8 @@ impl Outbox {
         if entries.get(record.request_id()).map(|e| e.state) != Some(when) {
             return None;
         }
-        let pending = self.log.append(line(&record));
-        apply(&mut entries, record);
+        let pending = self.log.append(replay::line(&record));
+        replay::apply(&mut entries, record);
         Some(pending)
     }
 
