@@ -9,17 +9,15 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use serde_json::{json, Map, Value};
 
 fn flag(n: u64, field: &str, value: String) -> Flag {
-    Flag {
-        id: format!("flag_1735084012345_{n:09}").into(),
-        field: Arc::from(field),
-        value: value.into(),
-        reason: Some("Customer requested no contact".into()),
-        added_by: Some("admin".into()),
-        added_at: 1_735_084_012_345 + n as i64,
-        expires_at: None,
-        updated_at: None,
-        seq: 0,
-    }
+    let mut flag = Flag::new(
+        &format!("flag_1735084012345_{n:09}"),
+        Arc::from(field),
+        &value,
+        1_735_084_012_345 + n as i64,
+    );
+    flag.reason = Some("Customer requested no contact".into());
+    flag.added_by = Some("admin".into());
+    flag
 }
 
 /// `n` flags: 80 % phone numbers, 10 % lead ids, 10 % emails.

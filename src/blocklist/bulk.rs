@@ -167,9 +167,9 @@ pub fn to_csv(flags: &[&Flag]) -> Result<Vec<u8>, csv::Error> {
     ])?;
     for f in flags {
         w.write_record([
-            &*f.id,
+            f.id(),
             &*f.field,
-            &*f.value,
+            f.value(),
             f.reason.as_deref().unwrap_or(""),
             f.added_by.as_deref().unwrap_or(""),
             &f.expires_at.map(format_millis).unwrap_or_default(),

@@ -178,13 +178,13 @@ impl FileFlags {
             let mut fresh = Vec::with_capacity(chunk.len());
             let mut index = write(index);
             for flag in chunk {
-                if let Some(found) = index.live_with_value(&flag.field, &flag.value, now) {
+                if let Some(found) = index.live_with_value(&flag.field, flag.value(), now) {
                     existing.push(found.clone());
                     continue;
                 }
                 let mut flag = flag.clone();
-                while index.contains_id(&flag.id) {
-                    flag.id = flag::new_flag_id(now).into_boxed_str();
+                while index.contains_id(flag.id()) {
+                    flag.set_id(&flag::new_flag_id(now));
                 }
                 index.insert(flag.clone());
                 fresh.push(flag);
@@ -202,11 +202,11 @@ impl FileFlags {
         let (mut same_id, mut existing, mut fresh) = (0, Vec::new(), Vec::new());
         let mut index = write(index);
         for flag in flags {
-            if index.contains_id(&flag.id) {
+            if index.contains_id(flag.id()) {
                 same_id += 1;
                 continue;
             }
-            let found = index.with_value(&flag.field, &flag.value).next().cloned();
+            let found = index.with_value(&flag.field, flag.value()).next().cloned();
             if let Some(found) = found {
                 existing.push(found);
             } else {
@@ -234,18 +234,18 @@ impl FlagStore for FileFlags {
             let now = at.timestamp_millis();
             let pending = {
                 let mut index = write(index);
-                if let Some(existing) = index.live_with_value(&flag.field, &flag.value, now) {
+                if let Some(existing) = index.live_with_value(&flag.field, flag.value(), now) {
                     return Ok((existing.clone(), true));
                 }
-                while index.contains_id(&flag.id) {
-                    flag.id = flag::new_flag_id(now).into_boxed_str();
+                while index.contains_id(flag.id()) {
+                    flag.set_id(&flag::new_flag_id(now));
                 }
                 let pending = self.enqueue(ChangeOut::Put { flag: &flag });
                 index.insert(flag.clone());
                 pending
             };
             self.commit(pending, 1, || {
-                write(index).remove(&flag.id);
+                write(index).remove(flag.id());
             })
             .await?;
             Ok((flag, false))

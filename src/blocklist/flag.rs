@@ -45,12 +45,15 @@ fn check_len(field: &'static str, value: Option<&str>, max: usize) -> Result<(),
 }
 
 /// One flag. Timestamps are milliseconds since the epoch; strings are boxed to keep a
-/// million flags small.
+/// million flags small: the id and the value share one allocation ([`Flag::id`],
+/// [`Flag::value`]), so a flag costs one string of its own, not two.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flag {
-    pub id: Box<str>,
+    /// The id, then the normalised value.
+    key: Box<str>,
+    /// Where the id ends in `key`.
+    id_len: u32,
     pub field: Arc<str>,
-    pub value: Box<str>,
     /// Shared with every flag of the same reason (bulk lists repeat them).
     pub reason: Option<Arc<str>>,
     pub added_by: Option<Arc<str>>,
@@ -62,6 +65,46 @@ pub struct Flag {
 }
 
 impl Flag {
+    /// A flag with no reason, author, expiry or update.
+    pub fn new(id: &str, field: Arc<str>, value: &str, added_at: i64) -> Self {
+        Self {
+            key: Self::join(id, value),
+            id_len: id.len() as u32,
+            field,
+            reason: None,
+            added_by: None,
+            added_at,
+            expires_at: None,
+            updated_at: None,
+            seq: 0,
+        }
+    }
+
+    fn join(id: &str, value: &str) -> Box<str> {
+        let mut key = String::with_capacity(id.len() + value.len());
+        key.push_str(id);
+        key.push_str(value);
+        key.into_boxed_str()
+    }
+
+    pub fn id(&self) -> &str {
+        self.key.get(..self.id_len as usize).unwrap_or_default()
+    }
+
+    /// The normalised value matched against leads.
+    pub fn value(&self) -> &str {
+        self.key.get(self.id_len as usize..).unwrap_or_default()
+    }
+
+    pub fn set_value(&mut self, value: &str) {
+        self.key = Self::join(self.id(), value);
+    }
+
+    pub fn set_id(&mut self, id: &str) {
+        self.key = Self::join(id, self.value());
+        self.id_len = id.len() as u32;
+    }
+
     /// The order flags are listed and written in: oldest first, then as inserted.
     pub fn age_key(&self) -> (i64, u64) {
         (self.added_at, self.seq)
@@ -76,9 +119,9 @@ impl Flag {
 impl Serialize for Flag {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("id", &*self.id)?;
+        map.serialize_entry("id", self.id())?;
         map.serialize_entry("field", &*self.field)?;
-        map.serialize_entry("value", &*self.value)?;
+        map.serialize_entry("value", self.value())?;
         map.serialize_entry("reason", &self.reason.as_deref())?;
         map.serialize_entry("added_at", &format_millis(self.added_at))?;
         if let Some(by) = &self.added_by {
@@ -206,9 +249,9 @@ impl FlagRecord {
             .filter(|i| !i.is_empty())
             .unwrap_or_else(new_id);
         Ok(Flag {
-            id: id.into_boxed_str(),
+            key: Flag::join(&id, &value),
+            id_len: id.len() as u32,
             field: Arc::from(field),
-            value: value.into_boxed_str(),
             reason: optional_text(self.reason),
             added_by: optional_text(self.added_by),
             added_at,
@@ -239,13 +282,28 @@ mod tests {
         serde_json::from_value(v).expect("record")
     }
 
+    /// The id and the value share one string: changing one keeps the other.
+    #[test]
+    fn id_and_value_are_kept_apart_in_their_shared_string() {
+        let mut flag = Flag::new("flag_1", Arc::from("email"), "ada@example.org", 5);
+        assert_eq!((flag.id(), flag.value()), ("flag_1", "ada@example.org"));
+        flag.set_value("é@example.org");
+        assert_eq!((flag.id(), flag.value()), ("flag_1", "é@example.org"));
+        flag.set_id("flag_1700000000000_abcdefghi");
+        assert_eq!(flag.id(), "flag_1700000000000_abcdefghi");
+        assert_eq!(flag.value(), "é@example.org");
+        let json = serde_json::to_value(&flag).expect("json");
+        assert_eq!(json["id"], "flag_1700000000000_abcdefghi");
+        assert_eq!(json["value"], "é@example.org");
+    }
+
     #[test]
     fn phone_number_field_is_stored_as_phone_in_e164() {
         let flag = record(json!({"field": "phone_number", "value": "(305) 555-1234"}))
             .into_flag("US", 1, || "id".into())
             .expect("valid");
         assert_eq!(&*flag.field, "phone");
-        assert_eq!(&*flag.value, "+13055551234");
+        assert_eq!(flag.value(), "+13055551234");
         assert_eq!(flag.added_at, 1);
     }
 
@@ -254,11 +312,11 @@ mod tests {
         let flag = record(json!({"field": "email", "value": "  Test@Example.COM "}))
             .into_flag("US", 1, || "id".into())
             .expect("valid");
-        assert_eq!(&*flag.value, "test@example.com");
+        assert_eq!(flag.value(), "test@example.com");
         let flag = record(json!({"field": "lead_id", "value": 12345}))
             .into_flag("US", 1, || "id".into())
             .expect("valid");
-        assert_eq!(&*flag.value, "12345");
+        assert_eq!(flag.value(), "12345");
     }
 
     #[test]

@@ -101,12 +101,12 @@ impl FlagIndex {
         self.by_id.shrink_to_fit(|s| {
             slots[*s as usize]
                 .as_ref()
-                .map_or(0, |f| hasher.hash_one(&*f.id))
+                .map_or(0, |f| hasher.hash_one(f.id()))
         });
         self.by_value.shrink_to_fit(|s| {
             slots[*s as usize]
                 .as_ref()
-                .map_or(0, |f| hasher.hash_one((&*f.field, &*f.value)))
+                .map_or(0, |f| hasher.hash_one((&*f.field, f.value())))
         });
         self.texts.shrink_to_fit();
     }
@@ -123,8 +123,8 @@ impl FlagIndex {
             self.next_seq = self.next_seq.max(flag.seq);
         }
         *self.fields.entry(flag.field.clone()).or_insert(0) += 1;
-        let id_hash = self.id_hash(&flag.id);
-        let value_hash = self.value_hash(&flag.field, &flag.value);
+        let id_hash = self.id_hash(flag.id());
+        let value_hash = self.value_hash(&flag.field, flag.value());
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(flag);
@@ -139,13 +139,13 @@ impl FlagIndex {
         let rehash_id = |s: &u32| {
             slots[*s as usize]
                 .as_ref()
-                .map_or(0, |f| hasher.hash_one(&*f.id))
+                .map_or(0, |f| hasher.hash_one(f.id()))
         };
         self.by_id.insert_unique(id_hash, slot, rehash_id);
         let rehash_value = |s: &u32| {
             slots[*s as usize]
                 .as_ref()
-                .map_or(0, |f| hasher.hash_one((&*f.field, &*f.value)))
+                .map_or(0, |f| hasher.hash_one((&*f.field, f.value())))
         };
         self.by_value.insert_unique(value_hash, slot, rehash_value);
         self.len += 1;
@@ -155,7 +155,7 @@ impl FlagIndex {
         let slots = &self.slots;
         self.by_id
             .find(self.id_hash(id), |s| {
-                slots[*s as usize].as_ref().is_some_and(|f| &*f.id == id)
+                slots[*s as usize].as_ref().is_some_and(|f| f.id() == id)
             })
             .copied()
     }
@@ -175,7 +175,7 @@ impl FlagIndex {
         if let Ok(entry) = self.by_id.find_entry(self.id_hash(id), |s| *s == slot) {
             entry.remove();
         }
-        let value_hash = self.value_hash(&flag.field, &flag.value);
+        let value_hash = self.value_hash(&flag.field, flag.value());
         if let Ok(entry) = self.by_value.find_entry(value_hash, |s| *s == slot) {
             entry.remove();
         }
@@ -201,7 +201,7 @@ impl FlagIndex {
         self.by_value
             .iter_hash(self.value_hash(field, value))
             .filter_map(|s| self.flag(*s))
-            .filter(move |f| &*f.field == field && &*f.value == value)
+            .filter(move |f| &*f.field == field && f.value() == value)
     }
 
     /// The first live flag with this field and value (oldest first when there are several).
@@ -209,7 +209,7 @@ impl FlagIndex {
         let mut best: Option<&Flag> = None;
         for slot in self.by_value.iter_hash(self.value_hash(field, value)) {
             let Some(f) = self.flag(*slot) else { continue };
-            if &*f.field != field || &*f.value != value || !f.is_live(now_ms) {
+            if &*f.field != field || f.value() != value || !f.is_live(now_ms) {
                 continue;
             }
             if best.is_none_or(|b| f.age_key() < b.age_key()) {
@@ -278,17 +278,9 @@ mod tests {
     use serde_json::json;
 
     fn flag(id: &str, field: &str, value: &str, expires_at: Option<i64>) -> Flag {
-        Flag {
-            id: id.into(),
-            field: Arc::from(field),
-            value: value.into(),
-            reason: None,
-            added_by: None,
-            added_at: 0,
-            expires_at,
-            updated_at: None,
-            seq: 0,
-        }
+        let mut flag = Flag::new(id, Arc::from(field), value, 0);
+        flag.expires_at = expires_at;
+        flag
     }
 
     fn lead(v: Value) -> Map<String, Value> {
@@ -301,11 +293,14 @@ mod tests {
         idx.insert(flag("a", "phone", "+13055551234", None));
         idx.insert(flag("b", "lead_id", "12345", None));
         assert_eq!(idx.len(), 2);
-        assert_eq!(idx.remove("a").map(|f| f.id), Some("a".into()));
+        assert_eq!(
+            idx.remove("a").map(|f| f.id().to_string()),
+            Some("a".into())
+        );
         assert!(idx.get("a").is_none());
         assert!(!idx.has_field("phone"));
         idx.insert(flag("c", "phone", "+13055550000", None));
-        assert_eq!(idx.get("c").map(|f| &*f.value), Some("+13055550000"));
+        assert_eq!(idx.get("c").map(|f| f.value()), Some("+13055550000"));
         assert_eq!(idx.with_value("lead_id", "12345").count(), 1);
     }
 
@@ -317,12 +312,12 @@ mod tests {
         let m = idx
             .match_lead(&lead(json!({"phone_number": "305.555.1234"})), "US", 0)
             .expect("match");
-        assert_eq!(&*m.flag.id, "p");
+        assert_eq!(m.flag.id(), "p");
         assert_eq!(m.lead_field, "phone_number");
         let m = idx
             .match_lead(&lead(json!({"lead_id": 12345})), "US", 0)
             .expect("match");
-        assert_eq!(&*m.flag.id, "l");
+        assert_eq!(m.flag.id(), "l");
         assert!(idx
             .match_lead(&lead(json!({"lead_id": "123456"})), "US", 0)
             .is_none());

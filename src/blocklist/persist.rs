@@ -158,10 +158,10 @@ impl<'de> Visitor<'de> for FlagsSeed<'_> {
             let flag = record
                 .into_flag(self.country, now, || new_flag_id(now))
                 .map_err(|e| A::Error::custom(format!("flag #{n} (id `{shown_id}`): {e}")))?;
-            if self.index.contains_id(&flag.id) {
+            if self.index.contains_id(flag.id()) {
                 return Err(A::Error::custom(format!(
                     "flag #{n}: duplicate id `{}`",
-                    flag.id
+                    flag.id()
                 )));
             }
             self.index.insert(flag);
@@ -237,7 +237,7 @@ fn apply(
 ) -> Result<(), super::FlagError> {
     let mut put = |record: FlagRecord| -> Result<(), super::FlagError> {
         let flag = record.into_flag(country, now_ms, || new_flag_id(now_ms))?;
-        index.remove(&flag.id);
+        index.remove(flag.id());
         index.insert(flag);
         Ok(())
     };

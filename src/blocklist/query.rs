@@ -53,13 +53,13 @@ impl Blocklist {
                     && q.active.is_none_or(|a| f.is_live(now) == a)
                     && value.as_deref().is_none_or(|want| {
                         // Without a field, a value is compared in each flag's own normal form.
-                        &*f.value == want
+                        f.value() == want
                             || (field.is_none()
                                 && normalize_value(&f.field, want, self.country())
-                                    .is_ok_and(|n| *f.value == *n))
+                                    .is_ok_and(|n| *f.value() == *n))
                     })
                     && needle.as_deref().is_none_or(|n| {
-                        [Some(&*f.value), f.reason.as_deref(), f.added_by.as_deref()]
+                        [Some(f.value()), f.reason.as_deref(), f.added_by.as_deref()]
                             .into_iter()
                             .flatten()
                             .any(|text| text.to_lowercase().contains(n))
@@ -73,8 +73,9 @@ impl Blocklist {
                 Order::AddedAt => hits.sort_unstable_by_key(|f| f.age_key()),
                 Order::Field => hits
                     .sort_unstable_by(|a, b| (&a.field, a.age_key()).cmp(&(&b.field, b.age_key()))),
-                Order::Value => hits
-                    .sort_unstable_by(|a, b| (&a.value, a.age_key()).cmp(&(&b.value, b.age_key()))),
+                Order::Value => hits.sort_unstable_by(|a, b| {
+                    (&a.value(), a.age_key()).cmp(&(&b.value(), b.age_key()))
+                }),
             }
             if q.descending {
                 hits.reverse();

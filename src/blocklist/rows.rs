@@ -41,9 +41,9 @@ impl From<DbError> for BlocklistError {
 
 fn to_row(f: &Flag) -> FlagRow {
     FlagRow {
-        id: f.id.to_string(),
+        id: f.id().to_string(),
         field: f.field.to_string(),
-        value: f.value.to_string(),
+        value: f.value().to_string(),
         reason: f.reason.as_deref().map(str::to_string),
         added_by: f.added_by.as_deref().map(str::to_string),
         added_at: f.added_at,
@@ -53,21 +53,16 @@ fn to_row(f: &Flag) -> FlagRow {
 }
 
 fn from_row(r: FlagRow) -> Flag {
-    Flag {
-        id: r.id.into_boxed_str(),
-        field: Arc::from(r.field),
-        value: r.value.into_boxed_str(),
-        reason: r.reason.map(Arc::from),
-        added_by: r.added_by.map(Arc::from),
-        added_at: r.added_at,
-        expires_at: r.expires_at,
-        updated_at: r.updated_at,
-        seq: 0,
-    }
+    let mut flag = Flag::new(&r.id, Arc::from(r.field), &r.value, r.added_at);
+    flag.reason = r.reason.map(Arc::from);
+    flag.added_by = r.added_by.map(Arc::from);
+    flag.expires_at = r.expires_at;
+    flag.updated_at = r.updated_at;
+    flag
 }
 
 fn put(index: &mut FlagIndex, flag: Flag) {
-    index.remove(&flag.id);
+    index.remove(flag.id());
     index.insert(flag);
 }
 

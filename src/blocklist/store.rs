@@ -107,24 +107,16 @@ mod tests {
     }
 
     fn flag(id: &str, value: &str) -> Flag {
-        Flag {
-            id: id.into(),
-            field: Arc::from("phone"),
-            value: value.into(),
-            reason: Some(Arc::from("asked")),
-            added_by: None,
-            added_at: T0,
-            expires_at: None,
-            updated_at: None,
-            seq: 0,
-        }
+        let mut flag = Flag::new(id, Arc::from("phone"), value, T0);
+        flag.reason = Some(Arc::from("asked"));
+        flag
     }
 
     fn ids(index: &RwLock<FlagIndex>) -> Vec<String> {
         let index = index
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut ids: Vec<String> = index.iter().map(|f| f.id.to_string()).collect();
+        let mut ids: Vec<String> = index.iter().map(|f| f.id().to_string()).collect();
         ids.sort();
         ids
     }
@@ -143,7 +135,7 @@ mod tests {
             .await
             .expect("repeat");
         assert!(existed, "a live flag has this field and value");
-        assert_eq!(again.id, first.id);
+        assert_eq!(again.id(), first.id());
         assert_eq!(ids(index), ["flag_a"]);
 
         store
@@ -171,7 +163,7 @@ mod tests {
         ));
 
         let gone = store.remove(index, "flag_a", at(5)).await.expect("remove");
-        assert_eq!(&*gone.value, "+14155550101");
+        assert_eq!(gone.value(), "+14155550101");
         assert!(matches!(
             store.remove(index, "flag_a", at(6)).await,
             Err(BlocklistError::NotFound(_))
@@ -192,7 +184,7 @@ mod tests {
             .expect("bulk");
         assert_eq!(added.len(), 1, "the second number is flag_b's");
         assert_eq!(
-            existing.iter().map(|f| &*f.id).collect::<Vec<_>>(),
+            existing.iter().map(|f| f.id()).collect::<Vec<_>>(),
             ["flag_b"]
         );
         let kept = vec![

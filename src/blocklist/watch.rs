@@ -95,7 +95,7 @@ impl FileFlags {
             }
         }
         let flags = fresh.len();
-        let removed = index.iter().filter(|f| !fresh.contains_id(&f.id)).count();
+        let removed = index.iter().filter(|f| !fresh.contains_id(f.id())).count();
         *lock(&self.removed_by_edit) = None;
         if removed > 0 {
             // The previous list is kept: a `git checkout` or a slip of the editor that

@@ -22,7 +22,7 @@ impl Blocklist {
         let flag = self.fresh_flag(record, now)?;
         let (flag, already_existed) = self.store.add(&self.index, flag, self.clock.now()).await?;
         if !already_existed {
-            tracing::info!(id = %flag.id, field = %flag.field, value = %flag.value,
+            tracing::info!(id = %flag.id(), field = %flag.field, value = %flag.value(),
                 reason = flag.reason.as_deref().unwrap_or(""), "blocklist flag added");
             self.after_write("add");
         }
@@ -35,7 +35,7 @@ impl Blocklist {
     /// Removes a flag by id.
     pub async fn remove(&self, id: &str) -> Result<Flag, BlocklistError> {
         let flag = self.store.remove(&self.index, id, self.clock.now()).await?;
-        tracing::info!(id = %flag.id, field = %flag.field, value = %flag.value,
+        tracing::info!(id = %flag.id(), field = %flag.field, value = %flag.value(),
             reason = flag.reason.as_deref().unwrap_or(""), "blocklist flag removed");
         self.after_write("remove");
         Ok(flag)
@@ -50,7 +50,7 @@ impl Blocklist {
             .store
             .update(&self.index, id, &apply, self.clock.now())
             .await?;
-        tracing::info!(id = %updated.id, field = %updated.field, value = %updated.value,
+        tracing::info!(id = %updated.id(), field = %updated.field, value = %updated.value(),
             reason = updated.reason.as_deref().unwrap_or(""), "blocklist flag updated");
         self.after_write("update");
         Ok(updated)
@@ -83,11 +83,11 @@ impl Blocklist {
             let value = flag::normalize_value(&next.field, &text, &self.country)?;
             if let Some(other) = index
                 .with_value(&next.field, &value)
-                .find(|f| f.id != next.id)
+                .find(|f| f.id() != next.id())
             {
-                return Err(BlocklistError::Conflict(other.id.to_string()));
+                return Err(BlocklistError::Conflict(other.id().to_string()));
             }
-            next.value = value.into_boxed_str();
+            next.set_value(&value);
         }
         next.updated_at = Some(now);
         Ok(next)

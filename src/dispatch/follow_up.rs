@@ -106,7 +106,7 @@ impl FollowUps {
                     phone: phone.to_string(),
                     source,
                 })?;
-            tracing::warn!(call_id = %c.call_id, flag_id = %added.flag.id, "do-not-call outcome: the number is flagged");
+            tracing::warn!(call_id = %c.call_id, flag_id = %added.flag.id(), "do-not-call outcome: the number is flagged");
         }
         if let Some(lead_id) = lead_id {
             let details = CallDetails {

@@ -152,11 +152,11 @@ impl BlocklistCheck {
             .flags
             .match_lead(&lead.fields, now.timestamp_millis())?;
         Some(Verdict::Block {
-            reason: format!("Blocked by flag: {}={}", hit.flag.field, hit.flag.value),
+            reason: format!("Blocked by flag: {}={}", hit.flag.field, hit.flag.value()),
             details: Some(BlockDetails {
                 field: hit.flag.field.to_string(),
                 value: hit.value,
-                flag_id: Some(hit.flag.id.to_string()),
+                flag_id: Some(hit.flag.id().to_string()),
                 source: "flag",
                 flag_reason: hit.flag.reason.as_deref().map(str::to_string),
                 list: None,

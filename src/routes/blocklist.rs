@@ -159,7 +159,7 @@ async fn add(state: web::Data<AppState>, body: web::Json<Value>) -> Result<HttpR
                 expires_at: new_expiry.map(Some),
                 value: None,
             };
-            (state.blocklist.update(&added.flag.id, patch).await?, true)
+            (state.blocklist.update(added.flag.id(), patch).await?, true)
         } else {
             (added.flag, false)
         };
@@ -280,7 +280,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
         Err(e) => Err(ApiError::BadRequest(e.to_string())),
         Ok(None) => Err(ApiError::NotFound("no live flag matches".into())),
         Ok(Some(flag)) => Ok(HttpResponse::NoContent()
-            .insert_header(("X-Blocklist-Flag-Id", flag.id.to_string()))
+            .insert_header(("X-Blocklist-Flag-Id", flag.id().to_string()))
             .finish()),
     }
 }

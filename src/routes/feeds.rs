@@ -69,7 +69,7 @@ async fn check(
             .map_err(|e| ApiError::BadRequest(format!("`number`: {e}")))?;
         if let Ok(Some(flag)) = state.blocklist.lookup("phone", phone.as_str()) {
             matches.push(
-                json!({"source": "flag", "name_or_flag_id": &*flag.id, "term": phone.as_str()}),
+                json!({"source": "flag", "name_or_flag_id": flag.id(), "term": phone.as_str()}),
             );
         }
         phones.push(phone);
@@ -85,7 +85,7 @@ async fn check(
             .blocklist
             .match_lead(&lead.fields, state.clock.now().timestamp_millis())
         {
-            matches.push(json!({"source": "flag", "name_or_flag_id": &*hit.flag.id, "term": format!("{}={}", hit.flag.field, hit.value)}));
+            matches.push(json!({"source": "flag", "name_or_flag_id": hit.flag.id(), "term": format!("{}={}", hit.flag.field, hit.value)}));
         }
         let call = blocklist::call_text(
             &blocklist::templates(&settings.bland),

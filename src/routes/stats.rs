@@ -80,7 +80,7 @@ async fn blocklist_statistics(
     let body = blocking(move || {
         let current = |id: &str| {
             state.blocklist.get(id).map(|f| {
-                json!({"id": &*f.id, "field": &*f.field, "value": &*f.value, "reason": f.reason.as_deref()})
+                json!({"id": f.id(), "field": &*f.field, "value": f.value(), "reason": f.reason.as_deref()})
             })
         };
         let stats = state.stats.blocklist(range, today, &current)?;

@@ -1,6 +1,8 @@
 //! Two instances on one database, when things break: the database going away during
 //! traffic, and `kill -9` of one instance mid-send.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -27,30 +29,61 @@ async fn an_unreachable_database_is_503_naming_it_and_the_service_recovers_by_it
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    // Traffic while the database goes away and comes back: every 2xx is durable.
+    // Traffic while the database goes away and comes back: every 2xx is durable. The
+    // outage starts once leads are getting through and ends once one was refused.
+    let (answered, refused, stop) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let traffic = {
         let (client, url) = (a.client.clone(), a.url("/webhooks/lead"));
+        let (answered, refused, stop) = (answered.clone(), refused.clone(), stop.clone());
         tokio::spawn(async move {
             let mut answers = Vec::new();
-            for i in 0..60 {
-                let lead =
-                    json!({"phone_number": format!("30555560{i:02}"), "lead_id": format!("T{i}")});
+            for i in 0..2000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let lead = json!({"phone_number": format!("3055{:06}", 560_000 + i), "lead_id": format!("T{i}")});
                 if let Ok(res) = client.post(&url).json(&lead).send().await {
                     let status = res.status();
                     let body: Value = res.json().await.unwrap_or(Value::Null);
+                    let count = if status.is_success() {
+                        &answered
+                    } else {
+                        &refused
+                    };
+                    count.fetch_add(1, Ordering::Relaxed);
                     answers.push((status, body));
                 }
+                // Pacing, not a wait: a lead every 10 ms.
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             answers
         })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let at_least = |n: &Arc<AtomicUsize>, min: usize| {
+        let n = n.clone();
+        async move {
+            eventually(Duration::from_secs(10), || {
+                let n = n.clone();
+                async move { (n.load(Ordering::Relaxed) >= min).then_some(()) }
+            })
+            .await
+        }
+    };
+    at_least(&answered, 5).await.expect("leads got through");
     db.set_reachable(false)
         .await
         .expect("take the database away");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    at_least(&refused, 1).await.expect("a lead was refused");
     db.set_reachable(true).await.expect("bring it back");
+    let through = answered.load(Ordering::Relaxed);
+    at_least(&answered, through + 5)
+        .await
+        .expect("leads got through again");
+    stop.store(true, Ordering::Relaxed);
     let answers = traffic.await.expect("traffic");
     let mut durable = 0;
     for (status, body) in &answers {
@@ -250,7 +283,8 @@ async fn kill_9_of_one_instance_loses_no_call_and_sends_none_twice() {
     })
     .await
     .expect("the killed instance's sends became unconfirmed");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Two release passes with nothing queued or in flight: anything sent twice would be.
+    crate::helpers::settled(&b).await;
     let sent: Vec<String> = bland_calls_on(&bland)
         .await
         .iter()
