@@ -105,32 +105,7 @@ pub(super) fn lists(table: &toml::Table, file: &str) -> Result<Vec<ListSettings>
             (None, ListKind::StateDnc) => Some(90),
             (None, _) => None,
         };
-        let mut states = Vec::new();
-        for s in &l.states {
-            let code = s.trim().to_ascii_uppercase();
-            if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ConfigError::new(
-                    at("states"),
-                    format!("`{s}` is not a two-letter state code"),
-                ));
-            }
-            states.push(code);
-        }
-        match (kind, states.is_empty()) {
-            (ListKind::StateDnc, true) => {
-                return Err(ConfigError::new(
-                    at("states"),
-                    "a state_dnc list names its states",
-                ))
-            }
-            (k, false) if k != ListKind::StateDnc => {
-                return Err(ConfigError::new(
-                    at("states"),
-                    "only state_dnc lists have states",
-                ))
-            }
-            _ => {}
-        }
+        let states = states(kind, &l.states, &at("states"))?;
         if let Some(e) = &l.exemptions {
             if !kind.accepts_consent() {
                 return Err(ConfigError::new(
@@ -154,6 +129,31 @@ pub(super) fn lists(table: &toml::Table, file: &str) -> Result<Vec<ListSettings>
         });
     }
     Ok(out)
+}
+
+/// A list's states as two-letter codes: a `state_dnc` list names them, no other list does.
+fn states(kind: ListKind, raw: &[String], at: &str) -> Result<Vec<String>, ConfigError> {
+    let mut states = Vec::new();
+    for s in raw {
+        let code = s.trim().to_ascii_uppercase();
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(ConfigError::new(
+                at,
+                format!("`{s}` is not a two-letter state code"),
+            ));
+        }
+        states.push(code);
+    }
+    match (kind, states.is_empty()) {
+        (ListKind::StateDnc, true) => {
+            return Err(ConfigError::new(at, "a state_dnc list names its states"))
+        }
+        (k, false) if k != ListKind::StateDnc => {
+            return Err(ConfigError::new(at, "only state_dnc lists have states"))
+        }
+        _ => {}
+    }
+    Ok(states)
 }
 
 #[cfg(test)]

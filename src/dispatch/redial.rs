@@ -49,14 +49,7 @@ impl FollowUps {
             Outcome::Voicemail | Outcome::NoAnswer | Outcome::Busy
         );
         if dnc || matches!(c.outcome, Outcome::Human | Outcome::Transferred) {
-            let stopped = self
-                .cancel_redials(lead_id, Some(phone))
-                .await
-                .map_err(FollowUpError::redial(Some("stop the lead's redials")))?;
-            if stopped > 0 {
-                tracing::info!(lead_id, outcome = c.outcome.as_str(), "redials stopped");
-            }
-            return Ok(());
+            return self.stop_redials(c, lead_id, phone).await;
         }
         if !again {
             return Ok(());
@@ -112,6 +105,24 @@ impl FollowUps {
             .await
             .map_err(FollowUpError::redial(None))?;
         tracing::info!(lead_id, n, %release_at, "redial scheduled");
+        Ok(())
+    }
+
+    /// A person answered, the call was transferred, or the number asked not to be called:
+    /// the lead's pending redials are cancelled.
+    async fn stop_redials(
+        &self,
+        c: &Completion,
+        lead_id: &str,
+        phone: &str,
+    ) -> Result<(), FollowUpError> {
+        let stopped = self
+            .cancel_redials(lead_id, Some(phone))
+            .await
+            .map_err(FollowUpError::redial(Some("stop the lead's redials")))?;
+        if stopped > 0 {
+            tracing::info!(lead_id, outcome = c.outcome.as_str(), "redials stopped");
+        }
         Ok(())
     }
 

@@ -66,6 +66,25 @@ fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, Api
     }
 }
 
+/// With `WEBHOOK_TOKEN` set, the lead webhook needs it (`X-Webhook-Token` or `?token=`).
+fn check_token(state: &AppState, req: &HttpRequest, q: &Query) -> Result<(), ApiError> {
+    let Some(token) = &state.settings.webhook_token else {
+        return Ok(());
+    };
+    let given = req
+        .headers()
+        .get("x-webhook-token")
+        .map(|v| v.as_bytes().to_vec())
+        .or_else(|| q.get("token").map(|t| t.as_bytes().to_vec()));
+    if given.is_some_and(|g| same_secret(&g, token.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "missing or wrong webhook token (X-Webhook-Token or ?token=)".into(),
+        ))
+    }
+}
+
 #[utoipa::path(post, path = "/webhooks/lead", tag = "webhooks", summary = "A lead from Convoso: decided, and called, deferred or blocked", params(("token" = Option<String>, Query, description = "the webhook token (or X-Webhook-Token)")), request_body(content((serde_json::Value = "application/json"), (serde_json::Value = "application/x-www-form-urlencoded")), description = "the lead's fields"), responses((status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 200, description = "blocked", body = super::schemas_ops::LeadAnswer), (status = 202, description = "accepted (the call is queued) or deferred", body = super::schemas_ops::LeadAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security((), ("webhook_token" = [])))]
 async fn lead(
     state: web::Data<AppState>,
@@ -74,18 +93,7 @@ async fn lead(
     q: Query,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(token) = &state.settings.webhook_token {
-        let given = req
-            .headers()
-            .get("x-webhook-token")
-            .map(|v| v.as_bytes().to_vec())
-            .or_else(|| q.get("token").map(|t| t.as_bytes().to_vec()));
-        if !given.is_some_and(|g| same_secret(&g, token.expose().as_bytes())) {
-            return Err(ApiError::Unauthorized(
-                "missing or wrong webhook token (X-Webhook-Token or ?token=)".into(),
-            ));
-        }
-    }
+    check_token(&state, &req, &q)?;
     let request_id = request_id(&req);
     let fields = body_fields(&req, &body)?;
     let settings = &state.settings;
