@@ -1,7 +1,7 @@
 //! Bland's settings: the API and its key, the webhook secrets, and how calls are placed,
 //! paced, retried and reconciled.
 
-use super::{parse_flag, parse_list, positive, ConfigError, Secret, Settings};
+use super::{flag, parse_list, positive, text, ConfigError, Secret, Settings};
 
 impl Settings {
     /// Bland's API, its webhook secrets, the call settings, pacing, retries, reconciliation.
@@ -10,14 +10,6 @@ impl Settings {
         get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
         let list = parse_list;
-        let text = |var: &str| {
-            get(var)
-                .map(|(v, _)| v.to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let flag = |var: &str, default: bool| -> Result<bool, ConfigError> {
-            get(var).map_or(Ok(default), |(v, origin)| parse_flag(v, origin))
-        };
         if let Some((v, _)) = get("BLAND_API_KEY") {
             self.bland.api_key = Some(Secret::new(v));
         }
@@ -36,19 +28,19 @@ impl Settings {
         if let Some((v, _)) = get("BLAND_WEBHOOK_SECRET") {
             b.webhook_secrets = list(v).into_iter().map(Secret::new).collect();
         }
-        b.pathway_id = text("BLAND_PATHWAY_ID");
-        b.task = text("BLAND_TASK");
+        b.pathway_id = text(get, "BLAND_PATHWAY_ID");
+        b.task = text(get, "BLAND_TASK");
         if let Some((v, _)) = get("BLAND_FROM") {
             b.from = list(v);
         }
-        b.voice = text("BLAND_VOICE");
-        b.first_sentence = text("BLAND_FIRST_SENTENCE");
+        b.voice = text(get, "BLAND_VOICE");
+        b.first_sentence = text(get, "BLAND_FIRST_SENTENCE");
         if let Some(n) = positive(get, "BLAND_MAX_DURATION")? {
             b.max_duration = n.min(u64::from(u32::MAX)) as u32;
         }
-        b.record = flag("BLAND_RECORD", false)?;
-        b.wait_for_greeting = flag("BLAND_WAIT_FOR_GREETING", false)?;
-        b.voicemail_message = text("BLAND_VOICEMAIL_MESSAGE");
+        b.record = flag(get, "BLAND_RECORD", false)?;
+        b.wait_for_greeting = flag(get, "BLAND_WAIT_FOR_GREETING", false)?;
+        b.voicemail_message = text(get, "BLAND_VOICEMAIL_MESSAGE");
         if let Some((v, origin)) = get("BLAND_VOICEMAIL_ACTION") {
             if !matches!(v, "leave_message" | "hangup") {
                 return Err(ConfigError::new(
@@ -66,9 +58,6 @@ impl Settings {
         &mut self,
         get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
-        let flag = |var: &str, default: bool| -> Result<bool, ConfigError> {
-            get(var).map_or(Ok(default), |(v, origin)| parse_flag(v, origin))
-        };
         let b = &mut self.bland;
         if let Some((v, origin)) = get("BLAND_MAX_CALLS_PER_SECOND") {
             b.max_calls_per_second = match v.parse::<f64>() {
@@ -99,7 +88,7 @@ impl Settings {
         if let Some(n) = positive(get, "BLAND_RECONCILE_AFTER_MINUTES")? {
             b.reconcile_after_minutes = n.min(7 * 1440) as u32;
         }
-        b.auto_resend_unconfirmed = flag("BLAND_AUTO_RESEND_UNCONFIRMED", false)?;
+        b.auto_resend_unconfirmed = flag(get, "BLAND_AUTO_RESEND_UNCONFIRMED", false)?;
         if let Some(n) = positive(get, "BLAND_RECONCILE_EVERY_SECS")? {
             b.reconcile_every_secs = n.min(86_400);
         }

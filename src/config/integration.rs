@@ -1,6 +1,6 @@
 //! Webhook and lead-field settings.
 
-use super::{parse_list, positive, ConfigError, Secret, Settings};
+use super::{parse_list, positive, text, ConfigError, Secret, Settings};
 
 impl Settings {
     /// Webhook, lead-field and release-batch settings.
@@ -9,12 +9,7 @@ impl Settings {
         get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
         let list = parse_list;
-        let text = |var: &str| {
-            get(var)
-                .map(|(v, _)| v.to_string())
-                .filter(|v| !v.is_empty())
-        };
-        self.webhook_token = text("WEBHOOK_TOKEN").map(Secret::new);
+        self.webhook_token = text(get, "WEBHOOK_TOKEN").map(Secret::new);
         if let Some((v, origin)) = get("PUBLIC_BASE_URL") {
             reqwest::Url::parse(v)
                 .map_err(|e| ConfigError::new(origin, format!("`{v}` is not a URL: {e}")))?;

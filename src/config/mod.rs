@@ -293,6 +293,22 @@ fn parse_flag(v: &str, origin: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// `var` as text, when set and not empty.
+fn text<'a>(get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>, var: &str) -> Option<String> {
+    get(var)
+        .map(|(v, _)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `var` as true or false ([`parse_flag`]), `default` when not set.
+fn flag<'a>(
+    get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
+    var: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    get(var).map_or(Ok(default), |(v, origin)| parse_flag(v, origin))
+}
+
 /// `var` as a positive whole number, when set.
 fn positive<'a>(
     get: &dyn Fn(&str) -> Option<(&'a str, &'a str)>,
