@@ -36,7 +36,8 @@
 //!   locks — stripe mutexes and group-committed appends, or a transaction holding
 //!   advisory locks), webhooks gathered into one unit when `startup/` asks for it
 //!   (`batch`, the database's group commit), releases of the deferred queue (`release`)
-//!   and the release task on the lease holder (`rounds`);
+//!   and the release task on the lease holder (`rounds`), and calls other dialers placed
+//!   (`external`, recorded through the same unit so they count like ours);
 //!   [`dispatch::Sending`] — one dispatcher loop (`worker`) over the sender's storage role
 //!   (`sends::Sends`: the ids this process was told, its slots and spacing, or claims on
 //!   shared rows under the deployment's limits), the window re-check (`window`), each try

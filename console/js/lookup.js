@@ -19,7 +19,7 @@ export function mount(root) {
     h('label', { for: 'lookup-start' }, 'From'), start, h('label', { for: 'lookup-end' }, 'To'), end,
     h('button', { type: 'submit' }, 'Look up'));
   root.append(h('h1', {}, 'Lead lookup'),
-    h('p', { class: 'muted' }, 'Every decision, dispatch and outcome for a number (default: the last 7 business days) or one request.'),
+    h('p', { class: 'muted' }, 'Every decision, dispatch, outcome and call placed by another dialer for a number (default: the last 7 business days) or one request.'),
     form, error, check, out);
 
   form.addEventListener('submit', async (e) => {
@@ -87,7 +87,9 @@ function eventRows(events) {
     ['When', (e) => when(e.timestamp)], ['Event', (e) => e.event],
     ['Request', (e) => h('code', {}, e.request_id || '')],
     ['Result', (e) => status(e.status || e.outcome || e.decision || e.why || '—')],
-    ['Detail', (e) => e.call_id || e.error || e.reason || ''],
+    ['Detail', (e) => (e.event === 'external'
+      ? ['placed by ', e.source, ' (', h('code', {}, e.id), ') at ', when(e.at)]
+      : e.call_id || e.error || e.reason || '')],
   ], events);
 }
 
@@ -97,11 +99,11 @@ function byPhone(r, slot) {
   const last = decisions[decisions.length - 1];
   return h('div', {},
     h('p', {}, `${r.phone || ''} ${r.lead_id ? `lead ${r.lead_id}` : ''} · ${r.date_range.start} – ${r.date_range.end}: `,
-      `${count(r.decisions, 'decision')}, ${count(r.dispatches, 'dispatch', 'dispatches')}, ${count(r.outcomes, 'outcome')}${r.truncated ? ' (truncated)' : ''}`),
+      `${count(r.decisions, 'decision')}, ${count(r.dispatches, 'dispatch', 'dispatches')}, ${count(r.outcomes, 'outcome')}${r.external ? `, ${count(r.external, 'call placed elsewhere', 'calls placed elsewhere')}` : ''}${r.truncated ? ' (truncated)' : ''}`),
     r.phone ? checkButton(r.phone, last && last.lead_id, slot, last && last.fields) : null,
     h('h2', {}, 'Decisions'),
     decisions.length ? decisions.map(decisionBlock) : h('p', { class: 'muted' }, 'No decisions in this range.'),
-    h('h2', {}, 'Dispatches and outcomes'), eventRows(other));
+    h('h2', {}, 'Dispatches, outcomes and calls placed elsewhere'), eventRows(other));
 }
 
 function oneRequest(r, slot) {

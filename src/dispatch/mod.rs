@@ -19,6 +19,7 @@ pub mod completion;
 mod decide;
 pub mod decisions;
 pub mod deferred;
+pub mod external;
 mod follow_up;
 mod health;
 mod intake;

@@ -34,6 +34,7 @@ pub fn each_call_in(
         memchr::memmem::Finder::new(b"\"decision\":\"accepted\""),
         memchr::memmem::Finder::new(b"\"event\":\"dispatch\""),
         memchr::memmem::Finder::new(b"\"event\":\"outcome\""),
+        memchr::memmem::Finder::new(b"\"event\":\"external\""),
     ];
     let mut n = 0;
     let select = |l: &[u8]| finders.iter().any(|f| f.find(l).is_some());

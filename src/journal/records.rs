@@ -234,6 +234,25 @@ pub enum CallEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         source: Option<String>,
     },
+    /// A call another dialer placed (Convoso's own dialer, a person), posted to
+    /// `POST /webhooks/attempt`: it counts toward the caps, the answering-machine counts
+    /// and the transfer cooldown like one of ours, at `at` (when it was placed).
+    /// `timestamp` is when it was recorded; (`source`, `id`) is the poster's key, recorded
+    /// once.
+    External {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        /// Ours, like every decision's.
+        request_id: String,
+        source: String,
+        id: String,
+        lead_id: String,
+        phone: String,
+        #[serde(with = "millis")]
+        at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<Outcome>,
+    },
 }
 
 fn yes() -> bool {
@@ -249,7 +268,8 @@ impl CallEvent {
             | Self::Dispatch { timestamp, .. }
             | Self::Reconciled { timestamp, .. }
             | Self::Redial { timestamp, .. }
-            | Self::Outcome { timestamp, .. } => *timestamp,
+            | Self::Outcome { timestamp, .. }
+            | Self::External { timestamp, .. } => *timestamp,
         }
     }
 }

@@ -267,6 +267,12 @@ pub fn call_line(event: &CallEvent, date: NaiveDate) -> JournalLine {
             phone.as_ref(),
             Some(call_id),
         ),
+        CallEvent::External {
+            request_id,
+            lead_id,
+            phone,
+            ..
+        } => (Some(request_id), Some(lead_id), Some(phone), None),
     };
     JournalLine {
         journal: Journal::Calls,

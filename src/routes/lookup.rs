@@ -1,7 +1,8 @@
 //! `GET /api/admin/leads/lookup?phone=&lead_id=&start=&end=`: "why was this lead not
-//! called?" without a request id. Every decision (with its trace), dispatch and outcome
-//! for a number (any spelling) and/or a lead id over a date range of business days
-//! (inclusive, default the last 7, at most 31), oldest first, at most 1,000 events.
+//! called?" without a request id. Every decision (with its trace), dispatch, outcome and
+//! call placed elsewhere (`external`, with its source) for a number (any spelling) and/or
+//! a lead id over a date range of business days (inclusive, default the last 7, at most
+//! 31), oldest first, at most 1,000 events.
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
@@ -88,6 +89,7 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
         "decisions": count("decision"),
         "dispatches": count("dispatch"),
         "outcomes": count("outcome"),
+        "external": count("external"),
         "truncated": truncated,
         "events": events,
     })))

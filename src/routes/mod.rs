@@ -1,6 +1,7 @@
 //! HTTP routes (actix lives here and in `startup`). Each module owns its routes; handlers
 //! parse input, call one service method and shape the response — no file I/O here.
 
+pub mod attempts;
 pub mod auth;
 pub mod blocklist;
 pub mod calls;
@@ -67,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(system::configure)
         .configure(openapi::configure)
         .configure(webhooks::configure)
+        .configure(attempts::configure)
         .service(
             web::scope("/api/admin")
                 .wrap(actix_web::middleware::from_fn(auth::require_admin_key))

@@ -85,6 +85,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::system::metrics,
         super::webhooks::lead,
         super::webhooks::bland,
+        super::attempts::attempt,
         super::blocklist::list,
         super::blocklist::add,
         super::blocklist::set_enabled,

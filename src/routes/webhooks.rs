@@ -24,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-fn request_id(req: &HttpRequest) -> String {
+pub(super) fn request_id(req: &HttpRequest) -> String {
     req.extensions()
         .get::<RequestId>()
         .map(|r| r.0.clone())
@@ -37,7 +37,7 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The lead as a field map: JSON object, or form fields (string values).
-fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -67,7 +67,7 @@ fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, Api
 }
 
 /// With `WEBHOOK_TOKEN` set, the lead webhook needs it (`X-Webhook-Token` or `?token=`).
-fn check_token(state: &AppState, req: &HttpRequest, q: &Query) -> Result<(), ApiError> {
+pub(super) fn check_token(state: &AppState, req: &HttpRequest, q: &Query) -> Result<(), ApiError> {
     let Some(token) = &state.settings.webhook_token else {
         return Ok(());
     };

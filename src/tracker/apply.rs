@@ -42,7 +42,50 @@ impl Tracker {
                 phone,
                 tags,
             ),
+            CallEvent::External {
+                request_id,
+                source,
+                id,
+                lead_id,
+                phone,
+                at,
+                outcome,
+                ..
+            } => self.external(request_id, (source, id), lead_id, phone, *at, *outcome),
             _ => {}
+        }
+    }
+
+    /// A call another dialer placed counts as one of ours placed at `at`: against the
+    /// caps (an accepted instant; it never holds the line, being over), and its outcome
+    /// for the lead and the transfer cooldown. Its key is kept so a repeat is seen.
+    fn external(
+        &self,
+        request_id: &str,
+        key: (&str, &str),
+        lead_id: &str,
+        phone: &str,
+        at: DateTime<Utc>,
+        outcome: Option<Outcome>,
+    ) {
+        let Some(number) = phone_key(phone) else {
+            return;
+        };
+        let placed = pack(at.timestamp());
+        {
+            let mut s = self.state();
+            s.external
+                .insert(external_key(number, key.0, key.1), placed);
+            let line = s.lines.entry(number).or_default();
+            let mut accepted = std::mem::take(&mut line.accepted).into_vec();
+            let i = accepted.partition_point(|t| *t <= placed);
+            accepted.insert(i, placed);
+            line.accepted = accepted.into_boxed_slice();
+            let lead = s.leads.entry(lead_key(number, lead_id)).or_default();
+            lead.last_accepted = lead.last_accepted.max(placed);
+        }
+        if let Some(outcome) = outcome {
+            self.outcome(at, Some(request_id), outcome, Some(lead_id), phone, &[]);
         }
     }
 
@@ -143,19 +186,25 @@ impl Tracker {
             line.active = None;
         }
         if outcome == Outcome::Transferred {
-            line.transferred_at = pack(at);
+            // The latest transfer (a call placed elsewhere may report an older one).
+            line.transferred_at = line.transferred_at.max(pack(at));
         }
         if let Some(tag) = not_interested {
             line.not_interested = Some(Box::new((date, tag.into())));
         }
         if let Some(lead_id) = lead_id {
             let lead = s.leads.entry(lead_key(key, lead_id)).or_default();
-            if lead.day != day_number(date) {
-                lead.day = day_number(date);
+            // Today's counts; an outcome of an earlier day (a call placed elsewhere,
+            // reported late) leaves them alone.
+            let day = day_number(date);
+            if lead.day < day {
+                lead.day = day;
                 lead.outcomes = [0; 6];
             }
-            let i = outcome_index(outcome);
-            lead.outcomes[i] = lead.outcomes[i].saturating_add(1);
+            if lead.day == day {
+                let i = outcome_index(outcome);
+                lead.outcomes[i] = lead.outcomes[i].saturating_add(1);
+            }
         }
     }
 }

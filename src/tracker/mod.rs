@@ -1,7 +1,8 @@
 //! The answering-machine tracker and the protection rules' state, derived only from the call
-//! journal's events (accepted decisions, dispatches, outcomes) through one function,
-//! [`Tracker::apply`]. The same function runs live and at startup over yesterday's and
-//! today's journals, so a restart or a crash rebuilds every count exactly.
+//! journal's events (accepted decisions, dispatches, outcomes, calls placed elsewhere)
+//! through one function, [`Tracker::apply`]. The same function runs live and at startup
+//! over yesterday's and today's journals, so a restart or a crash rebuilds every count
+//! exactly.
 //!
 //! Per number (E.164 digits as a `u64`): the instants of accepted calls still inside the
 //! rolling 24 h (or today), the call in flight, the last transfer and a not-interested tag
@@ -80,6 +81,17 @@ struct State {
     leads: HashMap<(u64, u64), LeadLine>,
     /// The business date the state was last pruned for.
     day: Option<NaiveDate>,
+    /// Calls placed elsewhere that were recorded, by [`external_key`], with when they
+    /// were placed (packed), kept as long as the accepted instants.
+    external: HashMap<u64, u32>,
+}
+
+/// A call placed elsewhere, keyed by number and the poster's (source, id).
+fn external_key(phone: u64, source: &str, id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (phone, source, id).hash(&mut h);
+    h.finish()
 }
 
 fn lead_key(phone: u64, lead_id: &str) -> (u64, u64) {
@@ -154,8 +166,8 @@ impl Tracker {
         })
     }
 
-    /// Replays yesterday's and today's call journals. Only decision, dispatch and outcome
-    /// lines are parsed. Returns how many events were applied.
+    /// Replays yesterday's and today's call journals. Only decision, dispatch, outcome and
+    /// external lines are parsed. Returns how many events were applied.
     pub fn rebuild(
         &self,
         data_dir: &std::path::Path,
@@ -224,6 +236,8 @@ impl Tracker {
                 || l.transferred_at != 0
                 || l.not_interested.is_some()
         });
+        s.external.retain(|_, at| *at >= keep);
+        s.external.shrink_to_fit();
         let (today, dup) = (day_number(date), pack(dup_from));
         s.leads
             .retain(|_, l| l.day == today || (l.last_accepted != 0 && l.last_accepted >= dup));
@@ -264,6 +278,16 @@ impl Tracker {
             v.last_accepted = unpack(lead.last_accepted);
         }
         v
+    }
+
+    /// Whether the call placed elsewhere that `source` calls `id` was recorded for
+    /// `phone` (in database mode, once the number's history is loaded under its lock).
+    pub fn has_external(&self, phone: &str, source: &str, id: &str) -> bool {
+        phone_key(phone).is_some_and(|k| {
+            self.state()
+                .external
+                .contains_key(&external_key(k, source, id))
+        })
     }
 
     /// Lines with a call in flight: (phone digits, the call).

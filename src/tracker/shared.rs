@@ -23,6 +23,7 @@ impl Tracker {
                     CallEvent::Decision { lead_id, .. }
                     | CallEvent::Dispatch { lead_id, .. }
                     | CallEvent::Outcome { lead_id, .. } => lead_id.as_deref(),
+                    CallEvent::External { lead_id, .. } => Some(lead_id.as_str()),
                     _ => None,
                 };
                 if let Some(l) = lead {

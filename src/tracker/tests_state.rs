@@ -102,3 +102,64 @@ fn a_call_bland_never_took_counts_against_neither_the_duplicate_window_nor_the_c
     ));
     assert!(blocked(&t, &a, "2026-11-23T15:30:00Z").starts_with("daily cap"));
 }
+
+fn external(id: &str, lead_id: &str, placed: &str, o: Option<Outcome>) -> CallEvent {
+    CallEvent::External {
+        timestamp: at("2026-11-23T15:00:00Z"),
+        request_id: format!("req_{id}"),
+        source: "convoso".into(),
+        id: id.into(),
+        lead_id: lead_id.into(),
+        phone: "+13055551234".into(),
+        at: at(placed),
+        outcome: o,
+    }
+}
+
+#[test]
+fn a_call_placed_elsewhere_counts_at_its_own_instant_and_a_late_one_keeps_todays_counts() {
+    let t = setup(json!({}));
+    let a = lead("A", "3055551234", json!({}));
+    t.tracker.apply(&accepted("r1", &a, "2026-11-23T14:00:00Z"));
+    t.tracker.apply(&outcome(
+        "r1",
+        &a,
+        Outcome::Voicemail,
+        "2026-11-23T14:01:00Z",
+        &[],
+    ));
+    // Placed before ours, reported after: kept in order, counted today.
+    t.tracker.apply(&external(
+        "e1",
+        "A",
+        "2026-11-23T13:00:00Z",
+        Some(Outcome::Voicemail),
+    ));
+    // Placed yesterday evening (New York): in the rolling 24 h, not in today's counts.
+    t.tracker.apply(&external(
+        "e2",
+        "A",
+        "2026-11-23T03:00:00Z",
+        Some(Outcome::NoAnswer),
+    ));
+    let v = t
+        .tracker
+        .view("+13055551234", "A", at("2026-11-23T15:05:00Z"));
+    assert_eq!((v.calls_today, v.recent.len()), (2, 3));
+    let mut sorted = v.recent.clone();
+    sorted.sort_unstable();
+    assert_eq!(v.recent, sorted, "oldest first");
+    assert_eq!(v.outcomes_today[outcome_index(Outcome::Voicemail)], 2);
+    assert_eq!(v.outcomes_today[outcome_index(Outcome::NoAnswer)], 0);
+    assert_eq!(
+        v.last_accepted,
+        Some(at("2026-11-23T14:00:00Z").timestamp())
+    );
+    assert!(
+        v.active.is_none(),
+        "a call placed elsewhere never holds the line"
+    );
+    assert!(t.tracker.has_external("+13055551234", "convoso", "e1"));
+    assert!(!t.tracker.has_external("+13055551234", "convoso", "e3"));
+    assert!(!t.tracker.has_external("+13055559999", "convoso", "e1"));
+}

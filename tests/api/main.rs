@@ -1,5 +1,6 @@
 //! One test binary for every API test (see `helpers.rs` for the harness).
 
+mod attempts;
 mod background;
 mod blocklist;
 mod blocklist_bulk;
