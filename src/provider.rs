@@ -22,8 +22,15 @@ pub const REDIAL_FIELD: &str = "_callgate_redial";
 pub enum SendResult {
     /// The provider took the call.
     Queued { call_id: String },
-    /// The provider certainly did not take it (no connection, rate limited, unavailable).
+    /// The provider certainly did not take it (no connection, unavailable).
     Retry {
+        after: Option<std::time::Duration>,
+        why: String,
+    },
+    /// The provider is limiting the account (a 429): it did not take the call, which is
+    /// retried like [`SendResult::Retry`], and no call is sent anywhere in the deployment
+    /// until `after` (or a backoff) has passed.
+    Throttled {
         after: Option<std::time::Duration>,
         why: String,
     },

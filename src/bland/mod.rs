@@ -2,11 +2,12 @@
 //! else), the call body, the completion's fields (`completion`), and the
 //! [`crate::provider::CallProvider`] implementation (`provider`).
 //!
-//! Every send ends in one of four results, chosen so that one lead never becomes two
+//! Every send ends in one of five results, chosen so that one lead never becomes two
 //! calls: `Queued` (Bland took it), `Retry` (Bland certainly did not take it: the
-//! connection was never made, 429, 502/503/504), `Failed` (Bland refused it: any other
-//! 4xx), `Unconfirmed` (it may have been taken: a timeout or a dropped connection after
-//! the request was written, a 500, a 2xx without `call_id`) — never retried blindly.
+//! connection was never made, 502/503/504), `Throttled` (a 429: not taken, and the
+//! account is limited, so the whole deployment pauses), `Failed` (Bland refused it: any
+//! other 4xx), `Unconfirmed` (it may have been taken: a timeout or a dropped connection
+//! after the request was written, a 500, a 2xx without `call_id`) — never retried blindly.
 
 use std::time::Duration;
 
@@ -225,7 +226,7 @@ impl BlandClient {
                     why: format!("Bland answered {status} without a call_id: {message}"),
                 },
             },
-            429 => SendResult::Retry {
+            429 => SendResult::Throttled {
                 after: retry_after,
                 why: format!("rate limited (429): {message}"),
             },

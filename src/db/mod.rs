@@ -107,6 +107,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "convoso_writes",
         include_str!("../../migrations/0013_convoso_writes.sql"),
     ),
+    (
+        14,
+        "dispatch_pause",
+        include_str!("../../migrations/0014_dispatch_pause.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

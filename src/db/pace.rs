@@ -1,6 +1,7 @@
 //! Claiming a call within the deployment's limits: at most `BLAND_MAX_CONCURRENT` calls in
 //! flight across instances, and sends started at least `1 / BLAND_MAX_CALLS_PER_SECOND`
-//! apart on the database's clock, decided under one transaction-scoped lock.
+//! apart on the database's clock, decided under one transaction-scoped lock; none at all
+//! while a 429 from the provider pauses the deployment (`paused_until`).
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +18,11 @@ pub enum Claim {
     Full,
     /// The next send may start after this long.
     Wait(std::time::Duration),
+    /// Sending is paused for the deployment until `until` (a 429), because `why`.
+    Paused {
+        until: DateTime<Utc>,
+        why: String,
+    },
 }
 
 impl Db {
@@ -41,6 +47,15 @@ impl Db {
             sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'in_flight'")
                 .fetch_one(&mut *tx)
                 .await?;
+        let (paused_until, why): (Option<DateTime<Utc>>, Option<String>) =
+            sqlx::query_as("SELECT paused_until, paused_why FROM dispatch_pace")
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(until) = paused_until.filter(|u| *u > at) {
+            tx.commit().await?;
+            let why = why.unwrap_or_default();
+            return Ok(Claim::Paused { until, why });
+        }
         if in_flight >= max_in_flight {
             tx.commit().await?;
             return Ok(Claim::Full);
@@ -70,5 +85,19 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(Claim::Claimed(claimed))
+    }
+
+    /// Pauses every instance's sends until `until` (on the gateway's clock, like the
+    /// claims' `at`), unless a later pause is already set.
+    pub async fn pause_dispatch(&self, until: DateTime<Utc>, why: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE dispatch_pace SET paused_until = $1, paused_why = $2
+             WHERE paused_until IS NULL OR paused_until < $1",
+        )
+        .bind(until)
+        .bind(why)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

@@ -8,13 +8,15 @@ impl crate::health::HealthSource for Sending {
     }
 
     /// Degraded while calls wait for an admin to settle them (`unconfirmed`, `failed`),
-    /// while Bland is refusing calls that are being retried (`retrying`), and in live mode
-    /// without `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
+    /// while Bland is refusing calls that are being retried (`retrying`), while a 429
+    /// pauses every send (`paused_until`, `paused_why`), and in live mode without
+    /// `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
         let [queued, in_flight, unconfirmed, failed, retrying] = self.ledger.outbox_store.counts();
         let no_callback = self.provider.live() && self.ledger.settings.public_base_url.is_none();
-        let status = if unconfirmed + failed + retrying > 0 || no_callback {
+        let paused = self.sends.paused(self.ledger.clock.now());
+        let status = if unconfirmed + failed + retrying > 0 || no_callback || paused.is_some() {
             HealthStatus::Degraded
         } else {
             HealthStatus::Ok
@@ -34,6 +36,11 @@ impl crate::health::HealthSource for Sending {
             .with("failed", failed)
             .with("retrying", retrying)
             .with("callback_url", !no_callback);
+        if let Some(p) = paused {
+            report = report
+                .with("paused_until", crate::clock::format_instant(p.until))
+                .with("paused_why", p.why);
+        }
         if no_callback {
             report = report.with(
                 "warning",

@@ -1,6 +1,6 @@
 //! One try of a call, its attempt recorded: sent to the provider, and what came of it
 //! recorded — the call journal first, then the outbox — with a retry scheduled only for
-//! what the provider certainly did not take.
+//! what the provider certainly did not take (after a 429, with every send paused).
 
 use chrono::{DateTime, Utc};
 
@@ -80,9 +80,11 @@ impl<'a> Try<'a> {
         }
         let result = gw.provider.place(&self.next.body).await;
         let at = gw.ledger.clock.now();
-        match result {
+        match self.throttled(result, at).await {
             SendResult::Queued { call_id } => self.sent(call_id, at).await,
-            SendResult::Retry { after, why } if self.may_retry(at) => {
+            SendResult::Retry { after, why } | SendResult::Throttled { after, why }
+                if self.may_retry(at) =>
+            {
                 let n = self.next.n;
                 let delay =
                     after.unwrap_or_else(|| backoff(gw.ledger.settings.bland.retry_base_ms, n));
@@ -96,7 +98,7 @@ impl<'a> Try<'a> {
                     gw.ledger.retry_after(request_id, delay);
                 }
             }
-            SendResult::Retry { why, .. } => {
+            SendResult::Retry { why, .. } | SendResult::Throttled { why, .. } => {
                 let why = format!(
                     "gave up after {} tries in {} s: {why}",
                     self.next.n,
@@ -109,6 +111,29 @@ impl<'a> Try<'a> {
                     .await;
             }
             SendResult::Unconfirmed { why } => self.unconfirmed(why, at).await,
+        }
+    }
+
+    /// A 429: every send pauses for its `Retry-After` (or a backoff), on every instance,
+    /// and this call is retried like any other try the provider did not take.
+    async fn throttled(&self, result: SendResult, at: DateTime<Utc>) -> SendResult {
+        let SendResult::Throttled { after, why } = result else {
+            return result;
+        };
+        let delay = after
+            .unwrap_or_else(|| backoff(self.gw.ledger.settings.bland.retry_base_ms, self.next.n));
+        let until = at + chrono::Duration::from_std(delay).unwrap_or_default();
+        match self.gw.sends.pause(until, &why).await {
+            Ok(()) => {
+                tracing::warn!(request_id = self.request_id, until = %crate::clock::format_instant(until), error = %why, "the provider is limiting the account: every send paused")
+            }
+            Err(e) => {
+                tracing::error!(request_id = self.request_id, error = %e, "could not pause sending after a 429")
+            }
+        }
+        SendResult::Retry {
+            after: Some(delay),
+            why,
         }
     }
 

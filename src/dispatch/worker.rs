@@ -71,6 +71,9 @@ pub async fn run(
                     in_flight.spawn(async move { send_claimed(&gw, *c).await });
                 }
                 Ok(Claim::Nothing | Claim::Full) => break,
+                // A long wait (sending paused after a 429) is left to the next tick, so
+                // a shutdown is never held up by it.
+                Ok(Claim::Wait(d)) if d > POLL => break,
                 Ok(Claim::Wait(d)) => tokio::time::sleep(d).await,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot take calls to send; retrying");

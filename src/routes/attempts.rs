@@ -27,11 +27,42 @@ const MAX_AGE_SECS: i64 = 24 * 3600;
 /// How far ahead `at` may lie (the other dialer's clock).
 const MAX_AHEAD_SECS: i64 = 300;
 
+/// `POST /webhooks/attempt`: a call another dialer placed.
+// Read by utoipa only (the OpenAPI document), like `schemas_ops`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ExternalAttempt {
+    /// The number called, any spelling (or the lead webhook's aliases).
+    phone_number: String,
+    lead_id: String,
+    /// Who placed it (`convoso`, `manual`, …): with `id`, the key recorded once.
+    source: String,
+    /// The poster's id of the call.
+    id: String,
+    /// When it was placed: RFC 3339, local `YYYY-MM-DD HH:MM:SS` in `TIMEZONE`, or epoch
+    /// seconds; within the last 24 h; default now.
+    #[schema(required = false)]
+    at: Option<String>,
+    /// `human`, `voicemail`, `no_answer`, `busy`, `transferred` or `failed`.
+    #[schema(required = false)]
+    outcome: Option<String>,
+}
+
+/// `POST /webhooks/attempt`: `recorded` (with our `request_id`) or `duplicate`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ExternalAnswer {
+    success: bool,
+    status: String,
+    #[schema(required = false)]
+    request_id: Option<String>,
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/webhooks/attempt").route(web::post().to(attempt)));
 }
 
-#[utoipa::path(post, path = "/webhooks/attempt", tag = "webhooks", summary = "A call another dialer placed: counted toward the caps like ours", params(("token" = Option<String>, Query, description = "the webhook token (or X-Webhook-Token)")), request_body(content((super::schemas_ops::ExternalAttempt = "application/json"), (super::schemas_ops::ExternalAttempt = "application/x-www-form-urlencoded")), description = "the call"), responses((status = 200, description = "recorded, or a repeat of one recorded (`status`)", body = super::schemas_ops::ExternalAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong webhook token", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage or database); nothing was recorded", body = super::openapi::ErrorBody)), security((), ("webhook_token" = [])))]
+#[utoipa::path(post, path = "/webhooks/attempt", tag = "webhooks", summary = "A call another dialer placed: counted toward the caps like ours", params(("token" = Option<String>, Query, description = "the webhook token (or X-Webhook-Token)")), request_body(content((ExternalAttempt = "application/json"), (ExternalAttempt = "application/x-www-form-urlencoded")), description = "the call"), responses((status = 200, description = "recorded, or a repeat of one recorded (`status`)", body = ExternalAnswer), (status = 400, description = "bad input, naming the problem", body = super::openapi::ErrorBody), (status = 401, description = "missing or wrong webhook token", body = super::openapi::ErrorBody), (status = 413, description = "body too large", body = super::openapi::ErrorBody), (status = 415, description = "a body that is not the content type the route reads", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage or database); nothing was recorded", body = super::openapi::ErrorBody)), security((), ("webhook_token" = [])))]
 async fn attempt(
     state: web::Data<AppState>,
     intake: web::Data<Intake>,

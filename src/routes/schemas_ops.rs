@@ -33,34 +33,6 @@ pub struct LeadAnswer {
     flag_id: Option<String>,
 }
 
-/// `POST /webhooks/attempt`: a call another dialer placed.
-#[derive(ToSchema)]
-pub struct ExternalAttempt {
-    /// The number called, any spelling (or the lead webhook's aliases).
-    phone_number: String,
-    lead_id: String,
-    /// Who placed it (`convoso`, `manual`, …): with `id`, the key recorded once.
-    source: String,
-    /// The poster's id of the call.
-    id: String,
-    /// When it was placed: RFC 3339, local `YYYY-MM-DD HH:MM:SS` in `TIMEZONE`, or epoch
-    /// seconds; within the last 24 h; default now.
-    #[schema(required = false)]
-    at: Option<String>,
-    /// `human`, `voicemail`, `no_answer`, `busy`, `transferred` or `failed`.
-    #[schema(required = false)]
-    outcome: Option<String>,
-}
-
-/// `POST /webhooks/attempt`: `recorded` (with our `request_id`) or `duplicate`.
-#[derive(ToSchema)]
-pub struct ExternalAnswer {
-    success: bool,
-    status: String,
-    #[schema(required = false)]
-    request_id: Option<String>,
-}
-
 /// One check of a decision's trace.
 #[derive(ToSchema)]
 pub struct TraceStep {

@@ -52,24 +52,6 @@ async fn a_503_is_retried_with_the_same_request_id() {
 }
 
 #[tokio::test]
-async fn a_429_waits_for_retry_after() {
-    let app = spawn_app_with(live).await;
-    let slow_down = ResponseTemplate::new(429)
-        .insert_header("Retry-After", "1")
-        .set_body_json(json!({"message": "slow down"}));
-    crate::intake::bland_fails_then_takes(&app, slow_down, 1).await;
-    let started = std::time::Instant::now();
-    let (_, body) = post_lead(&app, lead(2)).await;
-    let id = body["request_id"].as_str().expect("id").to_string();
-    wait_status(&app, &id, "sent").await;
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "Retry-After: 1 was not honoured"
-    );
-    assert_eq!(bland_calls(&app).await.len(), 2);
-}
-
-#[tokio::test]
 async fn a_400_is_final() {
     let app = spawn_app_with(live).await;
     Mock::given(method("POST"))

@@ -380,7 +380,7 @@ pub async fn release_passes(app: &TestApp) -> u64 {
 /// Waits until the server has nothing left to do at the current instant of its clock: two
 /// release passes have ended since the call (the second began after it, so every lead due
 /// now was released), and the outbox holds nothing queued or in flight (every accepted
-/// call was sent or settled). What a test asserts after this did not happen, will not
+/// call was sent or settled; while a 429 pauses sending, queued calls wait for the clock). What a test asserts after this did not happen, will not
 /// happen until the clock moves. Instead of sleeping "long enough".
 pub async fn settled(app: &TestApp) {
     let start = release_passes(app).await;
@@ -388,10 +388,16 @@ pub async fn settled(app: &TestApp) {
         let passes = release_passes(app).await;
         let h = app.health().await;
         let d = &h["components"]["dispatch"];
-        (passes >= start + 2 && d["queued"] == 0 && d["in_flight"] == 0).then_some(())
+        (passes >= start + 2 && idle(d)).then_some(())
     })
     .await
     .unwrap_or_else(|| panic!("the server did not settle within 10 s"));
+}
+
+/// The dispatcher has nothing to do now: nothing in flight, and nothing queued unless
+/// sending is paused (a 429) until the clock moves.
+fn idle(dispatch: &serde_json::Value) -> bool {
+    dispatch["in_flight"] == 0 && (dispatch["queued"] == 0 || dispatch["paused_until"].is_string())
 }
 
 /// [`settled`] for two instances on one database: the release passes are the lease
@@ -405,7 +411,7 @@ pub async fn settled_pair(a: &TestApp, b: &TestApp) {
         for app in [a, b] {
             let h = app.health().await;
             let d = &h["components"]["dispatch"];
-            idle &= d["queued"] == 0 && d["in_flight"] == 0;
+            idle &= self::idle(d);
         }
         (done && idle).then_some(())
     })

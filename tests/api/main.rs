@@ -5,6 +5,7 @@ mod background;
 mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
+mod capacity;
 mod console;
 mod convoso;
 mod convoso_process;

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::{Claim, Claimed, Sends};
+use super::{wait_for, Claim, Claimed, Pause, PauseCell, Sends};
 use crate::config::BlandSettings;
 use crate::dispatch::outbox::{Outbox, Record};
 use crate::dispatch::Wake;
@@ -22,6 +22,9 @@ pub struct FileSends {
     slots: Arc<Semaphore>,
     spacing: Duration,
     state: Mutex<State>,
+    /// This process is the only sender: the pause lives here (a restart forgets it, and
+    /// the next 429 sets it again).
+    pause: PauseCell,
 }
 
 #[derive(Default)]
@@ -37,6 +40,7 @@ impl FileSends {
             slots: Arc::new(Semaphore::new(bland.max_concurrent.max(1))),
             spacing: Duration::from_secs_f64(1.0 / bland.max_calls_per_second),
             state: Mutex::new(State::default()),
+            pause: PauseCell::default(),
         }
     }
 
@@ -95,6 +99,9 @@ impl Sends for FileSends {
 
     fn claim(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<Claim, StoreError>> {
         Box::pin(async move {
+            if let Some(p) = self.pause.active(now) {
+                return Ok(wait_for(&p, now));
+            }
             loop {
                 let (request_id, slot) = match self.take() {
                     Ok(taken) => taken,
@@ -115,5 +122,21 @@ impl Sends for FileSends {
                 })));
             }
         })
+    }
+
+    fn pause<'a>(
+        &'a self,
+        until: DateTime<Utc>,
+        why: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.pause.set(Pause {
+            until,
+            why: why.to_string(),
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn paused(&self, now: DateTime<Utc>) -> Option<Pause> {
+        self.pause.active(now)
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
-use super::{Claim, Claimed, Sends, CLAIM_MARGIN_SECS};
+use super::{wait_for, Claim, Claimed, Pause, PauseCell, Sends, CLAIM_MARGIN_SECS};
 use crate::config::BlandSettings;
 use crate::db::pace;
 use crate::db::Db;
@@ -24,6 +24,8 @@ pub struct DbSends {
     max_in_flight: i64,
     /// Calls whose retry timer fired here, claimed by id first.
     wanted: Mutex<VecDeque<String>>,
+    /// The deployment's pause as this instance last read or set it.
+    pause: PauseCell,
 }
 
 impl DbSends {
@@ -36,6 +38,7 @@ impl DbSends {
             ),
             max_in_flight: bland.max_concurrent.max(1) as i64,
             wanted: Mutex::new(VecDeque::new()),
+            pause: PauseCell::default(),
         }
     }
 
@@ -96,8 +99,32 @@ impl Sends for DbSends {
                     pace::Claim::Nothing => Claim::Nothing,
                     pace::Claim::Full => Claim::Full,
                     pace::Claim::Wait(d) => Claim::Wait(d.min(Duration::from_secs(1))),
+                    pace::Claim::Paused { until, why } => {
+                        let p = Pause { until, why };
+                        self.pause.set(p.clone());
+                        wait_for(&p, now)
+                    }
                 });
             }
         })
+    }
+
+    fn pause<'a>(
+        &'a self,
+        until: DateTime<Utc>,
+        why: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.db.pause_dispatch(until, why).await?;
+            self.pause.set(Pause {
+                until,
+                why: why.to_string(),
+            });
+            Ok(())
+        })
+    }
+
+    fn paused(&self, now: DateTime<Utc>) -> Option<Pause> {
+        self.pause.active(now)
     }
 }

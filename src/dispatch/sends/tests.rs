@@ -1,6 +1,7 @@
 //! One set of behaviour checks, run against both implementations of [`Sends`]: two
 //! queued calls handed out one at a time under a limit of one in flight, each with its
-//! try recorded; a retry handed out again as the next try; nothing once all are settled.
+//! try recorded; a retry handed out again as the next try; nothing once all are settled;
+//! nothing while a pause lasts.
 
 use std::sync::Arc;
 
@@ -79,6 +80,19 @@ async fn behaves(sends: &dyn Sends, outbox: &dyn OutboxStore) {
     assert_eq!((again.request_id.as_str(), again.next.n), ("req_b", 2));
     sent(outbox, again, at(6)).await;
     assert!(matches!(claim(sends, at(7)).await, Claim::Nothing));
+
+    // A 429: nothing is handed out until the pause ends, and an earlier one set after it
+    // does not shorten it (the database's row says so to the claim).
+    sends.pause(at(20), "429: slow down").await.expect("pause");
+    sends.pause(at(10), "earlier").await.expect("pause");
+    let p = sends.paused(at(8)).expect("paused");
+    assert_eq!((p.until, p.why.as_str()), (at(20), "429: slow down"));
+    match claim(sends, at(8)).await {
+        Claim::Wait(d) => assert_eq!(d, std::time::Duration::from_secs(12)),
+        _ => panic!("a claim while paused waits for its end"),
+    }
+    assert!(sends.paused(at(20)).is_none(), "over at its end");
+    assert!(matches!(claim(sends, at(21)).await, Claim::Nothing));
 }
 
 #[tokio::test]
