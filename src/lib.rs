@@ -39,9 +39,10 @@
 //!   and the release task on the lease holder (`rounds`), and calls other dialers placed
 //!   (`external`, recorded through the same unit so they count like ours);
 //!   [`dispatch::Sending`] — one dispatcher loop (`worker`) over the sender's storage role
-//!   (`sends::Sends`: the ids this process was told, its slots, spacing and pause after a
-//!   429, or claims on shared rows under the deployment's limits and pause), the window
-//!   re-check (`window`), each try (`tries`);
+//!   (`sends::Sends`: the ids this process was told, its slots, spacing, pause after a
+//!   429 and calling budgets (`sends::budget`), or claims on shared rows under the
+//!   deployment's limits, pause and budgets), the window re-check (`window`), each try
+//!   (`tries`);
 //!   [`dispatch::FollowUps`] — completion and follow-up: the completion matched to its
 //!   call (`completion`), what an outcome or a block sets off — do-not-call flags, Convoso
 //!   writes through their sender (`writeback`), redials through the deferred queue

@@ -73,6 +73,12 @@ impl Settings {
         if let Some(n) = positive(get, "BLAND_MAX_CONCURRENT")? {
             b.max_concurrent = n as usize;
         }
+        if let Some(n) = positive(get, "BLAND_MAX_CALLS_PER_HOUR")? {
+            b.max_calls_per_hour = Some(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        if let Some(n) = positive(get, "BLAND_MAX_CALLS_PER_DAY")? {
+            b.max_calls_per_day = Some(u32::try_from(n).unwrap_or(u32::MAX));
+        }
         if let Some(n) = positive(get, "BLAND_TIMEOUT_SECS")? {
             b.timeout_secs = n;
         }

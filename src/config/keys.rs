@@ -39,6 +39,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("bland.voicemail_action", "BLAND_VOICEMAIL_ACTION"),
     ("bland.max_calls_per_second", "BLAND_MAX_CALLS_PER_SECOND"),
     ("bland.max_concurrent", "BLAND_MAX_CONCURRENT"),
+    ("bland.max_calls_per_hour", "BLAND_MAX_CALLS_PER_HOUR"),
+    ("bland.max_calls_per_day", "BLAND_MAX_CALLS_PER_DAY"),
     ("bland.timeout_secs", "BLAND_TIMEOUT_SECS"),
     ("bland.max_attempts", "BLAND_MAX_ATTEMPTS"),
     ("bland.retry_base_ms", "BLAND_RETRY_BASE_MS"),

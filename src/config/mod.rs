@@ -79,6 +79,10 @@ pub struct BlandSettings {
     pub voicemail_action: String,
     pub max_calls_per_second: f64,
     pub max_concurrent: usize,
+    /// Bland's plan limits: tries started per clock hour and per business day, for the
+    /// whole deployment (`None`: no limit).
+    pub max_calls_per_hour: Option<u32>,
+    pub max_calls_per_day: Option<u32>,
     pub timeout_secs: u64,
     /// Tries per call, counting the first, for failures Bland certainly did not take.
     pub max_attempts: u32,
@@ -184,6 +188,8 @@ impl Settings {
                 voicemail_action: "leave_message".into(),
                 max_calls_per_second: 5.0,
                 max_concurrent: 10,
+                max_calls_per_hour: None,
+                max_calls_per_day: None,
                 timeout_secs: 30,
                 max_attempts: 100,
                 retry_base_ms: 500,

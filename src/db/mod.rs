@@ -112,6 +112,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dispatch_pause",
         include_str!("../../migrations/0014_dispatch_pause.sql"),
     ),
+    (
+        15,
+        "dispatch_starts",
+        include_str!("../../migrations/0015_dispatch_starts.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,8 @@ impl crate::health::HealthSource for Sending {
     /// Degraded while calls wait for an admin to settle them (`unconfirmed`, `failed`),
     /// while Bland is refusing calls that are being retried (`retrying`), while a 429
     /// pauses every send (`paused_until`, `paused_why`), and in live mode without
-    /// `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes).
+    /// `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes). With a calling budget set,
+    /// `capacity` says what is left of it this hour and today.
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
         let [queued, in_flight, unconfirmed, failed, retrying] = self.ledger.outbox_store.counts();
@@ -36,6 +37,9 @@ impl crate::health::HealthSource for Sending {
             .with("failed", failed)
             .with("retrying", retrying)
             .with("callback_url", !no_callback);
+        if let Some(used) = self.sends.capacity(self.ledger.clock.now()) {
+            report = report.with("capacity", used.report());
+        }
         if let Some(p) = paused {
             report = report
                 .with("paused_until", crate::clock::format_instant(p.until))

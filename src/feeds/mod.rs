@@ -34,6 +34,9 @@ pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
 /// How often each instance renews or looks at a feed's lease and copy, at the longest.
 const TICK: Duration = Duration::from_secs(20);
 
+/// How often an instance without the lease and without any list looks for the first copy.
+const FIRST_COPY_TICK: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FeedStatus {
     pub entries: usize,
@@ -316,7 +319,11 @@ impl Feeds {
         let mut fetched: Option<tokio::time::Instant> = None;
         loop {
             let now = self.clock.now();
-            match self.leases.take(&lease, now, LEASE_TTL).await {
+            let taken = self.leases.take(&lease, now, LEASE_TTL).await;
+            // An instance that has no list yet and not the lease looks for the holder's
+            // first copy every second, not every tick.
+            let waiting = matches!(taken, Ok(false));
+            match taken {
                 Ok(true) if fetched.is_none_or(|t| t.elapsed() >= every) => {
                     self.refresh_feed(feed).await;
                     fetched = Some(tokio::time::Instant::now());
@@ -330,7 +337,11 @@ impl Feeds {
                     tracing::warn!(feed = %feed.settings.name, error = %e, "cannot take the feed's lease; the list in force stays")
                 }
             }
-            tokio::time::sleep(wait(every, fetched.map(|t| t.elapsed()))).await;
+            let mut pause = wait(every, fetched.map(|t| t.elapsed()));
+            if waiting && lock(&feed.status).last_success.is_none() {
+                pause = pause.min(FIRST_COPY_TICK);
+            }
+            tokio::time::sleep(pause).await;
         }
     }
 }

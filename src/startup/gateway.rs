@@ -139,7 +139,7 @@ fn roles(settings: &Settings, src: &Components, opened: &Opened) -> Queues {
                 src.tracker.clone(),
                 src.quarantine.clone(),
             )),
-            Arc::new(DbSends::new(db.clone(), &settings.bland)),
+            Arc::new(DbSends::new(db.clone(), &settings.bland, settings.timezone)),
         ),
         Opened::Files(f) => (
             Arc::new(FileOutbox(f.outbox.clone())),
@@ -157,7 +157,11 @@ fn roles(settings: &Settings, src: &Components, opened: &Opened) -> Queues {
                 f.deferred.clone(),
                 src.tracker.clone(),
             )),
-            Arc::new(FileSends::new(f.outbox.clone(), &settings.bland)),
+            Arc::new(FileSends::new(
+                f.outbox.clone(),
+                &settings.bland,
+                settings.timezone,
+            )),
         ),
     }
 }

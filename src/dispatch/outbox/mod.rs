@@ -87,7 +87,15 @@ pub enum Record {
         at: DateTime<Utc>,
         queue_id: String,
     },
+    /// When the tries of the last [`TRIES_KEPT_SECS`] started (milliseconds), written by
+    /// the startup rewrite for the calling budgets: the count is the last such record's
+    /// list and every `attempt` after it.
+    Tries { at_ms: Vec<i64> },
 }
+
+/// How far back the startup rewrite keeps the instants of tries (a business day may last
+/// 25 hours).
+pub const TRIES_KEPT_SECS: i64 = 26 * 3600;
 
 impl Record {
     pub fn request_id(&self) -> &str {
@@ -101,6 +109,7 @@ impl Record {
             | Self::DryRun { request_id, .. }
             | Self::Resolved { request_id, .. }
             | Self::Deferred { request_id, .. } => request_id,
+            Self::Tries { .. } => "",
         }
     }
 }
@@ -157,6 +166,8 @@ pub struct Outbox {
     /// Every request id the log held at startup, finished ones included: a deferred lead
     /// whose release was cut short is settled by whether its call reached the outbox.
     seen: std::collections::HashSet<String>,
+    /// When the tries of the last [`TRIES_KEPT_SECS`] before startup started.
+    tries: Vec<DateTime<Utc>>,
 }
 
 impl Outbox {
@@ -176,12 +187,27 @@ impl Outbox {
         };
         let mut entries = HashMap::new();
         let mut seen = std::collections::HashSet::new();
+        let mut tries = Vec::new();
         let torn = quarantine.parse_lines::<Record>(&path, &bytes, |record| {
-            if let Record::Queued { request_id, .. } = &record {
-                seen.insert(request_id.clone());
+            match &record {
+                Record::Queued { request_id, .. } => {
+                    seen.insert(request_id.clone());
+                }
+                Record::Attempt { at, .. } => tries.push(*at),
+                Record::Tries { at_ms } => {
+                    tries.clear();
+                    tries.extend(
+                        at_ms
+                            .iter()
+                            .filter_map(|ms| DateTime::from_timestamp_millis(*ms)),
+                    );
+                }
+                _ => {}
             }
             replay::apply(&mut entries, record)
         });
+        tries.retain(|t| (now - *t).num_seconds() < TRIES_KEPT_SECS);
+        tries.sort_unstable();
         if torn > 0 {
             tracing::warn!(torn, "skipped a torn last outbox line (crash mid-write)");
         }
@@ -194,7 +220,12 @@ impl Outbox {
         }
         let mut open: Vec<&Entry> = entries.values().collect();
         open.sort_by_key(|e| e.queued_at);
-        let rewritten = replay::rewrite(&open, now);
+        let mut rewritten = replay::rewrite(&open, now);
+        let kept = Record::Tries {
+            at_ms: tries.iter().map(|t| t.timestamp_millis()).collect(),
+        };
+        rewritten.extend(replay::line(&kept));
+        rewritten.push(b'\n');
         crate::store::write_atomic(&path, &rewritten)?;
         let ready = open
             .iter()
@@ -207,6 +238,7 @@ impl Outbox {
                 log,
                 entries: Mutex::new(entries),
                 seen,
+                tries,
             },
             ready,
         ))
@@ -233,6 +265,12 @@ impl Outbox {
         let pending = self.log.append(replay::line(&record));
         replay::apply(&mut entries, record);
         Some(pending)
+    }
+
+    /// When the tries of the last [`TRIES_KEPT_SECS`] before startup started, oldest
+    /// first (the calling budgets' count after a restart).
+    pub fn tries_before_startup(&self) -> &[DateTime<Utc>] {
+        &self.tries
     }
 
     /// What the next try of a queued entry needs.

@@ -76,6 +76,8 @@ pub(super) fn apply(entries: &mut HashMap<String, Entry>, record: Record) {
         | Record::Deferred { .. } => {
             entries.remove(&id);
         }
+        // Read by `Outbox::open` (the calling budgets); no entry changes.
+        Record::Tries { .. } => {}
     }
 }
 

@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::budget::{Budget, Use};
 use super::{wait_for, Claim, Claimed, Pause, PauseCell, Sends};
 use crate::config::BlandSettings;
 use crate::dispatch::outbox::{Outbox, Record};
@@ -25,6 +26,10 @@ pub struct FileSends {
     /// This process is the only sender: the pause lives here (a restart forgets it, and
     /// the next 429 sets it again).
     pause: PauseCell,
+    budget: Budget,
+    /// When the tries of the budget's windows started, oldest first: the outbox's count
+    /// at startup, then each claim.
+    tries: Mutex<VecDeque<DateTime<Utc>>>,
 }
 
 #[derive(Default)]
@@ -34,8 +39,15 @@ struct State {
 }
 
 impl FileSends {
-    pub fn new(outbox: Arc<Outbox>, bland: &BlandSettings) -> Self {
+    pub fn new(outbox: Arc<Outbox>, bland: &BlandSettings, tz: chrono_tz::Tz) -> Self {
+        let tries = outbox.tries_before_startup().iter().copied().collect();
         Self {
+            budget: Budget {
+                per_hour: bland.max_calls_per_hour,
+                per_day: bland.max_calls_per_day,
+                tz,
+            },
+            tries: Mutex::new(tries),
             outbox,
             slots: Arc::new(Semaphore::new(bland.max_concurrent.max(1))),
             spacing: Duration::from_secs_f64(1.0 / bland.max_calls_per_second),
@@ -46,6 +58,19 @@ impl FileSends {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The budget's use at `now` (the tries of windows that ended are let go).
+    fn budget_use(&self, now: DateTime<Utc>) -> Use {
+        let w = self.budget.windows(now);
+        let mut tries = self.tries.lock().unwrap_or_else(PoisonError::into_inner);
+        let oldest = w.day.min(w.hour);
+        while tries.front().is_some_and(|t| *t < oldest) {
+            tries.pop_front();
+        }
+        let in_window =
+            |from: DateTime<Utc>| tries.iter().filter(|t| **t >= from && **t <= now).count() as u64;
+        self.budget.check(&w, in_window(w.hour), in_window(w.day))
     }
 
     /// The next id to send, with a slot, once the spacing allows.
@@ -102,6 +127,11 @@ impl Sends for FileSends {
             if let Some(p) = self.pause.active(now) {
                 return Ok(wait_for(&p, now));
             }
+            if self.budget.is_set() {
+                if let Some(until) = self.budget_use(now).held_until {
+                    return Ok(Claim::Wait((until - now).to_std().unwrap_or_default()));
+                }
+            }
             loop {
                 let (request_id, slot) = match self.take() {
                     Ok(taken) => taken,
@@ -114,6 +144,10 @@ impl Sends for FileSends {
                 if !self.attempt(&request_id, now, next.n).await {
                     continue;
                 }
+                self.tries
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_back(now);
                 let slot = Some(slot);
                 return Ok(Claim::Claimed(Box::new(Claimed {
                     request_id,
@@ -138,5 +172,9 @@ impl Sends for FileSends {
 
     fn paused(&self, now: DateTime<Utc>) -> Option<Pause> {
         self.pause.active(now)
+    }
+
+    fn capacity(&self, now: DateTime<Utc>) -> Option<Use> {
+        self.budget.is_set().then(|| self.budget_use(now))
     }
 }

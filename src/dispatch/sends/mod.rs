@@ -1,10 +1,11 @@
 //! The sender's storage role: [`Sends`] hands the dispatcher the next call to send, its
 //! try recorded durably before the request leaves (a crash from there on makes the entry
 //! unconfirmed, never resent on its own), within `BLAND_MAX_CONCURRENT` and
-//! `BLAND_MAX_CALLS_PER_SECOND`. The dispatcher tells it what happened ([`Wake`]) and
-//! asks for calls until there is nothing to send, no room, or a wait. A 429 from the
-//! provider pauses every send ([`Sends::pause`]): in this process on files, in the shared
-//! `dispatch_pace` row for every instance on the database.
+//! `BLAND_MAX_CALLS_PER_SECOND`, and the hourly and daily budgets ([`budget`]). The
+//! dispatcher tells it what happened ([`Wake`]) and asks for calls until there is nothing
+//! to send, no room, or a wait. A 429 from the provider pauses every send
+//! ([`Sends::pause`]): in this process on files, in the shared `dispatch_pace` row for
+//! every instance on the database.
 //!
 //! Two implementations, picked in `startup/`: [`FileSends`] (this process is the only
 //! sender: the ids it was told, a slot per call in flight, the spacing kept here, and an
@@ -24,6 +25,7 @@ use super::outbox::NextAttempt;
 use super::Wake;
 use crate::store::StoreError;
 
+pub mod budget;
 mod file;
 mod rows;
 #[cfg(test)]
@@ -71,6 +73,9 @@ pub trait Sends: Send + Sync {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The pause in force at `now`, as this instance last saw it (for `/health`).
     fn paused(&self, now: DateTime<Utc>) -> Option<Pause>;
+    /// The calling budgets' use (`BLAND_MAX_CALLS_PER_HOUR`, `_PER_DAY`), when set, as
+    /// this instance last counted it (for `/health`).
+    fn capacity(&self, now: DateTime<Utc>) -> Option<budget::Use>;
 }
 
 /// Sending paused until `until`, and why (the provider's answer).

@@ -95,12 +95,14 @@ async fn behaves(sends: &dyn Sends, outbox: &dyn OutboxStore) {
     assert!(matches!(claim(sends, at(21)).await, Claim::Nothing));
 }
 
-#[tokio::test]
-async fn files_behave_as_sends() {
+/// Each implementation over a fresh outbox holding `req_a` and `req_b`.
+async fn files(
+    dir: &std::path::Path,
+    bland: &crate::config::BlandSettings,
+) -> (FileSends, crate::dispatch::outbox::store::FileOutbox) {
     use crate::dispatch::outbox::{store::FileOutbox, Outbox, Record};
-    let dir = tempfile::tempdir().expect("tempdir");
     let quarantine = crate::store::quarantine::Quarantine::in_memory();
-    let (outbox, _) = Outbox::open(dir.path(), at(0), &quarantine).expect("open");
+    let (outbox, _) = Outbox::open(dir, at(0), &quarantine).expect("open");
     let outbox = Arc::new(outbox);
     for id in ["req_a", "req_b"] {
         let queued = Record::Queued {
@@ -112,16 +114,14 @@ async fn files_behave_as_sends() {
         };
         outbox.record(queued).wait().await.expect("queued");
     }
-    let sends = FileSends::new(outbox.clone(), &bland());
-    behaves(&sends, &FileOutbox(outbox)).await;
+    let sends = FileSends::new(outbox.clone(), bland, chrono_tz::America::New_York);
+    (sends, FileOutbox(outbox))
 }
 
-#[tokio::test]
-async fn rows_behave_as_sends() {
-    let Some(test) = crate::db::scratch::Scratch::create().await else {
-        return;
-    };
-    let db = crate::db::Db::connect(&test.url, 2).await.expect("connect");
+async fn rows(
+    db: &crate::db::Db,
+    bland: &crate::config::BlandSettings,
+) -> (DbSends, crate::dispatch::outbox::store::DbOutbox) {
     for (n, id) in ["req_a", "req_b"].into_iter().enumerate() {
         let body = serde_json::json!({"phone_number": "+14155550101"});
         let lead = format!("lead-{id}");
@@ -129,6 +129,59 @@ async fn rows_behave_as_sends() {
         queued.await.expect("queued");
     }
     let outbox = crate::dispatch::outbox::store::DbOutbox::new(db.clone());
-    behaves(&DbSends::new(db.clone(), &bland()), &outbox).await;
-    db.pool.close().await;
+    let sends = DbSends::new(db.clone(), bland, chrono_tz::America::New_York);
+    (sends, outbox)
+}
+
+/// A budget of one call an hour: the second waits for the next hour (21:00 UTC, 2,000 s
+/// after `at(0)`), and `capacity` says so.
+async fn budget_behaves(sends: &dyn Sends, outbox: &dyn OutboxStore) {
+    sends.told(Wake::Queued("req_a".into()));
+    sends.told(Wake::Queued("req_b".into()));
+    let a = claimed(claim(sends, at(1)).await);
+    sent(outbox, a, at(2)).await;
+    match claim(sends, at(3)).await {
+        Claim::Wait(d) => assert_eq!(d, std::time::Duration::from_secs(1997)),
+        _ => panic!("the hour's budget is spent"),
+    }
+    let used = sends.capacity(at(3)).expect("a budget is set");
+    assert_eq!(
+        (used.hour, used.per_hour, used.held_until),
+        (1, Some(1), Some(at(2000)))
+    );
+    let b = claimed(claim(sends, at(2000)).await);
+    assert_eq!(b.request_id, "req_b");
+}
+
+fn one_an_hour() -> crate::config::BlandSettings {
+    let mut b = bland();
+    b.max_calls_per_hour = Some(1);
+    b
+}
+
+#[tokio::test]
+async fn files_behave_as_sends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sends, outbox) = files(dir.path(), &bland()).await;
+    behaves(&sends, &outbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sends, outbox) = files(dir.path(), &one_an_hour()).await;
+    budget_behaves(&sends, &outbox).await;
+}
+
+#[tokio::test]
+async fn rows_behave_as_sends() {
+    for bland in [bland(), one_an_hour()] {
+        let Some(test) = crate::db::scratch::Scratch::create().await else {
+            return;
+        };
+        let db = crate::db::Db::connect(&test.url, 2).await.expect("connect");
+        let (sends, outbox) = rows(&db, &bland).await;
+        if bland.max_calls_per_hour.is_some() {
+            budget_behaves(&sends, &outbox).await;
+        } else {
+            behaves(&sends, &outbox).await;
+        }
+        db.pool.close().await;
+    }
 }
