@@ -178,12 +178,28 @@ function sources({ feeds, lists }) {
   return out;
 }
 
+// What a component says beyond its status: an error or warning, and for dispatch a
+// pause after a 429 and what is left of the calling budgets.
+function healthNote(c) {
+  if (c.error || c.warning) return c.error || c.warning;
+  const parts = [];
+  if (c.paused_until) parts.push(['sending paused until ', when(c.paused_until), ` (${c.paused_why || '429'})`]);
+  const cap = c.capacity;
+  if (cap) {
+    for (const [k, label] of [['hour', 'this hour'], ['day', 'today']]) {
+      if (cap[k] && cap[k].limit != null) parts.push(`${num(cap[k].used)} of ${num(cap[k].limit)} calls ${label}`);
+    }
+    if (cap.held_until) parts.push(['calls held until ', when(cap.held_until)]);
+  }
+  return parts.flatMap((p, i) => (i ? [' · ', p] : [p]));
+}
+
 function healthCard(hl) {
   const comps = Object.entries(hl.components || {});
   return [
     h('p', {}, 'Overall ', h('span', { id: 'health-status' }, status(hl.status)),
       ` · ${hl.mode} · version ${hl.version} · up ${Math.round((hl.uptime_s || 0) / 60)} min`),
     table([['Component', ([k]) => k], ['Status', ([, c]) => status(c.status)],
-      ['Note', ([, c]) => c.error || c.warning || '']], comps),
+      ['Note', ([k, c]) => h('span', { id: `health-note-${k}` }, healthNote(c))]], comps),
   ];
 }

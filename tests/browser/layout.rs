@@ -152,3 +152,41 @@ async fn settings_hide_a_closed_days_hours_offer_a_choice_for_the_unknown_zone_a
     assert_eq!(doc["local_window"]["unknown_zone"], "all_us_zones", "{doc}");
     assert_eq!(doc["hours"]["sat"]["start"], "09:00", "{doc}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn today_shows_the_hourly_budget_and_the_lookup_a_call_placed_elsewhere() {
+    // Dry run with a budget of one call an hour: the second lead waits in the outbox.
+    let app = crate::helpers::spawn_app_with(|s| s.bland.max_calls_per_hour = Some(1)).await;
+    let Some(b) = launch(1280, 800).await else {
+        return;
+    };
+    for (id, phone) in [("B-1", "3055552190"), ("B-2", "3055552191")] {
+        let answer = post(
+            &app,
+            "/webhooks/lead",
+            json!({"lead_id": id, "phone_number": phone}),
+        )
+        .await;
+        assert_eq!(answer["decision"], "accepted", "{answer}");
+    }
+    let recorded = post(
+        &app,
+        "/webhooks/attempt",
+        json!({"lead_id": "B-3", "phone_number": "3055552192", "source": "convoso", "id": "log-9"}),
+    )
+    .await;
+    assert_eq!(recorded["status"], "recorded", "{recorded}");
+    sign_in(&b, &app).await;
+    let note = b
+        .text_contains("#health-note-dispatch", "1 of 1 calls this hour")
+        .await;
+    assert!(
+        note.contains("calls held until 2026-11-23 11:00:00"),
+        "{note}"
+    );
+    b.click("a[data-page=lookup]").await;
+    b.type_into("#lookup-q", "3055552192").await;
+    b.click("#lookup-form button[type=submit]").await;
+    let row = b.text_contains("#lookup-out", "placed by convoso").await;
+    assert!(row.contains("log-9"), "{row}");
+}
