@@ -112,10 +112,15 @@ async fn held(
     limits: &Limits<'_>,
     used: Option<Started>,
 ) -> Result<Option<Claim>, DbError> {
-    let (paused_until, why): (Option<DateTime<Utc>>, Option<String>) =
-        sqlx::query_as("SELECT paused_until, paused_why FROM dispatch_pace")
-            .fetch_one(&mut **tx)
-            .await?;
+    // The pace row once: the pause, and how long until the next start is allowed.
+    let (paused_until, why, wait_ms): (Option<DateTime<Utc>>, Option<String>, f64) =
+        sqlx::query_as(
+            "SELECT paused_until, paused_why,
+                    GREATEST(0, EXTRACT(EPOCH FROM (next_at - clock_timestamp())) * 1000)::float8
+             FROM dispatch_pace",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
     if let Some(until) = paused_until.filter(|u| *u > at) {
         let why = why.unwrap_or_default();
         return Ok(Some(Claim::Paused { until, why }));
@@ -131,12 +136,6 @@ async fn held(
     if in_flight >= limits.max_in_flight {
         return Ok(Some(Claim::Full));
     }
-    let wait_ms: f64 = sqlx::query_scalar(
-        "SELECT GREATEST(0, EXTRACT(EPOCH FROM (next_at - clock_timestamp())) * 1000)::float8
-         FROM dispatch_pace",
-    )
-    .fetch_one(&mut **tx)
-    .await?;
     Ok((wait_ms > 0.0)
         .then(|| Claim::Wait(std::time::Duration::from_micros((wait_ms * 1000.0) as u64))))
 }

@@ -29,7 +29,7 @@ pub struct DbSends {
     pause: PauseCell,
     budget: Budget,
     /// The budgets' use as this instance's last claim counted it.
-    used: Mutex<Option<(DateTime<Utc>, super::budget::Windows, pace::Started)>>,
+    used: Mutex<Option<(super::budget::Windows, pace::Started)>>,
 }
 
 impl DbSends {
@@ -90,7 +90,7 @@ impl Sends for DbSends {
                         s.hour += 1;
                         s.day += 1;
                     }
-                    *self.used.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, w, s));
+                    *self.used.lock().unwrap_or_else(PoisonError::into_inner) = Some((w, s));
                 }
                 let done_with_only = || {
                     if only.is_some() {
@@ -151,8 +151,8 @@ impl Sends for DbSends {
         let w = self.budget.windows(now);
         let last = *self.used.lock().unwrap_or_else(PoisonError::into_inner);
         let (hour, day) = match last {
-            Some((_, lw, s)) if lw == w => (s.hour, s.day),
-            Some((_, lw, s)) if lw.day == w.day => (0, s.day),
+            Some((lw, s)) if lw == w => (s.hour, s.day),
+            Some((lw, s)) if lw.day == w.day => (0, s.day),
             _ => (0, 0),
         };
         Some(self.budget.check(&w, hour, day))
