@@ -47,6 +47,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/flags.js", JS),
     asset!("js/flag_forms.js", JS),
     asset!("js/lookup.js", JS),
+    asset!("js/caller_ids.js", JS),
     asset!("js/settings.js", JS),
     asset!("js/forms.js", JS),
     asset!("vendor/uplot/uPlot.iife.min.js", JS),

@@ -42,7 +42,11 @@
 //!   (`sends::Sends`: the ids this process was told, its slots, spacing, pause after a
 //!   429 and calling budgets (`sends::budget`), or claims on shared rows under the
 //!   deployment's limits, pause and budgets), the window re-check (`window`), each try
-//!   (`tries`);
+//!   (`tries`), the number each call is placed from (`callerid`: the caller-ID pool's
+//!   document, its pure selection `callerid::select`, and its storage role
+//!   `callerid::store::PoolCalls` — calls in memory rebuilt from the journal, or
+//!   `caller_id_calls` rows taken under a per-number lock), and the calls held for
+//!   capacity (`held`);
 //!   [`dispatch::FollowUps`] — completion and follow-up: the completion matched to its
 //!   call (`completion`), what an outcome or a block sets off — do-not-call flags, Convoso
 //!   writes through their sender (`writeback`), redials through the deferred queue

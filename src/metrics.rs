@@ -45,6 +45,11 @@ pub struct ListLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallerIdLabels {
+    pub number: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FeedResult {
     pub feed: String,
     pub result: &'static str,
@@ -79,6 +84,13 @@ pub struct Metrics {
     /// Release passes this instance ran (in database mode, while it held the release
     /// lease): the release task is alive, and a test can wait for a pass after a clock move.
     pub release_passes: Counter,
+    /// Per caller-ID pool number: calls today and this hour, pickups in the window, and
+    /// whether it is usable now (1) or rested, cooling down, at a cap or disabled (0). Set
+    /// when `/metrics` is read.
+    pub caller_id_calls_today: Family<CallerIdLabels, Gauge>,
+    pub caller_id_calls_hour: Family<CallerIdLabels, Gauge>,
+    pub caller_id_pickups: Family<CallerIdLabels, Gauge>,
+    pub caller_id_usable: Family<CallerIdLabels, Gauge>,
 }
 
 impl Metrics {
@@ -99,6 +111,10 @@ impl Metrics {
             deferred_leads: Gauge::default(),
             deferred_due: Gauge::default(),
             release_passes: Counter::default(),
+            caller_id_calls_today: Family::default(),
+            caller_id_calls_hour: Family::default(),
+            caller_id_pickups: Family::default(),
+            caller_id_usable: Family::default(),
         };
         m.register_requests();
         m.register_lists_and_queue();
@@ -177,6 +193,26 @@ impl Metrics {
             "deferred_due",
             "Deferred leads whose release time has passed (waiting for a release round)",
             self.deferred_due.clone(),
+        );
+        r.register(
+            "caller_id_calls_today",
+            "Calls placed from each caller-ID pool number today (the business day)",
+            self.caller_id_calls_today.clone(),
+        );
+        r.register(
+            "caller_id_calls_hour",
+            "Calls placed from each caller-ID pool number this clock hour",
+            self.caller_id_calls_hour.clone(),
+        );
+        r.register(
+            "caller_id_pickups",
+            "Pickups of each caller-ID pool number's calls in the pool's rolling window",
+            self.caller_id_pickups.clone(),
+        );
+        r.register(
+            "caller_id_usable",
+            "Whether each caller-ID pool number may place a call now (1) or not (0)",
+            self.caller_id_usable.clone(),
         );
         r.register(
             "release_passes",

@@ -106,6 +106,9 @@ pub trait CallProvider: Send + Sync {
     /// The request body for a call to `lead` under our `request_id`, from `from`.
     fn call_body(&self, lead: &Lead, request_id: &str, from: Option<&str>) -> Value;
 
+    /// A stored body placed from `from` instead (the caller-ID pool's choice at send time).
+    fn with_from(&self, body: &Value, from: &str) -> Value;
+
     /// Which redial a body is (our marker in it), if it is one.
     fn redial_of(&self, body: &Value) -> Option<u64>;
 

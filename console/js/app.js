@@ -1,5 +1,5 @@
 // The shell: sign-in, navigation between pages (#/today, #/statistics, #/flags, #/lookup,
-// #/settings), and sign-out. Each page module exports mount(root) → unmount().
+// #/callerids, #/settings), and sign-out. Each page module exports mount(root) → unmount().
 
 import { api, session, whenUnauthorized } from './api.js';
 import { h, setZone } from './dom.js';
@@ -8,8 +8,9 @@ import * as statistics from './statistics.js';
 import * as flags from './flags.js';
 import * as lookup from './lookup.js';
 import * as settings from './settings.js';
+import * as callerids from './caller_ids.js';
 
-const pages = { today, statistics, flags, lookup, settings };
+const pages = { today, statistics, flags, lookup, callerids, settings };
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const signOut = document.getElementById('sign-out');

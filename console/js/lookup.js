@@ -89,7 +89,8 @@ function eventRows(events) {
     ['Result', (e) => status(e.status || e.outcome || e.decision || e.why || '—')],
     ['Detail', (e) => (e.event === 'external'
       ? ['placed by ', e.source, ' (', h('code', {}, e.id), ') at ', when(e.at)]
-      : e.call_id || e.error || e.reason || '')],
+      : [e.call_id || e.error || e.reason || '',
+        e.caller_id ? ` · from ${e.caller_id.number} (${e.caller_id.tier}, weight ${e.caller_id.weight})` : ''])],
   ], events);
 }
 

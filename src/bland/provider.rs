@@ -109,6 +109,14 @@ impl CallProvider for Bland {
         )
     }
 
+    fn with_from(&self, body: &Value, from: &str) -> Value {
+        let mut body = body.clone();
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("from".into(), Value::String(from.to_string()));
+        }
+        body
+    }
+
     fn redial_of(&self, body: &Value) -> Option<u64> {
         body["metadata"]["redial"].as_u64()
     }

@@ -7,7 +7,14 @@ use std::path::Path;
 use super::{ConfigError, SETTINGS};
 
 /// Tables read as a whole rather than as scalar settings.
-const STRUCTURED_KEYS: &[&str] = &["bland.call", "content", "feeds", "lists"];
+const STRUCTURED_KEYS: &[&str] = &[
+    "bland.call",
+    "content",
+    "feeds",
+    "lists",
+    "caller_ids",
+    "caller_id_pool",
+];
 
 /// The tables read whole.
 #[derive(Default)]
@@ -16,6 +23,8 @@ pub(super) struct Tables {
     pub content: super::tables::ContentSettings,
     pub feeds: Vec<super::tables::FeedSettings>,
     pub lists: Vec<super::lists::ListSettings>,
+    pub caller_ids: Vec<serde_json::Value>,
+    pub caller_id_pool: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Reads the scalar settings into `raw`; returns the structured tables.
@@ -55,7 +64,38 @@ pub(super) fn read_file(
             ))
         }
     };
+    let as_json = |key: &str| {
+        table
+            .get(key)
+            .map(|v| {
+                serde_json::to_value(v)
+                    .map_err(|e| ConfigError::new(format!("{key} (in {shown})"), e.to_string()))
+            })
+            .transpose()
+    };
+    let caller_ids = match as_json("caller_ids")? {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(a)) => a,
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("caller_ids (in {shown})"),
+                "must be an array of tables: [[caller_ids]]",
+            ))
+        }
+    };
+    let caller_id_pool = match as_json("caller_id_pool")? {
+        None => serde_json::Map::new(),
+        Some(serde_json::Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("caller_id_pool (in {shown})"),
+                "must be a table",
+            ))
+        }
+    };
     Ok(Tables {
+        caller_ids,
+        caller_id_pool,
         bland_call,
         content: super::tables::content(&table, &shown)?,
         feeds: super::tables::feeds(&table, &shown)?,

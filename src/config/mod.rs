@@ -149,6 +149,10 @@ pub struct Settings {
     pub convoso: convoso::ConvosoSettings,
     /// `[redial]`: unanswered leads called again.
     pub redial: convoso::RedialSettings,
+    /// `[[caller_ids]]` (each table with its `number`) and `[caller_id_pool]`: the
+    /// caller-ID pool document's default, checked when the pool opens.
+    pub caller_ids: Vec<serde_json::Value>,
+    pub caller_id_pool: serde_json::Map<String, serde_json::Value>,
     /// Where the values came from (for the startup log line).
     pub config_file: Option<PathBuf>,
 }
@@ -209,6 +213,8 @@ impl Settings {
             database_max_connections: 16,
             convoso: convoso::ConvosoSettings::default(),
             redial: convoso::RedialSettings::default(),
+            caller_ids: Vec::new(),
+            caller_id_pool: serde_json::Map::new(),
             config_file: None,
         }
     }
@@ -241,6 +247,8 @@ impl Settings {
         settings.content = tables.content;
         settings.feeds = tables.feeds;
         settings.lists = tables.lists;
+        settings.caller_ids = tables.caller_ids;
+        settings.caller_id_pool = tables.caller_id_pool;
         settings.config_file = file;
         Ok(settings)
     }

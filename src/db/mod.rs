@@ -19,6 +19,7 @@
 //! makes two instances starting at once apply each migration exactly once) can never stay
 //! held by a pooled connection. No session-level advisory lock is used anywhere.
 
+pub mod caller_ids;
 pub mod copy;
 pub mod decisions;
 pub mod deferred;
@@ -116,6 +117,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "dispatch_starts",
         include_str!("../../migrations/0015_dispatch_starts.sql"),
+    ),
+    (
+        16,
+        "caller_id_calls",
+        include_str!("../../migrations/0016_caller_id_calls.sql"),
     ),
 ];
 

@@ -178,6 +178,9 @@ impl super::FollowUps {
             return Ok((c, Completed::Duplicate));
         }
         self.ledger.tracker.apply(&event);
+        if let Some(rid) = &request_id {
+            self.caller_ids.outcome(rid, c.outcome, event.at()).await;
+        }
         if let Some(phone) = &phone {
             self.ledger.line_free(phone, event.at());
         }

@@ -63,6 +63,8 @@ pub struct FollowUps {
     pub(super) blocklist: std::sync::Arc<crate::blocklist::Blocklist>,
     /// Writes back to Convoso (`None`: not wired, as in offline commands).
     pub writeback: Option<std::sync::Arc<super::writeback::Writeback>>,
+    /// Told each outcome (pickup rates, streaks, the automatic rest).
+    pub(super) caller_ids: std::sync::Arc<super::callerid::CallerIds>,
 }
 
 impl FollowUps {

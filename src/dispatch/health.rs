@@ -10,14 +10,17 @@ impl crate::health::HealthSource for Sending {
     /// Degraded while calls wait for an admin to settle them (`unconfirmed`, `failed`),
     /// while Bland is refusing calls that are being retried (`retrying`), while a 429
     /// pauses every send (`paused_until`, `paused_why`), and in live mode without
-    /// `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes). With a calling budget set,
+    /// `PUBLIC_BASE_URL` (Bland has nowhere to report outcomes), and while calls wait for a
+    /// caller id (`waiting_for_caller_id`: no number of the pool is usable). With a calling budget set,
     /// `capacity` says what is left of it this hour and today.
     fn report(&self) -> crate::health::ComponentReport {
         use crate::health::{ComponentReport, HealthStatus};
         let [queued, in_flight, unconfirmed, failed, retrying] = self.ledger.outbox_store.counts();
         let no_callback = self.provider.live() && self.ledger.settings.public_base_url.is_none();
         let paused = self.sends.paused(self.ledger.clock.now());
-        let status = if unconfirmed + failed + retrying > 0 || no_callback || paused.is_some() {
+        let waiting = self.caller_ids.waiting();
+        let held = paused.is_some() || waiting.is_some();
+        let status = if unconfirmed + failed + retrying > 0 || no_callback || held {
             HealthStatus::Degraded
         } else {
             HealthStatus::Ok
@@ -44,6 +47,9 @@ impl crate::health::HealthSource for Sending {
             report = report
                 .with("paused_until", crate::clock::format_instant(p.until))
                 .with("paused_why", p.why);
+        }
+        if let Some(w) = waiting {
+            report = report.with("waiting_for_caller_id", w.why);
         }
         if no_callback {
             report = report.with(

@@ -269,6 +269,7 @@ impl Ledger {
             phone: Some(entry.phone.clone()),
             call_id,
             error: Some(error.into()),
+            caller_id: None,
         }
     }
 

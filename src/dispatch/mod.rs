@@ -14,6 +14,7 @@
 //! follow-ups, every part → ledger); each handler is given the part it calls.
 
 pub mod batch;
+pub mod callerid;
 pub mod calls;
 pub mod completion;
 mod decide;
@@ -22,6 +23,7 @@ pub mod deferred;
 pub mod external;
 mod follow_up;
 mod health;
+mod held;
 mod intake;
 mod ledger;
 pub mod outbox;
@@ -99,6 +101,8 @@ pub struct Parts {
     pub blocklist: Arc<crate::blocklist::Blocklist>,
     pub writeback: Option<Arc<writeback::Writeback>>,
     pub release_passes: prometheus_client::metrics::counter::Counter,
+    /// The caller-ID pool (off without numbers).
+    pub caller_ids: Arc<callerid::CallerIds>,
 }
 
 /// A decided lead; `queue_id` is set when it was deferred.
@@ -133,6 +137,7 @@ impl Gateway {
             provider: p.provider.clone(),
             blocklist: p.blocklist,
             writeback: p.writeback,
+            caller_ids: p.caller_ids.clone(),
         });
         let intake = Arc::new(Intake::new(
             ledger.clone(),
@@ -152,6 +157,9 @@ impl Gateway {
             sends: p.sends,
             provider: p.provider.clone(),
             scheduler: p.scheduler,
+            caller_ids: p.caller_ids,
+            leases: p.leases.clone(),
+            held: Default::default(),
         });
         let reconciler = Arc::new(Reconciler::new(
             ledger.clone(),

@@ -101,6 +101,7 @@ impl Intake {
                 phone: entry.as_ref().map(|e| e.phone.clone()),
                 call_id: None,
                 error: Some("the instance sending this call stopped; Bland may have it".into()),
+                caller_id: None,
             };
             self.ledger.record_dispatch(event).wait().await?;
         }

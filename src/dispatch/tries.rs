@@ -18,6 +18,8 @@ pub(super) struct Try<'a> {
     request_id: &'a str,
     next: NextAttempt,
     first_try: DateTime<Utc>,
+    /// The caller-ID pool's choice (its count given back if nothing is placed).
+    caller_id: Option<crate::journal::CallerIdChoice>,
 }
 
 async fn durable(pending: crate::store::appender::Pending, what: &str, request_id: &str) -> bool {
@@ -43,7 +45,13 @@ impl<'a> Try<'a> {
             request_id,
             next,
             first_try,
+            caller_id: None,
         }
+    }
+
+    pub(super) fn with_caller_id(mut self, c: Option<crate::journal::CallerIdChoice>) -> Self {
+        self.caller_id = c;
+        self
     }
 
     /// The call-journal line of this try's result.
@@ -61,6 +69,7 @@ impl<'a> Try<'a> {
             phone: Some(self.next.phone.clone()),
             call_id,
             error,
+            caller_id: self.caller_id.clone(),
         }
     }
 
@@ -85,6 +94,7 @@ impl<'a> Try<'a> {
             SendResult::Retry { after, why } | SendResult::Throttled { after, why }
                 if self.may_retry(at) =>
             {
+                self.give_back().await;
                 let n = self.next.n;
                 let delay =
                     after.unwrap_or_else(|| backoff(gw.ledger.settings.bland.retry_base_ms, n));
@@ -99,6 +109,7 @@ impl<'a> Try<'a> {
                 }
             }
             SendResult::Retry { why, .. } | SendResult::Throttled { why, .. } => {
+                self.give_back().await;
                 let why = format!(
                     "gave up after {} tries in {} s: {why}",
                     self.next.n,
@@ -107,6 +118,7 @@ impl<'a> Try<'a> {
                 self.failed(why, at).await;
             }
             SendResult::Failed { status, message } => {
+                self.give_back().await;
                 self.failed(format!("Bland refused the call ({status}): {message}"), at)
                     .await;
             }
@@ -134,6 +146,13 @@ impl<'a> Try<'a> {
         SendResult::Retry {
             after: Some(delay),
             why,
+        }
+    }
+
+    /// Nothing was placed: the caller id's count is given back.
+    async fn give_back(&self) {
+        if self.caller_id.is_some() {
+            self.gw.caller_ids.give_back(self.request_id).await;
         }
     }
 

@@ -58,6 +58,7 @@ impl Sending {
             phone: Some(phone.to_string()),
             call_id: None,
             error: Some(why.clone()),
+            caller_id: None,
         });
         let tried = match queue {
             Some(queue_id) => Tried::Deferred { queue_id },

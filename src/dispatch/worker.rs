@@ -28,6 +28,11 @@ pub struct Sending {
     pub(super) provider: Arc<dyn crate::provider::CallProvider>,
     /// The calling window, re-checked before each send.
     pub(super) scheduler: Arc<crate::schedule::Scheduler>,
+    /// Which number each call is placed from (off without numbers).
+    pub caller_ids: Arc<super::callerid::CallerIds>,
+    /// Who journals the calls held for capacity (database mode: one instance).
+    pub(super) leases: Arc<dyn crate::store::lease::Leases>,
+    pub(super) held: super::held::Held,
 }
 
 /// Backoff before try `n + 1`: base × 2^(n−1), ±50 % jitter, capped at 60 s.
@@ -65,6 +70,11 @@ pub async fn run(
             _ = tick.tick() => {}
         }
         loop {
+            // No caller id usable: nothing is claimed (no try counted, no budget spent)
+            // until one is; the next tick looks again.
+            if !gw.caller_id_usable().await {
+                break;
+            }
             match sends.claim(gw.ledger.clock.now()).await {
                 Ok(Claim::Claimed(c)) => {
                     let gw = gw.clone();
@@ -81,6 +91,7 @@ pub async fn run(
                 }
             }
         }
+        gw.note_held().await;
     }
     while in_flight.join_next().await.is_some() {}
 }
@@ -99,7 +110,14 @@ async fn send_claimed(gw: &Sending, c: Claimed) {
         .window_still_open(&rid, &next.body, &next.lead_id, &next.phone, now)
         .await
     {
-        Ok(true) => super::tries::Try::new(gw, &rid, next, now).send().await,
+        Ok(true) => {
+            if let Some((next, caller_id)) = gw.caller_id_for(&rid, next, now).await {
+                super::tries::Try::new(gw, &rid, next, now)
+                    .with_caller_id(caller_id)
+                    .send()
+                    .await
+            }
+        }
         Ok(false) => {}
         Err(e) => {
             tracing::error!(request_id = %rid, error = %e, "could not move a call whose window closed back to the queue; trying again in a minute");
@@ -116,4 +134,71 @@ async fn send_claimed(gw: &Sending, c: Claimed) {
         }
     }
     drop(slot);
+}
+
+impl Sending {
+    /// Whether a call may be claimed as far as the caller-ID pool is concerned (always,
+    /// without a pool): some number is usable now. Otherwise the wait is logged once per
+    /// reason and shown to admins ([`super::callerid::CallerIds::waiting`]).
+    async fn caller_id_usable(&self) -> bool {
+        let pool = &self.caller_ids;
+        if !pool.active() {
+            return true;
+        }
+        let now = self.ledger.clock.now();
+        match pool.status(now).await {
+            Ok((st, _)) => {
+                let [queued, ..] = self.ledger.outbox_store.counts();
+                pool.note_wait(&st, queued > 0)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the caller-ID pool's calls; no call is placed until it can be read");
+                false
+            }
+        }
+    }
+
+    /// The call as it will be sent: from the number the pool chose (counted against its
+    /// caps), or as stored without a pool. `None` when no number is usable after all (a
+    /// take lost to another instance): the call is retried when one may be.
+    async fn caller_id_for(
+        &self,
+        rid: &str,
+        mut next: super::outbox::NextAttempt,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(
+        super::outbox::NextAttempt,
+        Option<crate::journal::CallerIdChoice>,
+    )> {
+        use super::callerid::Chosen;
+        let chosen = match self.caller_ids.choose(rid, &next.phone, now).await {
+            Ok(c) => c,
+            Err(e) => Chosen::NoneUsable {
+                why: format!("cannot read the caller-ID pool: {e}"),
+                until: None,
+            },
+        };
+        match chosen {
+            Chosen::Off => Some((next, None)),
+            Chosen::Number(c) => {
+                next.body = self.provider.with_from(&next.body, &c.number);
+                Some((next, Some(c)))
+            }
+            // Looked at again in a second: the dispatcher's check before each claim then
+            // holds it, without counting tries, until a number is usable.
+            Chosen::NoneUsable { why, .. } => {
+                let delay = Duration::from_secs(1);
+                tracing::warn!(request_id = rid, error = %why, "no caller id for this call; it waits");
+                let retry = Tried::Retry {
+                    n: next.n,
+                    error: why,
+                    delay,
+                };
+                if self.ledger.finish_try(rid, now, retry).await {
+                    self.ledger.retry_after(rid, delay);
+                }
+                None
+            }
+        }
+    }
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 pub use read::{each_call_in, for_each_call, lines_containing, read_day};
 use read::{parse_day, select_lines};
-pub use records::{Attempt, CallEvent, Decision, DispatchStatus, Outcome};
+pub use records::{Attempt, CallEvent, CallerIdChoice, Decision, DispatchStatus, Outcome};
 
 use crate::clock::business_date;
 use crate::store::appender::Pending;

@@ -77,6 +77,18 @@ pub enum DispatchStatus {
     Unconfirmed,
     /// Not sent: the calling window closed before the send; back in the deferred queue.
     Deferred,
+    /// Not sent yet: it waits for capacity (a calling budget spent, sending paused after
+    /// a 429, no caller id usable); `error` says which. The call stays queued.
+    Held,
+}
+
+/// The caller-ID pool's choice for one call: the number, the tier that chose it
+/// (`sticky`, `area_code`, `state`, `time_zone`, `any`) and its weight then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallerIdChoice {
+    pub number: String,
+    pub tier: String,
+    pub weight: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -179,6 +191,9 @@ pub enum CallEvent {
         call_id: Option<String>,
         #[serde(default)]
         error: Option<String>,
+        /// The caller-ID pool's choice for this try (none without a pool).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller_id: Option<CallerIdChoice>,
     },
     /// An `unconfirmed` call looked up at Bland: `found` (settled as sent with its
     /// `call_id`), `absent` (not in Bland's list `reconcile_after_minutes` after its send;

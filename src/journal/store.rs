@@ -249,6 +249,7 @@ mod tests {
             phone: Some("+13055551234".into()),
             call_id: Some(format!("call-{rid}")),
             error: None,
+            caller_id: None,
         }
     }
 

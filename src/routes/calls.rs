@@ -66,7 +66,10 @@ async fn check(
 }
 
 #[utoipa::path(get, path = "/api/admin/calls/pending", tag = "admin", summary = "The open outbox", responses((status = 200, description = "done", body = super::schemas_ops::PendingCalls), (status = 401, description = "missing or wrong X-API-Key", body = super::openapi::ErrorBody), (status = 503, description = "unavailable (storage, database, or the admin API off)", body = super::openapi::ErrorBody)), security(("api_key" = [])))]
-async fn pending(ledger: web::Data<Ledger>) -> Result<HttpResponse, ApiError> {
+async fn pending(
+    ledger: web::Data<Ledger>,
+    pool: web::Data<crate::dispatch::callerid::CallerIds>,
+) -> Result<HttpResponse, ApiError> {
     let entries = ledger.outbox_entries().await.map_err(ApiError::store)?;
     let count = |s: crate::dispatch::outbox::State| entries.iter().filter(|e| e.state == s).count();
     use crate::dispatch::outbox::State;
@@ -75,6 +78,7 @@ async fn pending(ledger: web::Data<Ledger>) -> Result<HttpResponse, ApiError> {
         "in_flight": count(State::InFlight),
         "unconfirmed": count(State::Unconfirmed),
         "failed": count(State::Failed),
+        "waiting_for_caller_id": pool.waiting(),
         "entries": entries,
     })))
 }

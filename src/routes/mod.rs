@@ -4,6 +4,7 @@
 pub mod attempts;
 pub mod auth;
 pub mod blocklist;
+mod caller_ids;
 pub mod calls;
 pub mod convoso;
 pub mod error;
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 // Fixed paths first: `/blocklist/statistics` must not be taken for a flag id.
                 .configure(stats::configure)
                 .configure(tracker::configure)
+                .configure(caller_ids::configure)
                 .configure(calls::configure)
                 .configure(quarantine::configure)
                 .configure(lookup::configure)

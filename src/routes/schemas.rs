@@ -237,6 +237,7 @@ pub struct DayCounts {
     dispatch_failures: u64,
     unconfirmed: u64,
     requeued: u64,
+    held_for_capacity: u64,
     /// By outcome of our calls: `human`, `voicemail`, `no_answer`, `busy`, `transferred`,
     /// `failed`.
     outcomes: BTreeMap<String, u64>,

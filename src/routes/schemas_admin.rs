@@ -109,3 +109,90 @@ pub struct ScrubAudit {
     timezone: String,
     days: Vec<ScrubDay>,
 }
+
+/// A pool number's rest.
+#[derive(ToSchema)]
+pub struct CallerIdRest {
+    reason: String,
+    until: Option<String>,
+    at: String,
+    /// `admin` or `automatic`.
+    by: String,
+}
+
+/// One pool number now.
+#[derive(ToSchema)]
+pub struct CallerIdRow {
+    number: String,
+    /// `usable`, `disabled`, `rested`, `hourly_cap`, `daily_cap`, `cooling_down`.
+    state: String,
+    until: Option<String>,
+    cooldown_until: Option<String>,
+    weight: f64,
+    pickup_rate: Option<f64>,
+    calls_this_hour: u64,
+    calls_today: u64,
+    /// In the rolling window.
+    calls: u64,
+    outcomes: u64,
+    pickups: u64,
+    streak: u64,
+    hourly_cap: Option<u64>,
+    daily_cap: Option<u64>,
+    area_codes: Vec<String>,
+    states: Vec<String>,
+    enabled: bool,
+    rested: Option<CallerIdRest>,
+    /// Choices per tier (`sticky`, `area_code`, `state`, `time_zone`, `any`) since this
+    /// instance started.
+    tier_hits: BTreeMap<String, u64>,
+}
+
+/// Why calls wait for a caller id.
+#[derive(ToSchema)]
+pub struct CallerIdWait {
+    why: String,
+    until: Option<String>,
+}
+
+/// `GET /api/admin/caller-ids`.
+#[derive(ToSchema)]
+pub struct CallerIdList {
+    enabled: bool,
+    waiting: Option<CallerIdWait>,
+    pool_pickup_rate: Option<f64>,
+    numbers: Vec<CallerIdRow>,
+}
+
+/// A call placed from a pool number.
+#[derive(ToSchema)]
+pub struct CallerIdCall {
+    request_id: String,
+    phone: String,
+    at: String,
+    outcome: Option<String>,
+    outcome_at: Option<String>,
+}
+
+/// `GET /api/admin/caller-ids/{number}`: the row and its recent calls.
+#[derive(ToSchema)]
+pub struct CallerIdOne {
+    #[schema(inline)]
+    #[serde(flatten)]
+    row: CallerIdRow,
+    recent_calls: Vec<CallerIdCall>,
+}
+
+/// The caller-ID pool's config document.
+#[derive(ToSchema)]
+pub struct CallerIdPool {
+    /// Keyed by E.164.
+    numbers: BTreeMap<String, Value>,
+    daily_cap: Option<u64>,
+    hourly_cap: Option<u64>,
+    window_hours: u64,
+    cooldowns: Vec<Value>,
+    min_available: u64,
+    auto_rest: Value,
+    cooldowns_cleared_at: Option<String>,
+}

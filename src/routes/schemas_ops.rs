@@ -81,6 +81,8 @@ pub struct PendingCalls {
     in_flight: u64,
     unconfirmed: u64,
     failed: u64,
+    /// Set while queued calls wait because no caller id of the pool is usable.
+    waiting_for_caller_id: Option<super::schemas_admin::CallerIdWait>,
     entries: Vec<OutboxEntry>,
 }
 

@@ -81,8 +81,35 @@ async fn live() -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system", summary = "Prometheus metrics (OpenMetrics text)", responses((status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text")))]
-async fn metrics(state: web::Data<AppState>, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn metrics(
+    state: web::Data<AppState>,
+    ledger: web::Data<Ledger>,
+    pool: web::Data<crate::dispatch::callerid::CallerIds>,
+) -> HttpResponse {
     ledger.refresh_counts().await;
+    if pool.active() {
+        match pool.status(state.clock.now()).await {
+            Ok((st, _)) => {
+                let m = &state.metrics;
+                for s in st {
+                    let l = crate::metrics::CallerIdLabels { number: s.number };
+                    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                    m.caller_id_calls_today
+                        .get_or_create(&l)
+                        .set(n(s.usage.calls_today));
+                    m.caller_id_calls_hour
+                        .get_or_create(&l)
+                        .set(n(s.usage.calls_this_hour));
+                    m.caller_id_pickups
+                        .get_or_create(&l)
+                        .set(n(s.usage.pickups));
+                    let usable = s.state == crate::dispatch::callerid::select::State::Usable;
+                    m.caller_id_usable.get_or_create(&l).set(i64::from(usable));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the caller-ID pool for /metrics"),
+        }
+    }
     let (depth, due, _) = ledger.deferred_summary();
     let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
     let (depth, due) = (n(depth), n(due));

@@ -107,6 +107,7 @@ pub(super) async fn build_gateway(
         decisions,
         // The database's group commit for intake; the file appenders commit in groups.
         batched: src.db.is_some(),
+        caller_ids: src.caller_ids.clone(),
     });
     outbox_store
         .refresh()

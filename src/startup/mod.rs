@@ -90,6 +90,7 @@ fn http_server(
     let intake = web::Data::from(gateway.intake.clone());
     let follow_ups = web::Data::from(gateway.follow_ups.clone());
     let reconciler = web::Data::from(gateway.reconciler.clone());
+    let caller_ids = web::Data::from(gateway.sending.caller_ids.clone());
     let mut server = HttpServer::new(move || {
         let (json, payload, form, query, path) = extractor_configs(max_body);
         App::new()
@@ -98,6 +99,7 @@ fn http_server(
             .app_data(intake.clone())
             .app_data(follow_ups.clone())
             .app_data(reconciler.clone())
+            .app_data(caller_ids.clone())
             .app_data(json)
             .app_data(payload)
             .app_data(form)
@@ -187,9 +189,11 @@ impl Application {
             feeds,
             scheduler,
             tracker,
+            caller_ids,
         } = components;
         let (listener, addr) = bind(&settings)?;
-        let health = health_sources(&gateway, &blocklist, &feeds, &lists, &quarantine);
+        let mut health = health_sources(&gateway, &blocklist, &feeds, &lists, &quarantine);
+        health.insert(2, caller_ids.clone());
         let state = web::Data::new(AppState {
             admin_keys: AdminKeys::new(&settings.admin_api_keys),
             settings: shared_settings,
@@ -220,6 +224,7 @@ impl Application {
                 blocklist_files,
                 scheduler,
                 tracker,
+                caller_ids,
                 leases,
                 intake: gateway.intake.clone(),
                 reconciler: gateway.reconciler.clone(),

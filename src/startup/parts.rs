@@ -11,6 +11,8 @@ use crate::blocklist::Blocklist;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::dispatch::callerid::store::{DbCalls as DbPoolCalls, FileCalls, PoolCalls};
+use crate::dispatch::callerid::CallerIds;
 use crate::feeds::copies::{DbCopies, FeedCopies, FileCopies};
 use crate::feeds::Feeds;
 use crate::journal::Journals;
@@ -40,6 +42,7 @@ pub(super) struct Components {
     pub feeds: Arc<Feeds>,
     pub scheduler: Arc<Scheduler>,
     pub tracker: Arc<Tracker>,
+    pub caller_ids: Arc<CallerIds>,
 }
 
 pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::Result<Components> {
@@ -86,7 +89,7 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
     )
     .await;
     let feeds = Arc::new(feeds);
-    let ((blocklist, blocklist_files), journals, scheduler, tracker) = match &db {
+    let ((blocklist, blocklist_files), journals, scheduler, tracker, caller_ids) = match &db {
         None => files(settings, clock, &metrics, &quarantine).await?,
         Some(db) => rows(db, settings, clock, &metrics).await?,
     };
@@ -119,6 +122,7 @@ pub(super) async fn build(settings: &Settings, clock: &SharedClock) -> anyhow::R
         feeds,
         scheduler,
         tracker,
+        caller_ids,
     })
 }
 
@@ -129,6 +133,7 @@ type Stores = (
     Arc<Journals>,
     Arc<Scheduler>,
     Arc<Tracker>,
+    Arc<CallerIds>,
 );
 
 /// The file backend: the blocklist document and its change log, the daily journals, the
@@ -162,7 +167,9 @@ async fn files(
         .await
         .context("DATA_DIR: cannot restore the attempts journal from the call journal")?;
     let docs = Arc::new(FileDocuments::new(&settings.data_dir));
-    let (scheduler, tracker) = configured(settings, docs).await?;
+    let (scheduler, tracker) = configured(settings, docs.clone()).await?;
+    let calls = file_pool_calls(settings, clock, &journals, quarantine)?;
+    let caller_ids = caller_ids(settings, clock, docs, calls, &scheduler).await?;
     let events = tracker
         .rebuild(&settings.data_dir, clock.now(), quarantine)
         .context("DATA_DIR: cannot rebuild the call trackers from the call journal")?;
@@ -173,7 +180,55 @@ async fn files(
         leads,
         "call trackers rebuilt from the call journal"
     );
-    Ok((blocklist, journals, scheduler, tracker))
+    Ok((blocklist, journals, scheduler, tracker, caller_ids))
+}
+
+/// The pool's calls on files: the call journal's days in the window replayed.
+fn file_pool_calls(
+    settings: &Settings,
+    clock: &SharedClock,
+    journals: &Journals,
+    quarantine: &Quarantine,
+) -> anyhow::Result<Arc<dyn PoolCalls>> {
+    let window = settings
+        .caller_id_pool
+        .get("window_hours")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(48)
+        .clamp(48, 24 * 30);
+    let now = clock.now();
+    let from =
+        crate::clock::business_date(now - chrono::Duration::hours(window), settings.timezone);
+    let to = crate::clock::business_date(now, settings.timezone);
+    let calls = FileCalls::rebuild(journals, from, to, quarantine)
+        .context("DATA_DIR: cannot rebuild the caller-ID pool's calls from the call journal")?;
+    Ok(Arc::new(calls))
+}
+
+/// The caller-ID pool over its document and calls.
+async fn caller_ids(
+    settings: &Settings,
+    clock: &SharedClock,
+    docs: Arc<dyn DocumentStore>,
+    calls: Arc<dyn PoolCalls>,
+    scheduler: &Scheduler,
+) -> anyhow::Result<Arc<CallerIds>> {
+    let default = crate::dispatch::callerid::config::from_settings(
+        &settings.caller_ids,
+        &settings.caller_id_pool,
+    );
+    let rules = scheduler.rules.clone();
+    let pool = CallerIds::open(
+        docs,
+        &default,
+        calls,
+        rules,
+        settings.timezone,
+        clock.clone(),
+    )
+    .await
+    .context("cannot load the caller-ID pool")?;
+    Ok(Arc::new(pool))
 }
 
 /// The database backend: flags, journals and config documents are rows; the trackers
@@ -201,8 +256,10 @@ async fn rows(
         settings.timezone,
     ));
     let docs = Arc::new(DbDocuments::new(db.clone(), clock.clone()));
-    let (scheduler, tracker) = configured(settings, docs).await?;
-    Ok((blocklist, journals, scheduler, tracker))
+    let (scheduler, tracker) = configured(settings, docs.clone()).await?;
+    let calls: Arc<dyn PoolCalls> = Arc::new(DbPoolCalls::new(db.clone()));
+    let caller_ids = caller_ids(settings, clock, docs, calls, &scheduler).await?;
+    Ok((blocklist, journals, scheduler, tracker, caller_ids))
 }
 
 /// The scheduler and the trackers, their config documents in `docs`.

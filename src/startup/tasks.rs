@@ -28,6 +28,7 @@ pub(super) struct Background {
     pub blocklist_files: Option<Arc<FileFlags>>,
     pub scheduler: Arc<crate::schedule::Scheduler>,
     pub tracker: Arc<crate::tracker::Tracker>,
+    pub caller_ids: Arc<dispatch::callerid::CallerIds>,
     pub leases: Arc<dyn Leases>,
     /// The release task's and reconciliation's parts of the gateway.
     pub intake: Arc<dispatch::Intake>,
@@ -54,6 +55,8 @@ pub(super) fn spawn(b: Background, stopped: &watch::Receiver<bool>) -> Vec<JoinH
         tokio::spawn(async move { track2.protection.follow(s4).await }),
         tokio::spawn(retention(b.state.clone(), b.leases.clone(), stop())),
     ];
+    let (pool, s5) = (b.caller_ids, stop());
+    tasks.push(tokio::spawn(async move { pool.config.follow(s5).await }));
     if let Some(files) = b.blocklist_files {
         let dir = b.state.settings.data_dir.clone();
         tasks.push(tokio::spawn(bl_watch::watch(

@@ -44,6 +44,14 @@ pub struct CallsDay {
     /// Accepted calls not sent because the calling window closed first (re-queued).
     #[serde(default)]
     pub requeued: u64,
+    /// Accepted calls that waited for capacity: a calling budget spent, sending paused
+    /// after a 429, or no caller id usable (journaled `held`, once per call and hold).
+    #[serde(default)]
+    pub held_for_capacity: u64,
+    /// The calls counted in `held_for_capacity` while a day is folded (a call held again
+    /// after a restart is one call).
+    #[serde(skip)]
+    held_seen: std::collections::BTreeSet<String>,
     /// Outcomes of our calls (completions that matched a call we placed).
     pub outcomes: BTreeMap<String, u64>,
     /// Completions for calls we did not place (journaled `matched: false`), counted apart:
@@ -84,6 +92,8 @@ impl Default for CallsDay {
             dispatch_failures: 0,
             unconfirmed: 0,
             requeued: 0,
+            held_for_capacity: 0,
+            held_seen: Default::default(),
             outcomes: Outcome::ALL
                 .iter()
                 .map(|o| (o.as_str().to_string(), 0))
@@ -111,6 +121,8 @@ struct Row<'a> {
     release: bool,
     #[serde(borrow, default)]
     status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     outcome: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -169,6 +181,12 @@ impl DaySummary for CallsDay {
                 Some("failed") => self.dispatch_failures += 1,
                 Some("unconfirmed") => self.unconfirmed += 1,
                 Some("deferred") => self.requeued += 1,
+                Some("held") => {
+                    let id = row.request_id.as_deref().unwrap_or_default();
+                    if self.held_seen.insert(id.to_string()) {
+                        self.held_for_capacity += 1;
+                    }
+                }
                 _ => return false,
             },
             "outcome" => {
@@ -211,6 +229,7 @@ impl CallsDay {
         self.dispatch_failures += other.dispatch_failures;
         self.unconfirmed += other.unconfirmed;
         self.requeued += other.requeued;
+        self.held_for_capacity += other.held_for_capacity;
         self.answered += other.answered;
         self.unmatched += other.unmatched;
         self.lists_checked += other.lists_checked;
@@ -266,7 +285,7 @@ pub fn merge(
     }
 }
 
-const CSV_HEADER: [&str; 27] = [
+const CSV_HEADER: [&str; 28] = [
     "date",
     "leads_received",
     "accepted",
@@ -283,6 +302,7 @@ const CSV_HEADER: [&str; 27] = [
     "dispatch_failures",
     "unconfirmed",
     "requeued",
+    "held_for_capacity",
     "human",
     "voicemail",
     "no_answer",
@@ -316,6 +336,7 @@ fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
         d.dispatch_failures.to_string(),
         d.unconfirmed.to_string(),
         d.requeued.to_string(),
+        d.held_for_capacity.to_string(),
         o("human"),
         o("voicemail"),
         o("no_answer"),

@@ -153,7 +153,7 @@ impl Tracker {
             // No call was placed, or none will report back: the line is free (a
             // dry run still counts, as a placed call would).
             DispatchStatus::DryRun | DispatchStatus::Cancelled => line.active = None,
-            DispatchStatus::Unconfirmed => {}
+            DispatchStatus::Unconfirmed | DispatchStatus::Held => {}
         }
     }
 

@@ -136,6 +136,7 @@ fn dispatch_of_a(rid: &str, status: DispatchStatus, when: &str) -> CallEvent {
         phone: Some("+13055551234".into()),
         call_id: None,
         error: None,
+        caller_id: None,
     }
 }
 

@@ -148,6 +148,10 @@ async fn the_hourly_budget_holds_calls_in_order_until_the_next_hour_across_a_res
     let calls = wait_for_calls(&app, 3).await;
     assert_eq!(sent_ids(&calls), ids.to_vec());
     assert_eq!(capacity(&app).await["hour"]["used"], 1);
+    let stats = app
+        .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
+        .await;
+    assert_eq!(stats["total"]["held_for_capacity"], 1, "{stats}");
 }
 
 #[tokio::test]

@@ -395,10 +395,12 @@ pub async fn settled(app: &TestApp) {
 }
 
 /// The dispatcher has nothing to do now: nothing in flight, and nothing queued unless
-/// sending is paused (a 429) or a calling budget is spent until the clock moves.
+/// sending is paused (a 429), a calling budget is spent or no caller id is usable until the
+/// clock moves.
 fn idle(dispatch: &serde_json::Value) -> bool {
-    let waits =
-        dispatch["paused_until"].is_string() || dispatch["capacity"]["held_until"].is_string();
+    let waits = dispatch["paused_until"].is_string()
+        || dispatch["capacity"]["held_until"].is_string()
+        || dispatch["waiting_for_caller_id"].is_string();
     dispatch["in_flight"] == 0 && (dispatch["queued"] == 0 || waits)
 }
 

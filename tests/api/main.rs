@@ -5,6 +5,7 @@ mod background;
 mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
+mod caller_ids;
 mod capacity;
 mod console;
 mod convoso;

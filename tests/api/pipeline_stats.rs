@@ -63,6 +63,7 @@ fn dispatch(when: &str, status: DispatchStatus) -> CallEvent {
         phone: None,
         call_id: None,
         error: None,
+        caller_id: None,
     }
 }
 

@@ -255,3 +255,37 @@ async fn check_now_runs_on_the_fields_the_lead_came_with_not_its_number_alone() 
     b.text_contains("#check-result", "blocked by protection")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_rests_a_caller_id_with_a_reason_and_brings_it_back() {
+    let app = spawn_app_with(|s| {
+        s.caller_ids = vec![json!({"number": "+13125550123", "hourly_cap": 20})];
+    })
+    .await;
+    let Some(b) = launch(1280, 800).await else {
+        return;
+    };
+    sign_in(&b, &app, ADMIN_KEY).await;
+    b.text_contains("#today-leads", "Business date").await;
+    b.click("a[data-page=callerids]").await;
+    b.text_contains("#caller-ids-table", "+13125550123").await;
+    b.text_contains("#caller-ids-table", "usable").await;
+    b.text_contains("#caller-ids-table", "0 / 20").await;
+    b.click("#caller-ids-table tr[data-number='+13125550123'] button")
+        .await;
+    b.type_into("#rest-reason", "labelled spam").await;
+    b.click("#dialog button[value=yes]").await;
+    b.text_contains("#caller-ids-table", "admin: labelled spam")
+        .await;
+    let doc = app.get_json("/api/admin/caller-ids/config").await;
+    assert_eq!(
+        doc["numbers"]["+13125550123"]["rested"]["reason"], "labelled spam",
+        "{doc}"
+    );
+    b.click("#caller-ids-table tr[data-number='+13125550123'] button")
+        .await;
+    b.text_where("#caller-ids-table", |t| !t.contains("labelled spam"))
+        .await;
+    let doc = app.get_json("/api/admin/caller-ids/config").await;
+    assert!(doc["numbers"]["+13125550123"]["rested"].is_null(), "{doc}");
+}

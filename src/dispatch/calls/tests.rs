@@ -31,6 +31,7 @@ async fn send(calls: &dyn PlacedCalls, journals: &Journals, call_id: &str, rid: 
         phone: Some("+14155550101".into()),
         call_id: Some(call_id.into()),
         error: None,
+        caller_id: None,
     };
     journals.append_call(&sent).wait().await.expect("sent line");
     let call = CallRef {
