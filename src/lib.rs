@@ -45,7 +45,8 @@
 //!   (`tries`), the number each call is placed from (`callerid`: the caller-ID pool's
 //!   document, its pure selection `callerid::select`, and its storage role
 //!   `callerid::store::PoolCalls` — calls in memory rebuilt from the journal, or
-//!   `caller_id_calls` rows taken under a per-number lock), and the calls held for
+//!   `caller_id_calls` rows taken under a per-number lock, seeded with the Node pool's
+//!   history from `callerid::imported`), and the calls held for
 //!   capacity (`held`);
 //!   [`dispatch::FollowUps`] — completion and follow-up: the completion matched to its
 //!   call (`completion`), what an outcome or a block sets off — do-not-call flags, Convoso
@@ -118,7 +119,7 @@
 //!   in `schemas`, the operational ones in `schemas_ops` and `schemas_admin`).
 //! - [`cli`] — offline/remote admin commands (`cli/check.rs`: `check`; `cli/lists.rs`:
 //!   `lists import|lookup`); [`migrate`] — import from the Node version (`flags.rs`,
-//!   `attempts.rs`, `queue.rs`), and `--to-database` (a file data directory copied into
+//!   `attempts.rs`, `queue.rs`, `pool.rs`), and `--to-database` (a file data directory copied into
 //!   PostgreSQL).
 //!
 //! ## Dependency rule

@@ -86,6 +86,28 @@ impl Db {
         Ok(())
     }
 
+    /// Adds calls placed before the pool existed (the Node import); a row already there
+    /// is left as it is. How many were added.
+    pub async fn seed_caller_id_calls(&self, rows: &[CallerIdCall]) -> Result<usize, DbError> {
+        let col = |f: fn(&CallerIdCall) -> String| rows.iter().map(f).collect::<Vec<_>>();
+        let added = sqlx::query(
+            "INSERT INTO caller_id_calls (request_id, number, phone, at, outcome, outcome_at)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                                  $5::text[], $6::timestamptz[])
+             ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(col(|r| r.request_id.clone()))
+        .bind(col(|r| r.number.clone()))
+        .bind(col(|r| r.phone.clone()))
+        .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.outcome.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.outcome_at).collect::<Vec<_>>())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(usize::try_from(added).unwrap_or(usize::MAX))
+    }
+
     /// Records a call's outcome; the number it was placed from, if it was a pool call.
     pub async fn caller_id_outcome(
         &self,

@@ -3,10 +3,12 @@
 //! merged) and its `blocklist-attempts/attempts_*.json` arrays (converted to our JSONL).
 //! Running it twice imports nothing twice: flags are matched by id and by value, attempts
 //! by (timestamp, flag_id, lead_id, value). [`queue`] brings over the Node scheduler's
-//! config, its queued leads and its protection settings.
+//! config, its queued leads and its protection settings; [`pool`] its number pool's calls
+//! and lead mappings.
 
 mod attempts;
 mod flags;
+mod pool;
 mod queue;
 pub mod to_database;
 
@@ -37,6 +39,18 @@ pub struct Report {
     pub protection_config: &'static str,
     pub queued_imported: usize,
     pub queued_invalid: Vec<String>,
+    /// The number pool's files, when there were any.
+    pub pool: Option<PoolReport>,
+}
+
+/// What the number pool's import did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PoolReport {
+    pub calls_added: usize,
+    pub calls_already: usize,
+    pub calls_invalid: usize,
+    pub mappings_added: usize,
+    pub mappings_invalid: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -74,6 +88,13 @@ impl std::fmt::Display for Report {
         for why in &self.queued_invalid {
             write!(f, "\n  skipped queued lead: {why}")?;
         }
+        if let Some(p) = &self.pool {
+            write!(
+                f,
+                "\nnumber pool: {} calls imported, {} already imported, {} invalid; {} lead mappings imported, {} invalid",
+                p.calls_added, p.calls_already, p.calls_invalid, p.mappings_added, p.mappings_invalid
+            )?;
+        }
         Ok(())
     }
 }
@@ -102,5 +123,6 @@ pub async fn migrate(settings: &Settings, from: &Path) -> anyhow::Result<Report>
     }
     attempts::import(settings, from, &mut report)?;
     queue::import(settings, from, &mut report).await?;
+    pool::import(settings, from, &mut report).await?;
     Ok(report)
 }

@@ -111,6 +111,8 @@ pub async fn to_database(settings: &Settings) -> anyhow::Result<Copied> {
         crate::schedule::config::CONFIG_FILE,
         crate::tracker::config::AM_FILE,
         crate::tracker::config::PROTECTION_FILE,
+        crate::dispatch::callerid::config::FILE,
+        crate::dispatch::callerid::imported::FILE,
     ] {
         let path = dir.join(name);
         let Ok(bytes) = std::fs::read(&path) else {

@@ -6,6 +6,7 @@ mod blocklist;
 mod blocklist_bulk;
 mod blocklist_files;
 mod caller_ids;
+mod caller_ids_import;
 mod capacity;
 mod console;
 mod convoso;

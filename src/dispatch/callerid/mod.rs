@@ -17,6 +17,7 @@
 
 pub mod config;
 mod health;
+pub mod imported;
 mod rest;
 pub mod select;
 pub mod store;
@@ -69,6 +70,8 @@ pub struct CallerIds {
     last: Mutex<Option<Tally>>,
     /// Why calls wait for a caller id, as the dispatcher last found it.
     waiting: Mutex<Option<Wait>>,
+    /// The leads the Node version's numbers last reached ([`imported`]).
+    node_reached: imported::Imported,
 }
 
 /// Calls wait: no number is usable until `until` (if it ends by itself), because `why`.
@@ -135,7 +138,8 @@ impl CallerIds {
             let profiles = compile(&c, &r);
             Ok((c, profiles))
         });
-        let config = Document::open(docs, config::FILE, default, parse).await?;
+        let config = Document::open(docs.clone(), config::FILE, default, parse).await?;
+        let node_reached = seed_imported(&*docs, &*calls, &config.get().doc, clock.now()).await?;
         Ok(Self {
             config,
             calls,
@@ -146,6 +150,7 @@ impl CallerIds {
             hits: Mutex::new(BTreeMap::new()),
             last: Mutex::new(None),
             waiting: Mutex::new(None),
+            node_reached,
         })
     }
 
@@ -275,11 +280,12 @@ impl CallerIds {
     /// The pool number that last reached `phone` (a person picked up) in the window.
     async fn reached(&self, phone: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
         let calls = self.calls_to(phone, now).await?;
-        Ok(calls
+        let ours = calls
             .iter()
             .rev()
             .find(|c| c.outcome.is_some_and(|(o, _)| select::picked_up(o)))
-            .map(|c| c.number.clone()))
+            .map(|c| c.number.clone());
+        Ok(ours.or_else(|| self.node_reached.reached(phone, now).map(str::to_string)))
     }
 
     /// A try that placed nothing gives its count back.
@@ -358,6 +364,32 @@ impl CallerIds {
         });
         select::statuses(&c.doc, &t, &self.windows(now), now)
     }
+}
+
+/// Reads what `callgate migrate` imported from the Node pool, seeds the calls still in
+/// the window into `calls` and answers the mappings (the calls dropped: they are stored).
+async fn seed_imported(
+    docs: &dyn crate::store::doc_store::DocumentStore,
+    calls: &dyn PoolCalls,
+    c: &PoolConfig,
+    now: DateTime<Utc>,
+) -> anyhow::Result<imported::Imported> {
+    let Some(stored) = docs.read(imported::FILE).await? else {
+        return Ok(imported::Imported::default());
+    };
+    let mut imported: imported::Imported = serde_json::from_value(stored.body)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", docs.describe(imported::FILE)))?;
+    let since = now - Duration::hours(i64::from(c.window_hours)).max(Duration::days(2));
+    let seeds = imported.used_calls(since);
+    let added = calls.seed(&seeds).await?;
+    tracing::info!(
+        calls = seeds.len(),
+        added,
+        mappings = imported.reached.len(),
+        "the Node pool's calls in the window and its lead mappings are in the caller-ID pool"
+    );
+    imported.calls = Vec::new();
+    Ok(imported)
 }
 
 /// Why no number is usable, and the first instant one may be.

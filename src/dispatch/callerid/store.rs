@@ -50,6 +50,9 @@ pub trait PoolCalls: Send + Sync {
         outcome: Outcome,
         at: DateTime<Utc>,
     ) -> BoxFuture<'a, StoreResult<Option<String>>>;
+    /// Adds calls placed before this pool existed (the Node import), each once: a call
+    /// whose id is already here is left as it is. How many were added.
+    fn seed<'a>(&'a self, calls: &'a [UsedCall]) -> BoxFuture<'a, StoreResult<usize>>;
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -176,6 +179,22 @@ impl PoolCalls for FileCalls {
             });
         Box::pin(async move { Ok(number) })
     }
+
+    fn seed<'a>(&'a self, seeds: &'a [UsedCall]) -> BoxFuture<'a, StoreResult<usize>> {
+        let mut guard = lock(&self.calls);
+        let calls = Arc::make_mut(&mut guard);
+        let known: std::collections::HashSet<String> =
+            calls.iter().map(|c| c.request_id.clone()).collect();
+        let new: Vec<UsedCall> = seeds
+            .iter()
+            .filter(|c| !known.contains(&c.request_id))
+            .cloned()
+            .collect();
+        let added = new.len();
+        calls.extend(new);
+        calls.sort_by_key(|c| c.at);
+        Box::pin(async move { Ok(added) })
+    }
 }
 
 /// A read of the window: when it was read, from when, what.
@@ -284,6 +303,29 @@ impl PoolCalls for DbCalls {
                 .map_err(StoreError::from)?;
             self.forget();
             Ok(number)
+        })
+    }
+
+    fn seed<'a>(&'a self, calls: &'a [UsedCall]) -> BoxFuture<'a, StoreResult<usize>> {
+        Box::pin(async move {
+            let rows: Vec<crate::db::caller_ids::CallerIdCall> = calls
+                .iter()
+                .map(|c| crate::db::caller_ids::CallerIdCall {
+                    request_id: c.request_id.clone(),
+                    number: c.number.clone(),
+                    phone: c.phone.clone(),
+                    at: c.at,
+                    outcome: c.outcome.map(|(o, _)| o.as_str().to_string()),
+                    outcome_at: c.outcome.map(|(_, at)| at),
+                })
+                .collect();
+            let added = self
+                .db
+                .seed_caller_id_calls(&rows)
+                .await
+                .map_err(StoreError::from)?;
+            self.forget();
+            Ok(added)
         })
     }
 }
