@@ -8,7 +8,7 @@
 //!   nothing else.
 //! - [`config`] — settings: defaults → TOML file → environment, validated; secrets wrapped
 //!   (`keys.rs` names every scalar setting; `service.rs`, `bland.rs`, `integration.rs`,
-//!   `convoso.rs`, `lists.rs` read their part).
+//!   `convoso.rs`, `lists.rs`, `sms.rs` read their part).
 //! - [`startup`] — builds every component once for the file or the database backend
 //!   (`startup/parts.rs`: the components; `startup/gateway.rs`: the gateway and its
 //!   queues), starts the background tasks (`startup/tasks.rs`), binds, runs, shuts down
@@ -36,8 +36,10 @@
 //!   locks — stripe mutexes and group-committed appends, or a transaction holding
 //!   advisory locks), webhooks gathered into one unit when `startup/` asks for it
 //!   (`batch`, the database's group commit), releases of the deferred queue (`release`)
-//!   and the release task on the lease holder (`rounds`), and calls other dialers placed
-//!   (`external`, recorded through the same unit so they count like ours);
+//!   and the release task on the lease holder (`rounds`), calls other dialers placed
+//!   (`external`, recorded through the same unit so they count like ours), and texts
+//!   from leads and callbacks (`replies`: an opt-out flags the number through
+//!   follow-ups, a callback is a deferred-queue entry the pipeline decides when due);
 //!   [`dispatch::Sending`] — one dispatcher loop (`worker`) over the sender's storage role
 //!   (`sends::Sends`: the ids this process was told, its slots, spacing, pause after a
 //!   429 and calling budgets (`sends::budget`), or claims on shared rows under the
@@ -117,6 +119,8 @@
 //!   is a correlation id), the body read before any answer (list uploads stream instead:
 //!   `upload`), admin auth, lookups, the OpenAPI document (`openapi`; the answers' shapes, documentation only: the seed's
 //!   in `schemas`, the operational ones in `schemas_ops` and `schemas_admin`).
+//! - [`sms`] — texts, pure: what an inbound text asks for (`sms::words`: opt-out and
+//!   callback words by whole word).
 //! - [`cli`] — offline/remote admin commands (`cli/check.rs`: `check`; `cli/lists.rs`:
 //!   `lists import|lookup`); [`migrate`] — import from the Node version (`flags.rs`,
 //!   `attempts.rs`, `queue.rs`, `pool.rs`), and `--to-database` (a file data directory copied into
@@ -124,7 +128,7 @@
 //!
 //! ## Dependency rule
 //! `routes`, `console`, `startup`, `cli`, `migrate` → `dispatch` → `pipeline`, `schedule`, `tracker`,
-//! `blocklist`, `lists`, `journal`, `stats`, `bland`, `convoso`, `feeds` → `store` → `db`,
+//! `blocklist`, `lists`, `journal`, `stats`, `bland`, `convoso`, `feeds`, `sms` → `store` → `db`,
 //! `domain`, `clock`; `dispatch` and `bland` → `provider` (our call types, which borrow
 //! `journal::Outcome`). `config` (settings), `health` (the `HealthSource` trait and its
 //! report) and `metrics` (the registry) are leaves every layer may use; `telemetry` is
@@ -166,6 +170,7 @@ pub mod pipeline;
 pub mod provider;
 pub mod routes;
 pub mod schedule;
+pub mod sms;
 pub mod startup;
 pub mod stats;
 pub mod store;

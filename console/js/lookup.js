@@ -86,12 +86,17 @@ function eventRows(events) {
   return table([
     ['When', (e) => when(e.timestamp)], ['Event', (e) => e.event],
     ['Request', (e) => h('code', {}, e.request_id || '')],
-    ['Result', (e) => status(e.status || e.outcome || e.decision || e.why || '—')],
-    ['Detail', (e) => (e.event === 'external'
-      ? ['placed by ', e.source, ' (', h('code', {}, e.id), ') at ', when(e.at)]
-      : [e.call_id || e.error || e.reason || '',
-        e.caller_id ? ` · from ${e.caller_id.number} (${e.caller_id.tier}, weight ${e.caller_id.weight})` : ''])],
+    ['Result', (e) => status(e.status || e.outcome || e.decision || e.why || e.action || '—')],
+    ['Detail', detail],
   ], events);
+}
+
+function detail(e) {
+  if (e.event === 'external') return ['placed by ', e.source, ' (', h('code', {}, e.id), ') at ', when(e.at)];
+  if (e.event === 'reply') return [`text: “${e.body}”`, e.word ? ` · ${e.asked} (${e.word})` : ''];
+  if (e.event === 'callback') return [`callback asked for (${e.source}) · at `, when(e.release_at)];
+  return [e.call_id || e.error || e.reason || '',
+    e.caller_id ? ` · from ${e.caller_id.number} (${e.caller_id.tier}, weight ${e.caller_id.weight})` : ''];
 }
 
 function byPhone(r, slot) {
@@ -100,11 +105,11 @@ function byPhone(r, slot) {
   const last = decisions[decisions.length - 1];
   return h('div', {},
     h('p', {}, `${r.phone || ''} ${r.lead_id ? `lead ${r.lead_id}` : ''} · ${r.date_range.start} – ${r.date_range.end}: `,
-      `${count(r.decisions, 'decision')}, ${count(r.dispatches, 'dispatch', 'dispatches')}, ${count(r.outcomes, 'outcome')}${r.external ? `, ${count(r.external, 'call placed elsewhere', 'calls placed elsewhere')}` : ''}${r.truncated ? ' (truncated)' : ''}`),
+      `${count(r.decisions, 'decision')}, ${count(r.dispatches, 'dispatch', 'dispatches')}, ${count(r.outcomes, 'outcome')}${r.external ? `, ${count(r.external, 'call placed elsewhere', 'calls placed elsewhere')}` : ''}${r.replies ? `, ${count(r.replies, 'text')}` : ''}${r.callbacks ? `, ${count(r.callbacks, 'callback')}` : ''}${r.truncated ? ' (truncated)' : ''}`),
     r.phone ? checkButton(r.phone, last && last.lead_id, slot, last && last.fields) : null,
     h('h2', {}, 'Decisions'),
     decisions.length ? decisions.map(decisionBlock) : h('p', { class: 'muted' }, 'No decisions in this range.'),
-    h('h2', {}, 'Dispatches, outcomes and calls placed elsewhere'), eventRows(other));
+    h('h2', {}, 'Dispatches, outcomes, calls placed elsewhere, texts and callbacks'), eventRows(other));
 }
 
 function oneRequest(r, slot) {

@@ -68,6 +68,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("convoso.dnc_tags", "CONVOSO_DNC_TAGS"),
     ("convoso.dnc_statuses", "CONVOSO_DNC_STATUSES"),
     ("convoso.push_dnc", "CONVOSO_PUSH_DNC"),
+    ("sms.opt_out_words", "SMS_OPT_OUT_WORDS"),
+    ("sms.callback_words", "SMS_CALLBACK_WORDS"),
     ("convoso.dnc_campaign_id", "CONVOSO_DNC_CAMPAIGN_ID"),
     ("convoso.max_attempts", "CONVOSO_MAX_ATTEMPTS"),
     ("convoso.retry_base_ms", "CONVOSO_RETRY_BASE_MS"),

@@ -149,6 +149,8 @@ pub struct Settings {
     pub convoso: convoso::ConvosoSettings,
     /// `[redial]`: unanswered leads called again.
     pub redial: convoso::RedialSettings,
+    /// `[sms]`: what inbound texts are read for.
+    pub sms: sms::SmsSettings,
     /// `[[caller_ids]]` (each table with its `number`) and `[caller_id_pool]`: the
     /// caller-ID pool document's default, checked when the pool opens.
     pub caller_ids: Vec<serde_json::Value>,
@@ -213,6 +215,7 @@ impl Settings {
             database_max_connections: 16,
             convoso: convoso::ConvosoSettings::default(),
             redial: convoso::RedialSettings::default(),
+            sms: sms::SmsSettings::default(),
             caller_ids: Vec::new(),
             caller_id_pool: serde_json::Map::new(),
             config_file: None,
@@ -261,6 +264,7 @@ impl Settings {
         s.read_bland(&get)?;
         s.read_integration(&get)?;
         s.read_convoso(&get)?;
+        s.read_sms(&get)?;
         s.validate()?;
         Ok(s)
     }
@@ -350,6 +354,7 @@ mod integration;
 mod keys;
 pub mod lists;
 mod service;
+pub mod sms;
 pub mod tables;
 
 pub use tables::{ContentSettings, FeedFormat, FeedKind, FeedSettings};

@@ -82,6 +82,17 @@ fn the_example_config_file_is_valid() {
     assert_eq!(s.convoso.dnc_tags, ["do_not_call", "dnc", "stop"]);
     assert_eq!(s.redial.intervals_minutes, [30, 60, 120, 240]);
     assert_eq!(s.bland.reconcile_after_minutes, 10);
+    assert_eq!(s.sms.callback_words, ["YES", "CALL ME", "CALL"]);
+    assert_eq!(s.sms.opt_out_words.len(), 8);
+}
+
+#[test]
+fn sms_words_come_from_the_environment_and_opt_outs_cannot_be_emptied() {
+    let s = load(&[("SMS_CALLBACK_WORDS", "si, llámame")]).expect("valid");
+    assert_eq!(s.sms.callback_words, ["si", "llámame"]);
+    assert_eq!(s.sms.opt_out_words[0], "STOP");
+    let err = load(&[("SMS_OPT_OUT_WORDS", " , ")]).expect_err("empty");
+    assert!(err.to_string().contains("SMS_OPT_OUT_WORDS"), "{err}");
 }
 
 #[test]

@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod reconcile;
 pub mod redial;
 pub mod release;
+pub mod replies;
 pub mod resolve;
 pub mod rounds;
 pub mod sends;

@@ -35,6 +35,7 @@ pub fn each_call_in(
         memchr::memmem::Finder::new(b"\"event\":\"dispatch\""),
         memchr::memmem::Finder::new(b"\"event\":\"outcome\""),
         memchr::memmem::Finder::new(b"\"event\":\"external\""),
+        memchr::memmem::Finder::new(b"\"event\":\"reply\""),
     ];
     let mut n = 0;
     let select = |l: &[u8]| finders.iter().any(|f| f.find(l).is_some());

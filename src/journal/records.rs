@@ -268,6 +268,50 @@ pub enum CallEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<Outcome>,
     },
+    /// A text the lead sent us (`POST /webhooks/sms`): what it asked for (`opt_out`,
+    /// `callback` or `other`, with the word that said it) and what was done about it.
+    /// `key` (the provider's message id, or a digest of sender, recipient and text) is
+    /// recorded once: a repeated webhook changes nothing.
+    Reply {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: String,
+        key: String,
+        phone: String,
+        /// Our number it was sent to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        /// The lead it came from: the latest lead decided for the number, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lead_id: Option<String>,
+        /// The text, at most 1,600 characters.
+        body: String,
+        asked: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        word: Option<String>,
+        /// What was done: `flagged` (with `flag_id`), `callback` (with `queue_id`), or
+        /// `none`.
+        action: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flag_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queue_id: Option<String>,
+    },
+    /// A callback asked for (`POST /webhooks/call-back`, or a text's callback word): the
+    /// lead put in the deferred queue (stage `callback`) for `release_at`, when it goes
+    /// through the whole pipeline.
+    Callback {
+        #[serde(with = "millis")]
+        timestamp: DateTime<Utc>,
+        request_id: String,
+        lead_id: String,
+        phone: String,
+        /// `webhook` or `sms`.
+        source: String,
+        queue_id: String,
+        #[serde(with = "millis")]
+        release_at: DateTime<Utc>,
+    },
 }
 
 fn yes() -> bool {
@@ -284,7 +328,9 @@ impl CallEvent {
             | Self::Reconciled { timestamp, .. }
             | Self::Redial { timestamp, .. }
             | Self::Outcome { timestamp, .. }
-            | Self::External { timestamp, .. } => *timestamp,
+            | Self::External { timestamp, .. }
+            | Self::Reply { timestamp, .. }
+            | Self::Callback { timestamp, .. } => *timestamp,
         }
     }
 }

@@ -272,7 +272,19 @@ pub fn call_line(event: &CallEvent, date: NaiveDate) -> JournalLine {
             lead_id,
             phone,
             ..
+        }
+        | CallEvent::Callback {
+            request_id,
+            lead_id,
+            phone,
+            ..
         } => (Some(request_id), Some(lead_id), Some(phone), None),
+        CallEvent::Reply {
+            request_id,
+            lead_id,
+            phone,
+            ..
+        } => (Some(request_id), lead_id.as_ref(), Some(phone), None),
     };
     JournalLine {
         journal: Journal::Calls,

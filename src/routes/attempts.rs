@@ -171,7 +171,7 @@ fn placed_at(value: Option<&Value>, tz: Tz, now: DateTime<Utc>) -> Result<DateTi
     Ok(at)
 }
 
-fn parse_at(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+pub(super) fn parse_at(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }

@@ -1,6 +1,7 @@
 //! `GET /api/admin/leads/lookup?phone=&lead_id=&start=&end=`: "why was this lead not
-//! called?" without a request id. Every decision (with its trace), dispatch, outcome and
-//! call placed elsewhere (`external`, with its source) for a number (any spelling) and/or
+//! called?" without a request id. Every decision (with its trace), dispatch, outcome,
+//! call placed elsewhere (`external`, with its source), text the lead sent (`reply`) and
+//! callback asked for (`callback`) for a number (any spelling) and/or
 //! a lead id over a date range of business days (inclusive, default the last 7, at most
 //! 31), oldest first, at most 1,000 events.
 
@@ -90,6 +91,8 @@ async fn lookup(state: web::Data<AppState>, q: Query) -> Result<HttpResponse, Ap
         "dispatches": count("dispatch"),
         "outcomes": count("outcome"),
         "external": count("external"),
+        "replies": count("reply"),
+        "callbacks": count("callback"),
         "truncated": truncated,
         "events": events,
     })))

@@ -20,6 +20,7 @@ pub mod scheduler;
 pub mod schemas;
 pub mod schemas_admin;
 pub mod schemas_ops;
+pub mod sms;
 pub mod stats;
 pub mod system;
 pub mod tracker;
@@ -70,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(openapi::configure)
         .configure(webhooks::configure)
         .configure(attempts::configure)
+        .configure(sms::configure)
         .service(
             web::scope("/api/admin")
                 .wrap(actix_web::middleware::from_fn(auth::require_admin_key))

@@ -86,6 +86,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::webhooks::lead,
         super::webhooks::bland,
         super::attempts::attempt,
+        super::sms::sms,
+        super::sms::call_back,
         super::blocklist::list,
         super::blocklist::add,
         super::blocklist::set_enabled,

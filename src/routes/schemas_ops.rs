@@ -140,6 +140,10 @@ pub struct LeadLookup {
     outcomes: u64,
     /// Calls placed elsewhere (`POST /webhooks/attempt`).
     external: u64,
+    /// Texts the lead sent (`POST /webhooks/sms`).
+    replies: u64,
+    /// Callbacks asked for (`POST /webhooks/call-back`, or by text).
+    callbacks: u64,
     truncated: bool,
     events: Vec<Value>,
 }

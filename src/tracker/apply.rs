@@ -52,6 +52,19 @@ impl Tracker {
                 outcome,
                 ..
             } => self.external(request_id, (source, id), lead_id, phone, *at, *outcome),
+            CallEvent::Reply {
+                timestamp,
+                key,
+                phone,
+                ..
+            } => {
+                if let Some(number) = phone_key(phone) {
+                    let at = pack(timestamp.timestamp());
+                    self.state()
+                        .replies
+                        .insert(super::external_key(number, "reply", key), at);
+                }
+            }
             _ => {}
         }
     }

@@ -84,6 +84,9 @@ struct State {
     /// Calls placed elsewhere that were recorded, by [`external_key`], with when they
     /// were placed (packed), kept as long as the accepted instants.
     external: HashMap<u64, u32>,
+    /// Texts the leads sent that were recorded, by [`external_key`] over ("reply", key),
+    /// with when they came (packed): a repeated inbound webhook is seen.
+    replies: HashMap<u64, u32>,
 }
 
 /// A call placed elsewhere, keyed by number and the poster's (source, id).
@@ -167,7 +170,7 @@ impl Tracker {
     }
 
     /// Replays yesterday's and today's call journals. Only decision, dispatch, outcome and
-    /// external lines are parsed. Returns how many events were applied.
+    /// external and reply lines are parsed. Returns how many events were applied.
     pub fn rebuild(
         &self,
         data_dir: &std::path::Path,
@@ -238,6 +241,8 @@ impl Tracker {
         });
         s.external.retain(|_, at| *at >= keep);
         s.external.shrink_to_fit();
+        s.replies.retain(|_, at| *at >= keep);
+        s.replies.shrink_to_fit();
         let (today, dup) = (day_number(date), pack(dup_from));
         s.leads
             .retain(|_, l| l.day == today || (l.last_accepted != 0 && l.last_accepted >= dup));
@@ -287,6 +292,16 @@ impl Tracker {
             self.state()
                 .external
                 .contains_key(&external_key(k, source, id))
+        })
+    }
+
+    /// Whether the text `key` from `phone` was recorded (in database mode, once the
+    /// number's history is loaded under its lock).
+    pub fn has_reply(&self, phone: &str, key: &str) -> bool {
+        phone_key(phone).is_some_and(|k| {
+            self.state()
+                .replies
+                .contains_key(&external_key(k, "reply", key))
         })
     }
 

@@ -19,7 +19,7 @@ use callgate::config::Secret;
 
 pub const TOKEN: &str = "tok-SECRET-123";
 
-async fn app_with_convoso(
+pub async fn app_with_convoso(
     tweak: impl FnOnce(&mut callgate::config::Settings),
 ) -> (TestApp, MockServer) {
     let convoso = MockServer::start().await;

@@ -27,6 +27,7 @@ mod process;
 mod protection;
 mod reconcile;
 mod redials;
+mod replies;
 mod scheduler;
 mod shared;
 mod shared_dispatch;
