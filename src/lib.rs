@@ -53,7 +53,9 @@
 //!   [`dispatch::FollowUps`] — completion and follow-up: the completion matched to its
 //!   call (`completion`), what an outcome or a block sets off — do-not-call flags, Convoso
 //!   writes through their sender (`writeback`), redials through the deferred queue
-//!   (`redial`);
+//!   (`redial`), the follow-up texts (`texts`: scheduled and cancelled here, checked and
+//!   sent by `texts::send` on every instance over the storage role `texts::TextStore` —
+//!   a log in `DATA_DIR/texts/`, or `texts` rows claimed so each text goes once);
 //!   [`dispatch::Reconciler`] — unconfirmed and silent calls looked up at the provider
 //!   (`reconcile`) and an admin's resolution of a call (`resolve`).
 //!   The parts depend one way: intake → follow-ups; reconciler → intake, follow-ups;

@@ -84,6 +84,7 @@ pub struct Metrics {
     /// Release passes this instance ran (in database mode, while it held the release
     /// lease): the release task is alive, and a test can wait for a pass after a clock move.
     pub release_passes: Counter,
+    pub text_rounds: Counter,
     /// Per caller-ID pool number: calls today and this hour, pickups in the window, and
     /// whether it is usable now (1) or rested, cooling down, at a cap or disabled (0). Set
     /// when `/metrics` is read.
@@ -111,6 +112,7 @@ impl Metrics {
             deferred_leads: Gauge::default(),
             deferred_due: Gauge::default(),
             release_passes: Counter::default(),
+            text_rounds: Counter::default(),
             caller_id_calls_today: Family::default(),
             caller_id_calls_hour: Family::default(),
             caller_id_pickups: Family::default(),
@@ -218,6 +220,11 @@ impl Metrics {
             "release_passes",
             "Release passes run by this instance (expiry and due releases of the deferred queue)",
             self.release_passes.clone(),
+        );
+        r.register(
+            "text_rounds",
+            "Rounds of the text sender run by this instance (due texts checked and sent)",
+            self.text_rounds.clone(),
         );
     }
 

@@ -1,5 +1,5 @@
-//! The call provider interface: what the dispatcher, reconciliation, redials and the
-//! completion webhook need of whoever places the calls, in our own types. Bland
+//! The call provider interface: what the dispatcher, reconciliation, redials, the
+//! completion webhook and the texts need of whoever places the calls, in our own types. Bland
 //! ([`crate::bland`]) is the one implementation; its field names and JSON stay in its
 //! module. A second provider is one new module implementing [`CallProvider`] and one
 //! branch in `startup/gateway.rs` (`call_provider`) that builds it.
@@ -99,6 +99,32 @@ pub struct CallDetails {
     pub completion: Option<Completion>,
 }
 
+/// A text to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMessage<'a> {
+    /// Our id of the text (sent along, so the provider's records name it).
+    pub id: &'a str,
+    /// E.164.
+    pub to: &'a str,
+    pub from: &'a str,
+    pub body: &'a str,
+}
+
+/// How one text send ended, chosen so that one text is never sent twice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextResult {
+    /// Taken; the provider's id of it, if it gave one.
+    Sent { id: Option<String> },
+    /// No key: logged, not sent.
+    DryRun,
+    /// Certainly not taken (no connection, rate limited, unavailable): tried again.
+    Retry { why: String },
+    /// Refused.
+    Failed { status: u16, message: String },
+    /// It may have been taken: never sent again on its own.
+    Unconfirmed { why: String },
+}
+
 pub trait CallProvider: Send + Sync {
     /// Whether calls are really placed (false: dry run, the body is only logged).
     fn live(&self) -> bool;
@@ -139,4 +165,7 @@ pub trait CallProvider: Send + Sync {
     /// Whether a completion webhook's raw `body` carries a valid `signature` (true when
     /// no secret is configured).
     fn verify(&self, body: &[u8], signature: Option<&str>) -> bool;
+
+    /// Sends a text.
+    fn send_text<'a>(&'a self, text: &'a TextMessage<'a>) -> BoxFuture<'a, TextResult>;
 }

@@ -95,6 +95,9 @@ function detail(e) {
   if (e.event === 'external') return ['placed by ', e.source, ' (', h('code', {}, e.id), ') at ', when(e.at)];
   if (e.event === 'reply') return [`text: “${e.body}”`, e.word ? ` · ${e.asked} (${e.word})` : ''];
   if (e.event === 'callback') return [`callback asked for (${e.source}) · at `, when(e.release_at)];
+  if (e.event && e.event.startsWith('sms_')) {
+    return [`text ${e.step} of ${e.of}`, e.due_at ? [' · due ', when(e.due_at)] : '', e.reason ? ` · ${e.reason}` : '', e.from ? ` · from ${e.from}` : ''];
+  }
   return [e.call_id || e.error || e.reason || '',
     e.caller_id ? ` · from ${e.caller_id.number} (${e.caller_id.tier}, weight ${e.caller_id.weight})` : ''];
 }

@@ -93,6 +93,7 @@ pub fn call_body(
 pub struct BlandClient {
     http: reqwest::Client,
     calls_url: String,
+    sms_url: String,
     key: Secret,
 }
 
@@ -106,6 +107,7 @@ impl BlandClient {
         Ok(Self {
             http,
             calls_url: format!("{}/v1/calls", api_url.trim_end_matches('/')),
+            sms_url: format!("{}/v1/sms/send", api_url.trim_end_matches('/')),
             key,
         })
     }
@@ -170,6 +172,69 @@ impl BlandClient {
             return Err(ProviderError::Unavailable(format!("HTTP {status}: {v}")));
         }
         Ok(Some(v))
+    }
+
+    /// `POST /v1/sms/send`: `user_number` (the recipient), `agent_number` (ours),
+    /// `agent_message`, and our id in `request_data`.
+    pub async fn send_text(
+        &self,
+        t: &crate::provider::TextMessage<'_>,
+    ) -> crate::provider::TextResult {
+        use crate::provider::TextResult;
+        let body = json!({"user_number": t.to, "agent_number": t.from, "agent_message": t.body,
+            "request_data": {"callgate_text_id": t.id}});
+        let response = self
+            .http
+            .post(&self.sms_url)
+            .header("authorization", self.key.expose())
+            .json(&body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => {
+                return TextResult::Retry {
+                    why: format!("connection failed: {}", e.without_url()),
+                }
+            }
+            Err(e) => {
+                return TextResult::Unconfirmed {
+                    why: format!("no answer after sending: {}", e.without_url()),
+                }
+            }
+        };
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let message = || -> String {
+            ["message", "error", "errors"]
+                .iter()
+                .find_map(|k| {
+                    parsed
+                        .get(*k)
+                        .filter(|m| !m.is_null())
+                        .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string))
+                })
+                .unwrap_or_else(|| text.chars().take(300).collect())
+        };
+        match status {
+            200..=299 => TextResult::Sent {
+                id: ["conversation_id", "message_id", "id"]
+                    .iter()
+                    .find_map(|k| parsed["data"].get(*k).and_then(Value::as_str))
+                    .map(str::to_string),
+            },
+            429 | 502..=504 => TextResult::Retry {
+                why: format!("Bland did not take the text ({status}): {}", message()),
+            },
+            400..=499 => TextResult::Failed {
+                status,
+                message: message(),
+            },
+            _ => TextResult::Unconfirmed {
+                why: format!("Bland answered {status}: {}", message()),
+            },
+        }
     }
 
     pub async fn send(&self, body: &Value) -> SendResult {

@@ -191,6 +191,27 @@ impl CallProvider for Bland {
         self.settings.webhook_secrets.is_empty()
             || signature_ok(&self.settings.webhook_secrets, body, signature)
     }
+
+    fn send_text<'a>(
+        &'a self,
+        text: &'a crate::provider::TextMessage<'a>,
+    ) -> BoxFuture<'a, crate::provider::TextResult> {
+        Box::pin(async move {
+            match &self.client {
+                Some(c) => c.send_text(text).await,
+                None => {
+                    tracing::info!(
+                        text_id = text.id,
+                        to = text.to,
+                        from = text.from,
+                        body = text.body,
+                        "dry run: no BLAND_API_KEY, the text is logged, not sent"
+                    );
+                    crate::provider::TextResult::DryRun
+                }
+            }
+        })
+    }
 }
 
 #[cfg(test)]

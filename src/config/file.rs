@@ -16,6 +16,9 @@ const STRUCTURED_KEYS: &[&str] = &[
     "caller_id_pool",
 ];
 
+/// Arrays whose items may hold commas: joined with `|`, as their environment variables are.
+const PIPE_LISTS: &[&str] = &["sms.messages"];
+
 /// The tables read whole.
 #[derive(Default)]
 pub(super) struct Tables {
@@ -136,7 +139,11 @@ fn flatten(
                     _ => String::new(),
                 })
                 .collect::<Vec<_>>()
-                .join(","),
+                .join(if PIPE_LISTS.contains(&path.as_str()) {
+                    "|"
+                } else {
+                    ","
+                }),
             toml::Value::Datetime(d) => d.to_string(),
         };
         let Some((_, var)) = SETTINGS.iter().find(|(k, _)| *k == path) else {

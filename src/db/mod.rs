@@ -32,6 +32,7 @@ pub mod lists;
 pub mod outbox;
 pub mod pace;
 pub mod scratch;
+pub mod texts;
 pub mod writes;
 
 /// A connection listening for `NOTIFY` on a channel ([`Db::listen`]), named here so that
@@ -123,6 +124,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "caller_id_calls",
         include_str!("../../migrations/0016_caller_id_calls.sql"),
     ),
+    (17, "texts", include_str!("../../migrations/0017_texts.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -31,6 +31,8 @@ pub enum FollowUpError {
     },
     #[error("the lead to redial does not parse: {0}")]
     RedialLead(String),
+    #[error("could not schedule or cancel the lead's texts: {0}")]
+    Texts(#[source] crate::store::StoreError),
 }
 
 impl FollowUpError {
@@ -47,7 +49,9 @@ impl FollowUpError {
     /// Whether the database is what failed.
     pub fn is_database(&self) -> bool {
         match self {
-            Self::Write { source, .. } | Self::Redial { source, .. } => source.is_database(),
+            Self::Write { source, .. } | Self::Redial { source, .. } | Self::Texts(source) => {
+                source.is_database()
+            }
             Self::Flag { .. } | Self::RedialLead(_) => false,
         }
     }
@@ -65,6 +69,8 @@ pub struct FollowUps {
     pub writeback: Option<std::sync::Arc<super::writeback::Writeback>>,
     /// Told each outcome (pickup rates, streaks, the automatic rest).
     pub(super) caller_ids: std::sync::Arc<super::callerid::CallerIds>,
+    /// The follow-up texts an outcome schedules or cancels.
+    pub(super) texts: std::sync::Arc<super::texts::Texts>,
 }
 
 impl FollowUps {
@@ -85,6 +91,8 @@ impl FollowUps {
         };
         let dnc = status_for(wb.settings(), c.outcome, &c.tags).1;
         if let (Some(lead_id), Some(phone)) = (lead_id, phone) {
+            let texts = self.texts_after(c, request_id, lead_id, phone).await;
+            texts.map_err(FollowUpError::Texts)?;
             self.redial_after(c, request_id, lead_id, phone, dnc)
                 .await?;
         }
@@ -152,6 +160,40 @@ impl FollowUps {
 }
 
 impl FollowUps {
+    /// The texts an outcome sets off: a person answered (or the call was transferred):
+    /// the number's pending texts are cancelled; a triggering outcome: the sequence.
+    async fn texts_after(
+        &self,
+        c: &super::completion::Completion,
+        request_id: Option<&str>,
+        lead_id: &str,
+        phone: &str,
+    ) -> crate::store::StoreResult<()> {
+        let now = self.ledger.clock.now();
+        if matches!(
+            c.outcome,
+            crate::journal::Outcome::Human | crate::journal::Outcome::Transferred
+        ) {
+            self.texts.cancel(phone, "a person answered", now).await?;
+            return Ok(());
+        }
+        let names = &self.ledger.settings.lead_fields;
+        let mut fields = c.request_data.clone().unwrap_or_default();
+        let id_field = names.lead_id.first().map_or("lead_id", String::as_str);
+        let phone_field = names.phone.first().map_or("phone_number", String::as_str);
+        fields.insert(id_field.to_string(), serde_json::json!(lead_id));
+        fields.insert(phone_field.to_string(), serde_json::json!(phone));
+        if let (Some(list), false) = (&c.list_id, fields.contains_key("list_id")) {
+            fields.insert("list_id".into(), serde_json::json!(list));
+        }
+        fields.remove(crate::provider::REDIAL_FIELD);
+        let call = request_id.unwrap_or(&c.call_id);
+        self.texts
+            .after_outcome(c.outcome.as_str(), call, lead_id, phone, fields, now)
+            .await
+            .map(|_| ())
+    }
+
     /// A block by one of `write_blocked_stages`, written back to the lead once its decision
     /// is durable: status `do_not_call` (DNC) for a do-not-call list's block, else
     /// `blocked`. A failure to queue it is logged; the decision stands.

@@ -103,6 +103,17 @@ impl Intake {
             Decision::Blocked => decided.eval.stage == Some("blocklist"),
             Decision::Deferred => false,
         };
+        if self.ledger.settings.sms.enabled {
+            let now = self.ledger.clock.now();
+            if let Err(e) = self
+                .follow_ups
+                .texts
+                .cancel(lead.phone.as_str(), "a new lead came for the number", now)
+                .await
+            {
+                tracing::error!(request_id, error = %e, "could not cancel the number's pending texts");
+            }
+        }
         if self.ledger.settings.redial.enabled && replaces {
             if let Err(e) = self
                 .follow_ups

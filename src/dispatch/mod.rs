@@ -36,6 +36,7 @@ pub mod rounds;
 pub mod sends;
 #[cfg(test)]
 mod testing;
+pub mod texts;
 mod tries;
 mod window;
 pub mod worker;
@@ -63,6 +64,8 @@ pub struct Gateway {
     pub sending: Arc<Sending>,
     pub follow_ups: Arc<FollowUps>,
     pub reconciler: Arc<Reconciler>,
+    /// Sends the follow-up texts (a background task).
+    pub texts: Arc<texts::send::Sender>,
 }
 
 /// What the sender is told.
@@ -104,6 +107,9 @@ pub struct Parts {
     pub release_passes: prometheus_client::metrics::counter::Counter,
     /// The caller-ID pool (off without numbers).
     pub caller_ids: Arc<callerid::CallerIds>,
+    /// The follow-up texts' storage role.
+    pub texts: Arc<dyn texts::TextStore>,
+    pub text_rounds: prometheus_client::metrics::counter::Counter,
 }
 
 /// A decided lead; `queue_id` is set when it was deferred.
@@ -133,7 +139,22 @@ impl Gateway {
         );
         let (ledger, rx) = Ledger::new(stores, p.clock, p.settings);
         let ledger = Arc::new(ledger);
+        let texts = Arc::new(texts::Texts::new(
+            p.texts,
+            ledger.journals.clone(),
+            ledger.settings.clone(),
+        ));
+        let text_sender = Arc::new(texts::send::Sender {
+            texts: texts.clone(),
+            scheduler: p.scheduler.clone(),
+            blocklist: p.pipeline.check("blocklist"),
+            provider: p.provider.clone(),
+            caller_ids: p.caller_ids.clone(),
+            clock: ledger.clock.clone(),
+            rounds: p.text_rounds,
+        });
         let follow_ups = Arc::new(FollowUps {
+            texts,
             ledger: ledger.clone(),
             provider: p.provider.clone(),
             blocklist: p.blocklist,
@@ -175,6 +196,7 @@ impl Gateway {
             sending,
             follow_ups,
             reconciler,
+            texts: text_sender,
         };
         (gw, rx)
     }

@@ -296,6 +296,10 @@ impl FollowUps {
                 .await
                 .map_err(FollowUpError::redial(Some("stop the lead's redials")))?;
         }
+        self.texts
+            .cancel(phone, "the number opted out", self.ledger.clock.now())
+            .await
+            .map_err(FollowUpError::Texts)?;
         if let Some(wb) = self.writeback.as_ref().filter(|w| w.settings().push_dnc) {
             let params =
                 crate::convoso::params::dnc_insert(wb.settings(), phone, "opted out by text");

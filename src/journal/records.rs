@@ -297,6 +297,16 @@ pub enum CallEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         queue_id: Option<String>,
     },
+    /// A follow-up text scheduled after a call (one line per text of the sequence).
+    SmsScheduled(TextLine),
+    /// A text the provider took (`status: sent`), or logged in a dry run (`dry_run`).
+    SmsSent(TextLine),
+    /// A text that may never go (`reason`): a flag, a list, a missing field, the
+    /// recipient's zone unknown; or cancelled (a new lead, a person answered, an opt-out).
+    SmsBlocked(TextLine),
+    /// A text the provider refused, or whose send may have reached it (`status:
+    /// unconfirmed`: never sent again on its own).
+    SmsFailed(TextLine),
     /// A callback asked for (`POST /webhooks/call-back`, or a text's callback word): the
     /// lead put in the deferred queue (stage `callback`) for `release_at`, when it goes
     /// through the whole pipeline.
@@ -312,6 +322,30 @@ pub enum CallEvent {
         #[serde(with = "millis")]
         release_at: DateTime<Utc>,
     },
+}
+
+/// One text's line in the call journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextLine {
+    #[serde(with = "millis")]
+    pub timestamp: DateTime<Utc>,
+    /// Ours: `sms_<the call's request id>_<step>`.
+    pub text_id: String,
+    pub lead_id: String,
+    pub phone: String,
+    /// Which text of the sequence, of how many.
+    pub step: u32,
+    pub of: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "millis_opt")]
+    pub due_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
 }
 
 fn yes() -> bool {
@@ -331,6 +365,9 @@ impl CallEvent {
             | Self::External { timestamp, .. }
             | Self::Reply { timestamp, .. }
             | Self::Callback { timestamp, .. } => *timestamp,
+            Self::SmsScheduled(t) | Self::SmsSent(t) | Self::SmsBlocked(t) | Self::SmsFailed(t) => {
+                t.timestamp
+            }
         }
     }
 }

@@ -221,7 +221,29 @@ async fn write_batches(db: Db, mut rx: mpsc::UnboundedReceiver<Batch>) {
 
 /// The row of a call-journal event: its JSON line and the keys it is found by.
 pub fn call_line(event: &CallEvent, date: NaiveDate) -> JournalLine {
-    let (request_id, lead_id, phone, call_id) = match event {
+    let (request_id, lead_id, phone, call_id) = keys(event);
+    JournalLine {
+        journal: Journal::Calls,
+        business_date: date,
+        at: event.at(),
+        request_id: request_id.cloned(),
+        lead_id: lead_id.cloned(),
+        phone: phone.cloned(),
+        call_id: call_id.cloned(),
+        line: super::to_text(event),
+    }
+}
+
+type Keys<'a> = (
+    Option<&'a String>,
+    Option<&'a String>,
+    Option<&'a String>,
+    Option<&'a String>,
+);
+
+/// A call event's indexed columns: request id, lead id, phone, call id.
+fn keys(event: &CallEvent) -> Keys<'_> {
+    match event {
         CallEvent::Decision {
             request_id,
             lead_id,
@@ -285,16 +307,10 @@ pub fn call_line(event: &CallEvent, date: NaiveDate) -> JournalLine {
             phone,
             ..
         } => (Some(request_id), lead_id.as_ref(), Some(phone), None),
-    };
-    JournalLine {
-        journal: Journal::Calls,
-        business_date: date,
-        at: event.at(),
-        request_id: request_id.cloned(),
-        lead_id: lead_id.cloned(),
-        phone: phone.cloned(),
-        call_id: call_id.cloned(),
-        line: super::to_text(event),
+        CallEvent::SmsScheduled(t)
+        | CallEvent::SmsSent(t)
+        | CallEvent::SmsBlocked(t)
+        | CallEvent::SmsFailed(t) => (None, Some(&t.lead_id), Some(&t.phone), None),
     }
 }
 

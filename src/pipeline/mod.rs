@@ -137,6 +137,11 @@ impl Pipeline {
         Self { checks }
     }
 
+    /// The check of `stage`, run on its own (a text's blocklist check).
+    pub fn check(&self, stage: &str) -> Option<Arc<dyn Check>> {
+        self.checks.iter().find(|c| c.stage() == stage).cloned()
+    }
+
     pub fn stages(&self) -> Vec<&'static str> {
         self.checks.iter().map(|c| c.stage()).collect()
     }

@@ -57,6 +57,10 @@ impl Modify for Security {
 #[allow(dead_code)]
 fn lead_alias() {}
 
+#[utoipa::path(post, path = "/webhooks/sms-reply", tag = "webhooks", summary = "Alias of /webhooks/sms (the Node version's path)", request_body(content((super::sms::InboundText = "application/json"), (super::sms::InboundText = "application/x-www-form-urlencoded")), description = "the text"), responses((status = 200, description = "recorded, or a repeat of one recorded (`status`)", body = super::sms::InboundAnswer), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "missing or wrong X-Webhook-Signature", body = ErrorBody), (status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 503, description = "nothing was recorded, retry", body = ErrorBody)), security((), ("bland_signature" = [])))]
+#[allow(dead_code)]
+fn sms_alias() {}
+
 #[utoipa::path(post, path = "/webhooks/bland-callback", tag = "webhooks", summary = "Alias of /webhooks/bland", request_body(content = serde_json::Value, content_type = "application/json"), responses((status = 415, description = "a body that is not the content type the route reads", body = ErrorBody), (status = 200, description = "recorded, duplicate or unmatched", body = super::schemas_ops::CompletionAnswer), (status = 400, description = "bad input", body = ErrorBody), (status = 401, description = "bad signature", body = ErrorBody), (status = 503, description = "the completion could not be recorded (the store is named); Bland retries", body = ErrorBody)), security((), ("bland_signature" = [])))]
 #[allow(dead_code)]
 fn bland_alias() {}
@@ -78,7 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(
     info(title = "callgate", description = "An outbound-call gateway between Convoso and Bland AI."),
     paths(
-        document, lead_alias, bland_alias,
+        document, lead_alias, bland_alias, sms_alias,
         super::system::health,
         super::system::ready,
         super::system::live,

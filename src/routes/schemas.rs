@@ -247,6 +247,15 @@ pub struct DayCounts {
     redials_scheduled: u64,
     redials_placed: u64,
     redials_exhausted: u64,
+    /// Follow-up texts scheduled, sent, blocked (or cancelled) and failed (or unconfirmed).
+    texts_scheduled: u64,
+    texts_sent: u64,
+    texts_blocked: u64,
+    texts_failed: u64,
+    /// Texts the leads sent, the opt-outs among them, and callbacks asked for.
+    replies: u64,
+    opt_outs: u64,
+    callbacks: u64,
     lists_checked: u64,
     /// Per do-not-call list, as in the audit.
     lists: BTreeMap<String, serde_json::Value>,

@@ -113,24 +113,58 @@ impl Scheduler {
                 }
             }
         }
-        let Some(closed) = first_closed(&constraints, now) else {
-            return Verdict::Allow;
-        };
-        match next_open(&constraints, now) {
-            Some(until) => Verdict::Defer {
-                until,
-                reason: closed,
-            },
-            None => Verdict::Block {
-                reason: format!("no calling window opens within {HORIZON_DAYS} days: {closed}"),
+        verdict(&constraints, now)
+    }
+
+    /// The zones the called party may be in (from the lead's state and area code).
+    pub fn zones_of(&self, lead: &Lead) -> Vec<Tz> {
+        self.rules.place(self.lead_state(lead), &lead.phone).zones
+    }
+
+    /// Whether a text may be sent to `lead` now: `hours` (the texts' own weekly rule), the
+    /// federal window and the recipient's state rules, in every zone the recipient may be
+    /// in. Business hours do not apply; a recipient whose zone cannot be told is refused.
+    pub fn decide_text(&self, lead: &Lead, now: DateTime<Utc>, hours: &WeekRule) -> Verdict {
+        let place = self.rules.place(self.lead_state(lead), &lead.phone);
+        if place.zones.is_empty() {
+            return Verdict::Block {
+                reason: format!(
+                    "the recipient's local time cannot be determined: {}",
+                    place.notes.join("; ")
+                ),
                 details: None,
-            },
+            };
         }
+        let mut constraints: Vec<(&WeekRule, Tz)> = Vec::new();
+        let states = place.states.iter().map(|s| &s.rule);
+        for rule in [hours, &self.rules.federal].into_iter().chain(states) {
+            for z in &place.zones {
+                constraints.push((rule, *z));
+            }
+        }
+        verdict(&constraints, now)
     }
 
     /// How long a deferred lead may wait in the queue.
     pub fn max_defer(&self) -> Duration {
         self.config.get().compiled.max_defer
+    }
+}
+
+/// Allow when every constraint is open, else defer to the first instant all are.
+fn verdict(constraints: &[(&WeekRule, Tz)], now: DateTime<Utc>) -> Verdict {
+    let Some(closed) = first_closed(constraints, now) else {
+        return Verdict::Allow;
+    };
+    match next_open(constraints, now) {
+        Some(until) => Verdict::Defer {
+            until,
+            reason: closed,
+        },
+        None => Verdict::Block {
+            reason: format!("no calling window opens within {HORIZON_DAYS} days: {closed}"),
+            details: None,
+        },
     }
 }
 

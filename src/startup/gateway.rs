@@ -88,8 +88,10 @@ pub(super) async fn build_gateway(
     let files = open_files(settings, src, clock)?;
     let writeback = writeback(settings, src, clock)?;
     let (outbox_store, deferred_store, placed, decisions, sends) = roles(settings, src, &files);
+    let (texts, abandoned) = text_store(settings, src, clock)?;
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         release_passes: src.metrics.release_passes.clone(),
+        text_rounds: src.metrics.text_rounds.clone(),
         blocklist: src.blocklist.clone(),
         writeback: Some(Arc::new(writeback)),
         pipeline,
@@ -108,7 +110,14 @@ pub(super) async fn build_gateway(
         // The database's group commit for intake; the file appenders commit in groups.
         batched: src.db.is_some(),
         caller_ids: src.caller_ids.clone(),
+        texts,
     });
+    gateway
+        .texts
+        .texts
+        .abandoned_at_start(abandoned, clock.now())
+        .await
+        .context("DATA_DIR: cannot journal the texts a crash left unconfirmed")?;
     outbox_store
         .refresh()
         .await
@@ -168,6 +177,31 @@ fn roles(settings: &Settings, src: &Components, opened: &Opened) -> Queues {
 }
 
 /// The Convoso write sender over its store (the file log, or rows).
+/// The follow-up texts' store: the log in `DATA_DIR`, or rows; with files, the texts a
+/// crash left `sending`, now `unconfirmed`.
+fn text_store(
+    settings: &Settings,
+    src: &Components,
+    clock: &SharedClock,
+) -> anyhow::Result<(
+    Arc<dyn crate::dispatch::texts::TextStore>,
+    Vec<crate::dispatch::texts::Text>,
+)> {
+    use crate::dispatch::texts::{DbTexts, FileTexts};
+    Ok(match &src.db {
+        Some(db) => (
+            Arc::new(DbTexts::new(db.clone(), src.quarantine.clone())),
+            Vec::new(),
+        ),
+        None => {
+            let (store, abandoned) =
+                FileTexts::open(&settings.data_dir, &src.quarantine, clock.now())
+                    .context("DATA_DIR: cannot open the texts")?;
+            (Arc::new(store), abandoned)
+        }
+    })
+}
+
 fn writeback(
     settings: &Settings,
     src: &Components,

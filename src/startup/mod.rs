@@ -229,6 +229,7 @@ impl Application {
                 intake: gateway.intake.clone(),
                 reconciler: gateway.reconciler.clone(),
                 rollups: db.is_some(),
+                texts: gateway.texts.clone(),
             },
             &stopped,
         );

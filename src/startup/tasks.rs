@@ -1,5 +1,6 @@
 //! The background tasks, started with the server ([`spawn`]): each component's own (the
-//! feeds' refresh, the Convoso write sender, the release rounds, reconciliation, following
+//! feeds' refresh, the Convoso write sender, the release rounds, reconciliation, the text
+//! sender (on every instance: its claims give each text to one), following
 //! the changes other instances make to flags, lists and config documents, and with files
 //! the blocklist's fold and hand-edit watch) and the jobs that belong to no component:
 //! journal retention and, in database mode, the statistics rollups. Each singleton job
@@ -35,6 +36,8 @@ pub(super) struct Background {
     pub reconciler: Arc<dispatch::Reconciler>,
     /// Whether to keep the statistics rollups (database mode).
     pub rollups: bool,
+    /// The follow-up texts' sender.
+    pub texts: Arc<dispatch::texts::send::Sender>,
 }
 
 /// Starts every background task; each stops when `stopped` turns true.
@@ -48,6 +51,7 @@ pub(super) fn spawn(b: Background, stopped: &watch::Receiver<bool>) -> Vec<JoinH
         tokio::spawn(writeback(b.state.writeback.clone(), stop())),
         tokio::spawn(dispatch::release::run(b.intake, stop())),
         tokio::spawn(dispatch::reconcile::run(b.reconciler, stop())),
+        tokio::spawn(dispatch::texts::send::run(b.texts, stop())),
         tokio::spawn(lists.follow(stop())),
         tokio::spawn(async move { bl.follow(s1).await }),
         tokio::spawn(async move { sched.config.follow(s2).await }),

@@ -67,6 +67,24 @@ pub struct CallsDay {
     pub redials_placed: u64,
     #[serde(default)]
     pub redials_exhausted: u64,
+    /// Follow-up texts scheduled, sent (or logged in a dry run), blocked (never to go, or
+    /// cancelled) and failed (refused, or unconfirmed).
+    #[serde(default)]
+    pub texts_scheduled: u64,
+    #[serde(default)]
+    pub texts_sent: u64,
+    #[serde(default)]
+    pub texts_blocked: u64,
+    #[serde(default)]
+    pub texts_failed: u64,
+    /// Texts the leads sent us, the opt-outs among them, and callbacks asked for (by
+    /// text or the callback webhook).
+    #[serde(default)]
+    pub replies: u64,
+    #[serde(default)]
+    pub opt_outs: u64,
+    #[serde(default)]
+    pub callbacks: u64,
     /// Decisions checked against the do-not-call lists.
     #[serde(default)]
     pub lists_checked: u64,
@@ -103,6 +121,13 @@ impl Default for CallsDay {
             redials_scheduled: 0,
             redials_placed: 0,
             redials_exhausted: 0,
+            texts_scheduled: 0,
+            texts_sent: 0,
+            texts_blocked: 0,
+            texts_failed: 0,
+            replies: 0,
+            opt_outs: 0,
+            callbacks: 0,
             lists_checked: 0,
             lists: BTreeMap::new(),
         }
@@ -135,6 +160,8 @@ struct Row<'a> {
     result: Option<Cow<'a, str>>,
     #[serde(default)]
     matched: Option<bool>,
+    #[serde(borrow, default)]
+    asked: Option<Cow<'a, str>>,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -208,6 +235,17 @@ impl DaySummary for CallsDay {
                 Some("exhausted") => self.redials_exhausted += 1,
                 _ => {}
             },
+            "sms_scheduled" => self.texts_scheduled += 1,
+            "sms_sent" => self.texts_sent += 1,
+            "sms_blocked" => self.texts_blocked += 1,
+            "sms_failed" => self.texts_failed += 1,
+            "reply" => {
+                self.replies += 1;
+                if row.asked.as_deref() == Some("opt_out") {
+                    self.opt_outs += 1;
+                }
+            }
+            "callback" => self.callbacks += 1,
             // Later event kinds are journaled without counting here.
             _ => {}
         }
@@ -236,6 +274,13 @@ impl CallsDay {
         self.redials_scheduled += other.redials_scheduled;
         self.redials_placed += other.redials_placed;
         self.redials_exhausted += other.redials_exhausted;
+        self.texts_scheduled += other.texts_scheduled;
+        self.texts_sent += other.texts_sent;
+        self.texts_blocked += other.texts_blocked;
+        self.texts_failed += other.texts_failed;
+        self.replies += other.replies;
+        self.opt_outs += other.opt_outs;
+        self.callbacks += other.callbacks;
         scrub::add(&mut self.lists, &other.lists);
         for (k, v) in &other.blocked {
             *self.blocked.entry(k.clone()).or_insert(0) += v;
@@ -285,7 +330,7 @@ pub fn merge(
     }
 }
 
-const CSV_HEADER: [&str; 28] = [
+const CSV_HEADER: [&str; 35] = [
     "date",
     "leads_received",
     "accepted",
@@ -314,6 +359,13 @@ const CSV_HEADER: [&str; 28] = [
     "redials_placed",
     "redials_exhausted",
     "unmatched",
+    "texts_scheduled",
+    "texts_sent",
+    "texts_blocked",
+    "texts_failed",
+    "replies",
+    "opt_outs",
+    "callbacks",
 ];
 
 fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
@@ -348,6 +400,13 @@ fn csv_row(label: &str, d: &CallsDay) -> Vec<String> {
         d.redials_placed.to_string(),
         d.redials_exhausted.to_string(),
         d.unmatched.to_string(),
+        d.texts_scheduled.to_string(),
+        d.texts_sent.to_string(),
+        d.texts_blocked.to_string(),
+        d.texts_failed.to_string(),
+        d.replies.to_string(),
+        d.opt_outs.to_string(),
+        d.callbacks.to_string(),
     ]
 }
 

@@ -34,4 +34,5 @@ mod shared_dispatch;
 mod shared_failures;
 mod shared_loop;
 mod system;
+mod texts;
 mod to_database;

@@ -147,6 +147,15 @@ async fn a_stop_text_flags_the_number_cancels_its_redial_and_pushes_the_dnc_once
     let replies: Vec<_> = lines.iter().filter(|l| l["event"] == "reply").collect();
     assert_eq!(replies.len(), 2, "{replies:?}");
     assert_eq!(replies[1]["body"], "See you this weekend, friend");
+    let total = app
+        .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
+        .await["total"]
+        .clone();
+    assert_eq!(
+        (&total["replies"], &total["opt_outs"]),
+        (&json!(2), &json!(1)),
+        "{total}"
+    );
     // Bad input names the problem.
     let (status, bad) = text(&app, json!({"body": "STOP"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

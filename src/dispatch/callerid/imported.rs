@@ -112,3 +112,29 @@ impl Imported {
         m
     }
 }
+
+/// Reads what `callgate migrate` imported from the Node pool, seeds the calls still in
+/// the window into `calls` and answers the mappings (the calls dropped: they are stored).
+pub(super) async fn seed(
+    docs: &dyn crate::store::doc_store::DocumentStore,
+    calls: &dyn super::store::PoolCalls,
+    window_hours: u32,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Imported> {
+    let Some(stored) = docs.read(FILE).await? else {
+        return Ok(Imported::default());
+    };
+    let mut imported: Imported = serde_json::from_value(stored.body)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", docs.describe(FILE)))?;
+    let since = now - Duration::hours(i64::from(window_hours)).max(Duration::days(2));
+    let seeds = imported.used_calls(since);
+    let added = calls.seed(&seeds).await?;
+    tracing::info!(
+        calls = seeds.len(),
+        added,
+        mappings = imported.reached.len(),
+        "the Node pool's calls in the window and its lead mappings are in the caller-ID pool"
+    );
+    imported.calls = Vec::new();
+    Ok(imported)
+}

@@ -139,7 +139,8 @@ impl CallerIds {
             Ok((c, profiles))
         });
         let config = Document::open(docs.clone(), config::FILE, default, parse).await?;
-        let node_reached = seed_imported(&*docs, &*calls, &config.get().doc, clock.now()).await?;
+        let node_reached =
+            imported::seed(&*docs, &*calls, config.get().doc.window_hours, clock.now()).await?;
         Ok(Self {
             config,
             calls,
@@ -364,32 +365,6 @@ impl CallerIds {
         });
         select::statuses(&c.doc, &t, &self.windows(now), now)
     }
-}
-
-/// Reads what `callgate migrate` imported from the Node pool, seeds the calls still in
-/// the window into `calls` and answers the mappings (the calls dropped: they are stored).
-async fn seed_imported(
-    docs: &dyn crate::store::doc_store::DocumentStore,
-    calls: &dyn PoolCalls,
-    c: &PoolConfig,
-    now: DateTime<Utc>,
-) -> anyhow::Result<imported::Imported> {
-    let Some(stored) = docs.read(imported::FILE).await? else {
-        return Ok(imported::Imported::default());
-    };
-    let mut imported: imported::Imported = serde_json::from_value(stored.body)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", docs.describe(imported::FILE)))?;
-    let since = now - Duration::hours(i64::from(c.window_hours)).max(Duration::days(2));
-    let seeds = imported.used_calls(since);
-    let added = calls.seed(&seeds).await?;
-    tracing::info!(
-        calls = seeds.len(),
-        added,
-        mappings = imported.reached.len(),
-        "the Node pool's calls in the window and its lead mappings are in the caller-ID pool"
-    );
-    imported.calls = Vec::new();
-    Ok(imported)
 }
 
 /// Why no number is usable, and the first instant one may be.
