@@ -70,6 +70,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("convoso.push_dnc", "CONVOSO_PUSH_DNC"),
     ("sms.opt_out_words", "SMS_OPT_OUT_WORDS"),
     ("sms.callback_words", "SMS_CALLBACK_WORDS"),
+    ("sms.opt_out_confirmation", "SMS_OPT_OUT_CONFIRMATION"),
     ("sms.enabled", "SMS_ENABLED"),
     ("sms.from", "SMS_FROM"),
     ("sms.triggers", "SMS_TRIGGERS"),

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `opt_out_words` | `SMS_OPT_OUT_WORDS` | the CTIA set: `STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,REVOKE,OPTOUT` |
 //! | `callback_words` | `SMS_CALLBACK_WORDS` | `YES,CALL ME,CALL` |
+//! | `opt_out_confirmation` | `SMS_OPT_OUT_CONFIRMATION` | [`OPT_OUT_CONFIRMATION`] (`none`: no confirmation) |
 //!
 //! Words and phrases, comma-separated (a TOML array in the file), matched as whole words
 //! in any case ([`crate::sms::words`]). Text follow-ups after unanswered calls:
@@ -39,6 +40,8 @@ pub const CALLBACK_WORDS: [&str; 3] = ["YES", "CALL ME", "CALL"];
 pub struct SmsSettings {
     pub opt_out_words: Vec<String>,
     pub callback_words: Vec<String>,
+    /// The one text that confirms an opt-out; empty: none.
+    pub opt_out_confirmation: String,
     pub enabled: bool,
     pub from: Option<String>,
     /// Outcome names (`journal::Outcome::as_str`).
@@ -71,6 +74,9 @@ fn hhmm(v: &str) -> Option<u32> {
     (h < 24 && m < 60 || h == 24 && m == 0).then_some(h * 3600 + m * 60)
 }
 
+/// The default confirmation of an opt-out (one text, within minutes, as the FCC allows).
+pub const OPT_OUT_CONFIRMATION: &str = "You are unsubscribed and will get no more texts from us.";
+
 /// At most this many texts in a sequence.
 pub const MAX_MESSAGES: usize = 4;
 
@@ -80,6 +86,7 @@ impl Default for SmsSettings {
         Self {
             opt_out_words: own(&OPT_OUT_WORDS),
             callback_words: own(&CALLBACK_WORDS),
+            opt_out_confirmation: OPT_OUT_CONFIRMATION.into(),
             enabled: false,
             from: None,
             triggers: vec!["voicemail".into(), "no_answer".into()],
@@ -109,6 +116,13 @@ impl Settings {
         }
         if let Some((v, _)) = get("SMS_CALLBACK_WORDS") {
             self.sms.callback_words = parse_list(v);
+        }
+        if let Some((v, _)) = get("SMS_OPT_OUT_CONFIRMATION") {
+            self.sms.opt_out_confirmation = if v.eq_ignore_ascii_case("none") {
+                String::new()
+            } else {
+                v.to_string()
+            };
         }
         self.read_sequences(get)
     }

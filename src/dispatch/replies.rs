@@ -137,7 +137,7 @@ impl Intake {
             (Asked::OptOut(_), _) => {
                 let id = self
                     .follow_ups
-                    .opt_out(t.phone, t.body, lead_id.as_deref(), t.key)
+                    .opt_out(t.phone, t.to, t.body, lead_id.as_deref(), t.key)
                     .await?;
                 flag_id = Some(id);
                 "flagged"
@@ -270,6 +270,7 @@ impl FollowUps {
     pub(super) async fn opt_out(
         &self,
         phone: &str,
+        to: Option<&str>,
         body: &str,
         lead_id: Option<&str>,
         key: &str,
@@ -296,10 +297,14 @@ impl FollowUps {
                 .await
                 .map_err(FollowUpError::redial(Some("stop the lead's redials")))?;
         }
-        self.texts
-            .cancel(phone, "the number opted out", self.ledger.clock.now())
-            .await
-            .map_err(FollowUpError::Texts)?;
+        let now = self.ledger.clock.now();
+        let texts = async {
+            self.texts
+                .cancel(phone, "the number opted out", now)
+                .await?;
+            self.texts.confirm_opt_out(lead_id, phone, to, now).await
+        };
+        texts.await.map_err(FollowUpError::Texts)?;
         if let Some(wb) = self.writeback.as_ref().filter(|w| w.settings().push_dnc) {
             let params =
                 crate::convoso::params::dnc_insert(wb.settings(), phone, "opted out by text");

@@ -346,6 +346,9 @@ pub struct TextLine {
     pub from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
+    /// The confirmation of an opt-out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmation: bool,
 }
 
 fn yes() -> bool {

@@ -234,7 +234,9 @@ async fn a_hand_edit_that_removes_flags_leaves_a_backup_and_a_trace_in_health() 
     }
     let folded = eventually(Duration::from_secs(3), || async {
         let doc = read_doc(&app.data_dir().join("blocklist-config.json"));
-        (doc["flags"].as_array().map(Vec::len) == Some(3)).then_some(())
+        // Every change folded: no later fold rewrites the document under the hand edit.
+        let pending = app.health().await["components"]["blocklist"]["pending_changes"] == 0;
+        (doc["flags"].as_array().map(Vec::len) == Some(3) && pending).then_some(())
     })
     .await;
     assert!(folded.is_some(), "the adds were folded into the document");

@@ -167,6 +167,16 @@ async fn at_its_hourly_cap_the_only_number_makes_calls_wait_until_the_next_hour(
     );
     assert_eq!(pending["queued"], 1);
     assert_eq!(row(&numbers(&app).await, MIAMI)["state"], "hourly_cap");
+    // The dispatcher journals the hold on its own tick (on the database, the lease
+    // holder's): wait for it before the hour turns.
+    eventually(Duration::from_secs(5), || async {
+        let s = app
+            .get_json("/api/admin/statistics?start=2026-11-23&end=2026-11-23")
+            .await;
+        (s["total"]["held_for_capacity"] == 1).then_some(())
+    })
+    .await
+    .expect("the hold journaled");
     app.clock.advance(chrono::Duration::hours(1));
     let calls = wait_for_calls(&app, 2).await;
     let ids: Vec<&str> = calls

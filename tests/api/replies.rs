@@ -68,6 +68,11 @@ async fn a_stop_text_flags_the_number_cancels_its_redial_and_pushes_the_dnc_once
             .mount(&convoso)
             .await;
     }
+    Mock::given(method("POST"))
+        .and(path("/v1/sms/send"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"data": {}})))
+        .mount(&app.bland)
+        .await;
     called(&app, "3055552101", "S-1", "voicemail").await;
     let redials = queue(&app, "S-1").await;
     assert_eq!(redials.len(), 1, "{redials:?}");
@@ -116,6 +121,29 @@ async fn a_stop_text_flags_the_number_cancels_its_redial_and_pushes_the_dnc_once
     );
     let dnc = wait_received(&convoso, "/v1/dnc/insert", 1).await;
     assert_eq!(dnc[0]["phone_number"], "3055552101", "{dnc:?}");
+
+    // One confirmation, from the number the lead texted.
+    let confirmations = crate::helpers::eventually(Duration::from_secs(10), || async {
+        let got: Vec<Value> = app
+            .bland
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == "/v1/sms/send")
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect();
+        (!got.is_empty()).then_some(got)
+    })
+    .await
+    .expect("a confirmation");
+    assert_eq!(
+        (
+            &confirmations[0]["user_number"],
+            &confirmations[0]["agent_number"]
+        ),
+        (&json!("+13055552101"), &json!("+13125550123"))
+    );
 
     // The same webhook again: nothing done twice.
     let (_, again) = text(&app, stop).await;

@@ -3,7 +3,7 @@
 //! and inside the recipient's window (20:59 goes, 21:01 waits for the morning), the
 //! template filled from the lead (a missing field drops the text, never sends
 //! `{{first_name}}`), a flagged number never texted, and an opt-out cancelling what is
-//! pending. Every step in the call journal.
+//! pending and confirmed by one text. Every step in the call journal.
 
 use std::time::Duration;
 
@@ -272,9 +272,30 @@ async fn a_flagged_number_and_a_missing_field_are_never_texted_and_a_stop_cancel
         (&c["step"], &c["reason"]),
         (&json!(2), &json!("cancelled: the number opted out"))
     );
+    // One confirmation goes, though the number is now flagged; a second STOP sends none.
+    let sent = wait_texts(&app, 2).await;
+    assert_eq!(
+        (&sent[1]["user_number"], &sent[1]["agent_message"]),
+        (
+            &json!("+12125553123"),
+            &json!(callgate::config::sms::OPT_OUT_CONFIRMATION)
+        )
+    );
+    let res = app
+        .client
+        .post(app.url("/webhooks/sms"))
+        .json(&json!({"from": "2125553123", "body": "stop!! STOP"}))
+        .send()
+        .await
+        .expect("stop");
+    assert!(res.status().is_success());
     app.clock.advance(TimeDelta::days(1));
     texts_settled(&app).await;
-    assert_eq!(texts(&app).await.len(), 1);
+    assert_eq!(
+        texts(&app).await.len(),
+        2,
+        "no second text of the sequence, no second confirmation"
+    );
 }
 
 /// Two instances on one database: every due text is sent once, whichever takes it.

@@ -89,6 +89,10 @@ pub struct Text {
     pub done_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub tries: u32,
+    /// The one confirmation of an opt-out: its own text, sent even though the number is
+    /// now blocked, whatever the hour and the daily cap.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmation: bool,
 }
 
 impl Text {
@@ -114,6 +118,7 @@ impl Text {
             due_at: (self.state == TextState::Scheduled).then_some(self.due_at),
             from: self.from.clone(),
             provider_id: self.provider_id.clone(),
+            confirmation: self.confirmation,
         }
     }
 }
@@ -217,6 +222,7 @@ impl Texts {
                 provider_id: None,
                 done_at: None,
                 tries: 0,
+                confirmation: false,
             })
             .collect();
         let added = self.store.schedule(&texts).await?;
@@ -229,12 +235,51 @@ impl Texts {
         Ok(added)
     }
 
+    /// After an opt-out: the one confirmation text (`SMS_OPT_OUT_CONFIRMATION`; none when
+    /// it is empty), due now, once per number, from `to` (the number the lead texted) when
+    /// known. Whether it was scheduled.
+    pub async fn confirm_opt_out(
+        &self,
+        lead_id: Option<&str>,
+        phone: &str,
+        to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        if self.settings.sms.opt_out_confirmation.is_empty() {
+            return Ok(false);
+        }
+        let t = Text {
+            id: format!("sms_optout_{phone}"),
+            lead_id: lead_id.unwrap_or_default().to_string(),
+            phone: phone.to_string(),
+            fields: Map::new(),
+            step: 1,
+            of: 1,
+            state: TextState::Scheduled,
+            due_at: now,
+            created_at: now,
+            // From the number the lead texted, when it said.
+            from: to.map(str::to_string),
+            body: None,
+            reason: None,
+            provider_id: None,
+            done_at: None,
+            tries: 0,
+            confirmation: true,
+        };
+        let added = self.store.schedule(std::slice::from_ref(&t)).await? > 0;
+        if added {
+            self.journal(CallEvent::SmsScheduled(t.line(now))).await?;
+        }
+        Ok(added)
+    }
+
     /// Cancels the number's pending texts (`why`: a new lead, a person answered, an
     /// opt-out); how many.
     pub async fn cancel(&self, phone: &str, why: &str, now: DateTime<Utc>) -> StoreResult<usize> {
         let mut n = 0;
         for mut t in self.store.of_phone(phone, now - Duration::days(30)).await? {
-            if t.state != TextState::Scheduled {
+            if t.state != TextState::Scheduled || t.confirmation {
                 continue;
             }
             t.state = TextState::Blocked;

@@ -4,7 +4,8 @@
 //! `sending` first, so a crash mid-send never sends it twice. A text that may not go now
 //! is due again when it may; one that may never go is dropped with its reason. The
 //! sending number is `SMS_FROM`, else the caller-ID pool's number that last called the
-//! lead, else `BLAND_FROM`'s first.
+//! lead, else `BLAND_FROM`'s first (an opt-out's confirmation: the number the lead
+//! texted).
 
 use std::sync::Arc;
 
@@ -107,6 +108,12 @@ impl Sender {
 
     async fn verdict(&self, t: &Text, now: DateTime<Utc>) -> StoreResult<TextVerdict> {
         let s = &self.texts.settings;
+        if t.confirmation {
+            // Answers the lead's own opt-out: allowed once, though the number is blocked.
+            return Ok(TextVerdict::Send {
+                body: s.sms.opt_out_confirmation.clone(),
+            });
+        }
         let lead = match Lead::parse(t.fields.clone(), &s.lead_fields, &s.default_country) {
             Ok(l) => l,
             Err(e) => {
@@ -223,7 +230,8 @@ impl Sender {
 
     async fn sending_number(&self, t: &Text, now: DateTime<Utc>) -> Option<String> {
         let s = &self.texts.settings;
-        if let Some(f) = &s.sms.from {
+        // Chosen already: a confirmation's (the number the lead texted), or a retry's.
+        if let Some(f) = t.from.as_ref().or(s.sms.from.as_ref()) {
             return Some(f.clone());
         }
         if let Ok(calls) = self.caller_ids.calls_to(&t.phone, now).await {

@@ -26,6 +26,7 @@ fn text(id: &str, phone: &str, due: DateTime<Utc>) -> Text {
         provider_id: None,
         done_at: None,
         tries: 0,
+        confirmation: false,
     }
 }
 
