@@ -103,7 +103,7 @@ impl Intake {
             Decision::Blocked => decided.eval.stage == Some("blocklist"),
             Decision::Deferred => false,
         };
-        if self.ledger.settings.sms.enabled {
+        if self.follow_ups.texts.enabled() {
             let now = self.ledger.clock.now();
             if let Err(e) = self
                 .follow_ups

@@ -107,8 +107,8 @@ pub struct Parts {
     pub release_passes: prometheus_client::metrics::counter::Counter,
     /// The caller-ID pool (off without numbers).
     pub caller_ids: Arc<callerid::CallerIds>,
-    /// The follow-up texts' storage role.
-    pub texts: Arc<dyn texts::TextStore>,
+    /// The follow-up texts (their store and config document).
+    pub texts: Arc<texts::Texts>,
     pub text_rounds: prometheus_client::metrics::counter::Counter,
 }
 
@@ -139,11 +139,7 @@ impl Gateway {
         );
         let (ledger, rx) = Ledger::new(stores, p.clock, p.settings);
         let ledger = Arc::new(ledger);
-        let texts = Arc::new(texts::Texts::new(
-            p.texts,
-            ledger.journals.clone(),
-            ledger.settings.clone(),
-        ));
+        let texts = p.texts;
         let text_sender = Arc::new(texts::send::Sender {
             texts: texts.clone(),
             scheduler: p.scheduler.clone(),

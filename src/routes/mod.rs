@@ -23,6 +23,7 @@ pub mod schemas_ops;
 pub mod sms;
 pub mod stats;
 pub mod system;
+pub mod texts;
 pub mod tracker;
 pub mod upload;
 pub mod webhooks;
@@ -79,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(stats::configure)
                 .configure(tracker::configure)
                 .configure(caller_ids::configure)
+                .configure(texts::configure)
                 .configure(calls::configure)
                 .configure(quarantine::configure)
                 .configure(lookup::configure)

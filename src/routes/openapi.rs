@@ -92,6 +92,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::attempts::attempt,
         super::sms::sms,
         super::sms::call_back,
+        super::texts::get_config,
+        super::texts::put_config,
         super::blocklist::list,
         super::blocklist::add,
         super::blocklist::set_enabled,

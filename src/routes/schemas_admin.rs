@@ -183,6 +183,24 @@ pub struct CallerIdOne {
     recent_calls: Vec<CallerIdCall>,
 }
 
+/// The follow-up texts' config document.
+#[derive(ToSchema)]
+pub struct SmsConfig {
+    enabled: bool,
+    from: Option<String>,
+    /// Outcomes that start a sequence.
+    triggers: Vec<String>,
+    /// Days after the call each text is due.
+    day_gaps: Vec<u64>,
+    messages: Vec<String>,
+    max_per_day: u64,
+    /// The recipient's local `HH:MM`.
+    start: String,
+    end: String,
+    /// `mon` … `sun`.
+    days: Vec<String>,
+}
+
 /// The caller-ID pool's config document.
 #[derive(ToSchema)]
 pub struct CallerIdPool {

@@ -88,7 +88,21 @@ pub(super) async fn build_gateway(
     let files = open_files(settings, src, clock)?;
     let writeback = writeback(settings, src, clock)?;
     let (outbox_store, deferred_store, placed, decisions, sends) = roles(settings, src, &files);
-    let (texts, abandoned) = text_store(settings, src, clock)?;
+    let (store, abandoned) = text_store(settings, src, clock)?;
+    let docs: Arc<dyn crate::store::doc_store::DocumentStore> = match &src.db {
+        None => Arc::new(crate::store::doc_store::FileDocuments::new(
+            &settings.data_dir,
+        )),
+        Some(db) => Arc::new(crate::store::doc_store::DbDocuments::new(
+            db.clone(),
+            clock.clone(),
+        )),
+    };
+    let texts = Arc::new(
+        crate::dispatch::texts::Texts::open(store, journals.clone(), settings.clone(), docs)
+            .await
+            .context("cannot load the texts' config document")?,
+    );
     let (gateway, queue) = Gateway::new(dispatch::Parts {
         release_passes: src.metrics.release_passes.clone(),
         text_rounds: src.metrics.text_rounds.clone(),

@@ -91,6 +91,7 @@ fn http_server(
     let follow_ups = web::Data::from(gateway.follow_ups.clone());
     let reconciler = web::Data::from(gateway.reconciler.clone());
     let caller_ids = web::Data::from(gateway.sending.caller_ids.clone());
+    let texts = web::Data::from(gateway.texts.texts.clone());
     let mut server = HttpServer::new(move || {
         let (json, payload, form, query, path) = extractor_configs(max_body);
         App::new()
@@ -100,6 +101,7 @@ fn http_server(
             .app_data(follow_ups.clone())
             .app_data(reconciler.clone())
             .app_data(caller_ids.clone())
+            .app_data(texts.clone())
             .app_data(json)
             .app_data(payload)
             .app_data(form)

@@ -51,7 +51,7 @@ pub(super) fn spawn(b: Background, stopped: &watch::Receiver<bool>) -> Vec<JoinH
         tokio::spawn(writeback(b.state.writeback.clone(), stop())),
         tokio::spawn(dispatch::release::run(b.intake, stop())),
         tokio::spawn(dispatch::reconcile::run(b.reconciler, stop())),
-        tokio::spawn(dispatch::texts::send::run(b.texts, stop())),
+        tokio::spawn(dispatch::texts::send::run(b.texts.clone(), stop())),
         tokio::spawn(lists.follow(stop())),
         tokio::spawn(async move { bl.follow(s1).await }),
         tokio::spawn(async move { sched.config.follow(s2).await }),
@@ -61,6 +61,8 @@ pub(super) fn spawn(b: Background, stopped: &watch::Receiver<bool>) -> Vec<JoinH
     ];
     let (pool, s5) = (b.caller_ids, stop());
     tasks.push(tokio::spawn(async move { pool.config.follow(s5).await }));
+    let (texts, s6) = (b.texts.texts.clone(), stop());
+    tasks.push(tokio::spawn(async move { texts.config.follow(s6).await }));
     if let Some(files) = b.blocklist_files {
         let dir = b.state.settings.data_dir.clone();
         tasks.push(tokio::spawn(bl_watch::watch(

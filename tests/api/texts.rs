@@ -425,3 +425,61 @@ async fn a_listed_number_and_a_stale_gated_list_stop_the_texts() {
         "{stale:?}"
     );
 }
+
+/// The sequences' rules are a config document: a `PUT` changes the next texts at once,
+/// a bad field is named, and turning texts off schedules none.
+#[tokio::test]
+async fn the_texts_config_document_changes_the_next_sequence() {
+    let app = app().await;
+    let doc = app.get_json("/api/admin/sms/config").await;
+    assert_eq!(
+        (
+            &doc["enabled"],
+            &doc["day_gaps"],
+            &doc["start"],
+            &doc["days"][5]
+        ),
+        (&json!(true), &json!([0, 1]), &json!("08:00"), &json!("sat")),
+        "{doc}"
+    );
+    let put = |body: Value| {
+        app.admin(reqwest::Method::PUT, "/api/admin/sms/config")
+            .json(&body)
+            .send()
+    };
+    let res = put(json!({"messages": ["Hello {{first_name}}!"], "day_gaps": [0]}))
+        .await
+        .expect("put");
+    assert_eq!(res.status(), 200);
+    let bad = put(json!({"day_gaps": [2, 1]})).await.expect("put");
+    assert_eq!(bad.status(), 400);
+    let why: Value = bad.json().await.expect("json");
+    assert!(
+        why["error"].as_str().unwrap_or("").starts_with("day_gaps:"),
+        "{why}"
+    );
+    let rid = called(
+        &app,
+        json!({"phone_number": "2125553151", "lead_id": "G-1", "first_name": "Gus"}),
+    )
+    .await;
+    voicemail(&app, &rid, "G-1", Some("Gus")).await;
+    let sent = wait_texts(&app, 1).await;
+    assert_eq!(sent[0]["agent_message"], "Hello Gus!");
+    // Off: a voicemail schedules nothing.
+    assert_eq!(
+        put(json!({"enabled": false})).await.expect("put").status(),
+        200
+    );
+    let rid = called(
+        &app,
+        json!({"phone_number": "2125553152", "lead_id": "G-2", "first_name": "Hal"}),
+    )
+    .await;
+    voicemail(&app, &rid, "G-2", Some("Hal")).await;
+    texts_settled(&app).await;
+    assert!(journal_texts(&app, "2026-11-23", "+12125553152")
+        .await
+        .is_empty());
+    assert_eq!(texts(&app).await.len(), 1);
+}

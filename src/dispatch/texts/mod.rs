@@ -12,6 +12,7 @@
 //! is journaled (`sms_scheduled`, `sms_sent`, `sms_blocked`, `sms_failed`).
 
 pub mod check;
+pub mod config;
 mod file;
 mod rows;
 pub mod send;
@@ -29,6 +30,7 @@ pub use rows::DbTexts;
 use crate::clock::{millis, millis_opt};
 use crate::journal::records::TextLine;
 use crate::journal::{CallEvent, Journals};
+use crate::store::document::Document;
 use crate::store::StoreResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,19 +155,32 @@ pub struct Texts {
     pub(crate) store: Arc<dyn TextStore>,
     pub(crate) journals: Arc<Journals>,
     pub(crate) settings: Arc<crate::config::Settings>,
+    /// The sequences' rules ([`config`]), and the texts' weekly rule compiled from them.
+    pub config: Document<config::SequenceConfig, crate::schedule::window::WeekRule>,
 }
 
 impl Texts {
-    pub fn new(
+    /// Over `store`, with the config document in `docs` (its default: the settings).
+    pub async fn open(
         store: Arc<dyn TextStore>,
         journals: Arc<Journals>,
         settings: Arc<crate::config::Settings>,
-    ) -> Self {
-        Self {
+        docs: Arc<dyn crate::store::doc_store::DocumentStore>,
+    ) -> anyhow::Result<Self> {
+        let default = config::SequenceConfig::from_settings(&settings.sms);
+        let parse: crate::store::document::Parse<_, _> = Box::new(config::SequenceConfig::parse);
+        let config = Document::open(docs, config::FILE, default, parse).await?;
+        Ok(Self {
             store,
             journals,
             settings,
-        }
+            config,
+        })
+    }
+
+    /// Whether follow-up texts are on.
+    pub fn enabled(&self) -> bool {
+        self.config.get().doc.enabled
     }
 
     pub(crate) async fn journal(&self, event: CallEvent) -> StoreResult<()> {
@@ -196,7 +211,8 @@ impl Texts {
         fields: Map<String, Value>,
         now: DateTime<Utc>,
     ) -> StoreResult<usize> {
-        let s = &self.settings.sms;
+        let c = self.config.get();
+        let s = &c.doc;
         if !s.enabled || !s.triggers.iter().any(|t| t == outcome) {
             return Ok(0);
         }

@@ -18,7 +18,7 @@ use crate::domain::Lead;
 use crate::journal::CallEvent;
 use crate::pipeline::Check;
 use crate::provider::{CallProvider, TextMessage, TextResult};
-use crate::schedule::window::{local_instant, Day, WeekRule, Window};
+use crate::schedule::window::local_instant;
 use crate::schedule::Scheduler;
 use crate::store::StoreResult;
 
@@ -38,20 +38,6 @@ pub struct Sender {
     pub clock: SharedClock,
     /// Counts the rounds (`callgate_text_rounds_total`).
     pub rounds: prometheus_client::metrics::counter::Counter,
-}
-
-/// The texts' own weekly rule, from `[sms] start`, `end`, `days`.
-pub fn hours(s: &crate::config::sms::SmsSettings) -> WeekRule {
-    let open = Window::parse(
-        &crate::schedule::window::format_hhmm(s.start),
-        &crate::schedule::window::format_hhmm(s.end),
-    )
-    .map_or(Day::Closed, Day::Open);
-    WeekRule {
-        name: "text hours".into(),
-        days: s.days.map(|on| if on { open } else { Day::Closed }),
-        special: Vec::new(),
-    }
 }
 
 /// Runs until `shutdown` resolves.
@@ -122,11 +108,12 @@ impl Sender {
                 })
             }
         };
-        let Some(template) = s.sms.messages.get(t.step as usize - 1) else {
+        let c = self.texts.config.get();
+        let Some(template) = c.doc.messages.get(t.step as usize - 1) else {
             return Ok(TextVerdict::Drop {
                 why: format!(
                     "the sequence has {} messages now, not {}",
-                    s.sms.messages.len(),
+                    c.doc.messages.len(),
                     t.step
                 ),
             });
@@ -146,14 +133,13 @@ impl Sender {
             .iter()
             .filter(|x| x.went() && x.done_at.is_some_and(|d| d >= start))
             .count() as u32;
-        let hours = hours(&s.sms);
         let inputs = Inputs {
             scheduler: &self.scheduler,
-            hours: &hours,
+            hours: &c.compiled,
             blocklist: self.blocklist.as_deref(),
             template,
             sent_today,
-            max_per_day: s.sms.max_per_day,
+            max_per_day: c.doc.max_per_day,
             next_day,
         };
         Ok(check(&lead, now, &inputs))
@@ -231,8 +217,9 @@ impl Sender {
     async fn sending_number(&self, t: &Text, now: DateTime<Utc>) -> Option<String> {
         let s = &self.texts.settings;
         // Chosen already: a confirmation's (the number the lead texted), or a retry's.
-        if let Some(f) = t.from.as_ref().or(s.sms.from.as_ref()) {
-            return Some(f.clone());
+        let configured = self.texts.config.get().doc.from.clone();
+        if let Some(f) = t.from.clone().or(configured) {
+            return Some(f);
         }
         if let Ok(calls) = self.caller_ids.calls_to(&t.phone, now).await {
             if let Some(c) = calls.last() {
