@@ -55,7 +55,8 @@
 //!   writes through their sender (`writeback`), redials through the deferred queue
 //!   (`redial`), the follow-up texts (`texts`: scheduled and cancelled here, checked and
 //!   sent by `texts::send` on every instance over the storage role `texts::TextStore` —
-//!   a log in `DATA_DIR/texts/`, or `texts` rows claimed so each text goes once);
+//!   a log in `DATA_DIR/texts/`, or `texts` rows claimed so each text goes once — by the
+//!   rules of the config document `texts::config`);
 //!   [`dispatch::Reconciler`] — unconfirmed and silent calls looked up at the provider
 //!   (`reconcile`) and an admin's resolution of a call (`resolve`).
 //!   The parts depend one way: intake → follow-ups; reconciler → intake, follow-ups;
@@ -95,7 +96,8 @@
 //!   summary): daily files (`journal/store.rs`) or rows (`journal/rows.rs`).
 //! - [`stats`] — statistics over the journals: per-day summaries (cached, kept by the
 //!   journal store for closed days), the seed's blocklist statistics, pipeline statistics
-//!   and the lists' proof of scrub (`stats/scrub.rs`); one path for either store.
+//!   (`stats/calls.rs`, its CSV in `calls_csv.rs`) and the lists' proof of scrub
+//!   (`stats/scrub.rs`); one path for either store.
 //! - [`store`] — file-system primitives: data-dir lock, atomic writes, group-commit log,
 //!   and the quarantine where every reader puts a line it cannot read back (never a silent
 //!   skip); admin-editable JSON documents (`document`: partial `PUT`, field-named errors)
@@ -119,7 +121,8 @@
 //!   probe `store::probe::StorageProbe` answers: files or database).
 //! - [`routes`] — actix handlers, the JSON error body, request ids (always ours; a caller's
 //!   is a correlation id), the body read before any answer (list uploads stream instead:
-//!   `upload`), admin auth, lookups, the OpenAPI document (`openapi`; the answers' shapes, documentation only: the seed's
+//!   `upload`), admin auth, lookups, inbound texts and callbacks (`sms`) and the texts'
+//!   config (`texts`), the OpenAPI document (`openapi`; the answers' shapes, documentation only: the seed's
 //!   in `schemas`, the operational ones in `schemas_ops` and `schemas_admin`).
 //! - [`sms`] — texts, pure: what an inbound text asks for (`sms::words`: opt-out and
 //!   callback words by whole word).

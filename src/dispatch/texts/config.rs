@@ -74,42 +74,76 @@ impl SequenceConfig {
             .as_object()
             .ok_or_else(|| Invalid("the document must be an object".into()))?;
         only_known(obj, "", &FIELDS)?;
-        let field = |k: &str| obj.get(k).unwrap_or(&Value::Null);
-        let strings = |k: &str| -> Result<Vec<String>, Invalid> {
-            field(k)
-                .as_array()
-                .ok_or_else(|| Invalid(format!("{k}: must be an array of strings")))?
-                .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| Invalid(format!("{k}: must be an array of strings")))
-                })
-                .collect()
-        };
-        let enabled = field("enabled")
+        let f = Fields(obj);
+        let enabled = f
+            .get("enabled")
             .as_bool()
             .ok_or_else(|| Invalid("enabled: must be true or false".into()))?;
-        let from = match field("from") {
+        let from = match f.get("from") {
             Value::Null => None,
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
             _ => return Err(Invalid("from: must be a number (a string) or null".into())),
         };
-        let triggers = strings("triggers")?;
+        let triggers = f.strings("triggers")?;
         if let Some(t) = triggers.iter().find(|t| !OUTCOMES.contains(&t.as_str())) {
             return Err(Invalid(format!(
                 "triggers: `{t}` is not an outcome ({})",
                 OUTCOMES.join(", ")
             )));
         }
-        let day_gaps: Vec<u32> = field("day_gaps")
+        let (day_gaps, messages) = f.sequence(enabled)?;
+        let max_per_day = f
+            .get("max_per_day")
+            .as_u64()
+            .filter(|n| *n > 0)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| Invalid("max_per_day: must be a positive whole number".into()))?;
+        let (start, end, days, rule) = f.window()?;
+        let c = Self {
+            enabled,
+            from,
+            triggers,
+            day_gaps,
+            messages,
+            max_per_day,
+            start,
+            end,
+            days,
+        };
+        Ok((c, rule))
+    }
+}
+
+/// The document's fields, read with the field named in every error.
+struct Fields<'a>(&'a serde_json::Map<String, Value>);
+
+impl Fields<'_> {
+    fn get(&self, k: &str) -> &Value {
+        self.0.get(k).unwrap_or(&Value::Null)
+    }
+
+    fn strings(&self, k: &str) -> Result<Vec<String>, Invalid> {
+        let bad = || Invalid(format!("{k}: must be an array of strings"));
+        self.get(k)
             .as_array()
-            .ok_or_else(|| Invalid("day_gaps: must be an array of whole days".into()))?
+            .ok_or_else(bad)?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+            .collect()
+    }
+
+    /// The day gaps (increasing, 1 to 4) and a message for each at most.
+    fn sequence(&self, enabled: bool) -> Result<(Vec<u32>, Vec<String>), Invalid> {
+        let bad = || Invalid("day_gaps: must be an array of whole days".into());
+        let day_gaps: Vec<u32> = self
+            .get("day_gaps")
+            .as_array()
+            .ok_or_else(bad)?
             .iter()
             .map(|d| {
                 d.as_u64()
                     .and_then(|d| u32::try_from(d).ok())
-                    .ok_or_else(|| Invalid("day_gaps: must be an array of whole days".into()))
+                    .ok_or_else(bad)
             })
             .collect::<Result<_, _>>()?;
         if day_gaps.is_empty()
@@ -120,7 +154,7 @@ impl SequenceConfig {
                 "day_gaps: give 1 to {MAX_MESSAGES} day gaps in increasing order"
             )));
         }
-        let messages = strings("messages")?;
+        let messages = self.strings("messages")?;
         if messages.len() > day_gaps.len() || messages.iter().any(|m| m.trim().is_empty()) {
             return Err(Invalid(format!(
                 "messages: at most one non-empty message per day gap ({})",
@@ -132,24 +166,22 @@ impl SequenceConfig {
                 "messages: texts are enabled, so give at least one message".into(),
             ));
         }
-        let max_per_day = field("max_per_day")
-            .as_u64()
-            .filter(|n| *n > 0)
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| Invalid("max_per_day: must be a positive whole number".into()))?;
+        Ok((day_gaps, messages))
+    }
+
+    /// `start`, `end`, `days`, and the weekly rule they make.
+    fn window(&self) -> Result<(String, String, Vec<String>, WeekRule), Invalid> {
         let hhmm = |k: &str| {
-            field(k)
+            let s = self
+                .get(k)
                 .as_str()
-                .ok_or_else(|| Invalid(format!("{k}: must be HH:MM")))
-                .and_then(|s| {
-                    parse_hhmm(s)
-                        .map(|_| s.to_string())
-                        .map_err(|e| Invalid(format!("{k}: {}", e.0)))
-                })
+                .ok_or_else(|| Invalid(format!("{k}: must be HH:MM")))?;
+            parse_hhmm(s).map_err(|e| Invalid(format!("{k}: {}", e.0)))?;
+            Ok::<_, Invalid>(s.to_string())
         };
         let (start, end) = (hhmm("start")?, hhmm("end")?);
         let window = Window::parse(&start, &end).map_err(|e| Invalid(format!("end: {}", e.0)))?;
-        let days = strings("days")?;
+        let days = self.strings("days")?;
         let mut open = [Day::Closed; 7];
         for d in &days {
             let i = WEEKDAYS
@@ -163,18 +195,7 @@ impl SequenceConfig {
             days: open,
             special: Vec::new(),
         };
-        let c = Self {
-            enabled,
-            from,
-            triggers,
-            day_gaps,
-            messages,
-            max_per_day,
-            start,
-            end,
-            days,
-        };
-        Ok((c, rule))
+        Ok((start, end, days, rule))
     }
 }
 
