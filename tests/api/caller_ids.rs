@@ -79,7 +79,9 @@ async fn each_call_is_placed_from_the_local_number_and_the_choice_is_recorded() 
     };
     assert_eq!(from(&miami), Some(json!(MIAMI)));
     assert_eq!(from(&chicago), Some(json!(CHICAGO)));
-    // The dispatch lines carry the choice: number, tier, weight (a new number's: 0.5).
+    // The dispatch lines carry the choice: number, tier, weight (a new number's: 0.5);
+    // each is written once Bland has answered.
+    settled(&app).await;
     let journal = app.calls("2026-11-23").await;
     let choice = |rid: &str| {
         journal
