@@ -101,22 +101,8 @@ impl FollowUps {
         let now = self.ledger.clock.now();
         let reason = format!("do-not-call from call {}", c.call_id);
         if let (true, Some(phone)) = (dnc, phone) {
-            let record = crate::blocklist::FlagRecord {
-                field: Some("phone".into()),
-                value: Some(serde_json::Value::String(phone.to_string())),
-                reason: Some(reason.clone()),
-                added_by: Some("outcome".into()),
-                ..Default::default()
-            };
-            let added = self
-                .blocklist
-                .add(record)
-                .await
-                .map_err(|source| FollowUpError::Flag {
-                    phone: phone.to_string(),
-                    source,
-                })?;
-            tracing::warn!(call_id = %c.call_id, flag_id = %added.flag.id(), "do-not-call outcome: the number is flagged");
+            let flag_id = self.flag_number(phone, reason.clone(), "outcome").await?;
+            tracing::warn!(call_id = %c.call_id, flag_id, "do-not-call outcome: the number is flagged");
         }
         if let Some(lead_id) = lead_id {
             let details = CallDetails {
@@ -160,6 +146,31 @@ impl FollowUps {
 }
 
 impl FollowUps {
+    /// Flags `phone` at once (found live if it was flagged already); the flag's id.
+    pub(super) async fn flag_number(
+        &self,
+        phone: &str,
+        reason: String,
+        added_by: &str,
+    ) -> Result<String, FollowUpError> {
+        let record = crate::blocklist::FlagRecord {
+            field: Some("phone".into()),
+            value: Some(serde_json::Value::String(phone.to_string())),
+            reason: Some(reason),
+            added_by: Some(added_by.into()),
+            ..Default::default()
+        };
+        let added = self
+            .blocklist
+            .add(record)
+            .await
+            .map_err(|source| FollowUpError::Flag {
+                phone: phone.to_string(),
+                source,
+            })?;
+        Ok(added.flag.id().to_string())
+    }
+
     /// The texts an outcome sets off: a person answered (or the call was transferred):
     /// the number's pending texts are cancelled; a triggering outcome: the sequence.
     async fn texts_after(

@@ -276,22 +276,10 @@ impl FollowUps {
         key: &str,
     ) -> Result<String, FollowUpError> {
         let reason: String = body.chars().take(500).collect();
-        let record = crate::blocklist::FlagRecord {
-            field: Some("phone".into()),
-            value: Some(Value::String(phone.to_string())),
-            reason: Some(format!("opted out by text: {reason}")),
-            added_by: Some("sms".into()),
-            ..Default::default()
-        };
-        let added = self
-            .blocklist
-            .add(record)
-            .await
-            .map_err(|source| FollowUpError::Flag {
-                phone: phone.to_string(),
-                source,
-            })?;
-        tracing::warn!(phone, flag_id = %added.flag.id(), "opted out by text: the number is flagged");
+        let flag_id = self
+            .flag_number(phone, format!("opted out by text: {reason}"), "sms")
+            .await?;
+        tracing::warn!(phone, flag_id, "opted out by text: the number is flagged");
         if let Some(lead_id) = lead_id {
             self.cancel_redials(lead_id, Some(phone))
                 .await
@@ -321,7 +309,7 @@ impl FollowUps {
                 source,
             })?;
         }
-        Ok(added.flag.id().to_string())
+        Ok(flag_id)
     }
 
     /// A callback asked for by text: the lead's Convoso status (`callback`).

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::params::Query;
-use super::webhooks::{body_fields, check_token, request_id};
+use super::webhooks::{body_fields, check_signature, check_token, request_id};
 use super::AppState;
 use crate::dispatch::replies::{Inbound, ReplyDone};
 use crate::dispatch::{FollowUps, Intake};
@@ -130,16 +130,7 @@ async fn sms(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = &follow_ups.provider;
-    let signature = req
-        .headers()
-        .get(provider.signature_header())
-        .and_then(|v| v.to_str().ok());
-    if !provider.verify(&body, signature) {
-        return Err(ApiError::Unauthorized(
-            "missing or invalid X-Webhook-Signature".into(),
-        ));
-    }
+    check_signature(&follow_ups, &req, &body)?;
     let fields = body_fields(&req, &body)?;
     let mut errors = Vec::new();
     let phone = match first_text(&fields, &["from", "user_number", "phone_number"]) {

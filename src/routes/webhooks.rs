@@ -66,6 +66,27 @@ pub(super) fn body_fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, 
     }
 }
 
+/// A webhook from the provider (completions, inbound texts) must carry its signature when
+/// secrets are set.
+pub(super) fn check_signature(
+    follow_ups: &FollowUps,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let provider = &follow_ups.provider;
+    let signature = req
+        .headers()
+        .get(provider.signature_header())
+        .and_then(|v| v.to_str().ok());
+    if provider.verify(body, signature) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "missing or invalid X-Webhook-Signature".into(),
+        ))
+    }
+}
+
 /// With `WEBHOOK_TOKEN` set, the lead webhook needs it (`X-Webhook-Token` or `?token=`).
 pub(super) fn check_token(state: &AppState, req: &HttpRequest, q: &Query) -> Result<(), ApiError> {
     let Some(token) = &state.settings.webhook_token else {
@@ -165,16 +186,8 @@ async fn bland(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    check_signature(&follow_ups, &req, &body)?;
     let provider = &follow_ups.provider;
-    let signature = req
-        .headers()
-        .get(provider.signature_header())
-        .and_then(|v| v.to_str().ok());
-    if !provider.verify(&body, signature) {
-        return Err(ApiError::Unauthorized(
-            "missing or invalid X-Webhook-Signature".into(),
-        ));
-    }
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     provider
